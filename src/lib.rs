@@ -1,1 +1,23 @@
+//! sweep: ICMP echo host discovery. The data flows one way:
+//! targets → probe → sender → transport → (network) → transport → receiver → table → output.
 
+pub mod app;
+pub mod cli;
+pub mod counters;
+pub mod error;
+pub mod output;
+pub mod permute;
+pub mod probe;
+pub mod progress;
+pub mod rate;
+pub mod receiver;
+pub mod rto;
+pub mod scan;
+pub mod sender;
+pub mod sink;
+pub mod summary;
+pub mod table;
+pub mod targets;
+pub mod transport;
+pub mod validate;
+pub mod wire;

@@ -1,0 +1,260 @@
+//! The only clap user: raw flags → a validated `Config`. Errors name the bad token.
+
+use crate::error::Error;
+use crate::scan::ScanOptions;
+use crate::table::{MAX_ROUND, MAX_RTT_US};
+use crate::transport::{SendPath, SocketChoice};
+use clap::{Parser, ValueEnum};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Finds every live host in an address range with ICMP echo, fast, and writes CSV.
+#[derive(Debug, Parser)]
+#[command(name = "sweep", version, after_help = AFTER_HELP)]
+struct Args {
+    /// CIDR (10.0.0.0/16), address, range (10.0.0.1-10.0.3.20) or hostname
+    #[arg(value_name = "TARGET")]
+    targets: Vec<String>,
+    /// Read targets from FILE, one per line ('-' = stdin; blank lines and # comments ok)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Skip these targets (same forms as TARGET, comma-separated)
+    #[arg(long, value_name = "SPEC[,SPEC...]", value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Skip the targets listed in FILE
+    #[arg(long, value_name = "FILE")]
+    exclude_file: Vec<PathBuf>,
+    /// Probes per second, or 'max' for as fast as the machine allows
+    #[arg(long, value_name = "PPS", default_value = "10000")]
+    rate: String,
+    /// Extra probes, only to targets that have not answered
+    #[arg(long, value_name = "N", default_value = "2")]
+    retries: String,
+    /// Slowest reply that still counts (e.g. 500ms, 2s)
+    #[arg(long, value_name = "DUR", default_value = "1s")]
+    timeout: String,
+    /// Seed for the probe order and tags (random when absent)
+    #[arg(long, value_name = "N")]
+    seed: Option<String>,
+    /// Echo payload bytes
+    #[arg(long, value_name = "BYTES", default_value = "56")]
+    size: String,
+    /// IP time-to-live of the probes
+    #[arg(long, value_name = "N")]
+    ttl: Option<String>,
+    /// Write the CSV to FILE (atomically) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// A row for every target, not only those that answered
+    #[arg(long)]
+    all: bool,
+    /// No progress bar and no summary
+    #[arg(short, long)]
+    quiet: bool,
+    /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
+    #[arg(long, value_enum, default_value = "auto")]
+    socket: SocketArg,
+    /// How probes reach the kernel (for benchmarks): batch (sendmmsg) or pnet (send_to)
+    #[arg(long, value_enum, default_value = "batch", hide = true)]
+    send_path: PathArg,
+}
+
+const AFTER_HELP: &str = "\
+CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail (status: up, unreachable, down)
+Exit status: 0 some host up; 1 none up; 2 usage or input error (nothing sent); 3 runtime error";
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SocketArg {
+    Auto,
+    Raw,
+    Datagram,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PathArg {
+    Batch,
+    Pnet,
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub targets: Vec<String>,
+    pub files: Vec<PathBuf>,
+    pub exclude: Vec<String>,
+    pub exclude_files: Vec<PathBuf>,
+    pub scan: ScanOptions,
+    pub ttl: Option<u8>,
+    pub output: Option<PathBuf>,
+    pub all: bool,
+    pub quiet: bool,
+    pub socket: SocketChoice,
+}
+
+/// Parses the command line. `Err` carries the exit code after help, version or a usage
+/// error has been printed.
+pub fn parse<I, T>(args: I) -> Result<Config, ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind::*;
+            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+                let _ = e.print();
+                return Err(ExitCode::SUCCESS);
+            }
+            // clap's message is several lines; the contract is one line naming the token.
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("sweep: {} (see --help)", first.trim_start_matches("error: "));
+            return Err(ExitCode::from(2));
+        }
+    };
+    validate(args).map_err(|e| {
+        eprintln!("sweep: {e}");
+        ExitCode::from(e.exit_code())
+    })
+}
+
+fn validate(a: Args) -> Result<Config, Error> {
+    if a.targets.is_empty() && a.files.is_empty() {
+        return Err(Error::NoTargets(": give a TARGET or -f FILE"));
+    }
+    let rate = match a.rate.as_str() {
+        "max" => None,
+        r => Some(number("--rate", r, 1, 100_000_000)?),
+    };
+    let retries = number("--retries", &a.retries, 0, u64::from(MAX_ROUND) - 1)? as u8;
+    let timeout = duration("--timeout", &a.timeout)?;
+    let seed = match &a.seed {
+        Some(s) => number("--seed", s, 0, u64::MAX)?,
+        None => rand::random(),
+    };
+    let payload = number("--size", &a.size, crate::probe::MIN_PAYLOAD as u64, 65_000)? as usize;
+    let ttl = a
+        .ttl
+        .as_deref()
+        .map(|t| number("--ttl", t, 1, 255).map(|v| v as u8))
+        .transpose()?;
+    Ok(Config {
+        targets: a.targets,
+        files: a.files,
+        exclude: a.exclude,
+        exclude_files: a.exclude_file,
+        scan: ScanOptions {
+            rate,
+            retries,
+            timeout,
+            seed,
+            payload,
+            path: match a.send_path {
+                PathArg::Batch => SendPath::Batch,
+                PathArg::Pnet => SendPath::Pnet,
+            },
+        },
+        ttl,
+        output: a.output,
+        all: a.all,
+        quiet: a.quiet,
+        socket: match a.socket {
+            SocketArg::Auto => SocketChoice::Auto,
+            SocketArg::Raw => SocketChoice::Raw,
+            SocketArg::Datagram => SocketChoice::Datagram,
+        },
+    })
+}
+
+fn number(flag: &'static str, token: &str, min: u64, max: u64) -> Result<u64, Error> {
+    let bad = |reason: String| Error::BadValue {
+        flag,
+        token: token.to_string(),
+        reason,
+    };
+    let v: u64 = token
+        .parse()
+        .map_err(|_| bad("not a whole number".into()))?;
+    if v < min || v > max {
+        return Err(bad(format!("must be between {min} and {max}")));
+    }
+    Ok(v)
+}
+
+/// `500ms`, `1s`, `1.5s`: a unit is required so `--timeout 500` is never misread.
+pub fn duration(flag: &'static str, token: &str) -> Result<Duration, Error> {
+    let bad = |reason: &str| Error::BadValue {
+        flag,
+        token: token.to_string(),
+        reason: reason.to_string(),
+    };
+    let (num, scale) = if let Some(n) = token.strip_suffix("ms") {
+        (n, 1e-3)
+    } else if let Some(n) = token.strip_suffix('s') {
+        (n, 1.0)
+    } else {
+        return Err(bad("needs a unit: ms or s (e.g. 500ms, 2s)"));
+    };
+    let v: f64 = num.parse().map_err(|_| bad("not a number"))?;
+    let secs = v * scale;
+    let max = f64::from(MAX_RTT_US) / 1e6;
+    if !(0.001..=max).contains(&secs) {
+        return Err(bad(&format!("must be between 1ms and {max:.0}s")));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(args: &[&str]) -> Result<Config, Error> {
+        let mut all = vec!["sweep"];
+        all.extend_from_slice(args);
+        validate(Args::try_parse_from(all).unwrap())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = cfg(&["10.0.0.0/16"]).unwrap();
+        assert_eq!(c.scan.rate, Some(10_000));
+        assert_eq!(c.scan.retries, 2);
+        assert_eq!(c.scan.timeout, Duration::from_secs(1));
+        assert_eq!(c.scan.payload, 56);
+        assert_eq!(c.ttl, None);
+        assert!(!c.all && !c.quiet);
+    }
+
+    #[test]
+    fn parses_values() {
+        let c = cfg(&["--rate", "max", "--timeout", "500ms", "--seed", "7", "--ttl", "3", "x"]).unwrap();
+        assert_eq!(c.scan.rate, None);
+        assert_eq!(c.scan.timeout, Duration::from_millis(500));
+        assert_eq!(c.scan.seed, 7);
+        assert_eq!(c.ttl, Some(3));
+        assert_eq!(duration("t", "1.5s").unwrap(), Duration::from_millis(1500));
+        let c = cfg(&["--exclude", "a,b", "--exclude", "c", "x"]).unwrap();
+        assert_eq!(c.exclude, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn bad_values_name_the_token() {
+        for (args, token) in [
+            (vec!["--rate", "fast", "x"], "fast"),
+            (vec!["--rate", "0", "x"], "0"),
+            (vec!["--timeout", "500", "x"], "500"),
+            (vec!["--timeout", "0ms", "x"], "0ms"),
+            (vec!["--retries", "99", "x"], "99"),
+            (vec!["--size", "8", "x"], "8"),
+            (vec!["--ttl", "256", "x"], "256"),
+        ] {
+            let e = cfg(&args).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(&format!("'{token}'")), "{e}");
+        }
+        assert!(cfg(&[]).is_err());
+    }
+}

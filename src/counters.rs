@@ -1,0 +1,40 @@
+//! Scan-wide counters shared by the sender, the receiver and the progress display.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Echo requests handed to the kernel.
+    pub sent: AtomicU64,
+    /// Probes planned so far (grows as retry rounds are scheduled): the progress bar's length.
+    pub planned: AtomicU64,
+    /// Targets that answered (echo reply or ICMP error).
+    pub answered: AtomicU64,
+    pub up: AtomicU64,
+    pub unreachable: AtomicU64,
+    pub dups: AtomicU64,
+    /// Valid replies to a probe other than the one that first got an answer.
+    pub late: AtomicU64,
+    /// Packets that were not a valid answer to our probes.
+    pub ignored: AtomicU64,
+    /// Probes the kernel refused for one destination (e.g. no route); the target stays down.
+    pub send_errors: AtomicU64,
+    /// The current retry interval, from the RTTs seen so far (0 until the first reply).
+    pub rto_us: AtomicU64,
+    /// Set once the scan has decided to stop (done, or interrupted).
+    pub stop: AtomicBool,
+}
+
+impl Counters {
+    pub fn get(v: &AtomicU64) -> u64 {
+        v.load(Relaxed)
+    }
+
+    pub fn add(v: &AtomicU64, n: u64) {
+        v.fetch_add(n, Relaxed);
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stop.load(Relaxed)
+    }
+}

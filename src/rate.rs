@@ -1,0 +1,101 @@
+//! The pacer: absolute deadlines (packet k is due at `origin + k / rate`), so sleep
+//! overshoot does not accumulate into a lower rate. Batches are sized to about a millisecond
+//! of traffic so a moderate rate sleeps between batches instead of spinning a core.
+
+use std::time::{Duration, Instant};
+
+/// Falling further behind than this (a stall, a pause between rounds) restarts the
+/// schedule instead of bursting to catch up.
+const MAX_LAG: Duration = Duration::from_millis(20);
+/// Waits shorter than this yield instead of sleeping: the sleep would overshoot.
+const SPIN_BELOW: Duration = Duration::from_micros(60);
+
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    /// Packets per second; `None` = as fast as the socket takes them.
+    rate: Option<f64>,
+    origin: Instant,
+    count: u64,
+}
+
+impl Pacer {
+    pub fn new(rate: Option<u64>) -> Pacer {
+        Pacer {
+            rate: rate.map(|r| r as f64),
+            origin: Instant::now(),
+            count: 0,
+        }
+    }
+
+    /// How many packets to hand the kernel at once.
+    pub fn batch_size(&self, max: usize) -> usize {
+        match self.rate {
+            None => max,
+            Some(r) => ((r / 1000.0) as usize).clamp(1, max),
+        }
+    }
+
+    /// Restarts the schedule from now (e.g. at the start of a retry round).
+    pub fn restart(&mut self) {
+        self.origin = Instant::now();
+        self.count = 0;
+    }
+
+    /// Blocks until `k` more packets may go, then counts them as sent.
+    pub fn wait_for(&mut self, k: u64) {
+        let Some(rate) = self.rate else { return };
+        let due = self.origin + Duration::from_secs_f64((self.count + k - 1) as f64 / rate);
+        loop {
+            let now = Instant::now();
+            if now >= due {
+                if now - due > MAX_LAG {
+                    self.origin = now;
+                    self.count = 0;
+                }
+                break;
+            }
+            let left = due - now;
+            if left > SPIN_BELOW {
+                std::thread::sleep(left - SPIN_BELOW / 2);
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        self.count += k;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_about_a_millisecond() {
+        assert_eq!(Pacer::new(Some(10_000)).batch_size(64), 10);
+        assert_eq!(Pacer::new(Some(100)).batch_size(64), 1);
+        assert_eq!(Pacer::new(Some(10_000_000)).batch_size(64), 64);
+        assert_eq!(Pacer::new(None).batch_size(64), 64);
+    }
+
+    #[test]
+    fn unlimited_never_waits() {
+        let mut p = Pacer::new(None);
+        let t = Instant::now();
+        for _ in 0..1000 {
+            p.wait_for(64);
+        }
+        assert!(t.elapsed() < Duration::from_millis(50));
+    }
+
+    #[test]
+    fn holds_the_schedule_not_less() {
+        // 2,000 pps for 100 packets must take at least 49.5 ms (not a timing upper bound:
+        // the machines are noisy; speed is measured in benches/).
+        let mut p = Pacer::new(Some(2000));
+        let t = Instant::now();
+        for _ in 0..50 {
+            p.wait_for(2);
+        }
+        assert!(t.elapsed() >= Duration::from_micros(49_000), "{:?}", t.elapsed());
+    }
+}

@@ -1,0 +1,137 @@
+//! The receiver thread: reads replies by the batch, validates each, records it in the
+//! table, and keeps the retry interval up to date from the RTTs it sees.
+
+use crate::counters::Counters;
+use crate::error::Result;
+use crate::rto::RtoEstimator;
+use crate::table::{Recorded, Table};
+use crate::transport::{Received, Receiver, Socket};
+use crate::validate::{Ignored, Validator, Verdict};
+use crate::wire::IpMeta;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+const BATCH: usize = 64;
+/// Retrying sooner than this after a probe would mostly resend to hosts still answering.
+const RTO_FLOOR: Duration = Duration::from_millis(10);
+
+/// Packets ignored, by reason (indexed like `Ignored`'s variants).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct IgnoredCounts {
+    pub damaged: u64,
+    pub not_ours: u64,
+    pub bad_tag: u64,
+    pub wrong_source: u64,
+}
+
+impl IgnoredCounts {
+    pub fn total(&self) -> u64 {
+        self.damaged + self.not_ours + self.bad_tag + self.wrong_source
+    }
+}
+
+/// What only the receiver knows at the end: who sent each ICMP error, and what it ignored.
+#[derive(Debug, Default)]
+pub struct Heard {
+    pub responders: HashMap<u32, Ipv4Addr>,
+    pub ignored: IgnoredCounts,
+}
+
+pub fn run(
+    sock: &Socket,
+    slot_len: usize,
+    validator: &Validator,
+    table: &Table,
+    counters: &Counters,
+    epoch: Instant,
+    timeout: Duration,
+) -> Result<Heard> {
+    let mut rx = Receiver::new(sock, BATCH, slot_len);
+    let mut rto = RtoEstimator::new(RTO_FLOOR, timeout);
+    let mut heard = Heard::default();
+    while !counters.stopped() {
+        let k = rx.recv()?;
+        let now_ns = epoch.elapsed().as_nanos() as u64;
+        for j in 0..k {
+            let verdict = match rx.packet(j) {
+                Received::Ipv4(pkt) => validator.classify_ipv4(pkt),
+                Received::Icmp { src, ttl, msg } => {
+                    let meta = IpMeta {
+                        src,
+                        dst: Ipv4Addr::UNSPECIFIED,
+                        ttl,
+                    };
+                    validator.classify_icmp(meta, msg)
+                }
+            };
+            record(verdict, now_ns, table, counters, &mut rto, &mut heard);
+        }
+        if k > 0 {
+            counters
+                .ignored
+                .store(heard.ignored.total(), Relaxed);
+            counters
+                .rto_us
+                .store(rto.rto().as_micros() as u64, Relaxed);
+        }
+    }
+    Ok(heard)
+}
+
+fn record(
+    verdict: Verdict,
+    now_ns: u64,
+    table: &Table,
+    counters: &Counters,
+    rto: &mut RtoEstimator,
+    heard: &mut Heard,
+) {
+    match verdict {
+        Verdict::Reply {
+            index,
+            round,
+            sent_ns,
+            ttl,
+        } => {
+            let rtt_ns = now_ns.saturating_sub(sent_ns);
+            let rtt_us = (rtt_ns / 1000).min(u64::from(u32::MAX)) as u32;
+            match table.record_reply(index, rtt_us, ttl, round) {
+                Recorded::First => {
+                    rto.observe(Duration::from_nanos(rtt_ns));
+                    counters.up.fetch_add(1, Relaxed);
+                    counters.answered.fetch_add(1, Relaxed);
+                }
+                Recorded::Upgraded => {
+                    counters.up.fetch_add(1, Relaxed);
+                    counters.unreachable.fetch_sub(1, Relaxed);
+                }
+                Recorded::Duplicate => _ = counters.dups.fetch_add(1, Relaxed),
+                Recorded::Late => _ = counters.late.fetch_add(1, Relaxed),
+            }
+        }
+        Verdict::Error {
+            index,
+            detail,
+            responder,
+        } => {
+            if table.record_error(index, detail) {
+                heard.responders.insert(index, responder);
+                counters.unreachable.fetch_add(1, Relaxed);
+                counters.answered.fetch_add(1, Relaxed);
+            }
+        }
+        // Our own requests looping back are expected, not noise worth reporting.
+        Verdict::Ignore(Ignored::OwnProbe) => {}
+        Verdict::Ignore(why) => {
+            let c = &mut heard.ignored;
+            *match why {
+                Ignored::Damaged => &mut c.damaged,
+                Ignored::NotOurs => &mut c.not_ours,
+                Ignored::BadTag => &mut c.bad_tag,
+                Ignored::WrongSource | Ignored::OwnProbe => &mut c.wrong_source,
+            } += 1;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Where the CSV goes: stdout, or a temp file beside `-o FILE` renamed into place only when
+//! complete, so a failed or interrupted run never leaves a half-written file.
+
+use crate::error::{Error, Result};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use tempfile::NamedTempFile;
+
+pub enum Sink {
+    Stdout,
+    File { tmp: NamedTempFile, path: PathBuf },
+}
+
+impl Sink {
+    /// Proves the output is writable before anything is sent (the temp file is removed if
+    /// the run fails).
+    pub fn prepare(path: Option<&Path>) -> Result<Sink> {
+        let Some(path) = path else {
+            return Ok(Sink::Stdout);
+        };
+        let err = |source| Error::Output {
+            path: path.to_path_buf(),
+            source,
+        };
+        if path.is_dir() {
+            return Err(err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".sweep-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        Ok(Sink::File {
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes everything through `fill`, then (for a file) renames it into place.
+    pub fn finish(self, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
+        match self {
+            Sink::Stdout => {
+                let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+                fill(&mut out).map_err(Error::Write)
+            }
+            Sink::File { mut tmp, path } => {
+                let err = |source| Error::Output {
+                    path: path.clone(),
+                    source,
+                };
+                {
+                    let mut out = BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+                    fill(&mut out).map_err(err)?;
+                }
+                set_readable(tmp.as_file()).map_err(err)?;
+                tmp.persist(&path).map_err(|e| err(e.error))?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Temp files are created 0600; results are an ordinary file, so honour the umask instead.
+fn set_readable(f: &std::fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: umask only swaps a process-wide mask; set it straight back.
+    let mask = unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    };
+    f.set_permissions(std::fs::Permissions::from_mode(0o666 & !u32::from(mask)))
+}

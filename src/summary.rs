@@ -1,0 +1,85 @@
+//! The one-line summary printed on stderr at the end of a scan.
+
+use crate::counters::Counters;
+use crate::receiver::IgnoredCounts;
+use crate::table::{Status, Table};
+use rayon::prelude::*;
+use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub targets: u64,
+    pub up: u64,
+    pub unreachable: u64,
+    pub down: u64,
+    pub probes: u64,
+    pub send_errors: u64,
+    pub elapsed: Duration,
+    pub dups: u64,
+    pub late: u64,
+    pub ignored: IgnoredCounts,
+    pub seed: u64,
+}
+
+impl Summary {
+    /// Counts statuses from the table (the record of truth), in parallel for big scans.
+    pub fn new(table: &Table, c: &Counters, ignored: IgnoredCounts, elapsed: Duration, seed: u64) -> Summary {
+        let (up, unreachable) = (0..table.len() as u32)
+            .into_par_iter()
+            .map(|i| match table.get(i).status {
+                Status::Up => (1, 0),
+                Status::Unreachable => (0, 1),
+                Status::Down => (0, 0),
+            })
+            .reduce(|| (0u64, 0u64), |a, b| (a.0 + b.0, a.1 + b.1));
+        let targets = table.len() as u64;
+        Summary {
+            targets,
+            up,
+            unreachable,
+            down: targets - up - unreachable,
+            probes: c.sent.load(Relaxed),
+            send_errors: c.send_errors.load(Relaxed),
+            elapsed,
+            dups: c.dups.load(Relaxed),
+            late: c.late.load(Relaxed),
+            ignored,
+            seed,
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.elapsed.as_secs_f64();
+        write!(
+            f,
+            "sweep: {} targets: {} up, {} unreachable, {} down; {} probes in {:.3} s ({:.0} pps); \
+             {} duplicates, {} late, {} ignored",
+            self.targets,
+            self.up,
+            self.unreachable,
+            self.down,
+            self.probes,
+            secs,
+            self.probes as f64 / secs.max(1e-9),
+            self.dups,
+            self.late,
+            self.ignored.total(),
+        )?;
+        let i = &self.ignored;
+        if i.total() > 0 {
+            write!(
+                f,
+                " ({} damaged, {} not ours, {} bad tag, {} wrong source)",
+                i.damaged, i.not_ours, i.bad_tag, i.wrong_source
+            )?;
+        }
+        if self.send_errors > 0 {
+            write!(f, "; {} probes refused by the kernel", self.send_errors)?;
+        }
+        write!(f, "; seed {}", self.seed)
+    }
+}

@@ -1,0 +1,204 @@
+//! Lock-free per-target results: one `AtomicU64` per target (8 bytes each), written by the
+//! receiver (first reply wins, duplicates counted) and by the sender (probe count).
+
+use crate::wire::Detail;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Down,
+    Up,
+    Unreachable,
+}
+
+/// One target's results, unpacked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    pub status: Status,
+    pub rtt_us: u32,
+    pub ttl: u8,
+    pub dups: u8,
+    pub probes: u8,
+    pub detail: Detail,
+    /// The retry round whose probe the first reply answered.
+    pub round: u8,
+}
+
+// Bit layout of a cell word.
+const STATUS: (u32, u32) = (0, 2);
+const RTT: (u32, u32) = (2, 28);
+const TTL: (u32, u32) = (30, 8);
+const DUPS: (u32, u32) = (38, 8);
+const PROBES: (u32, u32) = (46, 8);
+const DETAIL: (u32, u32) = (54, 5);
+const ROUND: (u32, u32) = (59, 5);
+/// Longest RTT a cell can hold (~268 s); the CLI caps the timeout below it.
+pub const MAX_RTT_US: u32 = (1 << RTT.1) - 1;
+/// Most retry rounds whose number a cell can hold.
+pub const MAX_ROUND: u8 = (1 << ROUND.1) - 1;
+
+#[inline]
+fn get(w: u64, (at, bits): (u32, u32)) -> u64 {
+    (w >> at) & ((1 << bits) - 1)
+}
+
+#[inline]
+fn put(w: u64, (at, bits): (u32, u32), v: u64) -> u64 {
+    let mask = ((1 << bits) - 1) << at;
+    (w & !mask) | ((v << at) & mask)
+}
+
+/// What recording a reply changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The target's first answer (or an echo reply upgrading an earlier ICMP error).
+    First,
+    /// Another reply to the probe that already got one.
+    Duplicate,
+    /// A reply to another of our probes after the target had answered: it changes nothing.
+    Late,
+    /// The first echo reply from a target an ICMP error had marked unreachable.
+    Upgraded,
+}
+
+pub struct Table {
+    cells: Box<[AtomicU64]>,
+}
+
+impl Table {
+    pub fn new(n: usize) -> Table {
+        Table {
+            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    /// Counts a probe sent to target `i` (the CLI caps rounds so this cannot overflow).
+    #[inline]
+    pub fn add_probe(&self, i: u32) {
+        self.cells[i as usize].fetch_add(1 << PROBES.0, Relaxed);
+    }
+
+    #[inline]
+    pub fn is_answered(&self, i: u32) -> bool {
+        get(self.cells[i as usize].load(Relaxed), STATUS) != 0
+    }
+
+    /// An echo reply: the first one sets the target up; ICMP errors before it are superseded
+    /// because the host itself has now answered.
+    #[inline]
+    pub fn record_reply(&self, i: u32, rtt_us: u32, ttl: u8, round: u8) -> Recorded {
+        let mut outcome = Recorded::First;
+        let _ = self.cells[i as usize].fetch_update(Relaxed, Relaxed, |w| {
+            if get(w, STATUS) == 1 {
+                if get(w, ROUND) != u64::from(round) {
+                    outcome = Recorded::Late;
+                    return None;
+                }
+                outcome = Recorded::Duplicate;
+                let dups = (get(w, DUPS) + 1).min(255);
+                return Some(put(w, DUPS, dups));
+            }
+            outcome = if get(w, STATUS) == 2 {
+                Recorded::Upgraded
+            } else {
+                Recorded::First
+            };
+            let w = put(w, STATUS, 1);
+            let w = put(w, RTT, u64::from(rtt_us.min(MAX_RTT_US)));
+            let w = put(w, TTL, u64::from(ttl));
+            let w = put(w, DETAIL, 0);
+            Some(put(w, ROUND, u64::from(round)))
+        });
+        outcome
+    }
+
+    /// An ICMP error quoting a probe to `i`; returns true if it was the target's first answer.
+    #[inline]
+    pub fn record_error(&self, i: u32, detail: Detail) -> bool {
+        self.cells[i as usize]
+            .fetch_update(Relaxed, Relaxed, |w| {
+                (get(w, STATUS) == 0).then(|| put(put(w, STATUS, 2), DETAIL, u64::from(detail.code())))
+            })
+            .is_ok()
+    }
+
+    pub fn get(&self, i: u32) -> Cell {
+        let w = self.cells[i as usize].load(Relaxed);
+        Cell {
+            status: match get(w, STATUS) {
+                1 => Status::Up,
+                2 => Status::Unreachable,
+                _ => Status::Down,
+            },
+            rtt_us: get(w, RTT) as u32,
+            ttl: get(w, TTL) as u8,
+            dups: get(w, DUPS) as u8,
+            probes: get(w, PROBES) as u8,
+            detail: Detail::from_code(get(w, DETAIL) as u8),
+            round: get(w, ROUND) as u8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_reply_wins_and_duplicates_count() {
+        let t = Table::new(4);
+        t.add_probe(1);
+        assert!(!t.is_answered(1));
+        assert_eq!(t.record_reply(1, 1500, 63, 0), Recorded::First);
+        assert_eq!(t.record_reply(1, 9999, 1, 0), Recorded::Duplicate);
+        assert_eq!(t.record_reply(1, 9999, 1, 1), Recorded::Late);
+        let c = t.get(1);
+        assert_eq!((c.status, c.rtt_us, c.ttl, c.dups, c.probes), (Status::Up, 1500, 63, 1, 1));
+        assert_eq!(t.get(0).status, Status::Down);
+    }
+
+    #[test]
+    fn errors_yield_to_replies_not_the_other_way() {
+        let t = Table::new(2);
+        assert!(t.record_error(0, Detail::of(3, 1)));
+        assert!(!t.record_error(0, Detail::of(3, 13)));
+        assert_eq!(t.get(0).detail.as_str(), "host-unreachable");
+        assert_eq!(t.record_reply(0, 10, 64, 1), Recorded::Upgraded);
+        assert_eq!(t.get(0).status, Status::Up);
+        assert_eq!(t.get(0).detail, Detail::NONE);
+        assert!(!t.record_error(0, Detail::of(3, 1)));
+        assert_eq!(t.get(0).status, Status::Up);
+    }
+
+    #[test]
+    fn fields_saturate_without_spilling() {
+        let t = Table::new(1);
+        for _ in 0..31 {
+            t.add_probe(0);
+        }
+        t.record_reply(0, u32::MAX, 255, MAX_ROUND);
+        for _ in 0..300 {
+            t.record_reply(0, 1, 1, MAX_ROUND);
+        }
+        let c = t.get(0);
+        assert_eq!((c.rtt_us, c.ttl, c.dups, c.probes, c.round), (MAX_RTT_US, 255, 255, 31, MAX_ROUND));
+    }
+
+    #[test]
+    fn concurrent_writers_do_not_lose_updates() {
+        let t = Table::new(1000);
+        std::thread::scope(|s| {
+            s.spawn(|| (0..1000).for_each(|i| t.add_probe(i)));
+            s.spawn(|| (0..1000).for_each(|i| _ = t.record_reply(i, i, 64, 0)));
+        });
+        assert!((0..1000).all(|i| t.get(i).probes == 1 && t.get(i).rtt_us == i));
+    }
+}

@@ -1,0 +1,416 @@
+//! The only code that touches sockets. A raw ICMP socket from pnet's transport channel
+//! (root or CAP_NET_RAW), else the kernel's unprivileged ICMP datagram socket. Packets go
+//! out and come in by the batch (sendmmsg/recvmmsg on that same socket): one syscall per
+//! batch instead of one per packet. pnet's own `send_to` stays available (`SendPath::Pnet`)
+//! so the two can be compared in benchmarks.
+
+use crate::error::{Error, Result};
+use pnet_packet::icmp::IcmpPacket;
+use pnet_packet::ip::IpNextHeaderProtocols;
+use pnet_transport::{
+    transport_channel, TransportChannelType::Layer4, TransportProtocol::Ipv4, TransportReceiver,
+    TransportSender,
+};
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketChoice {
+    Auto,
+    Raw,
+    Datagram,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendPath {
+    /// sendmmsg: one syscall per batch.
+    Batch,
+    /// pnet's `send_to`: one syscall per packet.
+    Pnet,
+}
+
+/// How long a receive call blocks before the receiver checks whether the scan is over.
+const RECV_TIMEOUT: Duration = Duration::from_millis(20);
+/// A large receive buffer absorbs reply bursts at line rate while the receiver catches up.
+const RCVBUF: libc::c_int = 64 << 20;
+/// Give up when the kernel keeps refusing to queue (ENOBUFS) for this long.
+const MAX_STALL: Duration = Duration::from_secs(5);
+
+/// An open ICMP socket, shared by the sender and receiver threads.
+pub struct Socket {
+    fd: RawFd,
+    raw: bool,
+    pnet_tx: Option<Mutex<TransportSender>>,
+    _pnet_rx: Option<TransportReceiver>,
+    _dgram: Option<socket2::Socket>,
+}
+
+impl Socket {
+    /// Raw sockets see every ICMP packet, so the identifier must be checked; datagram
+    /// sockets get only their own replies, with an identifier the kernel chose.
+    pub fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    pub fn open(choice: SocketChoice, ttl: Option<u8>) -> Result<Socket> {
+        let sock = match choice {
+            SocketChoice::Raw => open_raw().map_err(|e| classify(e, "opening a raw ICMP socket"))?,
+            SocketChoice::Datagram => {
+                open_dgram().map_err(|e| classify(e, "opening an ICMP datagram socket"))?
+            }
+            SocketChoice::Auto => match open_raw() {
+                Ok(s) => s,
+                Err(e) if is_permission(&e) => open_dgram()
+                    .map_err(|e| classify(e, "opening an ICMP socket (raw or datagram)"))?,
+                Err(e) => return Err(Error::Socket(e)),
+            },
+        };
+        sock.configure(ttl).map_err(Error::Socket)?;
+        Ok(sock)
+    }
+
+    fn configure(&self, ttl: Option<u8>) -> io::Result<()> {
+        let fd = self.fd;
+        // SO_RCVBUFFORCE passes rmem_max when privileged; otherwise take what SO_RCVBUF gives.
+        if setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RCVBUF).is_err() {
+            setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, RCVBUF)?;
+        }
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: RECV_TIMEOUT.as_micros() as libc::suseconds_t,
+        };
+        setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, tv)?;
+        if let Some(ttl) = ttl {
+            setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, libc::c_int::from(ttl))?;
+        }
+        if self.raw {
+            // Only replies and errors reach us: on loopback this halves the receive load by
+            // keeping our own echo requests out of the socket.
+            const ICMP_FILTER: libc::c_int = 1;
+            let pass = (1u32 << 0) | (1 << 3) | (1 << 11) | (1 << 12);
+            setsockopt(fd, libc::SOL_RAW, ICMP_FILTER, !pass)?;
+        } else {
+            setsockopt(fd, libc::IPPROTO_IP, libc::IP_RECVTTL, 1 as libc::c_int)?;
+        }
+        Ok(())
+    }
+}
+
+fn open_raw() -> io::Result<Socket> {
+    let proto = Layer4(Ipv4(IpNextHeaderProtocols::Icmp));
+    let (tx, rx) = transport_channel(4096, proto)?;
+    Ok(Socket {
+        fd: tx.socket.fd,
+        raw: true,
+        pnet_tx: Some(Mutex::new(tx)),
+        _pnet_rx: Some(rx),
+        _dgram: None,
+    })
+}
+
+fn open_dgram() -> io::Result<Socket> {
+    use socket2::{Domain, Protocol, Type};
+    let s = socket2::Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?;
+    Ok(Socket {
+        fd: s.as_raw_fd(),
+        raw: false,
+        pnet_tx: None,
+        _pnet_rx: None,
+        _dgram: Some(s),
+    })
+}
+
+fn is_permission(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES))
+}
+
+fn classify(e: io::Error, what: &'static str) -> Error {
+    if !is_permission(&e) {
+        return Error::Socket(e);
+    }
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sweep".into());
+    // SAFETY: getgid cannot fail.
+    let gid = unsafe { libc::getgid() };
+    Error::Permission {
+        what,
+        hint: format!(
+            "run as root, or grant the capability with `sudo setcap cap_net_raw+ep {exe}`, \
+             or allow ICMP datagram sockets with `sudo sysctl -w net.ipv4.ping_group_range=\"0 {gid}\"`"
+        ),
+    }
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: T) -> io::Result<()> {
+    // SAFETY: `v` lives for the call and its size is passed alongside it.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &v as *const T as *const libc::c_void,
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn sockaddr(a: Ipv4Addr) -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in = unsafe { zeroed() };
+    sa.sin_family = libc::AF_INET as libc::sa_family_t;
+    sa.sin_addr.s_addr = u32::from(a).to_be();
+    sa
+}
+
+/// The sending half: `max` packet slots of `len` bytes, filled by the caller and sent at once.
+pub struct Sender<'s> {
+    sock: &'s Socket,
+    path: SendPath,
+    len: usize,
+    slots: Vec<u8>,
+    addrs: Vec<libc::sockaddr_in>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+    accepted: Vec<bool>,
+}
+
+impl<'s> Sender<'s> {
+    pub fn new(sock: &'s Socket, max: usize, len: usize, path: SendPath) -> Sender<'s> {
+        let path = if sock.pnet_tx.is_some() { path } else { SendPath::Batch };
+        Sender {
+            sock,
+            path,
+            len,
+            slots: vec![0; max * len],
+            // SAFETY (zeroed): plain C structs, filled in before each use.
+            addrs: vec![unsafe { zeroed() }; max],
+            iovs: vec![unsafe { zeroed() }; max],
+            hdrs: vec![unsafe { zeroed() }; max],
+            accepted: vec![false; max],
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.accepted.len()
+    }
+
+    /// Slot `k`'s bytes, to write probe `k` of the next batch into.
+    pub fn slot(&mut self, k: usize) -> &mut [u8] {
+        &mut self.slots[k * self.len..(k + 1) * self.len]
+    }
+
+    /// Sends slots `0..dsts.len()`. Returns which the kernel accepted: a destination it
+    /// refuses (no route, a firewall) is skipped, while a broken socket is an error.
+    pub fn send(&mut self, dsts: &[Ipv4Addr]) -> Result<&[bool]> {
+        let k = dsts.len();
+        match self.path {
+            SendPath::Batch => self.send_mmsg(dsts)?,
+            SendPath::Pnet => self.send_pnet(dsts)?,
+        }
+        Ok(&self.accepted[..k])
+    }
+
+    fn send_mmsg(&mut self, dsts: &[Ipv4Addr]) -> Result<()> {
+        let k = dsts.len();
+        for (i, &dst) in dsts.iter().enumerate() {
+            self.addrs[i] = sockaddr(dst);
+            self.iovs[i] = libc::iovec {
+                iov_base: self.slots[i * self.len..].as_mut_ptr() as *mut libc::c_void,
+                iov_len: self.len,
+            };
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_name = &mut self.addrs[i] as *mut _ as *mut libc::c_void;
+            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+        }
+        let mut next = 0;
+        let mut stalled_since = None;
+        while next < k {
+            // SAFETY: hdrs[next..k] point into buffers owned by self that outlive the call.
+            let r = unsafe {
+                libc::sendmmsg(self.sock.fd, self.hdrs[next..].as_mut_ptr(), (k - next) as u32, 0)
+            };
+            if r > 0 {
+                self.accepted[next..next + r as usize].fill(true);
+                next += r as usize;
+                stalled_since = None;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            next += self.on_error(err, dsts[next], next, &mut stalled_since)?;
+        }
+        Ok(())
+    }
+
+    fn send_pnet(&mut self, dsts: &[Ipv4Addr]) -> Result<()> {
+        let mut tx = self.sock.pnet_tx.as_ref().expect("raw socket").lock().unwrap();
+        let mut stalled_since = None;
+        let mut next = 0;
+        while next < dsts.len() {
+            let bytes = &self.slots[next * self.len..(next + 1) * self.len];
+            let pkt = IcmpPacket::new(bytes).expect("probe longer than an ICMP header");
+            match tx.send_to(pkt, IpAddr::V4(dsts[next])) {
+                Ok(_) => {
+                    self.accepted[next] = true;
+                    next += 1;
+                    stalled_since = None;
+                }
+                Err(err) => next += self.on_error(err, dsts[next], next, &mut stalled_since)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// How far to advance past a failed send: 0 to retry it, 1 to skip it, or an error.
+    fn on_error(
+        &mut self,
+        err: io::Error,
+        dst: Ipv4Addr,
+        at: usize,
+        stalled_since: &mut Option<std::time::Instant>,
+    ) -> Result<usize> {
+        match err.raw_os_error() {
+            Some(libc::EINTR) => Ok(0),
+            // The device queue is full: wait for it to drain, within a bound.
+            Some(libc::ENOBUFS | libc::EAGAIN) => {
+                let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() > MAX_STALL {
+                    return Err(Error::Send { dst, source: err });
+                }
+                std::thread::sleep(Duration::from_micros(100));
+                Ok(0)
+            }
+            Some(
+                libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EACCES
+                | libc::EPERM
+                | libc::EINVAL
+                | libc::EADDRNOTAVAIL
+                | libc::EMSGSIZE,
+            ) => {
+                self.accepted[at] = false;
+                Ok(1)
+            }
+            _ => Err(Error::Send { dst, source: err }),
+        }
+    }
+}
+
+/// One received packet: a whole IPv4 packet (raw socket) or a bare ICMP message with the
+/// facts the datagram socket reported (source, TTL).
+pub enum Received<'a> {
+    Ipv4(&'a [u8]),
+    Icmp {
+        src: Ipv4Addr,
+        ttl: u8,
+        msg: &'a [u8],
+    },
+}
+
+pub struct Receiver<'s> {
+    sock: &'s Socket,
+    len: usize,
+    bufs: Vec<u8>,
+    names: Vec<libc::sockaddr_in>,
+    ctrl: Vec<[u64; 8]>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl<'s> Receiver<'s> {
+    pub fn new(sock: &'s Socket, max: usize, len: usize) -> Receiver<'s> {
+        let mut r = Receiver {
+            sock,
+            len,
+            bufs: vec![0; max * len],
+            // SAFETY (zeroed): plain C structs, filled in before each use.
+            names: vec![unsafe { zeroed() }; max],
+            ctrl: vec![[0; 8]; max],
+            iovs: vec![unsafe { zeroed() }; max],
+            hdrs: vec![unsafe { zeroed() }; max],
+        };
+        for i in 0..max {
+            r.iovs[i] = libc::iovec {
+                iov_base: r.bufs[i * len..].as_mut_ptr() as *mut libc::c_void,
+                iov_len: len,
+            };
+        }
+        r
+    }
+
+    /// Waits (up to a short timeout) for packets; returns how many arrived (0 on timeout).
+    pub fn recv(&mut self) -> Result<usize> {
+        for i in 0..self.hdrs.len() {
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_name = &mut self.names[i] as *mut _ as *mut libc::c_void;
+            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_control = self.ctrl[i].as_mut_ptr() as *mut libc::c_void;
+            h.msg_controllen = size_of::<[u64; 8]>();
+            h.msg_flags = 0;
+        }
+        // SAFETY: every header points into buffers owned by self that outlive the call.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.sock.fd,
+                self.hdrs.as_mut_ptr(),
+                self.hdrs.len() as u32,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN | libc::EINTR) => Ok(0),
+            _ => Err(Error::Receive(err)),
+        }
+    }
+
+    /// Packet `k` of the last `recv`.
+    pub fn packet(&self, k: usize) -> Received<'_> {
+        let h = &self.hdrs[k];
+        let n = (h.msg_len as usize).min(self.len);
+        let bytes = &self.bufs[k * self.len..k * self.len + n];
+        if self.sock.raw {
+            return Received::Ipv4(bytes);
+        }
+        Received::Icmp {
+            src: Ipv4Addr::from(u32::from_be(self.names[k].sin_addr.s_addr)),
+            ttl: self.ttl_of(k).unwrap_or(0),
+            msg: bytes,
+        }
+    }
+
+    /// The IP_TTL control message a datagram socket attaches when IP_RECVTTL is on.
+    fn ttl_of(&self, k: usize) -> Option<u8> {
+        let h = &self.hdrs[k].msg_hdr;
+        // SAFETY: the CMSG macros walk the control buffer the kernel filled for this header.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(h);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_TTL {
+                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
+                    return u8::try_from(v).ok();
+                }
+                c = libc::CMSG_NXTHDR(h, c);
+            }
+        }
+        None
+    }
+}

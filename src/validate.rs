@@ -1,0 +1,306 @@
+//! Stateless validation: a reply proves it answers one of *our* probes through a keyed tag
+//! over (target index, stamp), so no table of outstanding probes is needed, and the index
+//! in the payload lets scans beyond 65,536 targets match replies exactly.
+
+use crate::permute::mix64;
+use crate::probe::{unstamp, INDEX_AT, MIN_PAYLOAD, STAMP_AT, TAG_AT};
+use crate::targets::Targets;
+use crate::wire::{self, Detail, Icmp, IpMeta, ParseError};
+use std::net::Ipv4Addr;
+
+/// Per-scan secret: the identifier, a sequence mask and the tag key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Key {
+    pub id: u16,
+    seq_mask: u16,
+    secret: u64,
+}
+
+impl Key {
+    pub fn new(seed: u64) -> Key {
+        let secret = mix64(seed ^ 0x5eed_5eed_5eed_5eed);
+        let ids = mix64(secret);
+        Key {
+            id: ids as u16,
+            seq_mask: (ids >> 16) as u16,
+            secret,
+        }
+    }
+
+    #[inline]
+    pub fn seq(&self, index: u32) -> u16 {
+        index as u16 ^ self.seq_mask
+    }
+
+    #[inline]
+    pub fn tag(&self, index: u32, stamp: u64) -> u32 {
+        (mix64(mix64(self.secret ^ u64::from(index)) ^ stamp) >> 32) as u32
+    }
+
+    /// `(index, stamp)` from a probe's payload, if its tag is ours.
+    #[inline]
+    pub fn decode(&self, data: &[u8]) -> Option<(u32, u64)> {
+        let d = data.get(..MIN_PAYLOAD)?;
+        let word = |at: usize| u32::from_be_bytes(d[at..at + 4].try_into().unwrap());
+        let index = word(INDEX_AT);
+        let stamp = u64::from_be_bytes(d[STAMP_AT..STAMP_AT + 8].try_into().unwrap());
+        (word(TAG_AT) == self.tag(index, stamp)).then_some((index, stamp))
+    }
+}
+
+/// Why a received packet did not count; each reason is counted for the summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// Truncated, malformed or with a bad checksum.
+    Damaged,
+    /// Someone else's traffic: another identifier, another ICMP type, not quoting an echo.
+    NotOurs,
+    /// Our identifier but a tag or sequence that does not check out.
+    BadTag,
+    /// A valid echo reply, but from an address other than the target it answers.
+    WrongSource,
+    /// Our own echo request, seen because the target is on this host (loopback).
+    OwnProbe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Reply {
+        index: u32,
+        round: u8,
+        sent_ns: u64,
+        ttl: u8,
+    },
+    Error {
+        index: u32,
+        detail: Detail,
+        responder: Ipv4Addr,
+    },
+    Ignore(Ignored),
+}
+
+pub struct Validator<'a> {
+    key: Key,
+    /// `None` on a datagram socket, where the kernel picks the identifier and filters for us.
+    id: Option<u16>,
+    targets: &'a Targets,
+}
+
+impl<'a> Validator<'a> {
+    pub fn new(key: Key, check_id: bool, targets: &'a Targets) -> Validator<'a> {
+        Validator {
+            key,
+            id: check_id.then_some(key.id),
+            targets,
+        }
+    }
+
+    /// A whole IPv4 packet from a raw socket.
+    pub fn classify_ipv4(&self, pkt: &[u8]) -> Verdict {
+        match wire::parse_ipv4(pkt) {
+            Ok((meta, icmp)) => self.classify_icmp(meta, icmp),
+            Err(e) => Verdict::Ignore(damaged(e)),
+        }
+    }
+
+    /// An ICMP message with the facts of the IP header it came in.
+    pub fn classify_icmp(&self, meta: IpMeta, msg: &[u8]) -> Verdict {
+        let icmp = match wire::parse_icmp(msg) {
+            Ok(icmp) => icmp,
+            Err(e) => return Verdict::Ignore(damaged(e)),
+        };
+        match icmp {
+            Icmp::EchoReply { id, seq, data } => {
+                if self.id.is_some_and(|ours| ours != id) {
+                    return Verdict::Ignore(Ignored::NotOurs);
+                }
+                let Some((index, stamp)) = self.key.decode(data) else {
+                    return Verdict::Ignore(Ignored::BadTag);
+                };
+                if seq != self.key.seq(index) || u64::from(index) >= self.targets.len() {
+                    return Verdict::Ignore(Ignored::BadTag);
+                }
+                if self.targets.addr_at(u64::from(index)) != meta.src {
+                    return Verdict::Ignore(Ignored::WrongSource);
+                }
+                let (round, sent_ns) = unstamp(stamp);
+                Verdict::Reply {
+                    index,
+                    round,
+                    sent_ns,
+                    ttl: meta.ttl,
+                }
+            }
+            Icmp::EchoRequest { id, .. } if Some(id) == self.id => {
+                Verdict::Ignore(Ignored::OwnProbe)
+            }
+            Icmp::Error { detail, quote } => {
+                if self.id.is_some_and(|ours| ours != quote.id) {
+                    return Verdict::Ignore(Ignored::NotOurs);
+                }
+                let Some(index) = self.targets.index_of(quote.dst) else {
+                    return Verdict::Ignore(Ignored::BadTag);
+                };
+                let index = index as u32;
+                // A short (RFC 792) quote carries only the sequence; a longer one must also
+                // carry our tag for the same target.
+                let tag_ok = quote.data.len() < MIN_PAYLOAD
+                    || self.key.decode(quote.data).is_some_and(|(i, _)| i == index);
+                if quote.seq != self.key.seq(index) || !tag_ok {
+                    return Verdict::Ignore(Ignored::BadTag);
+                }
+                Verdict::Error {
+                    index,
+                    detail,
+                    responder: meta.src,
+                }
+            }
+            _ => Verdict::Ignore(Ignored::NotOurs),
+        }
+    }
+}
+
+fn damaged(_: ParseError) -> Ignored {
+    Ignored::Damaged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::ProbeTemplate;
+    use crate::wire::{checksum, ECHO_REPLY};
+
+    fn targets() -> Targets {
+        // 198.18.0.0/15 minus network/broadcast: 131,070 targets, beyond 16-bit sequences.
+        let first = u32::from(Ipv4Addr::new(198, 18, 0, 1));
+        Targets::new(vec![(first, first + 131_069)], vec![])
+    }
+
+    /// What a host sends back: our probe with type 0 and a fixed checksum, in an IP header.
+    fn reply_to(probe: &[u8], src: Ipv4Addr, ttl: u8) -> Vec<u8> {
+        let mut icmp = probe.to_vec();
+        icmp[0] = ECHO_REPLY;
+        icmp[2..4].fill(0);
+        let c = checksum(&icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let total = (20 + icmp.len()) as u16;
+        let mut pkt = vec![0x45, 0, 0, 0, 0, 0, 0, 0, ttl, 1, 0, 0];
+        pkt[2..4].copy_from_slice(&total.to_be_bytes());
+        pkt.extend_from_slice(&src.octets());
+        pkt.extend_from_slice(&[192, 0, 2, 1]);
+        pkt.extend_from_slice(&icmp);
+        pkt
+    }
+
+    fn setup() -> (Key, ProbeTemplate, Targets) {
+        let key = Key::new(1);
+        (key, ProbeTemplate::new(key, 56), targets())
+    }
+
+    #[test]
+    fn accepts_a_reply_beyond_65536() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, true, &ts);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 100_000, 2, 5_000);
+        let src = ts.addr_at(100_000);
+        assert_eq!(
+            v.classify_ipv4(&reply_to(&probe, src, 61)),
+            Verdict::Reply { index: 100_000, round: 2, sent_ns: 5_000, ttl: 61 }
+        );
+        // The same index modulo 2^16 with another target's address is not accepted.
+        let other = ts.addr_at(100_000 - 65_536);
+        assert_eq!(
+            v.classify_ipv4(&reply_to(&probe, other, 61)),
+            Verdict::Ignore(Ignored::WrongSource)
+        );
+    }
+
+    #[test]
+    fn rejects_forgeries_and_foreign_traffic() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, true, &ts);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 7, 0, 1);
+        let src = ts.addr_at(7);
+        // Flip a stamp bit and fix the checksum: the tag no longer matches.
+        let mut forged = probe;
+        forged[20] ^= 1;
+        assert_eq!(v.classify_ipv4(&reply_to(&forged, src, 64)), Verdict::Ignore(Ignored::BadTag));
+        // Another scan's identifier.
+        let mut foreign = probe;
+        foreign[4] ^= 0xff;
+        assert_eq!(v.classify_ipv4(&reply_to(&foreign, src, 64)), Verdict::Ignore(Ignored::NotOurs));
+        // A corrupted checksum.
+        let mut bad = reply_to(&probe, src, 64);
+        bad[40] ^= 0x55;
+        assert_eq!(v.classify_ipv4(&bad), Verdict::Ignore(Ignored::Damaged));
+        // A truncated reply (tag cut off).
+        let mut short = reply_to(&probe[..20], src, 64);
+        short.truncate(20 + 20);
+        assert_eq!(v.classify_ipv4(&short), Verdict::Ignore(Ignored::BadTag));
+        // Our own request on loopback.
+        let mut own = reply_to(&probe, src, 64);
+        own[20] = 8;
+        own[22..24].fill(0);
+        let c = checksum(&own[20..]);
+        own[22..24].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(v.classify_ipv4(&own), Verdict::Ignore(Ignored::OwnProbe));
+    }
+
+    #[test]
+    fn datagram_sockets_skip_the_identifier() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, false, &ts);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 3, 0, 9);
+        probe[4] ^= 0xff; // the kernel's identifier, not ours
+        assert!(matches!(
+            v.classify_ipv4(&reply_to(&probe, ts.addr_at(3), 64)),
+            Verdict::Reply { index: 3, .. }
+        ));
+    }
+
+    fn error_quoting(probe: &[u8], quote_len: usize, dst: Ipv4Addr, code: u8) -> Vec<u8> {
+        let mut inner = vec![0x45, 0, 0, 84, 0, 0, 0x40, 0, 1, 1, 0, 0, 192, 0, 2, 1];
+        inner.extend_from_slice(&dst.octets());
+        inner.extend_from_slice(&probe[..quote_len]);
+        let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
+        icmp.extend_from_slice(&inner);
+        let c = checksum(&icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut pkt = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1];
+        pkt[2..4].copy_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
+        pkt.extend_from_slice(&icmp);
+        pkt
+    }
+
+    #[test]
+    fn matches_errors_by_quote() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, true, &ts);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 70_000, 0, 1);
+        let dst = ts.addr_at(70_000);
+        for len in [8, 24, 64] {
+            assert_eq!(
+                v.classify_ipv4(&error_quoting(&probe, len, dst, 1)),
+                Verdict::Error {
+                    index: 70_000,
+                    detail: Detail::of(3, 1),
+                    responder: Ipv4Addr::new(192, 0, 2, 2)
+                }
+            );
+        }
+        // Quoting our probe but naming another target: the sequence gives it away.
+        let wrong = ts.addr_at(70_001);
+        assert_eq!(v.classify_ipv4(&error_quoting(&probe, 8, wrong, 1)), Verdict::Ignore(Ignored::BadTag));
+        // A long quote with a damaged tag.
+        let mut forged = probe;
+        forged[9] ^= 1;
+        assert_eq!(v.classify_ipv4(&error_quoting(&forged, 64, dst, 1)), Verdict::Ignore(Ignored::BadTag));
+        // Quoting a non-target.
+        let outside = Ipv4Addr::new(203, 0, 113, 1);
+        assert_eq!(v.classify_ipv4(&error_quoting(&probe, 8, outside, 1)), Verdict::Ignore(Ignored::BadTag));
+    }
+}
