@@ -111,7 +111,10 @@ where
             // clap's message is several lines; the contract is one line naming the token.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!("sweep: {} (see --help)", first.trim_start_matches("error: "));
+            eprintln!(
+                "sweep: {} (see --help)",
+                first.trim_start_matches("error: ")
+            );
             return Err(ExitCode::from(2));
         }
     };
@@ -230,7 +233,18 @@ mod tests {
 
     #[test]
     fn parses_values() {
-        let c = cfg(&["--rate", "max", "--timeout", "500ms", "--seed", "7", "--ttl", "3", "x"]).unwrap();
+        let c = cfg(&[
+            "--rate",
+            "max",
+            "--timeout",
+            "500ms",
+            "--seed",
+            "7",
+            "--ttl",
+            "3",
+            "x",
+        ])
+        .unwrap();
         assert_eq!(c.scan.rate, None);
         assert_eq!(c.scan.timeout, Duration::from_millis(500));
         assert_eq!(c.scan.seed, 7);

@@ -9,7 +9,16 @@ use rayon::prelude::*;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
 
-pub const HEADER: [&str; 8] = ["addr", "status", "rtt_ms", "ttl", "responder", "probes", "dups", "detail"];
+pub const HEADER: [&str; 8] = [
+    "addr",
+    "status",
+    "rtt_ms",
+    "ttl",
+    "responder",
+    "probes",
+    "dups",
+    "detail",
+];
 const CHUNK: u64 = 1 << 16;
 /// Chunks formatted per parallel step: bounds memory to a few MB of text.
 const STEP: u64 = 16;
@@ -60,7 +69,13 @@ fn write_row<W: Write>(
 }
 
 /// Writes the header and a row per target (`all`) or per target that answered.
-pub fn write_csv<W: Write + ?Sized>(out: &mut W, targets: &Targets, table: &Table, heard: &Heard, all: bool) -> io::Result<()> {
+pub fn write_csv<W: Write + ?Sized>(
+    out: &mut W,
+    targets: &Targets,
+    table: &Table,
+    heard: &Heard,
+    all: bool,
+) -> io::Result<()> {
     let mut head = writer(Vec::new());
     head.write_record(HEADER)?;
     out.write_all(&head.into_inner().map_err(|e| e.into_error())?)?;

@@ -83,7 +83,9 @@ mod tests {
 
     #[test]
     fn bijection_for_edge_sizes() {
-        for n in [1, 2, 3, 4, 5, 7, 8, 9, 254, 255, 256, 257, 1000, 65_535, 65_536, 65_537] {
+        for n in [
+            1, 2, 3, 4, 5, 7, 8, 9, 254, 255, 256, 257, 1000, 65_535, 65_536, 65_537,
+        ] {
             assert_bijection(n, 42);
         }
     }
@@ -99,7 +101,9 @@ mod tests {
         let differ = (0..1000).filter(|&i| a.at(i) != b.at(i)).count();
         assert!(differ > 990, "{differ}");
         // Consecutive probes should rarely stay in the same /24.
-        let same = (0..10_000).filter(|&i| a.at(i) >> 8 == a.at(i + 1) >> 8).count();
+        let same = (0..10_000)
+            .filter(|&i| a.at(i) >> 8 == a.at(i + 1) >> 8)
+            .count();
         assert!(same < 200, "{same} consecutive probes in one /24");
     }
 

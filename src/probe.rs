@@ -21,7 +21,10 @@ pub fn stamp(round: u8, sent_ns: u64) -> u64 {
 
 /// Inverse of `stamp`: `(round, sent_ns)`.
 pub fn unstamp(stamp: u64) -> (u8, u64) {
-    ((stamp >> STAMP_TIME_BITS) as u8, stamp & ((1 << STAMP_TIME_BITS) - 1))
+    (
+        (stamp >> STAMP_TIME_BITS) as u8,
+        stamp & ((1 << STAMP_TIME_BITS) - 1),
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -84,7 +87,11 @@ mod tests {
         let key = Key::new(99);
         let t = ProbeTemplate::new(key, 56);
         let mut buf = [0u8; 64];
-        for (index, round, ns) in [(0, 0, 0), (70_000, 3, 123_456_789), (u32::MAX, 30, u64::MAX)] {
+        for (index, round, ns) in [
+            (0, 0, 0),
+            (70_000, 3, 123_456_789),
+            (u32::MAX, 30, u64::MAX),
+        ] {
             t.write(&mut buf, index, round, ns);
             assert_eq!(wire::checksum(&buf), 0, "incremental checksum");
             let Icmp::EchoRequest { id, seq, data } = parse_icmp(&buf).unwrap() else {

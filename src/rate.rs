@@ -96,6 +96,10 @@ mod tests {
         for _ in 0..50 {
             p.wait_for(2);
         }
-        assert!(t.elapsed() >= Duration::from_micros(49_000), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() >= Duration::from_micros(49_000),
+            "{:?}",
+            t.elapsed()
+        );
     }
 }

@@ -69,12 +69,8 @@ pub fn run(
             record(verdict, now_ns, table, counters, &mut rto, &mut heard);
         }
         if k > 0 {
-            counters
-                .ignored
-                .store(heard.ignored.total(), Relaxed);
-            counters
-                .rto_us
-                .store(rto.rto().as_micros() as u64, Relaxed);
+            counters.ignored.store(heard.ignored.total(), Relaxed);
+            counters.rto_us.store(rto.rto().as_micros() as u64, Relaxed);
         }
     }
     Ok(heard)

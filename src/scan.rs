@@ -67,7 +67,15 @@ pub fn run(
     };
     let (sent, heard) = std::thread::scope(|s| {
         let rx = s.spawn(|| {
-            receiver::run(sock, slot_len, &validator, &table, counters, epoch, opts.timeout)
+            receiver::run(
+                sock,
+                slot_len,
+                &validator,
+                &table,
+                counters,
+                epoch,
+                opts.timeout,
+            )
         });
         let tx = s.spawn(|| sender::run(&plan, sock));
         while !tx.is_finished() {

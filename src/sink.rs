@@ -23,7 +23,10 @@ impl Sink {
             source,
         };
         if path.is_dir() {
-            return Err(err(io::Error::new(io::ErrorKind::IsADirectory, "is a directory")));
+            return Err(err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                "is a directory",
+            )));
         }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -73,5 +76,5 @@ fn set_readable(f: &std::fs::File) -> io::Result<()> {
         libc::umask(m);
         m
     };
-    f.set_permissions(std::fs::Permissions::from_mode(0o666 & !u32::from(mask)))
+    f.set_permissions(std::fs::Permissions::from_mode(0o666 & !mask))
 }

@@ -25,7 +25,13 @@ pub struct Summary {
 
 impl Summary {
     /// Counts statuses from the table (the record of truth), in parallel for big scans.
-    pub fn new(table: &Table, c: &Counters, ignored: IgnoredCounts, elapsed: Duration, seed: u64) -> Summary {
+    pub fn new(
+        table: &Table,
+        c: &Counters,
+        ignored: IgnoredCounts,
+        elapsed: Duration,
+        seed: u64,
+    ) -> Summary {
         let (up, unreachable) = (0..table.len() as u32)
             .into_par_iter()
             .map(|i| match table.get(i).status {

@@ -125,7 +125,8 @@ impl Table {
     pub fn record_error(&self, i: u32, detail: Detail) -> bool {
         self.cells[i as usize]
             .fetch_update(Relaxed, Relaxed, |w| {
-                (get(w, STATUS) == 0).then(|| put(put(w, STATUS, 2), DETAIL, u64::from(detail.code())))
+                (get(w, STATUS) == 0)
+                    .then(|| put(put(w, STATUS, 2), DETAIL, u64::from(detail.code())))
             })
             .is_ok()
     }
@@ -161,7 +162,10 @@ mod tests {
         assert_eq!(t.record_reply(1, 9999, 1, 0), Recorded::Duplicate);
         assert_eq!(t.record_reply(1, 9999, 1, 1), Recorded::Late);
         let c = t.get(1);
-        assert_eq!((c.status, c.rtt_us, c.ttl, c.dups, c.probes), (Status::Up, 1500, 63, 1, 1));
+        assert_eq!(
+            (c.status, c.rtt_us, c.ttl, c.dups, c.probes),
+            (Status::Up, 1500, 63, 1, 1)
+        );
         assert_eq!(t.get(0).status, Status::Down);
     }
 
@@ -189,7 +193,10 @@ mod tests {
             t.record_reply(0, 1, 1, MAX_ROUND);
         }
         let c = t.get(0);
-        assert_eq!((c.rtt_us, c.ttl, c.dups, c.probes, c.round), (MAX_RTT_US, 255, 255, 31, MAX_ROUND));
+        assert_eq!(
+            (c.rtt_us, c.ttl, c.dups, c.probes, c.round),
+            (MAX_RTT_US, 255, 255, 31, MAX_ROUND)
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ impl Targets {
             offsets.push(len);
             len += u64::from(b - a) + 1;
         }
-        Targets { spans, offsets, len }
+        Targets {
+            spans,
+            offsets,
+            len,
+        }
     }
 
     pub fn len(&self) -> u64 {
@@ -236,24 +240,53 @@ mod tests {
 
     #[test]
     fn cidr_skips_network_and_broadcast() {
-        assert_eq!(spec("10.0.0.0/24").unwrap(), vec![(ip("10.0.0.1"), ip("10.0.0.254"))]);
-        assert_eq!(spec("10.0.0.5/24").unwrap(), vec![(ip("10.0.0.1"), ip("10.0.0.254"))]);
-        assert_eq!(spec("10.0.0.0/31").unwrap(), vec![(ip("10.0.0.0"), ip("10.0.0.1"))]);
-        assert_eq!(spec("10.0.0.9/32").unwrap(), vec![(ip("10.0.0.9"), ip("10.0.0.9"))]);
+        assert_eq!(
+            spec("10.0.0.0/24").unwrap(),
+            vec![(ip("10.0.0.1"), ip("10.0.0.254"))]
+        );
+        assert_eq!(
+            spec("10.0.0.5/24").unwrap(),
+            vec![(ip("10.0.0.1"), ip("10.0.0.254"))]
+        );
+        assert_eq!(
+            spec("10.0.0.0/31").unwrap(),
+            vec![(ip("10.0.0.0"), ip("10.0.0.1"))]
+        );
+        assert_eq!(
+            spec("10.0.0.9/32").unwrap(),
+            vec![(ip("10.0.0.9"), ip("10.0.0.9"))]
+        );
         let ex = parse_spec("10.0.0.0/24", Role::Exclude, &no_dns).unwrap();
         assert_eq!(ex, vec![(ip("10.0.0.0"), ip("10.0.0.255"))]);
     }
 
     #[test]
     fn address_range_and_host() {
-        assert_eq!(spec("10.0.0.1-10.0.3.20").unwrap(), vec![(ip("10.0.0.1"), ip("10.0.3.20"))]);
-        assert_eq!(spec("dual.test").unwrap(), vec![(ip("192.0.2.7"), ip("192.0.2.7"))]);
-        assert_eq!(spec(" 1.2.3.4 ").unwrap(), vec![(ip("1.2.3.4"), ip("1.2.3.4"))]);
+        assert_eq!(
+            spec("10.0.0.1-10.0.3.20").unwrap(),
+            vec![(ip("10.0.0.1"), ip("10.0.3.20"))]
+        );
+        assert_eq!(
+            spec("dual.test").unwrap(),
+            vec![(ip("192.0.2.7"), ip("192.0.2.7"))]
+        );
+        assert_eq!(
+            spec(" 1.2.3.4 ").unwrap(),
+            vec![(ip("1.2.3.4"), ip("1.2.3.4"))]
+        );
     }
 
     #[test]
     fn bad_specs_name_the_token() {
-        for t in ["10.0.0.0/33", "10.0.0.256", "1.2.3", "10.0.0.9-10.0.0.1", "a b", "x/8", "1.2.3.4-x"] {
+        for t in [
+            "10.0.0.0/33",
+            "10.0.0.256",
+            "1.2.3",
+            "10.0.0.9-10.0.0.1",
+            "a b",
+            "x/8",
+            "1.2.3.4-x",
+        ] {
             let e = spec(t).unwrap_err();
             assert!(matches!(e, Error::BadTarget { .. }), "{t}: {e}");
             assert!(e.to_string().contains(t), "{e}");

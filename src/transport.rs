@@ -58,7 +58,9 @@ impl Socket {
 
     pub fn open(choice: SocketChoice, ttl: Option<u8>) -> Result<Socket> {
         let sock = match choice {
-            SocketChoice::Raw => open_raw().map_err(|e| classify(e, "opening a raw ICMP socket"))?,
+            SocketChoice::Raw => {
+                open_raw().map_err(|e| classify(e, "opening a raw ICMP socket"))?
+            }
             SocketChoice::Datagram => {
                 open_dgram().map_err(|e| classify(e, "opening an ICMP datagram socket"))?
             }
@@ -186,7 +188,11 @@ pub struct Sender<'s> {
 
 impl<'s> Sender<'s> {
     pub fn new(sock: &'s Socket, max: usize, len: usize, path: SendPath) -> Sender<'s> {
-        let path = if sock.pnet_tx.is_some() { path } else { SendPath::Batch };
+        let path = if sock.pnet_tx.is_some() {
+            path
+        } else {
+            SendPath::Batch
+        };
         Sender {
             sock,
             path,
@@ -239,7 +245,12 @@ impl<'s> Sender<'s> {
         while next < k {
             // SAFETY: hdrs[next..k] point into buffers owned by self that outlive the call.
             let r = unsafe {
-                libc::sendmmsg(self.sock.fd, self.hdrs[next..].as_mut_ptr(), (k - next) as u32, 0)
+                libc::sendmmsg(
+                    self.sock.fd,
+                    self.hdrs[next..].as_mut_ptr(),
+                    (k - next) as u32,
+                    0,
+                )
             };
             if r > 0 {
                 self.accepted[next..next + r as usize].fill(true);
@@ -254,7 +265,13 @@ impl<'s> Sender<'s> {
     }
 
     fn send_pnet(&mut self, dsts: &[Ipv4Addr]) -> Result<()> {
-        let mut tx = self.sock.pnet_tx.as_ref().expect("raw socket").lock().unwrap();
+        let mut tx = self
+            .sock
+            .pnet_tx
+            .as_ref()
+            .expect("raw socket")
+            .lock()
+            .unwrap();
         let mut stalled_since = None;
         let mut next = 0;
         while next < dsts.len() {

@@ -206,7 +206,12 @@ mod tests {
         let src = ts.addr_at(100_000);
         assert_eq!(
             v.classify_ipv4(&reply_to(&probe, src, 61)),
-            Verdict::Reply { index: 100_000, round: 2, sent_ns: 5_000, ttl: 61 }
+            Verdict::Reply {
+                index: 100_000,
+                round: 2,
+                sent_ns: 5_000,
+                ttl: 61
+            }
         );
         // The same index modulo 2^16 with another target's address is not accepted.
         let other = ts.addr_at(100_000 - 65_536);
@@ -226,11 +231,17 @@ mod tests {
         // Flip a stamp bit and fix the checksum: the tag no longer matches.
         let mut forged = probe;
         forged[20] ^= 1;
-        assert_eq!(v.classify_ipv4(&reply_to(&forged, src, 64)), Verdict::Ignore(Ignored::BadTag));
+        assert_eq!(
+            v.classify_ipv4(&reply_to(&forged, src, 64)),
+            Verdict::Ignore(Ignored::BadTag)
+        );
         // Another scan's identifier.
         let mut foreign = probe;
         foreign[4] ^= 0xff;
-        assert_eq!(v.classify_ipv4(&reply_to(&foreign, src, 64)), Verdict::Ignore(Ignored::NotOurs));
+        assert_eq!(
+            v.classify_ipv4(&reply_to(&foreign, src, 64)),
+            Verdict::Ignore(Ignored::NotOurs)
+        );
         // A corrupted checksum.
         let mut bad = reply_to(&probe, src, 64);
         bad[40] ^= 0x55;
@@ -269,7 +280,9 @@ mod tests {
         icmp.extend_from_slice(&inner);
         let c = checksum(&icmp);
         icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let mut pkt = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1];
+        let mut pkt = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1,
+        ];
         pkt[2..4].copy_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
         pkt.extend_from_slice(&icmp);
         pkt
@@ -294,13 +307,22 @@ mod tests {
         }
         // Quoting our probe but naming another target: the sequence gives it away.
         let wrong = ts.addr_at(70_001);
-        assert_eq!(v.classify_ipv4(&error_quoting(&probe, 8, wrong, 1)), Verdict::Ignore(Ignored::BadTag));
+        assert_eq!(
+            v.classify_ipv4(&error_quoting(&probe, 8, wrong, 1)),
+            Verdict::Ignore(Ignored::BadTag)
+        );
         // A long quote with a damaged tag.
         let mut forged = probe;
         forged[9] ^= 1;
-        assert_eq!(v.classify_ipv4(&error_quoting(&forged, 64, dst, 1)), Verdict::Ignore(Ignored::BadTag));
+        assert_eq!(
+            v.classify_ipv4(&error_quoting(&forged, 64, dst, 1)),
+            Verdict::Ignore(Ignored::BadTag)
+        );
         // Quoting a non-target.
         let outside = Ipv4Addr::new(203, 0, 113, 1);
-        assert_eq!(v.classify_ipv4(&error_quoting(&probe, 8, outside, 1)), Verdict::Ignore(Ignored::BadTag));
+        assert_eq!(
+            v.classify_ipv4(&error_quoting(&probe, 8, outside, 1)),
+            Verdict::Ignore(Ignored::BadTag)
+        );
     }
 }

@@ -43,12 +43,25 @@ pub struct Quote<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Icmp<'a> {
-    EchoReply { id: u16, seq: u16, data: &'a [u8] },
-    EchoRequest { id: u16, seq: u16, data: &'a [u8] },
+    EchoReply {
+        id: u16,
+        seq: u16,
+        data: &'a [u8],
+    },
+    EchoRequest {
+        id: u16,
+        seq: u16,
+        data: &'a [u8],
+    },
     /// An error (unreachable, time exceeded, parameter problem) quoting an echo request.
-    Error { detail: Detail, quote: Quote<'a> },
+    Error {
+        detail: Detail,
+        quote: Quote<'a>,
+    },
     /// Anything else, including errors that quote something other than an echo request.
-    Other { kind: u8 },
+    Other {
+        kind: u8,
+    },
 }
 
 /// Splits a raw-socket packet into its IPv4 facts and ICMP bytes, honouring IHL and total
@@ -219,7 +232,11 @@ impl Detail {
     }
 
     pub fn from_code(code: u8) -> Detail {
-        Detail(if usize::from(code) < DETAILS.len() { code } else { 20 })
+        Detail(if usize::from(code) < DETAILS.len() {
+            code
+        } else {
+            20
+        })
     }
 
     pub fn as_str(self) -> &'static str {
@@ -239,8 +256,8 @@ mod tests {
 
     /// The matching echo reply from 198.18.0.5 to 192.0.2.1, TTL 64, inside its IPv4 header.
     const ECHO_REPLY_PKT: [u8; 36] = [
-        0x45, 0x00, 0x00, 0x24, 0xab, 0xcd, 0x00, 0x00, 0x40, 0x01, 0x46, 0xf3, 198, 18, 0, 5,
-        192, 0, 2, 1, // IPv4 header
+        0x45, 0x00, 0x00, 0x24, 0xab, 0xcd, 0x00, 0x00, 0x40, 0x01, 0x46, 0xf3, 198, 18, 0, 5, 192,
+        0, 2, 1, // IPv4 header
         0x00, 0x00, 0x5c, 0x35, 0x12, 0x34, 0x00, 0x01, b'a', b'b', b'c', b'd', b'e', b'f', b'g',
         b'h',
     ];
@@ -255,14 +272,22 @@ mod tests {
 
     #[test]
     fn parses_golden_echo_reply() {
-        assert_eq!(checksum(&ECHO_REPLY_PKT[..20]), 0, "golden IP header checksum");
+        assert_eq!(
+            checksum(&ECHO_REPLY_PKT[..20]),
+            0,
+            "golden IP header checksum"
+        );
         let (meta, icmp) = parse_ipv4(&ECHO_REPLY_PKT).unwrap();
         assert_eq!(meta.src, Ipv4Addr::new(198, 18, 0, 5));
         assert_eq!(meta.dst, Ipv4Addr::new(192, 0, 2, 1));
         assert_eq!(meta.ttl, 64);
         assert_eq!(
             parse_icmp(icmp).unwrap(),
-            Icmp::EchoReply { id: 0x1234, seq: 1, data: b"abcdefgh" }
+            Icmp::EchoReply {
+                id: 0x1234,
+                seq: 1,
+                data: b"abcdefgh"
+            }
         );
     }
 
@@ -278,7 +303,14 @@ mod tests {
         let (meta, icmp) = parse_ipv4(&p).unwrap();
         assert_eq!(meta.ttl, 64);
         assert_eq!(icmp.len(), 16);
-        assert!(matches!(parse_icmp(icmp), Ok(Icmp::EchoReply { id: 0x1234, seq: 1, .. })));
+        assert!(matches!(
+            parse_icmp(icmp),
+            Ok(Icmp::EchoReply {
+                id: 0x1234,
+                seq: 1,
+                ..
+            })
+        ));
     }
 
     fn unreachable_quoting(probe: &[u8], quote_len: usize, quoted_ihl_words: u8) -> Vec<u8> {
@@ -316,8 +348,14 @@ mod tests {
         bad[30] ^= 0xff;
         let (_, icmp) = parse_ipv4(&bad).unwrap();
         assert_eq!(parse_icmp(icmp), Err(ParseError::BadChecksum));
-        assert_eq!(parse_ipv4(&ECHO_REPLY_PKT[..30]), Err(ParseError::Truncated));
-        assert_eq!(parse_ipv4(&ECHO_REPLY_PKT[..10]), Err(ParseError::Truncated));
+        assert_eq!(
+            parse_ipv4(&ECHO_REPLY_PKT[..30]),
+            Err(ParseError::Truncated)
+        );
+        assert_eq!(
+            parse_ipv4(&ECHO_REPLY_PKT[..10]),
+            Err(ParseError::Truncated)
+        );
         let mut ihl4 = ECHO_REPLY_PKT;
         ihl4[0] = 0x44;
         assert_eq!(parse_ipv4(&ihl4), Err(ParseError::Malformed));
@@ -340,7 +378,10 @@ mod tests {
         assert_eq!(Detail::of(3, 3).as_str(), "port-unreachable");
         assert_eq!(Detail::of(3, 13).as_str(), "admin-prohibited");
         assert_eq!(Detail::of(11, 0).as_str(), "ttl-exceeded");
-        assert_eq!(Detail::from_code(Detail::of(3, 1).code()).as_str(), "host-unreachable");
+        assert_eq!(
+            Detail::from_code(Detail::of(3, 1).code()).as_str(),
+            "host-unreachable"
+        );
         assert!(Detail::of(3, 99).code() < 32);
     }
 }
