@@ -1,0 +1,449 @@
+//! Decides what the simulated network sends for each request. Pure: takes the
+//! request bytes and the current time, returns packets to send later.
+
+use crate::packet::{self, EchoRequest};
+use crate::profile::{Mode, OptKind, Profile, Rule, TruncTo};
+use crate::rng::{chance, draw, Tag};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+/// What kind of packet a planned send is; one packet may carry several.
+pub mod kind {
+    pub const PRIMARY: u16 = 1;
+    pub const DUP: u16 = 1 << 1;
+    pub const OPTIONS: u16 = 1 << 2;
+    pub const CORRUPT: u16 = 1 << 3;
+    pub const TRUNCATED: u16 = 1 << 4;
+    pub const FOREIGN_ID: u16 = 1 << 5;
+    pub const OTHER_SRC: u16 = 1 << 6;
+    pub const ERROR: u16 = 1 << 7;
+}
+
+/// Per-address counters written to the log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub requests_seen: u64,
+    pub replies_sent: u64,
+    pub dups_sent: u64,
+    pub corrupt_sent: u64,
+    pub truncated_sent: u64,
+    pub options_sent: u64,
+    pub foreign_id_sent: u64,
+    pub other_src_sent: u64,
+    pub errors_sent: u64,
+    pub dropped_in: u64,
+    pub dropped_out: u64,
+    pub ratelimited: u64,
+}
+
+impl Stats {
+    pub const HEADER: &'static str = "requests_seen,replies_sent,dups_sent,corrupt_sent,truncated_sent,options_sent,foreign_id_sent,other_src_sent,errors_sent,dropped_in,dropped_out,ratelimited";
+
+    pub fn values(&self) -> [u64; 12] {
+        [
+            self.requests_seen,
+            self.replies_sent,
+            self.dups_sent,
+            self.corrupt_sent,
+            self.truncated_sent,
+            self.options_sent,
+            self.foreign_id_sent,
+            self.other_src_sent,
+            self.errors_sent,
+            self.dropped_in,
+            self.dropped_out,
+            self.ratelimited,
+        ]
+    }
+
+    pub fn add(&mut self, o: &Stats) {
+        let mut v = self.values();
+        for (a, b) in v.iter_mut().zip(o.values()) {
+            *a += b;
+        }
+        *self = Stats::from_values(v);
+    }
+
+    fn from_values(v: [u64; 12]) -> Stats {
+        Stats {
+            requests_seen: v[0],
+            replies_sent: v[1],
+            dups_sent: v[2],
+            corrupt_sent: v[3],
+            truncated_sent: v[4],
+            options_sent: v[5],
+            foreign_id_sent: v[6],
+            other_src_sent: v[7],
+            errors_sent: v[8],
+            dropped_in: v[9],
+            dropped_out: v[10],
+            ratelimited: v[11],
+        }
+    }
+
+    /// Counts one packet actually written.
+    pub fn count_sent(&mut self, k: u16) {
+        let pairs: [(u16, &mut u64); 8] = [
+            (kind::PRIMARY, &mut self.replies_sent),
+            (kind::DUP, &mut self.dups_sent),
+            (kind::OPTIONS, &mut self.options_sent),
+            (kind::CORRUPT, &mut self.corrupt_sent),
+            (kind::TRUNCATED, &mut self.truncated_sent),
+            (kind::FOREIGN_ID, &mut self.foreign_id_sent),
+            (kind::OTHER_SRC, &mut self.other_src_sent),
+            (kind::ERROR, &mut self.errors_sent),
+        ];
+        for (bit, counter) in pairs {
+            if k & bit != 0 {
+                *counter += 1;
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Host {
+    pub stats: Stats,
+    tokens: f64,
+    refilled_at: u64,
+    primed: bool,
+}
+
+impl Host {
+    /// Token bucket: bursts of up to `limit`, refilled at `limit` per second.
+    fn take_token(&mut self, limit: u32, now: u64) -> bool {
+        let cap = f64::from(limit);
+        if !self.primed {
+            self.primed = true;
+            self.tokens = cap;
+        } else {
+            let elapsed = now.saturating_sub(self.refilled_at) as f64 / 1e9;
+            self.tokens = (self.tokens + elapsed * cap).min(cap);
+        }
+        self.refilled_at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A packet to write at `due` (ns on the simulator's clock).
+#[derive(Debug)]
+pub struct Planned {
+    pub due: u64,
+    pub target: u32,
+    pub kind: u16,
+    pub pkt: Vec<u8>,
+}
+
+pub struct Engine {
+    pub profile: Profile,
+    pub hosts: HashMap<u32, Host>,
+    /// Packets that were not echo requests to described addresses.
+    pub ignored: u64,
+    ip_id: u16,
+}
+
+impl Engine {
+    pub fn new(profile: Profile) -> Engine {
+        Engine {
+            profile,
+            hosts: HashMap::new(),
+            ignored: 0,
+            ip_id: 0,
+        }
+    }
+
+    /// Handles one packet read at `now`, appending what to send to `out`.
+    pub fn handle(&mut self, now: u64, buf: &[u8], out: &mut Vec<Planned>) {
+        let Some(req) = packet::parse_echo_request(buf) else {
+            self.ignored += 1;
+            return;
+        };
+        let addr = u32::from(req.dst);
+        let Engine {
+            profile,
+            hosts,
+            ip_id,
+            ignored,
+        } = self;
+        let Some(rule) = profile.rule_for(addr) else {
+            *ignored += 1;
+            return;
+        };
+        let alive = profile.is_alive(rule, addr);
+        let seed = profile.seed;
+        let b = &rule.behavior;
+        let host = hosts.entry(addr).or_default();
+        let n = host.stats.requests_seen;
+        host.stats.requests_seen += 1;
+        if !alive {
+            return;
+        }
+        if chance(b.loss_in, seed, addr, n, Tag::LossIn, 0) {
+            host.stats.dropped_in += 1;
+            return;
+        }
+        if let Some(limit) = b.ratelimit {
+            if !host.take_token(limit, now) {
+                host.stats.ratelimited += 1;
+                return;
+            }
+        }
+        let u = |tag, k| draw(seed, addr, n, tag, k);
+        let mut delay = b.rtt.pick([u(Tag::Rtt, 0), u(Tag::Rtt, 1), u(Tag::Rtt, 2)]);
+        if chance(b.reorder, seed, addr, n, Tag::Reorder, 0) {
+            let r = |k| u(Tag::ReorderDelay, k);
+            delay += b.reorder_delay.pick([r(0), r(1), r(2)]);
+        }
+        let sends = build(profile, rule, ip_id, addr, n, &req);
+        for (i, (extra_delay, kind, pkt)) in sends.into_iter().enumerate() {
+            if chance(b.loss_out, seed, addr, n, Tag::LossOut, i as u64) {
+                host.stats.dropped_out += 1;
+                continue;
+            }
+            out.push(Planned {
+                due: now + delay + extra_delay,
+                target: addr,
+                kind,
+                pkt,
+            });
+        }
+    }
+
+    /// Counts a packet that was written to the device.
+    pub fn sent(&mut self, target: u32, kind: u16) {
+        if let Some(h) = self.hosts.get_mut(&target) {
+            h.stats.count_sent(kind);
+        }
+    }
+
+    pub fn totals(&self) -> Stats {
+        let mut t = Stats::default();
+        for h in self.hosts.values() {
+            t.add(&h.stats);
+        }
+        t
+    }
+}
+
+/// The packets one request triggers, in sending order, with delays relative
+/// to the reply time.
+fn build(
+    profile: &Profile,
+    rule: &Rule,
+    ip_id: &mut u16,
+    addr: u32,
+    n: u64,
+    req: &EchoRequest,
+) -> Vec<(u64, u16, Vec<u8>)> {
+    let seed = profile.seed;
+    let b = &rule.behavior;
+    let hit = |p: f64, tag| chance(p, seed, addr, n, tag, 0);
+    let target = Ipv4Addr::from(addr);
+    let mut sends = Vec::new();
+    let dups = if hit(b.dup, Tag::Dup) { b.dup_count } else { 0 };
+
+    if let Some(err) = b.unreach {
+        let (typ, code) = err.type_code();
+        let router = profile.router_for(rule);
+        let long = b.quote == crate::profile::Quote::Long;
+        let id = next_id(ip_id);
+        let pkt = packet::icmp_error(req.packet, router, b.ttl, id, typ, code, long);
+        for k in 1..=u64::from(dups) {
+            sends.push((k * b.dup_gap, kind::ERROR | kind::DUP, pkt.clone()));
+        }
+        sends.insert(0, (0, kind::ERROR, pkt));
+        return sends;
+    }
+
+    let opts = match b.options_kind {
+        OptKind::Rr => packet::record_route_option(target),
+        OptKind::Nop => packet::nop_option(),
+    };
+    let id = next_id(ip_id);
+    let good = packet::echo_reply(req.icmp, target, req.src, b.ttl, id, &[]);
+    let mut replaced = false;
+
+    if hit(b.corrupt.p, Tag::Corrupt) {
+        let mut p = good.clone();
+        packet::corrupt_checksum(&mut p);
+        sends.push((0, kind::CORRUPT, p));
+        replaced |= b.corrupt.mode == Mode::Instead;
+    }
+    if hit(b.truncate.p, Tag::Truncate) {
+        let mut p = good.clone();
+        let len = match b.trunc_to {
+            TruncTo::Mid => 28 + (req.icmp.len() - 8) / 2,
+            TruncTo::Len(l) => l,
+        };
+        // Always at least one byte short, or it would be a valid reply.
+        packet::truncate(&mut p, len.min(good.len() - 1));
+        sends.push((0, kind::TRUNCATED, p));
+        replaced |= b.truncate.mode == Mode::Instead;
+    }
+    if hit(b.foreign_id.p, Tag::ForeignId) {
+        let mut p = good.clone();
+        packet::foreign_id(&mut p);
+        sends.push((0, kind::FOREIGN_ID, p));
+        replaced |= b.foreign_id.mode == Mode::Instead;
+    }
+    if hit(b.other_src.p, Tag::OtherSrc) {
+        let src = b
+            .other_src_addr
+            .filter(|&a| a != target)
+            .unwrap_or(Ipv4Addr::from(addr ^ 1));
+        let id = next_id(ip_id);
+        let p = packet::echo_reply(req.icmp, src, req.src, b.ttl, id, &[]);
+        sends.push((0, kind::OTHER_SRC, p));
+        replaced |= b.other_src.mode == Mode::Instead;
+    }
+
+    let with_opts = hit(b.options.p, Tag::Options);
+    let mut primary = (kind::PRIMARY, good);
+    if with_opts {
+        let id = next_id(ip_id);
+        let p = packet::echo_reply(req.icmp, target, req.src, b.ttl, id, &opts);
+        match b.options.mode {
+            Mode::Extra => sends.push((0, kind::OPTIONS, p)),
+            Mode::Instead => primary = (kind::PRIMARY | kind::OPTIONS, p),
+        }
+    }
+    if !replaced {
+        let (k, p) = primary;
+        for d in 1..=u64::from(dups) {
+            let dk = (k & !kind::PRIMARY) | kind::DUP;
+            sends.push((d * b.dup_gap, dk, p.clone()));
+        }
+        // Bad copies go first so a scanner sees them before the good one.
+        let at = sends.iter().position(|s| s.0 > 0).unwrap_or(sends.len());
+        sends.insert(at, (0, k, p));
+    }
+    sends
+}
+
+fn next_id(ip_id: &mut u16) -> u16 {
+    *ip_id = ip_id.wrapping_add(1);
+    *ip_id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::checksum;
+    use crate::parse::parse_profile;
+
+    fn request(dst: [u8; 4], seq: u16) -> Vec<u8> {
+        let mut icmp = vec![8, 0, 0, 0, 0xbe, 0xef, (seq >> 8) as u8, seq as u8];
+        icmp.extend_from_slice(b"0123456789abcdef");
+        let c = checksum(&icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 1, 0, 0, 192, 0, 2, 1];
+        ip.extend_from_slice(&dst);
+        let total = (ip.len() + icmp.len()) as u16;
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        let c = checksum(&ip);
+        ip[10..12].copy_from_slice(&c.to_be_bytes());
+        ip.extend_from_slice(&icmp);
+        ip
+    }
+
+    fn run(profile: &str, dst: [u8; 4], count: u16) -> (Vec<Planned>, Stats) {
+        let mut e = Engine::new(parse_profile(profile).unwrap());
+        let mut out = Vec::new();
+        for s in 0..count {
+            e.handle(u64::from(s) * 1_000_000, &request(dst, s), &mut out);
+        }
+        let stats = e
+            .hosts
+            .get(&u32::from(Ipv4Addr::from(dst)))
+            .map(|h| h.stats.clone())
+            .unwrap_or_default();
+        (out, stats)
+    }
+
+    #[test]
+    fn plain_reply_after_rtt() {
+        let (out, st) = run("198.18.0.0/24 rtt=20ms", [198, 18, 0, 5], 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].due, out[0].kind), (20_000_000, kind::PRIMARY));
+        assert_eq!(st.requests_seen, 1);
+        assert_eq!(&out[0].pkt[12..16], &[198, 18, 0, 5]);
+    }
+
+    #[test]
+    fn ignores_undescribed_and_dead() {
+        let (out, _) = run("198.18.0.0/24", [198, 18, 1, 5], 3);
+        assert!(out.is_empty());
+        let (out, st) = run("198.18.0.0/24 alive=none", [198, 18, 0, 5], 3);
+        assert!(out.is_empty());
+        assert_eq!(st.requests_seen, 3);
+    }
+
+    #[test]
+    fn corrupt_instead_and_extra() {
+        let (out, _) = run("198.18.0.0/24 corrupt=1.0", [198, 18, 0, 5], 1);
+        assert_eq!(
+            out.iter().map(|p| p.kind).collect::<Vec<_>>(),
+            vec![kind::CORRUPT]
+        );
+        let (out, _) = run(
+            "198.18.0.0/24 corrupt=1.0 extra dup=1 dup_count=2",
+            [198, 18, 0, 5],
+            1,
+        );
+        let kinds: Vec<u16> = out.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![kind::CORRUPT, kind::PRIMARY, kind::DUP, kind::DUP]
+        );
+        assert!(out[2].due > out[1].due);
+    }
+
+    #[test]
+    fn options_instead_is_still_primary() {
+        let (out, _) = run("198.18.0.0/24 options=1", [198, 18, 0, 5], 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, kind::PRIMARY | kind::OPTIONS);
+        assert_eq!(out[0].pkt[0], 0x47);
+    }
+
+    #[test]
+    fn errors_come_from_router() {
+        let (out, _) = run(
+            "router 198.18.255.254\n203.0.113.0/24 unreach=host",
+            [203, 0, 113, 9],
+            1,
+        );
+        assert_eq!(out[0].kind, kind::ERROR);
+        assert_eq!(&out[0].pkt[12..16], &[198, 18, 255, 254]);
+        assert_eq!((out[0].pkt[20], out[0].pkt[21]), (3, 1));
+    }
+
+    #[test]
+    fn loss_and_ratelimit_count() {
+        let (out, st) = run(
+            "198.18.0.0/24 loss_in=0.5 loss_out=0.5",
+            [198, 18, 0, 5],
+            2000,
+        );
+        assert_eq!(st.dropped_in + st.dropped_out + out.len() as u64, 2000);
+        assert!((900..1100).contains(&st.dropped_in), "{st:?}");
+        // 1 ms apart for 2 s of requests at 10/s: about 10 burst + 20 refilled.
+        let (out, st) = run("198.18.0.0/24 ratelimit=10", [198, 18, 0, 5], 2000);
+        assert!((25..=32).contains(&out.len()), "{}", out.len());
+        assert_eq!(st.ratelimited + out.len() as u64, 2000);
+    }
+
+    #[test]
+    fn deterministic() {
+        let p = "seed 9\n198.18.0.0/24 rtt=1ms..900ms loss=0.3 dup=0.2 corrupt=0.2 extra";
+        let (a, _) = run(p, [198, 18, 0, 7], 50);
+        let (b, _) = run(p, [198, 18, 0, 7], 50);
+        let key = |v: &Vec<Planned>| v.iter().map(|x| (x.due, x.kind)).collect::<Vec<_>>();
+        assert_eq!(key(&a), key(&b));
+    }
+}

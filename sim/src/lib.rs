@@ -1,0 +1,13 @@
+//! sweep-sim: a simulated network of ICMP echo hosts behind a TUN device.
+//! See README.md for the profile format.
+
+pub mod engine;
+pub mod netconf;
+pub mod packet;
+pub mod parse;
+pub mod profile;
+pub mod rng;
+pub mod run;
+pub mod sched;
+pub mod truth;
+pub mod tun;

@@ -1,0 +1,450 @@
+//! Text profile parser. See sim/README.md for the format.
+//! Every error names the line and the offending token; nothing here panics.
+
+use crate::profile::*;
+use std::net::Ipv4Addr;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("line {line}: '{token}': {msg}")]
+pub struct ProfileError {
+    pub line: usize,
+    pub token: String,
+    pub msg: String,
+}
+
+/// Caps that keep a typo from asking for a huge truth file or absurd delays.
+const MAX_ADDRESSES: u64 = 1 << 22;
+const MAX_DELAY_NS: u64 = 60_000_000_000;
+const MAX_DUPS: u32 = 16;
+
+type Res<T> = Result<T, String>;
+
+pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
+    let mut seed = 0u64;
+    let mut router = DEFAULT_ROUTER;
+    let mut defaults = Behavior::default();
+    let mut rules = Vec::new();
+    let mut total: u64 = 0;
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let content = raw.split('#').next().unwrap_or("");
+        let mut tokens = content.split_whitespace();
+        let Some(head) = tokens.next() else { continue };
+        let rest: Vec<&str> = tokens.collect();
+        let err = |token: &str, msg: String| ProfileError {
+            line,
+            token: token.to_string(),
+            msg,
+        };
+        match head {
+            "seed" | "router" => {
+                let [value] = rest[..] else {
+                    return Err(err(head, format!("expected '{head} VALUE'")));
+                };
+                if head == "seed" {
+                    seed = value
+                        .parse()
+                        .map_err(|_| err(value, "seed must be an unsigned integer".into()))?;
+                } else {
+                    router = parse_addr(value).map_err(|m| err(value, m))?;
+                }
+            }
+            "default" => {
+                defaults = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
+            }
+            target => {
+                let (net, len) = parse_target(target).map_err(|m| err(target, m))?;
+                total += 1u64 << (32 - u32::from(len));
+                if total > MAX_ADDRESSES {
+                    return Err(err(
+                        target,
+                        format!("profile describes more than {MAX_ADDRESSES} addresses"),
+                    ));
+                }
+                let behavior = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
+                if let Alive::Offsets(ranges) = &behavior.alive {
+                    let size = u64::from(host_mask(len)) + 1;
+                    if let Some(&(_, b)) = ranges.iter().find(|&&(_, b)| u64::from(b) >= size) {
+                        let tok = rest
+                            .iter()
+                            .find(|t| t.starts_with("alive="))
+                            .unwrap_or(&"alive");
+                        return Err(err(tok, format!("offset {b} is outside {target}")));
+                    }
+                }
+                rules.push(Rule {
+                    net,
+                    len,
+                    line,
+                    behavior,
+                });
+            }
+        }
+    }
+    Ok(Profile {
+        seed,
+        router,
+        rules,
+    })
+}
+
+/// Applies `key=value` tokens and flags on top of `base`.
+fn parse_behavior<'a>(base: &Behavior, tokens: &[&'a str]) -> Result<Behavior, (&'a str, String)> {
+    // The flag sets the mode of faults on this line that don't name one,
+    // wherever it appears on the line.
+    let mut line_mode = Mode::Instead;
+    for t in tokens {
+        match *t {
+            "extra" => line_mode = Mode::Extra,
+            "instead" => line_mode = Mode::Instead,
+            _ => {}
+        }
+    }
+    let mut b = base.clone();
+    for &tok in tokens {
+        if tok == "extra" || tok == "instead" {
+            continue;
+        }
+        let Some((key, value)) = tok.split_once('=') else {
+            return Err((tok, "expected key=value, 'extra' or 'instead'".into()));
+        };
+        apply(&mut b, key, value, line_mode).map_err(|m| (tok, m))?;
+    }
+    Ok(b)
+}
+
+fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
+    match key {
+        "alive" => b.alive = parse_alive(v)?,
+        "rtt" => {
+            let d = parse_delay(v)?;
+            b.rtt.lo = d.lo;
+            b.rtt.hi = d.hi;
+        }
+        "rtt_dist" => {
+            b.rtt.dist = match v {
+                "uniform" => Dist::Uniform,
+                "normal" => Dist::Normal,
+                _ => return Err("expected uniform or normal".into()),
+            }
+        }
+        "loss" => {
+            b.loss_in = parse_prob(v)?;
+            b.loss_out = b.loss_in;
+        }
+        "loss_in" => b.loss_in = parse_prob(v)?,
+        "loss_out" => b.loss_out = parse_prob(v)?,
+        "dup" => b.dup = parse_prob(v)?,
+        "dup_count" => b.dup_count = parse_int(v, 1, MAX_DUPS)?,
+        "dup_gap" => b.dup_gap = parse_dur(v)?,
+        "reorder" => b.reorder = parse_prob(v)?,
+        "reorder_delay" => b.reorder_delay = parse_delay(v)?,
+        "corrupt" => b.corrupt = parse_fault(v, mode)?,
+        "truncate" => b.truncate = parse_fault(v, mode)?,
+        "trunc_to" => {
+            b.trunc_to = match v {
+                "mid" => TruncTo::Mid,
+                _ => TruncTo::Len(parse_int(v, 20, 65_535)? as usize),
+            }
+        }
+        "options" => b.options = parse_fault(v, mode)?,
+        "options_kind" => {
+            b.options_kind = match v {
+                "rr" => OptKind::Rr,
+                "nop" => OptKind::Nop,
+                _ => return Err("expected rr or nop".into()),
+            }
+        }
+        "foreign_id" => b.foreign_id = parse_fault(v, mode)?,
+        "other_src" => b.other_src = parse_fault(v, mode)?,
+        "other_src_addr" => b.other_src_addr = Some(parse_addr(v)?),
+        "unreach" => {
+            b.unreach = match v {
+                "none" => None,
+                "net" | "net-unreachable" => Some(Unreach::Net),
+                "host" | "host-unreachable" => Some(Unreach::Host),
+                "port" | "port-unreachable" => Some(Unreach::Port),
+                "admin" | "admin-prohibited" => Some(Unreach::Admin),
+                "ttl" | "ttl-exceeded" => Some(Unreach::Ttl),
+                _ => return Err("expected net, host, port, admin, ttl or none".into()),
+            }
+        }
+        "quote" => {
+            b.quote = match v {
+                "short" => Quote::Short,
+                "long" => Quote::Long,
+                _ => return Err("expected short or long".into()),
+            }
+        }
+        "router" => b.router = Some(parse_addr(v)?),
+        "ttl" => b.ttl = parse_int(v, 1, 255)? as u8,
+        "ratelimit" => {
+            b.ratelimit = match v {
+                "none" => None,
+                _ => Some(parse_int(v.strip_suffix("/s").unwrap_or(v), 0, 1_000_000)?),
+            }
+        }
+        _ => return Err(format!("unknown key '{key}'")),
+    }
+    Ok(())
+}
+
+fn parse_addr(v: &str) -> Res<Ipv4Addr> {
+    v.parse()
+        .map_err(|_| "expected an IPv4 address like 198.18.0.1".to_string())
+}
+
+fn parse_target(v: &str) -> Res<(u32, u8)> {
+    let (a, len) = match v.split_once('/') {
+        Some((a, l)) => {
+            let len: u8 = l
+                .parse()
+                .ok()
+                .filter(|&l| l <= 32)
+                .ok_or("prefix length must be 0..=32")?;
+            (a, len)
+        }
+        None => (v, 32),
+    };
+    let addr = u32::from(parse_addr(a).map_err(|_| {
+        "expected a directive (seed, router, default) or an address/prefix like 198.18.0.0/24"
+            .to_string()
+    })?);
+    if addr & host_mask(len) != 0 {
+        return Err("host bits set after the prefix length".into());
+    }
+    Ok((addr, len))
+}
+
+fn parse_int(v: &str, min: u32, max: u32) -> Res<u32> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("expected an integer in {min}..={max}"))
+}
+
+fn parse_prob(v: &str) -> Res<f64> {
+    let p = match v.strip_suffix('%') {
+        Some(pct) => pct.parse::<f64>().map(|x| x / 100.0),
+        None => v.parse::<f64>(),
+    };
+    p.ok()
+        .filter(|p| (0.0..=1.0).contains(p))
+        .ok_or_else(|| "expected a probability like 0.05 or 5%".to_string())
+}
+
+fn parse_fault(v: &str, line_mode: Mode) -> Res<Fault> {
+    let (p, mode) = match v.split_once(':') {
+        Some((p, "extra")) => (p, Mode::Extra),
+        Some((p, "instead")) => (p, Mode::Instead),
+        Some(_) => return Err("expected P, P:extra or P:instead".into()),
+        None => (v, line_mode),
+    };
+    Ok(Fault {
+        p: parse_prob(p)?,
+        mode,
+    })
+}
+
+/// `5ms`, `1.5s`, `250us`, `100ns` or `0`.
+fn parse_dur(v: &str) -> Res<u64> {
+    const HINT: &str = "expected a duration like 5ms, 1.5s or 250us";
+    if v == "0" {
+        return Ok(0);
+    }
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or(HINT)?;
+    let (num, unit) = v.split_at(split);
+    let scale = match unit {
+        "ns" => 1.0,
+        "us" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        _ => return Err(HINT.into()),
+    };
+    let x: f64 = num.parse().map_err(|_| HINT)?;
+    let ns = x * scale;
+    if !(0.0..=MAX_DELAY_NS as f64).contains(&ns) {
+        return Err("duration must be at most 60s".into());
+    }
+    Ok(ns as u64)
+}
+
+/// `DUR` or `DUR..DUR` (uniform unless the rule says rtt_dist=normal).
+fn parse_delay(v: &str) -> Res<Delay> {
+    let (lo, hi) = match v.split_once("..") {
+        Some((a, b)) => (parse_dur(a)?, parse_dur(b)?),
+        None => {
+            let d = parse_dur(v)?;
+            (d, d)
+        }
+    };
+    if lo > hi {
+        return Err("range start is after its end".into());
+    }
+    Ok(Delay {
+        lo,
+        hi,
+        dist: Dist::Uniform,
+    })
+}
+
+/// `all`, `none`, a fraction (`0.5`, `50%`: needs a '.' or '%'),
+/// or offsets into the prefix (`1,2,10-20`).
+fn parse_alive(v: &str) -> Res<Alive> {
+    match v {
+        "all" => return Ok(Alive::All),
+        "none" => return Ok(Alive::None),
+        _ => {}
+    }
+    if v.contains('.') || v.ends_with('%') {
+        return parse_prob(v).map(Alive::Fraction);
+    }
+    const HINT: &str = "expected all, none, a fraction like 0.5 or 50%, or offsets like 1,2,10-20";
+    let mut ranges = Vec::new();
+    for part in v.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a, b),
+            None => (part, part),
+        };
+        let a: u32 = a.parse().map_err(|_| HINT)?;
+        let b: u32 = b.parse().map_err(|_| HINT)?;
+        if a > b {
+            return Err(HINT.into());
+        }
+        ranges.push((a, b));
+    }
+    Ok(Alive::Offsets(ranges))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "\
+# lab
+seed 42
+router 198.18.255.254
+default ttl=60 rtt=2ms
+198.18.0.0/24 alive=all rtt=5ms
+198.18.1.0/24 alive=50% rtt=50ms..300ms rtt_dist=normal loss=0.05 # comment
+198.18.2.0/28 alive=1,2,5-7 dup=1.0 dup_count=2
+198.18.3.7 corrupt=1.0 extra truncate=0.5:instead
+203.0.113.0/24 unreach=admin quote=long router=192.0.2.254 ttl=250
+";
+
+    #[test]
+    fn parses_sample() {
+        let p = parse_profile(SAMPLE).unwrap();
+        assert_eq!(p.seed, 42);
+        assert_eq!(p.rules.len(), 5);
+        let r0 = &p.rules[0].behavior;
+        assert_eq!(r0.rtt, Delay::fixed(5_000_000));
+        assert_eq!(r0.ttl, 60);
+        let r1 = &p.rules[1].behavior;
+        assert_eq!(r1.alive, Alive::Fraction(0.5));
+        assert_eq!(
+            (r1.rtt.lo, r1.rtt.hi, r1.rtt.dist),
+            (50_000_000, 300_000_000, Dist::Normal)
+        );
+        assert_eq!((r1.loss_in, r1.loss_out), (0.05, 0.05));
+        assert_eq!(
+            p.rules[2].behavior.alive,
+            Alive::Offsets(vec![(1, 1), (2, 2), (5, 7)])
+        );
+        assert_eq!(p.rules[2].behavior.dup_count, 2);
+        let r3 = &p.rules[3];
+        assert_eq!((r3.len, r3.line), (32, 8));
+        assert_eq!(
+            r3.behavior.corrupt,
+            Fault {
+                p: 1.0,
+                mode: Mode::Extra
+            }
+        );
+        assert_eq!(
+            r3.behavior.truncate,
+            Fault {
+                p: 0.5,
+                mode: Mode::Instead
+            }
+        );
+        let r4 = &p.rules[4].behavior;
+        assert_eq!(r4.unreach, Some(Unreach::Admin));
+        assert_eq!(r4.quote, Quote::Long);
+        assert_eq!(r4.router, Some(Ipv4Addr::new(192, 0, 2, 254)));
+    }
+
+    fn error_of(text: &str) -> ProfileError {
+        parse_profile(text).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_line_and_token() {
+        let e = error_of("seed 1\n198.18.0.0/24 rtt=fast\n");
+        assert_eq!((e.line, e.token.as_str()), (2, "rtt=fast"));
+        assert!(
+            e.to_string()
+                .starts_with("line 2: 'rtt=fast': expected a duration"),
+            "{e}"
+        );
+        assert_eq!(
+            error_of("198.18.0.1/24").msg,
+            "host bits set after the prefix length"
+        );
+        assert_eq!(error_of("198.18.0.0/33").token, "198.18.0.0/33");
+        assert_eq!(error_of("bogus x=1").token, "bogus");
+        assert_eq!(error_of("198.18.0.0/24 loss=1.5").token, "loss=1.5");
+        assert_eq!(
+            error_of("198.18.0.0/24 colour=red").msg,
+            "unknown key 'colour'"
+        );
+        assert_eq!(error_of("198.18.0.0/24 frob").token, "frob");
+        assert_eq!(
+            error_of("198.18.0.0/30 alive=1,9").msg,
+            "offset 9 is outside 198.18.0.0/30"
+        );
+        assert_eq!(error_of("198.18.0.0/24 rtt=5ms..1ms").token, "rtt=5ms..1ms");
+        assert_eq!(
+            error_of("198.18.0.0/24 rtt=61s").msg,
+            "duration must be at most 60s"
+        );
+        assert_eq!(error_of("seed -1").token, "-1");
+        assert_eq!(error_of("seed").token, "seed");
+        assert_eq!(error_of("0.0.0.0/0").line, 1);
+        assert_eq!(
+            error_of("198.18.0.0/24 corrupt=1:maybe").token,
+            "corrupt=1:maybe"
+        );
+        assert_eq!(error_of("198.18.0.0/24 ttl=0").token, "ttl=0");
+    }
+
+    #[test]
+    fn odd_input_never_panics() {
+        for text in [
+            "",
+            "\n\n#",
+            "=",
+            "a=b=c",
+            "1.2.3.4 =",
+            "1.2.3.4 alive=",
+            "1.2.3.4 alive=-",
+            "1.2.3.4 rtt=..",
+            "1.2.3.4 rtt=ms",
+            "1.2.3.4/",
+            "é 1",
+        ] {
+            let _ = parse_profile(text);
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_dur("1.5s"), Ok(1_500_000_000));
+        assert_eq!(parse_dur("250us"), Ok(250_000));
+        assert_eq!(parse_dur("0"), Ok(0));
+        assert!(parse_dur("5").is_err());
+        assert!(parse_dur("-5ms").is_err());
+    }
+}
