@@ -1,0 +1,139 @@
+//! Command-line contract: input errors exit 2 with a one-line `sweep: `
+//! message, before anything is sent. No root needed.
+//!
+//! Every run is boxed where the machine allows it (see `isolated`): a fresh,
+//! empty network namespace, so even a sweep that wrongly started probing
+//! could reach nothing, and name lookups that use /etc/hosts only, so
+//! `no-such-host.invalid` never becomes a DNS query.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use assert_cmd::assert::Assert;
+use predicates::prelude::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sweep");
+
+/// `unshare` arguments that work here, probed once: user+mount+net
+/// namespaces (works unprivileged where user namespaces are allowed), or the
+/// same without the user namespace when root. None: run unboxed.
+fn isolation() -> Option<&'static [&'static str]> {
+    static PROBE: OnceLock<Option<&'static [&'static str]>> = OnceLock::new();
+    *PROBE.get_or_init(|| {
+        const CANDIDATES: [&[&str]; 2] = [&["-r", "-m", "-n"], &["-m", "-n"]];
+        CANDIDATES.into_iter().find(|flags| {
+            Command::new("unshare")
+                .args(*flags)
+                .args(["sh", "-c", "mount --bind /dev/null /dev/null"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+    })
+}
+
+fn nsswitch_files_only() -> &'static Path {
+    static FILE: OnceLock<tempfile::NamedTempFile> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let f = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(f.path(), "hosts: files\n").expect("write nsswitch");
+        f
+    })
+    .path()
+}
+
+/// sweep with `args`, boxed when possible.
+fn sweep(args: &[&str]) -> assert_cmd::Command {
+    let cmd = match isolation() {
+        Some(flags) => {
+            let mut c = Command::new("unshare");
+            c.args(flags).args([
+                "sh",
+                "-c",
+                "mount --bind \"$0\" /etc/nsswitch.conf && exec \"$@\"",
+            ]);
+            c.arg(nsswitch_files_only()).arg(BIN).args(args);
+            c
+        }
+        None => {
+            let mut c = Command::new(BIN);
+            c.args(args);
+            c
+        }
+    };
+    let mut cmd = assert_cmd::Command::from_std(cmd);
+    cmd.timeout(std::time::Duration::from_secs(30));
+    cmd
+}
+
+/// Exit 2, nothing on stdout, one stderr line `sweep: ...` naming `token`.
+fn input_error(args: &[&str], token: &str) -> Assert {
+    let a = sweep(args)
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty());
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "want one stderr line, got {stderr:?}");
+    assert!(
+        lines[0].starts_with("sweep: "),
+        "stderr {stderr:?} should start with 'sweep: '"
+    );
+    assert!(
+        lines[0].contains(token),
+        "stderr {stderr:?} should name {token:?}"
+    );
+    a
+}
+
+#[test]
+fn malformed_cidr_is_usage_error() {
+    input_error(&["10.0.0.0/33"], "10.0.0.0/33");
+}
+
+#[test]
+fn malformed_cidr_among_good_targets_is_usage_error() {
+    input_error(&["127.0.0.1", "10.0.0.0/33", "127.0.0.2"], "10.0.0.0/33");
+}
+
+#[test]
+fn ipv6_target_is_usage_error() {
+    input_error(&["::1"], "::1");
+}
+
+#[test]
+fn unresolvable_hostname_is_usage_error() {
+    input_error(&["no-such-host.invalid"], "no-such-host.invalid");
+}
+
+#[test]
+fn unreadable_target_file_is_usage_error() {
+    input_error(
+        &["-f", "/nonexistent-dir/targets.txt"],
+        "/nonexistent-dir/targets.txt",
+    );
+}
+
+#[test]
+fn unwritable_output_is_usage_error_and_creates_nothing() {
+    let out = "/nonexistent-dir/x.csv";
+    input_error(&["127.0.0.1", "-o", out], out);
+    assert!(!Path::new(out).exists());
+}
+
+#[test]
+fn unknown_flag_is_usage_error() {
+    sweep(&["--shard", "1/2", "127.0.0.1"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("--shard"));
+}
+
+#[test]
+fn help_exits_0() {
+    sweep(&["--help"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Usage"));
+}

@@ -1,0 +1,232 @@
+//! End-to-end scans against real kernel namespaces (scripts/lab.sh).
+//!
+//! Needs root; reported as ignored elsewhere, and failed when
+//! SWEEP_REQUIRE_LAB=1. Runs with `harness = false` (libtest-mimic).
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::sync::Mutex;
+
+use common::*;
+use libtest_mimic::Arguments;
+
+/// Full-/16 scans run one at a time: two of them sharing 2 cores would
+/// measure the machine rather than sweep.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let trials = vec![
+        lab_trial(
+            "loopback_slash24_all_up",
+            Need::Netns,
+            loopback_slash24_all_up,
+        ),
+        lab_trial(
+            "slash16_default_matches_truth",
+            Need::Lab,
+            slash16_default_matches_truth,
+        ),
+        lab_trial(
+            "slash16_rate_max_no_false_positives",
+            Need::Lab,
+            slash16_rate_max_no_false_positives,
+        ),
+        lab_trial(
+            "no_live_hosts_exit_1_header_only",
+            Need::Lab,
+            no_live_hosts_exit_1_header_only,
+        ),
+        lab_trial(
+            "output_not_written_when_scan_fails",
+            Need::Netns,
+            output_not_written_when_scan_fails,
+        ),
+    ];
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn out_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
+}
+
+fn path_str(p: &std::path::Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// 127.0.0.0/24 in a fresh namespace: every host answers from lo.
+fn loopback_slash24_all_up() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let out = dir.path().join("lo.csv");
+    let run = sweep_in(&ns.name, &["127.0.0.0/24", "--all", "-o", path_str(&out)])?;
+    run.expect_code(0)?;
+    let rows = read_sweep(&out)?;
+    check_ascending(&rows)?;
+    let want: Vec<Ipv4Addr> = (1..=254).map(|i| Ipv4Addr::new(127, 0, 0, i)).collect();
+    let got: Vec<Ipv4Addr> = rows.iter().map(|r| r.addr).collect();
+    ensure(got == want, || {
+        format!(
+            "want rows for 127.0.0.1-254 exactly, got {} rows: first {:?}, last {:?}",
+            got.len(),
+            got.first(),
+            got.last()
+        )
+    })?;
+    let not_up: Vec<_> = rows.iter().filter(|r| r.status != "up").collect();
+    ensure(not_up.is_empty(), || {
+        format!("{} hosts not up, e.g. {:?}", not_up.len(), not_up[0])
+    })
+}
+
+/// Default rate/retries/timeout on a /16 with 25% alive plus the
+/// unreachable block; `--all` so every target's row can be checked.
+fn slash16_default_matches_truth() -> Result<(), String> {
+    let lab = Lab::up(LabOpts::default())?;
+    let truth = lab.truth()?;
+    let dir = out_dir()?;
+    let out = dir.path().join("scan.csv");
+    let _big = heavy();
+    let run = lab.sweep(&[
+        lab.opts.prefix,
+        lab.opts.unreach,
+        "--all",
+        "-o",
+        path_str(&out),
+    ])?;
+    eprintln!(
+        "slash16 default: {:.1}s, summary: {}",
+        run.elapsed.as_secs_f64(),
+        run.stderr.trim()
+    );
+    run.expect_code(0)?;
+    let rows = read_sweep(&out)?;
+    check_ascending(&rows)?;
+    let got: Vec<Ipv4Addr> = rows.iter().map(|r| r.addr).collect();
+    let want: Vec<Ipv4Addr> = truth.iter().map(|t| t.addr).collect();
+    ensure(got == want, || {
+        format!(
+            "--all should give one row per target: {} rows for {} targets",
+            got.len(),
+            want.len()
+        )
+    })?;
+
+    let score = Score::new(&sweep_with(&rows, "up"), &truth_with(&truth, "up"));
+    ensure(
+        score.false_pos.is_empty() && score.missed.is_empty(),
+        || format!("up set differs from truth: {}", score.describe()),
+    )?;
+
+    let router = LAB_ROUTER.to_string();
+    let unreach = truth_with(&truth, "unreachable");
+    let wrong: Vec<&SweepRow> = rows
+        .iter()
+        .filter(|r| unreach.contains(&r.addr))
+        .filter(|r| {
+            r.status != "unreachable" || r.detail != "host-unreachable" || r.responder != router
+        })
+        .collect();
+    ensure(wrong.is_empty(), || {
+        format!(
+            "{} rows of {} are not unreachable/host-unreachable/{router}, e.g. {:?}",
+            wrong.len(),
+            lab.opts.unreach,
+            wrong[0]
+        )
+    })?;
+    let down_ok = sweep_with(&rows, "down") == truth_with(&truth, "down");
+    ensure(down_ok, || "down set differs from truth".into())
+}
+
+/// As fast as possible, no retries: may miss hosts, must never invent one.
+fn slash16_rate_max_no_false_positives() -> Result<(), String> {
+    let lab = Lab::up(LabOpts::default())?;
+    let truth = lab.truth()?;
+    let dir = out_dir()?;
+    let out = dir.path().join("fast.csv");
+    let _big = heavy();
+    let run = lab.sweep(&[
+        lab.opts.prefix,
+        "--rate",
+        "max",
+        "--retries",
+        "0",
+        "--timeout",
+        "500ms",
+        "-o",
+        path_str(&out),
+    ])?;
+    run.expect_code(0)?;
+    let rows = read_sweep(&out)?;
+    check_ascending(&rows)?;
+    let score = Score::new(&sweep_with(&rows, "up"), &truth_with(&truth, "up"));
+    eprintln!(
+        "rate max /16: {:.1}s, {}; summary: {}",
+        run.elapsed.as_secs_f64(),
+        score.describe(),
+        run.stderr.trim()
+    );
+    ensure(score.false_pos.is_empty(), || {
+        format!("false positives: {}", score.describe())
+    })?;
+    ensure(score.recall() >= 0.95, || {
+        format!("recall below 95%: {}", score.describe())
+    })
+}
+
+/// Nothing alive and no unreachable targets: exit 1, header only.
+fn no_live_hosts_exit_1_header_only() -> Result<(), String> {
+    let lab = Lab::up(LabOpts {
+        prefix: "198.18.0.0/24",
+        alive: "0",
+        ..LabOpts::default()
+    })?;
+    let dir = out_dir()?;
+    let out = dir.path().join("none.csv");
+    let run = lab.sweep(&[lab.opts.prefix, "--timeout", "300ms", "-o", path_str(&out)])?;
+    run.expect_code(1)?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("no output file: {e}"))?;
+    ensure(text.trim_end() == SWEEP_HEADER, || {
+        format!("want the header only, got:\n{text}")
+    })
+}
+
+/// A scan that fails at run time (no ICMP socket allowed) leaves no `-o`
+/// file, not even a partial or temporary one.
+fn output_not_written_when_scan_fails() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    // World-writable so that the unprivileged scan could create the file.
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .map_err(|e| e.to_string())?;
+    let out = dir.path().join("fail.csv");
+    // nobody has no CAP_NET_RAW, and a fresh namespace's ping_group_range
+    // ("1 0") forbids unprivileged ICMP sockets too: opening a socket fails.
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &ns.name])
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .args([sweep_bin(), "127.0.0.1", "-o", path_str(&out)]);
+    let run = run_limited(cmd, RUN_LIMIT)?;
+    run.expect_code(3)?;
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    ensure(left.is_empty(), || {
+        format!("failed scan left files behind: {left:?}")
+    })
+}
