@@ -76,7 +76,7 @@ ns_sysctl() {
 lab_down() {
 	local ns
 	for ns in "$SCAN_NS" "$TGT_NS"; do
-		if ip netns list | awk '{print $1}' | grep -qxF "$ns"; then
+		if [[ -e /run/netns/$ns ]]; then
 			ip netns del "$ns"
 		fi
 	done
@@ -105,6 +105,8 @@ lab_up() {
 	[[ $SEED =~ ^[0-9]+$ ]] || die "--seed wants a non-negative integer, got '$SEED'"
 
 	lab_down
+	# A half-built lab is worse than none: undo everything on any failure.
+	trap 'lab_down >/dev/null 2>&1' EXIT
 	mkdir -p "/tmp/$NAME"
 	[[ -n $TRUTH ]] || TRUTH=/tmp/$NAME/lab-truth.csv
 	mkdir -p "$(dirname "$TRUTH")"
@@ -203,6 +205,7 @@ EOF
 	if ((TUNE_HOST)); then
 		tune_host
 	fi
+	trap - EXIT
 
 	echo "lab $NAME up: scanner netns $SCAN_NS, target netns $TGT_NS"
 	echo "  prefix $PREFIX: $alive_count hosts alive (alive=$ALIVE seed=$SEED); unreachable block $UNREACH"
