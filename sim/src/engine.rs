@@ -5,6 +5,7 @@ use crate::packet::{self, EchoRequest};
 use crate::profile::{Mode, OptKind, Profile, Rule, TruncTo};
 use crate::rng::{chance, draw, Tag};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::Ipv4Addr;
 
 /// What kind of packet a planned send is; one packet may carry several.
@@ -130,6 +131,29 @@ impl Host {
     }
 }
 
+/// Multiplicative hash for u32 address keys: SipHash showed up in profiles and
+/// the keys aren't attacker controlled.
+#[derive(Default)]
+pub struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+pub type HostMap = HashMap<u32, Host, BuildHasherDefault<AddrHasher>>;
+
 /// A packet to write at `due` (ns on the simulator's clock).
 #[derive(Debug)]
 pub struct Planned {
@@ -141,7 +165,7 @@ pub struct Planned {
 
 pub struct Engine {
     pub profile: Profile,
-    pub hosts: HashMap<u32, Host>,
+    pub hosts: HostMap,
     /// Packets that were not echo requests to described addresses.
     pub ignored: u64,
     ip_id: u16,
@@ -151,7 +175,7 @@ impl Engine {
     pub fn new(profile: Profile) -> Engine {
         Engine {
             profile,
-            hosts: HashMap::new(),
+            hosts: HostMap::default(),
             ignored: 0,
             ip_id: 0,
         }

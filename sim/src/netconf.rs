@@ -28,17 +28,21 @@ fn sysctl(path: &str, value: &str) -> io::Result<()> {
     fs::write(path, value).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
 }
 
-/// True when running in the same network namespace as PID 1, i.e. the host's
-/// real network: the simulator refuses to install routes there.
+/// Inode of the initial network namespace on kernels that fix it
+/// (PROC_NET_INIT_INO in include/linux/proc_ns.h).
+const INIT_NET_INO: &str = "net:[4026531833]";
+
+/// True when running in the host's own network namespace: the simulator
+/// refuses to install routes there. Compares with PID 1 where readable (it
+/// isn't in some sandboxes), and with the fixed initial inode otherwise.
 pub fn in_initial_netns() -> bool {
-    match (
-        fs::read_link("/proc/self/ns/net"),
-        fs::read_link("/proc/1/ns/net"),
-    ) {
-        (Ok(a), Ok(b)) => a == b,
-        // Can't tell: assume the worst.
-        _ => true,
+    let Ok(me) = fs::read_link("/proc/self/ns/net") else {
+        return true;
+    };
+    if me.as_os_str() == INIT_NET_INO {
+        return true;
     }
+    fs::read_link("/proc/1/ns/net").is_ok_and(|init| init == me)
 }
 
 /// Brings up `lo` and `dev`, gives `dev` the own address and routes the lab

@@ -71,6 +71,8 @@ pub struct RunStats {
     pub write_errors: u64,
     pub pending_at_exit: usize,
     pub max_late_ns: u64,
+    /// Packets sent more than 1 ms after their due time.
+    pub late_1ms: u64,
     pub elapsed: Duration,
 }
 
@@ -90,7 +92,9 @@ pub fn run(tun: &mut Tun, engine: &mut Engine, limit: Duration) -> io::Result<Ru
         // Send everything due.
         let t = now();
         while let Some(p) = sched.pop_due(t) {
-            st.max_late_ns = st.max_late_ns.max(t - p.due);
+            let late = t - p.due;
+            st.max_late_ns = st.max_late_ns.max(late);
+            st.late_1ms += u64::from(late > 1_000_000);
             match tun.send(&p.pkt) {
                 Ok(()) => engine.sent(p.target, p.kind),
                 Err(_) => st.write_errors += 1,
