@@ -4,41 +4,111 @@
 use crate::cli::Config;
 use crate::counters::Counters;
 use crate::error::{Error, Result};
-use crate::output;
+use crate::output::{self, Results};
 use crate::progress::Progress;
-use crate::scan;
+use crate::sender::Shard;
 use crate::sink::Sink;
+use crate::state::{self, State};
 use crate::summary::Summary;
+use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
 use crate::transport::Socket;
+use crate::{interrupt, rdns, scan};
+use std::collections::HashMap;
 
 /// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
 pub const MAX_TARGETS: u64 = 1 << 28;
 
-/// Runs the scan described by `cfg`; returns how many hosts are up.
-pub fn run(cfg: &Config) -> Result<u64> {
+/// How a run ended, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    pub up: u64,
+    /// Stopped by a signal; results so far and a state file were written.
+    pub interrupted: bool,
+}
+
+/// Runs the scan described by `cfg`.
+pub fn run(cfg: &Config) -> Result<Outcome> {
     let targets = build_targets(cfg)?;
+    let mut opts = cfg.scan.clone();
+    let resume = match &cfg.resume {
+        Some(path) => {
+            let st = State::read(path)?;
+            if !cfg.seed_given {
+                opts.seed = st.seed;
+            }
+            if st.fingerprint != state::fingerprint(&targets, &opts) {
+                return Err(Error::StateMismatch {
+                    path: path.clone(),
+                    reason: "was written by a scan of other targets or options \
+                             (seed, shard, retries and size must match)"
+                        .into(),
+                });
+            }
+            Some(st)
+        }
+        None => None,
+    };
     let sink = Sink::prepare(cfg.output.as_deref())?;
     let sock = Socket::open(cfg.socket, cfg.ttl)?;
     let counters = Counters::default();
+    interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
     let progress = Progress::new(cfg.quiet);
-    let scanned = scan::run(&targets, &cfg.scan, &sock, &counters, &mut || {
-        progress.tick(&counters)
-    })?;
+    let scanned = scan::run(
+        &targets,
+        &opts,
+        resume.as_ref(),
+        &sock,
+        &counters,
+        &mut || progress.tick(&counters),
+    )?;
     progress.finish();
     drop(sock);
+    let partial = opts.shard != Shard::WHOLE || resume.is_some() || scanned.stopped_at.is_some();
+    let table = &scanned.table;
+    let hostnames = match cfg.rdns {
+        Some(timeout) => {
+            let up: Vec<_> = (0..targets.len() as u32)
+                .filter(|&i| table.get(i).status == Status::Up)
+                .map(|i| (i, targets.addr_at(u64::from(i))))
+                .collect();
+            rdns::resolve(&up, timeout)
+        }
+        None => HashMap::new(),
+    };
     let summary = Summary::new(
-        &scanned.table,
+        table,
         &counters,
         scanned.heard.ignored,
         scanned.elapsed,
-        cfg.scan.seed,
+        opts.seed,
+        partial,
     );
-    sink.finish(|w| output::write_csv(w, &targets, &scanned.table, &scanned.heard, cfg.all))?;
+    let results = Results {
+        targets: &targets,
+        table,
+        heard: &scanned.heard,
+        started: scanned.started,
+        hostnames: &hostnames,
+        partial,
+    };
+    sink.finish(|w| output::write(w, &cfg.layout, &results))?;
     if !cfg.quiet {
         eprintln!("{summary}");
     }
-    Ok(summary.up)
+    if let Some(pos) = scanned.stopped_at {
+        let path = cfg.state_path();
+        let fp = state::fingerprint(&targets, &opts);
+        State::capture(opts.seed, fp, pos, table).write(&path)?;
+        eprintln!(
+            "sweep: interrupted: results so far are written; continue with --resume {}",
+            path.display()
+        );
+    }
+    Ok(Outcome {
+        up: summary.up,
+        interrupted: scanned.stopped_at.is_some(),
+    })
 }
 
 /// Every spec parsed (hostnames resolved once), merged, minus the exclusions.

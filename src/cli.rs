@@ -1,7 +1,9 @@
 //! The only clap user: raw flags → a validated `Config`. Errors name the bad token.
 
 use crate::error::Error;
+use crate::output::{Field, Format, Layout};
 use crate::scan::ScanOptions;
+use crate::sender::Shard;
 use crate::table::{MAX_ROUND, MAX_RTT_US};
 use crate::transport::{SendPath, SocketChoice};
 use clap::{Parser, ValueEnum};
@@ -53,6 +55,30 @@ struct Args {
     /// No progress bar and no summary
     #[arg(short, long)]
     quiet: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value = "csv")]
+    format: FormatArg,
+    /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,seen_at,hostname)
+    #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
+    fields: Vec<String>,
+    /// Add a seen_at column: RFC 3339 time of the first reply
+    #[arg(long)]
+    timestamp: bool,
+    /// Add a hostname column: reverse DNS of hosts that answered, looked up after the scan
+    #[arg(long)]
+    rdns: bool,
+    /// Give up on one reverse lookup after this long
+    #[arg(long, value_name = "DUR", default_value = "2s")]
+    rdns_timeout: String,
+    /// Probe only shard I of N (0-based; 'auto/N' reads JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID); needs --seed
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Continue an interrupted scan from its state file (same targets and options)
+    #[arg(long, value_name = "STATE")]
+    resume: Option<PathBuf>,
+    /// Where to write the state file if interrupted (default: OUTPUT.state, or sweep.state)
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
     #[arg(long, value_enum, default_value = "auto")]
     socket: SocketArg,
@@ -70,6 +96,13 @@ enum SocketArg {
     Auto,
     Raw,
     Datagram,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Csv,
+    Json,
+    Ndjson,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -91,6 +124,28 @@ pub struct Config {
     pub all: bool,
     pub quiet: bool,
     pub socket: SocketChoice,
+    pub layout: Layout,
+    /// Per-lookup timeout when reverse DNS is on.
+    pub rdns: Option<Duration>,
+    /// An explicit `--seed` (a resumed scan otherwise takes the state file's).
+    pub seed_given: bool,
+    pub resume: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+}
+
+impl Config {
+    /// Where an interrupted run leaves its state.
+    pub fn state_path(&self) -> PathBuf {
+        match (&self.state, &self.output) {
+            (Some(p), _) => p.clone(),
+            (None, Some(o)) => {
+                let mut s = o.clone().into_os_string();
+                s.push(".state");
+                s.into()
+            }
+            (None, None) => PathBuf::from("sweep.state"),
+        }
+    }
 }
 
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
@@ -138,6 +193,25 @@ fn validate(a: Args) -> Result<Config, Error> {
         Some(s) => number("--seed", s, 0, u64::MAX)?,
         None => rand::random(),
     };
+    let shard = match &a.shard {
+        None => Shard::WHOLE,
+        Some(tok) => {
+            if a.seed.is_none() {
+                return Err(Error::BadValue {
+                    flag: "--shard",
+                    token: tok.clone(),
+                    reason: "sharding needs an explicit --seed so every shard walks the same order"
+                        .into(),
+                });
+            }
+            shard(tok)?
+        }
+    };
+    let layout = layout(&a)?;
+    let want = |f| layout.fields.contains(&f);
+    let rdns = want(Field::Hostname)
+        .then(|| duration("--rdns-timeout", &a.rdns_timeout))
+        .transpose()?;
     let payload = number("--size", &a.size, crate::probe::MIN_PAYLOAD as u64, 65_000)? as usize;
     let ttl = a
         .ttl
@@ -159,6 +233,8 @@ fn validate(a: Args) -> Result<Config, Error> {
                 PathArg::Batch => SendPath::Batch,
                 PathArg::Pnet => SendPath::Pnet,
             },
+            shard,
+            timestamps: layout.fields.contains(&Field::SeenAt),
         },
         ttl,
         output: a.output,
@@ -169,7 +245,75 @@ fn validate(a: Args) -> Result<Config, Error> {
             SocketArg::Raw => SocketChoice::Raw,
             SocketArg::Datagram => SocketChoice::Datagram,
         },
+        layout,
+        rdns,
+        seed_given: a.seed.is_some(),
+        resume: a.resume,
+        state: a.state,
     })
+}
+
+fn layout(a: &Args) -> Result<Layout, Error> {
+    let mut fields = Vec::new();
+    for name in &a.fields {
+        let f = Field::parse(name.trim()).ok_or_else(|| Error::BadValue {
+            flag: "--fields",
+            token: name.clone(),
+            reason: format!(
+                "unknown field; choose from {}",
+                Field::ALL.map(Field::name).join(",")
+            ),
+        })?;
+        fields.push(f);
+    }
+    if fields.is_empty() {
+        fields.extend(Field::DEFAULT);
+        if a.timestamp {
+            fields.push(Field::SeenAt);
+        }
+        if a.rdns {
+            fields.push(Field::Hostname);
+        }
+    }
+    Ok(Layout {
+        format: match a.format {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Json => Format::Json,
+            FormatArg::Ndjson => Format::Ndjson,
+        },
+        fields,
+        all: a.all,
+    })
+}
+
+/// `I/N`, or `auto/N` with I from the job engine's environment.
+fn shard(token: &str) -> Result<Shard, Error> {
+    let bad = |reason: String| Error::BadValue {
+        flag: "--shard",
+        token: token.to_string(),
+        reason,
+    };
+    let (i, n) = token
+        .split_once('/')
+        .ok_or_else(|| bad("expected I/N, e.g. 0/4".into()))?;
+    let count = number("--shard", n, 1, 1 << 20)?;
+    let index = if i == "auto" {
+        let vars = ["JOB_COMPLETION_INDEX", "SLURM_ARRAY_TASK_ID"];
+        let (var, v) = vars
+            .iter()
+            .find_map(|v| std::env::var(v).ok().map(|val| (*v, val)))
+            .ok_or_else(|| bad(format!("'auto' needs {} or {} set", vars[0], vars[1])))?;
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| bad(format!("{var}='{v}' is not a shard index")))?
+    } else {
+        i.parse::<u64>()
+            .map_err(|_| bad("shard index is not a whole number".into()))?
+    };
+    if index >= count {
+        return Err(bad(format!("shard index must be below {count}")));
+    }
+    Ok(Shard { index, count })
 }
 
 fn number(flag: &'static str, token: &str, min: u64, max: u64) -> Result<u64, Error> {
@@ -270,5 +414,29 @@ mod tests {
             assert!(e.to_string().contains(&format!("'{token}'")), "{e}");
         }
         assert!(cfg(&[]).is_err());
+        assert!(cfg(&["--fields", "addr,bogus", "x"])
+            .unwrap_err()
+            .to_string()
+            .contains("'bogus'"));
+        assert!(cfg(&["--shard", "0/2", "x"])
+            .unwrap_err()
+            .to_string()
+            .contains("--seed"));
+        for bad in ["2/2", "x/2", "1", "0/0"] {
+            assert!(cfg(&["--seed", "1", "--shard", bad, "x"]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shards_and_fields() {
+        let c = cfg(&["--seed", "1", "--shard", "1/4", "x"]).unwrap();
+        assert_eq!(c.scan.shard, Shard { index: 1, count: 4 });
+        let c = cfg(&["--timestamp", "--rdns", "--format", "ndjson", "x"]).unwrap();
+        assert_eq!(c.layout.fields.len(), 10);
+        assert_eq!(c.layout.format, Format::Ndjson);
+        assert!(c.rdns.is_some());
+        let c = cfg(&["--fields", "addr,hostname", "x"]).unwrap();
+        assert_eq!(c.layout.fields, [Field::Addr, Field::Hostname]);
+        assert!(c.rdns.is_some());
     }
 }

@@ -1,6 +1,7 @@
 //! Scan-wide counters shared by the sender, the receiver and the progress display.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -21,8 +22,10 @@ pub struct Counters {
     pub send_errors: AtomicU64,
     /// The current retry interval, from the RTTs seen so far (0 until the first reply).
     pub rto_us: AtomicU64,
-    /// Set once the scan has decided to stop (done, or interrupted).
+    /// Set once the scan is over: the receiver stops.
     pub stop: AtomicBool,
+    /// SIGINT/SIGTERM seen: the first stops sending, the second also stops waiting.
+    pub interrupts: Arc<AtomicUsize>,
 }
 
 impl Counters {
@@ -36,5 +39,9 @@ impl Counters {
 
     pub fn stopped(&self) -> bool {
         self.stop.load(Relaxed)
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupts.load(Relaxed) > 0
     }
 }

@@ -35,6 +35,10 @@ pub enum Error {
     Send { dst: Ipv4Addr, source: io::Error },
     #[error("receiving failed: {0}")]
     Receive(io::Error),
+    #[error("the state file '{}' {reason}", path.display())]
+    StateMismatch { path: PathBuf, reason: String },
+    #[error("cannot handle signals: {0}")]
+    Signals(io::Error),
     #[error("writing results failed: {0}")]
     Write(io::Error),
 }
@@ -50,6 +54,7 @@ impl Error {
             | Error::ReadInput { .. }
             | Error::Output { .. }
             | Error::NoTargets(_)
+            | Error::StateMismatch { .. }
             | Error::TooManyTargets { .. } => 2,
             _ => 3,
         }

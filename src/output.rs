@@ -1,108 +1,260 @@
-//! The CSV sink (RFC 4180: header row, CRLF line ends, quoting where needed), rows in
-//! ascending address order. Rows are formatted in parallel chunks (rayon) and written in
-//! order, a bounded number of chunks at a time, so a /8 never holds all its text at once.
+//! Result sinks: CSV (RFC 4180: header row, CRLF line ends, quoting where needed), a JSON
+//! array, or NDJSON; rows in ascending address order with the chosen fields. Rows are
+//! formatted in parallel chunks (rayon) and written in order, a bounded number of chunks at
+//! a time, so a /8 never holds all its text at once.
 
 use crate::receiver::Heard;
 use crate::table::{Cell, Status, Table};
 use crate::targets::Targets;
 use rayon::prelude::*;
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
+use std::time::{Duration, SystemTime};
 
-pub const HEADER: [&str; 8] = [
-    "addr",
-    "status",
-    "rtt_ms",
-    "ttl",
-    "responder",
-    "probes",
-    "dups",
-    "detail",
-];
-const CHUNK: u64 = 1 << 16;
-/// Chunks formatted per parallel step: bounds memory to a few MB of text.
-const STEP: u64 = 16;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Addr,
+    Status,
+    RttMs,
+    Ttl,
+    Responder,
+    Probes,
+    Dups,
+    Detail,
+    SeenAt,
+    Hostname,
+}
+
+impl Field {
+    /// The contract's columns, in order.
+    pub const DEFAULT: [Field; 8] = [
+        Field::Addr,
+        Field::Status,
+        Field::RttMs,
+        Field::Ttl,
+        Field::Responder,
+        Field::Probes,
+        Field::Dups,
+        Field::Detail,
+    ];
+    pub const ALL: [Field; 10] = [
+        Field::Addr,
+        Field::Status,
+        Field::RttMs,
+        Field::Ttl,
+        Field::Responder,
+        Field::Probes,
+        Field::Dups,
+        Field::Detail,
+        Field::SeenAt,
+        Field::Hostname,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Addr => "addr",
+            Field::Status => "status",
+            Field::RttMs => "rtt_ms",
+            Field::Ttl => "ttl",
+            Field::Responder => "responder",
+            Field::Probes => "probes",
+            Field::Dups => "dups",
+            Field::Detail => "detail",
+            Field::SeenAt => "seen_at",
+            Field::Hostname => "hostname",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub format: Format,
+    pub fields: Vec<Field>,
+    /// A row for every target in scope, not only those up.
+    pub all: bool,
+}
+
+/// Everything a row is made from.
+pub struct Results<'a> {
+    pub targets: &'a Targets,
+    pub table: &'a Table,
+    pub heard: &'a Heard,
+    pub started: SystemTime,
+    pub hostnames: &'a HashMap<u32, String>,
+    /// Sharded, interrupted or resumed: targets this run never probed get no row.
+    pub partial: bool,
+}
+
+enum Value {
+    Str(String),
+    Int(u64),
+    /// Milliseconds with three decimals.
+    Ms(u32),
+    Null,
+}
 
 pub fn status_str(s: Status) -> &'static str {
     match s {
         Status::Up => "up",
         Status::Unreachable => "unreachable",
-        Status::Down => "down",
+        Status::Down | Status::Prior => "down",
     }
 }
 
-fn writer<W: Write>(w: W) -> csv::Writer<W> {
+fn value(f: Field, i: u32, addr: Ipv4Addr, c: &Cell, r: &Results) -> Value {
+    let up = c.status == Status::Up;
+    match f {
+        Field::Addr => Value::Str(addr.to_string()),
+        Field::Status => Value::Str(status_str(c.status).into()),
+        Field::RttMs if up => Value::Ms(c.rtt_us),
+        Field::Ttl if up => Value::Int(u64::from(c.ttl)),
+        Field::Responder => match (c.status, r.heard.responders.get(&i)) {
+            (Status::Up, _) => Value::Str(addr.to_string()),
+            (Status::Unreachable, Some(a)) => Value::Str(a.to_string()),
+            _ => Value::Null,
+        },
+        Field::Probes => Value::Int(u64::from(c.probes)),
+        Field::Dups => Value::Int(u64::from(c.dups)),
+        Field::Detail if c.status == Status::Unreachable => Value::Str(c.detail.as_str().into()),
+        Field::SeenAt => match r.table.seen_ms(i) {
+            Some(ms) => {
+                let t = r.started + Duration::from_millis(u64::from(ms));
+                Value::Str(humantime::format_rfc3339_millis(t).to_string())
+            }
+            None => Value::Null,
+        },
+        Field::Hostname => r
+            .hostnames
+            .get(&i)
+            .map_or(Value::Null, |h| Value::Str(h.clone())),
+        _ => Value::Null,
+    }
+}
+
+fn csv_text(v: Value) -> String {
+    match v {
+        Value::Str(s) => s,
+        Value::Int(n) => n.to_string(),
+        Value::Ms(us) => format!("{}.{:03}", us / 1000, us % 1000),
+        Value::Null => String::new(),
+    }
+}
+
+fn json_value(v: Value) -> serde_json::Value {
+    match v {
+        Value::Str(s) => s.into(),
+        Value::Int(n) => n.into(),
+        Value::Ms(us) => serde_json::Number::from_f64(f64::from(us) / 1000.0)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Null => serde_json::Value::Null,
+    }
+}
+
+fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(w)
 }
 
-/// One CSV row's fields for target `addr`.
-fn write_row<W: Write>(
-    w: &mut csv::Writer<W>,
-    addr: Ipv4Addr,
-    c: &Cell,
-    responder: Option<Ipv4Addr>,
-) -> csv::Result<()> {
-    let up = c.status == Status::Up;
-    let rtt = if up {
-        format!("{}.{:03}", c.rtt_us / 1000, c.rtt_us % 1000)
-    } else {
-        String::new()
-    };
-    let ttl = if up { c.ttl.to_string() } else { String::new() };
-    let responder = match (c.status, responder) {
-        (Status::Up, _) => addr.to_string(),
-        (Status::Unreachable, Some(r)) => r.to_string(),
-        _ => String::new(),
-    };
-    w.write_record([
-        addr.to_string().as_str(),
-        status_str(c.status),
-        &rtt,
-        &ttl,
-        &responder,
-        &c.probes.to_string(),
-        &c.dups.to_string(),
-        c.detail.as_str(),
-    ])
+const CHUNK: u64 = 1 << 16;
+/// Chunks formatted per parallel step: bounds memory to a few MB of text.
+const STEP: u64 = 16;
+
+/// Formats the rows of targets `range` (in address order) for `layout`.
+fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Result<Vec<u8>> {
+    let rows = range.filter_map(|i| {
+        let i = i as u32;
+        let c = r.table.get(i);
+        let wanted = c.status == Status::Up
+            || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
+        wanted.then(|| {
+            let addr = r.targets.addr_at(u64::from(i));
+            layout
+                .fields
+                .iter()
+                .map(move |&f| (f, value(f, i, addr, &c, r)))
+        })
+    });
+    match layout.format {
+        Format::Csv => {
+            let mut w = csv_writer(Vec::new());
+            for row in rows {
+                w.write_record(row.map(|(_, v)| csv_text(v)))?;
+            }
+            w.into_inner().map_err(|e| e.into_error())
+        }
+        Format::Json | Format::Ndjson => {
+            let sep: &[u8] = if layout.format == Format::Json {
+                b",\n"
+            } else {
+                b"\n"
+            };
+            let mut out = Vec::new();
+            for row in rows {
+                let obj: serde_json::Map<String, serde_json::Value> = row
+                    .map(|(f, v)| (f.name().to_string(), json_value(v)))
+                    .collect();
+                if !out.is_empty() && layout.format == Format::Json {
+                    out.extend_from_slice(sep);
+                }
+                serde_json::to_writer(&mut out, &obj)?;
+                if layout.format == Format::Ndjson {
+                    out.extend_from_slice(sep);
+                }
+            }
+            Ok(out)
+        }
+    }
 }
 
-/// Writes the header and a row per target (`all`) or per target that answered.
-pub fn write_csv<W: Write + ?Sized>(
-    out: &mut W,
-    targets: &Targets,
-    table: &Table,
-    heard: &Heard,
-    all: bool,
-) -> io::Result<()> {
-    let mut head = writer(Vec::new());
-    head.write_record(HEADER)?;
-    out.write_all(&head.into_inner().map_err(|e| e.into_error())?)?;
-    let n = targets.len();
+/// Writes every wanted row, with the header (CSV) or brackets (JSON) around them.
+pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io::Result<()> {
+    match layout.format {
+        Format::Csv => {
+            let mut head = csv_writer(Vec::new());
+            head.write_record(layout.fields.iter().map(|f| f.name()))?;
+            out.write_all(&head.into_inner().map_err(|e| e.into_error())?)?;
+        }
+        Format::Json => out.write_all(b"[\n")?,
+        Format::Ndjson => {}
+    }
+    let n = r.targets.len();
     let chunks = n.div_ceil(CHUNK);
+    let mut wrote_any = false;
     let mut first = 0;
     while first < chunks {
         let last = (first + STEP).min(chunks);
         let texts: Vec<io::Result<Vec<u8>>> = (first..last)
             .into_par_iter()
-            .map(|c| {
-                let mut w = writer(Vec::new());
-                for i in c * CHUNK..((c + 1) * CHUNK).min(n) {
-                    let cell = table.get(i as u32);
-                    if !all && cell.status != Status::Up {
-                        continue;
-                    }
-                    let responder = heard.responders.get(&(i as u32)).copied();
-                    write_row(&mut w, targets.addr_at(i), &cell, responder)?;
-                }
-                w.into_inner().map_err(|e| e.into_error())
-            })
+            .map(|c| chunk(c * CHUNK..((c + 1) * CHUNK).min(n), layout, r))
             .collect();
         for t in texts {
-            out.write_all(&t?)?;
+            let t = t?;
+            if t.is_empty() {
+                continue;
+            }
+            if wrote_any && layout.format == Format::Json {
+                out.write_all(b",\n")?;
+            }
+            out.write_all(&t)?;
+            wrote_any = true;
         }
         first = last;
+    }
+    if layout.format == Format::Json {
+        out.write_all(if wrote_any { b"\n]\n" } else { b"]\n" })?;
     }
     out.flush()
 }
@@ -112,10 +264,9 @@ mod tests {
     use super::*;
     use crate::wire::Detail;
 
-    #[test]
-    fn rows_follow_the_schema() {
+    fn fixture() -> (Targets, Table, Heard) {
         let targets = Targets::new(vec![(0xC612_0001, 0xC612_0004)], vec![]);
-        let table = Table::new(4);
+        let table = Table::new(4, false);
         for i in 0..4 {
             table.add_probe(i);
         }
@@ -125,29 +276,111 @@ mod tests {
         table.record_error(1, Detail::of(3, 1));
         let mut heard = Heard::default();
         heard.responders.insert(1, Ipv4Addr::new(192, 0, 2, 2));
-        let mut all = Vec::new();
-        write_csv(&mut all, &targets, &table, &heard, true).unwrap();
+        (targets, table, heard)
+    }
+
+    fn render(layout: &Layout, t: &Targets, table: &Table, heard: &Heard) -> String {
+        let names = HashMap::from([(0, "gw.lab".to_string())]);
+        let r = Results {
+            targets: t,
+            table,
+            heard,
+            started: SystemTime::UNIX_EPOCH,
+            hostnames: &names,
+            partial: false,
+        };
+        let mut out = Vec::new();
+        write(&mut out, layout, &r).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn layout(format: Format, fields: &[Field], all: bool) -> Layout {
+        Layout {
+            format,
+            fields: fields.to_vec(),
+            all,
+        }
+    }
+
+    #[test]
+    fn csv_rows_follow_the_schema() {
+        let (t, table, heard) = fixture();
         assert_eq!(
-            String::from_utf8(all).unwrap(),
+            render(
+                &layout(Format::Csv, &Field::DEFAULT, true),
+                &t,
+                &table,
+                &heard
+            ),
             "addr,status,rtt_ms,ttl,responder,probes,dups,detail\r\n\
              198.18.0.1,up,1.234,63,198.18.0.1,1,1,\r\n\
              198.18.0.2,unreachable,,,192.0.2.2,1,0,host-unreachable\r\n\
              198.18.0.3,down,,,,2,0,\r\n\
              198.18.0.4,down,,,,1,0,\r\n"
         );
-        let mut up = Vec::new();
-        write_csv(&mut up, &targets, &table, &heard, false).unwrap();
-        assert_eq!(String::from_utf8(up).unwrap().lines().count(), 2);
+        let up = render(
+            &layout(Format::Csv, &Field::DEFAULT, false),
+            &t,
+            &table,
+            &heard,
+        );
+        assert_eq!(up.lines().count(), 2);
+    }
+
+    #[test]
+    fn json_and_ndjson_are_typed() {
+        let (t, table, heard) = fixture();
+        let fields = [Field::Addr, Field::RttMs, Field::Ttl, Field::Hostname];
+        let json = render(&layout(Format::Json, &fields, true), &t, &table, &heard);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 4);
+        assert_eq!(v[0]["rtt_ms"], 1.234);
+        assert_eq!(v[0]["ttl"], 63);
+        assert_eq!(v[0]["hostname"], "gw.lab");
+        assert!(v[1]["rtt_ms"].is_null());
+        let nd = render(&layout(Format::Ndjson, &fields, false), &t, &table, &heard);
+        assert_eq!(
+            nd,
+            "{\"addr\":\"198.18.0.1\",\"rtt_ms\":1.234,\"ttl\":63,\"hostname\":\"gw.lab\"}\n"
+        );
+        assert_eq!(
+            render(
+                &layout(Format::Json, &fields, false),
+                &Targets::new(vec![(5, 5)], vec![]),
+                &Table::new(1, false),
+                &heard
+            ),
+            "[\n]\n"
+        );
+    }
+
+    #[test]
+    fn chosen_fields_and_timestamps() {
+        let (t, _, heard) = fixture();
+        let table = Table::new(4, true);
+        table.record_reply(2, 10, 64, 0);
+        table.set_seen_ms(2, 1500);
+        let csv = render(
+            &layout(Format::Csv, &[Field::Status, Field::SeenAt], false),
+            &t,
+            &table,
+            &heard,
+        );
+        assert_eq!(csv, "status,seen_at\r\nup,1970-01-01T00:00:01.500Z\r\n");
     }
 
     #[test]
     fn chunks_keep_address_order() {
         let n = 3 * CHUNK + 5;
         let targets = Targets::new(vec![(1, n as u32)], vec![]);
-        let table = Table::new(n as usize);
-        let mut out = Vec::new();
-        write_csv(&mut out, &targets, &table, &Heard::default(), true).unwrap();
-        let text = String::from_utf8(out).unwrap();
+        let table = Table::new(n as usize, false);
+        (0..n as u32).for_each(|i| table.add_probe(i));
+        let text = render(
+            &layout(Format::Csv, &Field::DEFAULT, true),
+            &targets,
+            &table,
+            &Heard::default(),
+        );
         let addrs: Vec<u32> = text
             .lines()
             .skip(1)

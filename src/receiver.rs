@@ -95,11 +95,13 @@ fn record(
             let rtt_us = (rtt_ns / 1000).min(u64::from(u32::MAX)) as u32;
             match table.record_reply(index, rtt_us, ttl, round) {
                 Recorded::First => {
+                    table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                     rto.observe(Duration::from_nanos(rtt_ns));
                     counters.up.fetch_add(1, Relaxed);
                     counters.answered.fetch_add(1, Relaxed);
                 }
                 Recorded::Upgraded => {
+                    table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                     counters.up.fetch_add(1, Relaxed);
                     counters.unreachable.fetch_sub(1, Relaxed);
                 }
@@ -113,6 +115,7 @@ fn record(
             responder,
         } => {
             if table.record_error(index, detail) {
+                table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                 heard.responders.insert(index, responder);
                 counters.unreachable.fetch_add(1, Relaxed);
                 counters.answered.fetch_add(1, Relaxed);

@@ -1,18 +1,19 @@
 //! One scan: the sender and receiver threads around a shared table, and the decision of
-//! when it is over (everyone answered, or `timeout` after the last probe).
+//! when it is over (everyone answered, `timeout` after the last probe, or interrupted).
 
 use crate::counters::Counters;
 use crate::error::Result;
 use crate::permute::Permutation;
 use crate::probe::ProbeTemplate;
 use crate::receiver::{self, Heard};
-use crate::sender::{self, Plan};
+use crate::sender::{self, Plan, Position, Shard};
+use crate::state::State;
 use crate::table::Table;
 use crate::targets::Targets;
 use crate::transport::{SendPath, Socket};
 use crate::validate::{Key, Validator};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -23,12 +24,19 @@ pub struct ScanOptions {
     pub seed: u64,
     pub payload: usize,
     pub path: SendPath,
+    pub shard: Shard,
+    /// Keep each target's first-answer time (for a `seen_at` column).
+    pub timestamps: bool,
 }
 
 pub struct Scanned {
     pub table: Table,
     pub heard: Heard,
     pub elapsed: Duration,
+    /// Wall-clock time of the scan's epoch (reply times are offsets from it).
+    pub started: SystemTime,
+    /// Where sending stopped, if the scan was interrupted.
+    pub stopped_at: Option<Position>,
 }
 
 /// How often the caller's `tick` (progress display) runs while the scan goes on.
@@ -39,6 +47,7 @@ const POLL: Duration = Duration::from_millis(2);
 pub fn run(
     targets: &Targets,
     opts: &ScanOptions,
+    resume: Option<&State>,
     sock: &Socket,
     counters: &Counters,
     tick: &mut dyn FnMut(),
@@ -47,12 +56,25 @@ pub fn run(
     let key = Key::new(opts.seed);
     let perm = Permutation::new(n, opts.seed);
     let template = ProbeTemplate::new(key, opts.payload);
-    let table = Table::new(n as usize);
+    let table = Table::new(n as usize, opts.timestamps);
+    if let Some(state) = resume {
+        let mut prior = 0;
+        for i in 0..n as usize {
+            if state.is_answered(i) {
+                table.mark_prior(i as u32);
+                prior += 1;
+            }
+        }
+        // Prior answers are outside this shard only if the state is another shard's,
+        // which the fingerprint rules out.
+        counters.answered.store(prior, Relaxed);
+    }
+    let owned = opts.shard.size(n);
     let validator = Validator::new(key, sock.is_raw(), targets);
     // Room for the largest reply we accept: our probe plus IP headers with options, and
     // an ICMP error quoting all of it.
     let slot_len = 2 * (60 + template.len()) + 16;
-    let epoch = Instant::now();
+    let (epoch, started) = (Instant::now(), SystemTime::now());
     let plan = Plan {
         targets,
         perm: &perm,
@@ -63,6 +85,8 @@ pub fn run(
         rounds: opts.retries + 1,
         timeout: opts.timeout,
         path: opts.path,
+        shard: opts.shard,
+        start: resume.map(|s| s.position),
         epoch,
     };
     let (sent, heard) = std::thread::scope(|s| {
@@ -83,12 +107,14 @@ pub fn run(
             std::thread::sleep(TICK / 5);
         }
         let sent = tx.join().expect("sender thread panicked");
-        if let Ok(last_probe) = sent {
-            let deadline = last_probe + opts.timeout;
+        if let Ok(end) = &sent {
+            // Replies to the last probes may still be on their way: wait out the timeout
+            // unless everyone has answered or a second interrupt says stop now.
+            let deadline = end.last_probe + opts.timeout;
             let mut next_tick = Instant::now();
             while Instant::now() < deadline
-                && counters.answered.load(Relaxed) < n
-                && !counters.stopped()
+                && counters.answered.load(Relaxed) < owned
+                && counters.interrupts.load(Relaxed) < 2
             {
                 if Instant::now() >= next_tick {
                     tick();
@@ -101,11 +127,13 @@ pub fn run(
         let heard = rx.join().expect("receiver thread panicked");
         (sent, heard)
     });
-    sent?;
+    let end = sent?;
     tick();
     Ok(Scanned {
         table,
         heard: heard?,
         elapsed: epoch.elapsed(),
+        started,
+        stopped_at: end.stopped_at,
     })
 }

@@ -1,5 +1,7 @@
 //! The sender thread: walks the permutation round by round, paced, in batches; retry
 //! rounds probe only targets still silent, after an interval adapted to observed RTTs.
+//! A shard walks every `count`-th position of the same permutation; a resumed scan starts
+//! at the position where the interrupted one stopped.
 
 use crate::counters::Counters;
 use crate::error::Result;
@@ -15,6 +17,29 @@ use std::time::{Duration, Instant};
 
 const MAX_BATCH: usize = 64;
 
+/// This process's slice of the permutation: positions `index, index + count, …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// How many of `n` positions this shard owns.
+    pub fn size(&self, n: u64) -> u64 {
+        n.saturating_sub(self.index).div_ceil(self.count)
+    }
+}
+
+/// Where a scan is: the next position (of the permutation) to probe in `round`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub round: u8,
+    pub pos: u64,
+}
+
 pub struct Plan<'a> {
     pub targets: &'a Targets,
     pub perm: &'a Permutation,
@@ -26,55 +51,95 @@ pub struct Plan<'a> {
     pub rounds: u8,
     pub timeout: Duration,
     pub path: SendPath,
+    pub shard: Shard,
+    pub start: Option<Position>,
     /// Probe stamps are nanoseconds since this instant.
     pub epoch: Instant,
+}
+
+/// How sending ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendEnd {
+    pub last_probe: Instant,
+    /// Where it stopped when interrupted; `None` when every round ran.
+    pub stopped_at: Option<Position>,
 }
 
 struct Batch<'s> {
     tx: Sender<'s>,
     index: Vec<u32>,
     dst: Vec<Ipv4Addr>,
+    /// Position of the first probe in the batch: where to resume if it is never sent.
+    first_pos: u64,
 }
 
-/// Sends every round; returns when the last probe left (or the scan was stopped).
-pub fn run(plan: &Plan, sock: &Socket) -> Result<Instant> {
+/// Sends every round; returns when the last probe left or the scan was interrupted.
+pub fn run(plan: &Plan, sock: &Socket) -> Result<SendEnd> {
     let n = plan.targets.len();
+    let owned = plan.shard.size(n);
     let mut pacer = Pacer::new(plan.rate);
     let size = pacer.batch_size(MAX_BATCH);
     let mut b = Batch {
         tx: Sender::new(sock, size, plan.template.len(), plan.path),
         index: Vec::with_capacity(size),
         dst: Vec::with_capacity(size),
+        first_pos: 0,
     };
     let mut last_probe = Instant::now();
-    for round in 0..plan.rounds {
-        if round > 0 {
-            if !wait_for_retry(plan, last_probe) {
+    let start = plan.start.unwrap_or(Position {
+        round: 0,
+        pos: plan.shard.index,
+    });
+    let stopped = |last_probe, round, pos| SendEnd {
+        last_probe,
+        stopped_at: Some(Position { round, pos }),
+    };
+    for round in start.round..plan.rounds {
+        if round > start.round {
+            if !wait_for_retry(plan, last_probe, owned) {
+                if plan.counters.interrupted() {
+                    return Ok(stopped(last_probe, round, plan.shard.index));
+                }
                 break;
             }
             pacer.restart();
         }
-        let pending = n - plan.counters.answered.load(Relaxed);
+        let first = if round == start.round {
+            start.pos
+        } else {
+            plan.shard.index
+        };
+        let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.planned.fetch_add(pending, Relaxed);
-        for pos in 0..n {
+        let mut pos = first;
+        while pos < n {
             let i = plan.perm.at(pos) as u32;
-            if round > 0 && plan.table.is_answered(i) {
-                continue;
-            }
-            b.index.push(i);
-            b.dst.push(plan.targets.addr_at(u64::from(i)));
-            if b.index.len() == size {
-                if plan.counters.stopped() {
-                    return Ok(last_probe);
+            if !plan.table.is_answered(i) {
+                if b.index.is_empty() {
+                    b.first_pos = pos;
                 }
-                last_probe = flush(plan, &mut b, &mut pacer, round)?;
+                b.index.push(i);
+                b.dst.push(plan.targets.addr_at(u64::from(i)));
+                if b.index.len() == size {
+                    if plan.counters.interrupted() {
+                        return Ok(stopped(last_probe, round, b.first_pos));
+                    }
+                    last_probe = flush(plan, &mut b, &mut pacer, round)?;
+                }
             }
+            pos += plan.shard.count;
         }
         if !b.index.is_empty() {
+            if plan.counters.interrupted() {
+                return Ok(stopped(last_probe, round, b.first_pos));
+            }
             last_probe = flush(plan, &mut b, &mut pacer, round)?;
         }
     }
-    Ok(last_probe)
+    Ok(SendEnd {
+        last_probe,
+        stopped_at: None,
+    })
 }
 
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
@@ -101,11 +166,10 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
 }
 
 /// Waits one retry interval after the previous round; false if there is nothing left to
-/// retry (everyone answered) or the scan was stopped.
-fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
-    let n = plan.targets.len();
+/// retry (all `owned` targets answered) or the scan was interrupted.
+fn wait_for_retry(plan: &Plan, last_probe: Instant, owned: u64) -> bool {
     loop {
-        if plan.counters.stopped() || plan.counters.answered.load(Relaxed) >= n {
+        if plan.counters.interrupted() || plan.counters.answered.load(Relaxed) >= owned {
             return false;
         }
         let rto = match plan.counters.rto_us.load(Relaxed) {
@@ -117,5 +181,32 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
             return true;
         }
         std::thread::sleep(left.min(Duration::from_millis(5)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// N shards together visit every position exactly once.
+        #[test]
+        fn shards_partition_the_permutation(n in 1u64..3000, count in 1u64..9, seed: u64) {
+            let perm = Permutation::new(n, seed);
+            let mut seen = vec![0u8; n as usize];
+            for index in 0..count {
+                let shard = Shard { index, count };
+                let mut visited = 0;
+                let mut pos = index;
+                while pos < n {
+                    seen[perm.at(pos) as usize] += 1;
+                    visited += 1;
+                    pos += count;
+                }
+                prop_assert_eq!(visited, shard.size(n));
+            }
+            prop_assert!(seen.iter().all(|&s| s == 1));
+        }
     }
 }

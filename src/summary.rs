@@ -25,22 +25,27 @@ pub struct Summary {
 
 impl Summary {
     /// Counts statuses from the table (the record of truth), in parallel for big scans.
+    /// `partial`: count only targets this run probed (a shard, an interrupted or resumed run).
     pub fn new(
         table: &Table,
         c: &Counters,
         ignored: IgnoredCounts,
         elapsed: Duration,
         seed: u64,
+        partial: bool,
     ) -> Summary {
-        let (up, unreachable) = (0..table.len() as u32)
+        let (targets, up, unreachable) = (0..table.len() as u32)
             .into_par_iter()
-            .map(|i| match table.get(i).status {
-                Status::Up => (1, 0),
-                Status::Unreachable => (0, 1),
-                Status::Down => (0, 0),
+            .map(|i| {
+                let cell = table.get(i);
+                let counted = cell.status != Status::Prior && (cell.in_scope() || !partial);
+                match cell.status {
+                    Status::Up => (1, 1, 0),
+                    Status::Unreachable => (1, 0, 1),
+                    _ => (u64::from(counted), 0, 0),
+                }
             })
-            .reduce(|| (0u64, 0u64), |a, b| (a.0 + b.0, a.1 + b.1));
-        let targets = table.len() as u64;
+            .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
         Summary {
             targets,
             up,

@@ -2,13 +2,15 @@
 //! receiver (first reply wins, duplicates counted) and by the sender (probe count).
 
 use crate::wire::Detail;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Down,
     Up,
     Unreachable,
+    /// Answered in the run this one resumes; its row is in that run's output.
+    Prior,
 }
 
 /// One target's results, unpacked.
@@ -22,6 +24,14 @@ pub struct Cell {
     pub detail: Detail,
     /// The retry round whose probe the first reply answered.
     pub round: u8,
+}
+
+impl Cell {
+    /// Whether this run has anything to say about the target: it was probed, or answered.
+    /// (A shard's other targets, or targets an interrupted run never reached, are not.)
+    pub fn in_scope(&self) -> bool {
+        self.status != Status::Prior && (self.probes > 0 || self.status != Status::Down)
+    }
 }
 
 // Bit layout of a cell word.
@@ -63,13 +73,29 @@ pub enum Recorded {
 
 pub struct Table {
     cells: Box<[AtomicU64]>,
+    /// When each target first answered (ms since the scan began, +1 so 0 means never);
+    /// only allocated when timestamps are asked for.
+    seen: Option<Box<[AtomicU32]>>,
 }
 
 impl Table {
-    pub fn new(n: usize) -> Table {
+    pub fn new(n: usize, timestamps: bool) -> Table {
         Table {
             cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            seen: timestamps.then(|| (0..n).map(|_| AtomicU32::new(0)).collect()),
         }
+    }
+
+    /// Records when target `i` first answered, if timestamps are kept.
+    pub fn set_seen_ms(&self, i: u32, ms: u32) {
+        if let Some(seen) = &self.seen {
+            seen[i as usize].store(ms.saturating_add(1), Relaxed);
+        }
+    }
+
+    pub fn seen_ms(&self, i: u32) -> Option<u32> {
+        let v = self.seen.as_ref()?[i as usize].load(Relaxed);
+        v.checked_sub(1)
     }
 
     pub fn len(&self) -> usize {
@@ -91,12 +117,22 @@ impl Table {
         get(self.cells[i as usize].load(Relaxed), STATUS) != 0
     }
 
+    /// Marks a target answered by an earlier, interrupted run: it is neither probed nor
+    /// written again.
+    pub fn mark_prior(&self, i: u32) {
+        self.cells[i as usize].store(put(0, STATUS, 3), Relaxed);
+    }
+
     /// An echo reply: the first one sets the target up; ICMP errors before it are superseded
     /// because the host itself has now answered.
     #[inline]
     pub fn record_reply(&self, i: u32, rtt_us: u32, ttl: u8, round: u8) -> Recorded {
         let mut outcome = Recorded::First;
         let _ = self.cells[i as usize].fetch_update(Relaxed, Relaxed, |w| {
+            if get(w, STATUS) == 3 {
+                outcome = Recorded::Late;
+                return None;
+            }
             if get(w, STATUS) == 1 {
                 if get(w, ROUND) != u64::from(round) {
                     outcome = Recorded::Late;
@@ -137,6 +173,7 @@ impl Table {
             status: match get(w, STATUS) {
                 1 => Status::Up,
                 2 => Status::Unreachable,
+                3 => Status::Prior,
                 _ => Status::Down,
             },
             rtt_us: get(w, RTT) as u32,
@@ -155,7 +192,7 @@ mod tests {
 
     #[test]
     fn first_reply_wins_and_duplicates_count() {
-        let t = Table::new(4);
+        let t = Table::new(4, false);
         t.add_probe(1);
         assert!(!t.is_answered(1));
         assert_eq!(t.record_reply(1, 1500, 63, 0), Recorded::First);
@@ -171,7 +208,7 @@ mod tests {
 
     #[test]
     fn errors_yield_to_replies_not_the_other_way() {
-        let t = Table::new(2);
+        let t = Table::new(2, false);
         assert!(t.record_error(0, Detail::of(3, 1)));
         assert!(!t.record_error(0, Detail::of(3, 13)));
         assert_eq!(t.get(0).detail.as_str(), "host-unreachable");
@@ -184,7 +221,7 @@ mod tests {
 
     #[test]
     fn fields_saturate_without_spilling() {
-        let t = Table::new(1);
+        let t = Table::new(1, false);
         for _ in 0..31 {
             t.add_probe(0);
         }
@@ -201,7 +238,7 @@ mod tests {
 
     #[test]
     fn concurrent_writers_do_not_lose_updates() {
-        let t = Table::new(1000);
+        let t = Table::new(1000, false);
         std::thread::scope(|s| {
             s.spawn(|| (0..1000).for_each(|i| t.add_probe(i)));
             s.spawn(|| (0..1000).for_each(|i| _ = t.record_reply(i, i, 64, 0)));

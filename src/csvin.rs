@@ -1,0 +1,612 @@
+//! Reading sweep's own CSV back (for `sweep merge` and `sweep diff`): the header is checked
+//! and columns are found by name, rows are parsed into typed `Row`s one at a time, and each
+//! file must be in strictly ascending address order, so inputs stream in constant memory.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+/// Problems with the CSV inputs (exit 2), or with the run itself (the scan's own error type).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read '{}': {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("'{}': {reason}", path.display())]
+    Header { path: PathBuf, reason: String },
+    #[error("{}:{line}: {reason}", path.display())]
+    Row {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+    #[error(transparent)]
+    Run(#[from] crate::error::Error),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Run(e) => e.exit_code(),
+            _ => 2,
+        }
+    }
+
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Run(e) if e.is_broken_pipe())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The scan's default columns, for messages about files that are not sweep CSVs.
+const DEFAULT_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
+
+/// A row's status. The order ranks them for merging: up beats unreachable beats down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Down,
+    Unreachable,
+    Up,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Up => "up",
+            Status::Unreachable => "unreachable",
+            Status::Down => "down",
+        }
+    }
+
+    pub fn parse(token: &str) -> std::result::Result<Status, String> {
+        match token {
+            "up" => Ok(Status::Up),
+            "unreachable" => Ok(Status::Unreachable),
+            "down" => Ok(Status::Down),
+            _ => Err(format!(
+                "invalid status '{token}' (want up, unreachable or down)"
+            )),
+        }
+    }
+}
+
+/// A column sweep knows how to read, or any other column (carried as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Col {
+    Addr,
+    Status,
+    RttMs,
+    Ttl,
+    Responder,
+    Probes,
+    Dups,
+    Detail,
+    SeenAt,
+    Hostname,
+    /// An unknown column: index into `Row::extra`.
+    Other(usize),
+}
+
+impl Col {
+    fn known(name: &str) -> Option<Col> {
+        Some(match name {
+            "addr" => Col::Addr,
+            "status" => Col::Status,
+            "rtt_ms" => Col::RttMs,
+            "ttl" => Col::Ttl,
+            "responder" => Col::Responder,
+            "probes" => Col::Probes,
+            "dups" => Col::Dups,
+            "detail" => Col::Detail,
+            "seen_at" => Col::SeenAt,
+            "hostname" => Col::Hostname,
+            _ => return None,
+        })
+    }
+}
+
+/// A checked header: names as written, and what each column holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    names: Vec<String>,
+    cols: Vec<Col>,
+}
+
+impl Header {
+    /// Requires `addr` and `status`; other columns are found by name, and unknown ones are
+    /// kept as text so a newer sweep's files still read.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> std::result::Result<Header, String> {
+        let names: Vec<String> = names.iter().map(|n| n.as_ref().to_string()).collect();
+        let mut cols = Vec::with_capacity(names.len());
+        let mut others = 0;
+        for (i, name) in names.iter().enumerate() {
+            if name.is_empty() {
+                return Err(format!("header column {} has no name", i + 1));
+            }
+            if names[..i].contains(name) {
+                return Err(format!("header names column '{name}' twice"));
+            }
+            cols.push(Col::known(name).unwrap_or_else(|| {
+                others += 1;
+                Col::Other(others - 1)
+            }));
+        }
+        for need in ["addr", "status"] {
+            if !names.iter().any(|n| n == need) {
+                return Err(format!(
+                    "not a sweep CSV: the header has no '{need}' column (want e.g. {DEFAULT_HEADER})"
+                ));
+            }
+        }
+        Ok(Header { names, cols })
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn cols(&self) -> &[Col] {
+        &self.cols
+    }
+
+    pub fn has(&self, col: Col) -> bool {
+        self.cols.contains(&col)
+    }
+
+    /// How `self` (from file `path`) differs from `first` (from file `first_path`), if it does.
+    pub fn mismatch(&self, first: &Header) -> Option<String> {
+        if self.names == first.names {
+            return None;
+        }
+        let list = |v: Vec<&String>| {
+            v.iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let extra: Vec<&String> = self
+            .names
+            .iter()
+            .filter(|n| !first.names.contains(n))
+            .collect();
+        let missing: Vec<&String> = first
+            .names
+            .iter()
+            .filter(|n| !self.names.contains(n))
+            .collect();
+        let mut parts = Vec::new();
+        if !extra.is_empty() {
+            parts.push(format!("has extra column(s) {}", list(extra)));
+        }
+        if !missing.is_empty() {
+            parts.push(format!("lacks column(s) {}", list(missing)));
+        }
+        if parts.is_empty() {
+            parts.push(format!(
+                "has the same columns in another order ({})",
+                self.names.join(",")
+            ));
+        }
+        Some(parts.join(" and "))
+    }
+
+    /// Number of unknown columns (the length of `Row::extra`).
+    pub fn others(&self) -> usize {
+        self.cols
+            .iter()
+            .filter(|c| matches!(c, Col::Other(_)))
+            .count()
+    }
+}
+
+/// One result row, typed. Columns the file lacks read as empty / zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub addr: Ipv4Addr,
+    pub status: Status,
+    /// Round-trip time in microseconds (the file holds milliseconds with 3 decimals).
+    pub rtt_us: Option<u64>,
+    pub ttl: Option<u8>,
+    pub responder: Option<Ipv4Addr>,
+    pub probes: u64,
+    pub dups: u64,
+    pub detail: String,
+    pub seen_at: String,
+    pub hostname: String,
+    /// Unknown columns, in header order.
+    pub extra: Vec<String>,
+    /// The line the row starts on (1 is the header).
+    pub line: u64,
+}
+
+impl Row {
+    /// A bare row (for tests and defaults): everything but addr and status empty.
+    pub fn new(addr: Ipv4Addr, status: Status) -> Row {
+        Row {
+            addr,
+            status,
+            rtt_us: None,
+            ttl: None,
+            responder: None,
+            probes: 0,
+            dups: 0,
+            detail: String::new(),
+            seen_at: String::new(),
+            hostname: String::new(),
+            extra: Vec::new(),
+            line: 0,
+        }
+    }
+
+    /// The fields of this row laid out as `header` says.
+    pub fn fields(&self, header: &Header) -> Vec<String> {
+        header
+            .cols
+            .iter()
+            .map(|c| match c {
+                Col::Addr => self.addr.to_string(),
+                Col::Status => self.status.as_str().to_string(),
+                Col::RttMs => self.rtt_us.map(format_rtt).unwrap_or_default(),
+                Col::Ttl => self.ttl.map(|t| t.to_string()).unwrap_or_default(),
+                Col::Responder => self.responder.map(|r| r.to_string()).unwrap_or_default(),
+                Col::Probes => self.probes.to_string(),
+                Col::Dups => self.dups.to_string(),
+                Col::Detail => self.detail.clone(),
+                Col::SeenAt => self.seen_at.clone(),
+                Col::Hostname => self.hostname.clone(),
+                Col::Other(i) => self.extra.get(*i).cloned().unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+/// `1.234` → 1234 µs: milliseconds with at most 3 decimals, as sweep writes them.
+pub fn parse_rtt(token: &str) -> Option<u64> {
+    let (int, frac) = token.split_once('.').unwrap_or((token, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 3 {
+        return None;
+    }
+    if token.ends_with('.') {
+        return None;
+    }
+    let ms: u64 = int.parse().ok()?;
+    let mut us: u64 = 0;
+    for (i, b) in frac.bytes().enumerate() {
+        us += u64::from(b - b'0') * 10u64.pow(2 - i as u32);
+    }
+    ms.checked_mul(1000)?.checked_add(us)
+}
+
+/// 1234 µs → `1.234`, as the scan writes it.
+pub fn format_rtt(us: u64) -> String {
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+/// Parses one record's fields (laid out as `header` says) into a `Row`; the error names the
+/// bad token.
+pub fn parse_row<'a>(
+    header: &Header,
+    fields: impl IntoIterator<Item = &'a str>,
+    line: u64,
+) -> std::result::Result<Row, String> {
+    let mut addr = None;
+    let mut status = None;
+    let mut row = Row::new(Ipv4Addr::UNSPECIFIED, Status::Down);
+    row.line = line;
+    row.extra = vec![String::new(); header.others()];
+    let (mut rtt_text, mut ttl_text) = ("", "");
+    for (col, f) in header.cols.iter().zip(fields) {
+        match col {
+            Col::Addr => {
+                addr = Some(
+                    f.parse::<Ipv4Addr>()
+                        .map_err(|_| format!("invalid addr '{f}' (want an IPv4 address)"))?,
+                )
+            }
+            Col::Status => status = Some(Status::parse(f)?),
+            Col::RttMs => {
+                rtt_text = f;
+                if !f.is_empty() {
+                    row.rtt_us = Some(parse_rtt(f).ok_or_else(|| {
+                        format!("invalid rtt_ms '{f}' (want milliseconds like 1.234)")
+                    })?);
+                }
+            }
+            Col::Ttl => {
+                ttl_text = f;
+                if !f.is_empty() {
+                    row.ttl = Some(
+                        f.parse()
+                            .map_err(|_| format!("invalid ttl '{f}' (want 0 to 255)"))?,
+                    );
+                }
+            }
+            Col::Responder => {
+                if !f.is_empty() {
+                    row.responder = Some(f.parse().map_err(|_| {
+                        format!("invalid responder '{f}' (want an IPv4 address or nothing)")
+                    })?);
+                }
+            }
+            Col::Probes => row.probes = count("probes", f)?,
+            Col::Dups => row.dups = count("dups", f)?,
+            Col::Detail => row.detail = f.to_string(),
+            Col::SeenAt => row.seen_at = f.to_string(),
+            Col::Hostname => row.hostname = f.to_string(),
+            Col::Other(i) => row.extra[*i] = f.to_string(),
+        }
+    }
+    // Header::parse guarantees both columns exist and csv guarantees every field is there.
+    row.addr = addr.ok_or("no addr field")?;
+    row.status = status.ok_or("no status field")?;
+    let up = row.status == Status::Up;
+    for (name, text, present) in [
+        ("rtt_ms", rtt_text, header.has(Col::RttMs)),
+        ("ttl", ttl_text, header.has(Col::Ttl)),
+    ] {
+        if !up && !text.is_empty() {
+            return Err(format!(
+                "{name} '{text}' given for a host that is {}",
+                row.status.as_str()
+            ));
+        }
+        if up && present && text.is_empty() {
+            return Err(format!("empty {name} for a host that is up"));
+        }
+    }
+    Ok(row)
+}
+
+fn count(name: &str, f: &str) -> std::result::Result<u64, String> {
+    f.parse()
+        .map_err(|_| format!("invalid {name} '{f}' (want a whole number)"))
+}
+
+/// A sweep CSV read row by row, checking that addresses strictly ascend.
+pub struct Reader {
+    path: PathBuf,
+    csv: csv::Reader<Box<dyn Read>>,
+    header: Header,
+    record: csv::StringRecord,
+    prev: Option<Ipv4Addr>,
+}
+
+impl Reader {
+    /// Opens `path` and checks its header.
+    pub fn open(path: &Path) -> Result<Reader> {
+        let file = File::open(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Reader::new(path, Box::new(file))
+    }
+
+    /// Reads from `input`, naming it `path` in errors.
+    pub fn new(path: &Path, input: Box<dyn Read>) -> Result<Reader> {
+        let path = path.to_path_buf();
+        let mut csv = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .buffer_capacity(1 << 16)
+            .from_reader(input);
+        let names = match csv.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(csv_error(&path, e)),
+        };
+        if names.is_empty() {
+            return Err(Error::Header {
+                path,
+                reason: "empty file: not a sweep CSV (no header row)".into(),
+            });
+        }
+        let names: Vec<&str> = names.iter().collect();
+        let header = Header::parse(&names).map_err(|reason| Error::Header {
+            path: path.clone(),
+            reason,
+        })?;
+        Ok(Reader {
+            path,
+            csv,
+            header,
+            record: csv::StringRecord::new(),
+            prev: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The next row, or `None` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        match self.csv.read_record(&mut self.record) {
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(&self.path, e)),
+        }
+        let line = self.record.position().map_or(0, |p| p.line());
+        let row = parse_row(&self.header, self.record.iter(), line).map_err(|reason| {
+            Error::Row {
+                path: self.path.clone(),
+                line,
+                reason,
+            }
+        })?;
+        if let Some(prev) = self.prev {
+            if row.addr <= prev {
+                let reason = if row.addr == prev {
+                    format!("address '{}' appears twice in one file", row.addr)
+                } else {
+                    format!(
+                        "address '{}' is out of order (after {prev}); rows must ascend by address, as sweep writes them",
+                        row.addr
+                    )
+                };
+                return Err(Error::Row {
+                    path: self.path.clone(),
+                    line,
+                    reason,
+                });
+            }
+        }
+        self.prev = Some(row.addr);
+        Ok(Some(row))
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> Error {
+    let path = path.to_path_buf();
+    let line = e.position().map_or(0, |p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => Error::Read { path, source },
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => Error::Row {
+            path,
+            line,
+            reason: format!("row has {len} fields but the header has {expected_len}"),
+        },
+        csv::ErrorKind::Utf8 { .. } => Error::Row {
+            path,
+            line,
+            reason: "not valid UTF-8".into(),
+        },
+        other => Error::Row {
+            path,
+            line,
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) const HEAD: &str = DEFAULT_HEADER;
+
+    pub(crate) fn reader(name: &str, text: &str) -> Reader {
+        Reader::new(Path::new(name), Box::new(io::Cursor::new(text.to_string()))).unwrap()
+    }
+
+    fn reader_err(name: &str, text: &str) -> String {
+        match Reader::new(Path::new(name), Box::new(io::Cursor::new(text.to_string()))) {
+            Ok(_) => panic!("header accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn rows(name: &str, text: &str) -> std::result::Result<Vec<Row>, String> {
+        let mut r = reader(name, text);
+        let mut out = Vec::new();
+        while let Some(row) = r.next_row().map_err(|e| e.to_string())? {
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_scan_output() {
+        let text = format!(
+            "{HEAD}\r\n198.18.0.1,up,1.234,63,198.18.0.1,1,1,\r\n\
+             198.18.0.2,unreachable,,,192.0.2.2,1,0,host-unreachable\r\n\
+             198.18.0.3,down,,,,2,0,\r\n"
+        );
+        let r = rows("a.csv", &text).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].status, Status::Up);
+        assert_eq!((r[0].rtt_us, r[0].ttl, r[0].dups), (Some(1234), Some(63), 1));
+        assert_eq!(r[1].responder, Some(Ipv4Addr::new(192, 0, 2, 2)));
+        assert_eq!(r[1].detail, "host-unreachable");
+        assert_eq!((r[2].status, r[2].probes, r[2].line), (Status::Down, 2, 4));
+        let h = reader("a.csv", &text).header().clone();
+        assert_eq!(r[1].fields(&h).join(","), text.lines().nth(2).unwrap());
+    }
+
+    #[test]
+    fn header_keyed_by_name_with_extra_columns() {
+        let text = "status,hostname,addr,seen_at,asn\n\
+                    up,gw.example,10.0.0.1,2030-01-01T00:00:00Z,64500\n";
+        let r = rows("a.csv", text).unwrap();
+        assert_eq!(r[0].addr, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(r[0].hostname, "gw.example");
+        assert_eq!(r[0].seen_at, "2030-01-01T00:00:00Z");
+        assert_eq!(r[0].extra, ["64500"]);
+        let h = reader("a.csv", text).header().clone();
+        assert_eq!(r[0].fields(&h).join(","), text.lines().nth(1).unwrap());
+    }
+
+    #[test]
+    fn header_checks() {
+        assert!(reader_err("a.csv", "addr,rtt_ms\n").contains("no 'status' column"));
+        assert!(reader_err("a.csv", "status\n").contains("no 'addr' column"));
+        assert!(reader_err("a.csv", "addr,status,addr\n").contains("'addr' twice"));
+        assert!(reader_err("a.csv", "").contains("empty file"));
+        let h = |s: &str| Header::parse(&s.split(',').collect::<Vec<_>>()).unwrap();
+        let base = h(HEAD);
+        assert_eq!(base.mismatch(&h(HEAD)), None);
+        let more = h(&format!("{HEAD},seen_at"));
+        assert_eq!(
+            more.mismatch(&base).unwrap(),
+            "has extra column(s) 'seen_at'"
+        );
+        assert_eq!(
+            base.mismatch(&more).unwrap(),
+            "lacks column(s) 'seen_at'"
+        );
+        let swapped = h("status,addr,rtt_ms,ttl,responder,probes,dups,detail");
+        assert!(swapped.mismatch(&base).unwrap().contains("another order"));
+    }
+
+    #[test]
+    fn bad_rows_name_line_and_token() {
+        for (row, token) in [
+            ("10.0.0.256,up,1.000,64,,1,0,", "'10.0.0.256'"),
+            ("10.0.0.1,upp,,,,1,0,", "'upp'"),
+            ("10.0.0.1,up,1.2345,64,,1,0,", "'1.2345'"),
+            ("10.0.0.1,up,-1,64,,1,0,", "'-1'"),
+            ("10.0.0.1,up,1.0,300,,1,0,", "'300'"),
+            ("10.0.0.1,up,1.0,64,nope,1,0,", "'nope'"),
+            ("10.0.0.1,up,1.0,64,,x,0,", "'x'"),
+            ("10.0.0.1,down,,,,1,-2,", "'-2'"),
+            ("10.0.0.1,down,1.000,,,1,0,", "'1.000'"),
+            ("10.0.0.1,up,,64,,1,0,", "empty rtt_ms"),
+            ("10.0.0.1,up,1.0,64", "4 fields"),
+        ] {
+            let e = rows("a.csv", &format!("{HEAD}\r\n10.0.0.0,down,,,,1,0,\r\n{row}\r\n"))
+                .unwrap_err();
+            assert!(e.starts_with("a.csv:3: "), "{e}");
+            assert!(e.contains(token), "{e} should name {token}");
+        }
+    }
+
+    #[test]
+    fn rows_must_ascend_numerically() {
+        // 10.0.0.10 after 10.0.0.9 is ascending (string order would say otherwise).
+        let ok = format!("{HEAD}\n10.0.0.9,down,,,,1,0,\n10.0.0.10,down,,,,1,0,\n");
+        assert_eq!(rows("a.csv", &ok).unwrap().len(), 2);
+        let back = format!("{HEAD}\n10.0.0.10,down,,,,1,0,\n10.0.0.9,down,,,,1,0,\n");
+        let e = rows("a.csv", &back).unwrap_err();
+        assert!(e.contains("a.csv:3: address '10.0.0.9' is out of order"), "{e}");
+        let twice = format!("{HEAD}\n10.0.0.9,down,,,,1,0,\n10.0.0.9,down,,,,1,0,\n");
+        assert!(rows("a.csv", &twice).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn rtt_text_round_trips() {
+        for (text, us) in [("0.000", 0), ("1.234", 1234), ("12", 12_000), ("3.5", 3500)] {
+            assert_eq!(parse_rtt(text), Some(us), "{text}");
+        }
+        for bad in ["", ".5", "1.", "1.2.3", "1e3", "+1", "1.0001"] {
+            assert_eq!(parse_rtt(bad), None, "{bad}");
+        }
+        assert_eq!(format_rtt(1234), "1.234");
+        assert_eq!(format_rtt(5), "0.005");
+    }
+}

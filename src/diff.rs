@@ -1,0 +1,286 @@
+//! `sweep diff`: what changed between two sweep CSVs. Both files stream side by side in
+//! address order (a merge join), so memory stays constant however big they are. A host
+//! missing from a file (written without --all) counts as down.
+
+use crate::csvin::{format_rtt, Col, Error, Reader, Result, Row, Status};
+use crate::merge::fill;
+use crate::sink::Sink;
+use std::cmp::Ordering;
+use std::io::{self, Write};
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+pub const HEADER: [&str; 8] = [
+    "addr",
+    "change",
+    "old_status",
+    "new_status",
+    "old_rtt_ms",
+    "new_rtt_ms",
+    "old_ttl",
+    "new_ttl",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Up in NEW, not up (or absent) in OLD.
+    Appeared,
+    /// Up in OLD, not up (or absent) in NEW.
+    Disappeared,
+    /// Neither up, but the status moved (down ↔ unreachable).
+    StatusChanged,
+    /// Up in both, RTT moved by at least the threshold.
+    RttChanged,
+}
+
+impl Change {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Appeared => "appeared",
+            Change::Disappeared => "disappeared",
+            Change::StatusChanged => "status-changed",
+            Change::RttChanged => "rtt-changed",
+        }
+    }
+}
+
+/// How one host changed, if it did. `None` rows are absent (down); `rtt_change_us` is the
+/// `--rtt-change` threshold in microseconds.
+pub fn classify(old: Option<&Row>, new: Option<&Row>, rtt_change_us: Option<u64>) -> Option<Change> {
+    let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status);
+    let (o, n) = (status(old), status(new));
+    match (o == Status::Up, n == Status::Up) {
+        (false, true) => Some(Change::Appeared),
+        (true, false) => Some(Change::Disappeared),
+        (false, false) => (o != n).then_some(Change::StatusChanged),
+        (true, true) => {
+            let limit = rtt_change_us?;
+            let (a, b) = (old?.rtt_us?, new?.rtt_us?);
+            (a.abs_diff(b) >= limit).then_some(Change::RttChanged)
+        }
+    }
+}
+
+/// `--rtt-change` value: milliseconds (`10`, `2.5`, optionally `10ms`) → microseconds, > 0.
+pub fn parse_threshold(token: &str) -> std::result::Result<u64, crate::error::Error> {
+    let bad = |reason: &str| crate::error::Error::BadValue {
+        flag: "--rtt-change",
+        token: token.to_string(),
+        reason: reason.to_string(),
+    };
+    let num = token.strip_suffix("ms").unwrap_or(token);
+    let us = crate::csvin::parse_rtt(num)
+        .ok_or_else(|| bad("want milliseconds, e.g. 10 or 2.5 (at most 3 decimals)"))?;
+    if us == 0 {
+        return Err(bad("must be more than 0"));
+    }
+    Ok(us)
+}
+
+/// What a diff found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Diffed {
+    pub appeared: u64,
+    pub disappeared: u64,
+    pub status_changed: u64,
+    pub rtt_changed: u64,
+}
+
+impl Diffed {
+    pub fn total(&self) -> u64 {
+        self.appeared + self.disappeared + self.status_changed + self.rtt_changed
+    }
+
+    fn count(&mut self, c: Change) {
+        match c {
+            Change::Appeared => self.appeared += 1,
+            Change::Disappeared => self.disappeared += 1,
+            Change::StatusChanged => self.status_changed += 1,
+            Change::RttChanged => self.rtt_changed += 1,
+        }
+    }
+}
+
+/// Joins OLD and NEW by address and writes a row per changed host.
+pub fn write_diff(
+    old: &mut Reader,
+    new: &mut Reader,
+    rtt_change_us: Option<u64>,
+    out: &mut dyn Write,
+) -> Result<Diffed> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    let io = |e: csv::Error| -> Error {
+        let source = match e.into_kind() {
+            csv::ErrorKind::Io(e) => e,
+            other => io::Error::other(format!("{other:?}")),
+        };
+        crate::error::Error::Write(source).into()
+    };
+    w.write_record(HEADER).map_err(io)?;
+    let mut found = Diffed::default();
+    let (mut a, mut b) = (old.next_row()?, new.next_row()?);
+    loop {
+        let order = match (&a, &b) {
+            (None, None) => break,
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (Some(x), Some(y)) => x.addr.cmp(&y.addr),
+        };
+        let (o, n) = match order {
+            Ordering::Less => (a.take(), None),
+            Ordering::Greater => (None, b.take()),
+            Ordering::Equal => (a.take(), b.take()),
+        };
+        let addr = o.as_ref().or(n.as_ref()).map(|r| r.addr);
+        if let (Some(addr), Some(change)) =
+            (addr, classify(o.as_ref(), n.as_ref(), rtt_change_us))
+        {
+            found.count(change);
+            w.write_record(fields(addr, change, o.as_ref(), n.as_ref()))
+                .map_err(io)?;
+        }
+        if a.is_none() {
+            a = old.next_row()?;
+        }
+        if b.is_none() {
+            b = new.next_row()?;
+        }
+    }
+    w.flush()
+        .map_err(|e| Error::from(crate::error::Error::Write(e)))?;
+    Ok(found)
+}
+
+fn fields(addr: Ipv4Addr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 8] {
+    let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status).as_str().to_string();
+    let rtt = |r: Option<&Row>| r.and_then(|r| r.rtt_us).map(format_rtt).unwrap_or_default();
+    let ttl = |r: Option<&Row>| {
+        r.and_then(|r| r.ttl)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    };
+    [
+        addr.to_string(),
+        change.as_str().to_string(),
+        status(old),
+        status(new),
+        rtt(old),
+        rtt(new),
+        ttl(old),
+        ttl(new),
+    ]
+}
+
+/// `sweep diff OLD NEW [--rtt-change MS] [-o OUT]`.
+pub fn run(
+    old: &Path,
+    new: &Path,
+    rtt_change_us: Option<u64>,
+    output: Option<&Path>,
+) -> Result<Diffed> {
+    let mut old = Reader::open(old)?;
+    let mut new = Reader::open(new)?;
+    if rtt_change_us.is_some() {
+        for r in [&old, &new] {
+            if !r.header().has(Col::RttMs) {
+                return Err(Error::Header {
+                    path: r.path().to_path_buf(),
+                    reason: "--rtt-change needs an 'rtt_ms' column and this file has none"
+                        .into(),
+                });
+            }
+        }
+    }
+    let sink = Sink::prepare(output)?;
+    fill(sink, |out| write_diff(&mut old, &mut new, rtt_change_us, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csvin::tests::{reader, HEAD};
+
+    fn host(status: Status, rtt_us: Option<u64>) -> Row {
+        let mut r = Row::new(Ipv4Addr::new(10, 0, 0, 1), status);
+        r.rtt_us = rtt_us;
+        r
+    }
+
+    #[test]
+    fn classification() {
+        use Status::*;
+        let up = host(Up, Some(1000));
+        let slow = host(Up, Some(6000));
+        let down = host(Down, None);
+        let unr = host(Unreachable, None);
+        let c = |o: Option<&Row>, n: Option<&Row>| classify(o, n, Some(5000));
+        assert_eq!(c(None, Some(&up)), Some(Change::Appeared));
+        assert_eq!(c(Some(&down), Some(&up)), Some(Change::Appeared));
+        assert_eq!(c(Some(&unr), Some(&up)), Some(Change::Appeared));
+        assert_eq!(c(Some(&up), None), Some(Change::Disappeared));
+        assert_eq!(c(Some(&up), Some(&unr)), Some(Change::Disappeared));
+        assert_eq!(c(Some(&down), Some(&unr)), Some(Change::StatusChanged));
+        assert_eq!(c(Some(&unr), None), Some(Change::StatusChanged));
+        assert_eq!(c(Some(&down), None), None);
+        assert_eq!(c(None, Some(&down)), None);
+        assert_eq!(c(Some(&up), Some(&up)), None);
+        assert_eq!(c(Some(&up), Some(&slow)), Some(Change::RttChanged));
+        assert_eq!(c(Some(&slow), Some(&up)), Some(Change::RttChanged));
+        assert_eq!(classify(Some(&up), Some(&slow), None), None);
+        assert_eq!(classify(Some(&up), Some(&slow), Some(5001)), None);
+    }
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(parse_threshold("10").unwrap(), 10_000);
+        assert_eq!(parse_threshold("2.5").unwrap(), 2_500);
+        assert_eq!(parse_threshold("0.5ms").unwrap(), 500);
+        for bad in ["0", "-1", "fast", "1e3", ""] {
+            let e = parse_threshold(bad).unwrap_err();
+            assert!(e.to_string().contains(&format!("'{bad}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn joins_by_address() {
+        let mut old = reader(
+            "old.csv",
+            &format!(
+                "{HEAD}\r\n10.0.0.1,up,1.000,64,10.0.0.1,1,0,\r\n\
+                 10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n\
+                 10.0.0.3,down,,,,3,0,\r\n\
+                 10.0.0.9,up,1.000,64,10.0.0.9,1,0,\r\n"
+            ),
+        );
+        let mut new = reader(
+            "new.csv",
+            &format!(
+                "{HEAD}\r\n10.0.0.2,up,9.000,60,10.0.0.2,1,0,\r\n\
+                 10.0.0.3,unreachable,,,192.0.2.2,3,0,host-unreachable\r\n\
+                 10.0.0.9,up,1.000,64,10.0.0.9,1,0,\r\n\
+                 10.0.0.10,up,0.500,64,10.0.0.10,1,0,\r\n"
+            ),
+        );
+        let mut out = Vec::new();
+        let found = write_diff(&mut old, &mut new, Some(5000), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl\r\n\
+             10.0.0.1,disappeared,up,down,1.000,,64,\r\n\
+             10.0.0.2,rtt-changed,up,up,1.000,9.000,64,60\r\n\
+             10.0.0.3,status-changed,down,unreachable,,,,\r\n\
+             10.0.0.10,appeared,down,up,,0.500,,64\r\n"
+        );
+        assert_eq!(
+            found,
+            Diffed {
+                appeared: 1,
+                disappeared: 1,
+                status_changed: 1,
+                rtt_changed: 1
+            }
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! `sweep merge`: several sweep CSVs (shards, or repeated runs of the same targets) into
+//! one, in address order. A k-way merge of the already-sorted inputs: one row per input is
+//! held at a time, so millions of rows merge in constant memory.
+
+use crate::csvin::{self, Error, Header, Reader, Result, Row, Status};
+use crate::sink::Sink;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// What a merge wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Merged {
+    pub rows: u64,
+    pub up: u64,
+}
+
+/// Folds `later` (from a later file) into `acc`, a row for the same address: the better
+/// status wins (up > unreachable > down; the earlier file on ties) and brings its rtt, ttl,
+/// responder, detail and other columns; probes and dups are summed.
+pub fn combine(acc: &mut Row, later: Row) {
+    let probes = acc.probes.saturating_add(later.probes);
+    let dups = acc.dups.saturating_add(later.dups);
+    if later.status > acc.status {
+        *acc = later;
+    }
+    acc.probes = probes;
+    acc.dups = dups;
+}
+
+/// Rows of several sorted inputs, merged by address.
+pub struct Merger {
+    readers: Vec<Reader>,
+    /// The next unconsumed row of each input.
+    heads: Vec<Option<Row>>,
+    /// (address, input index) of each waiting head: smallest address, then earliest input.
+    queue: BinaryHeap<Reverse<(u32, usize)>>,
+}
+
+impl Merger {
+    /// Checks that every input has the first one's header.
+    pub fn new(readers: Vec<Reader>) -> Result<Merger> {
+        let Some(first) = readers.first() else {
+            return Err(Error::Header {
+                path: PathBuf::from("-"),
+                reason: "no inputs to merge".into(),
+            });
+        };
+        for r in &readers[1..] {
+            if let Some(diff) = r.header().mismatch(first.header()) {
+                return Err(Error::Header {
+                    path: r.path().to_path_buf(),
+                    reason: format!(
+                        "header differs from '{}': {diff}",
+                        first.path().display()
+                    ),
+                });
+            }
+        }
+        let mut m = Merger {
+            heads: vec![None; readers.len()],
+            readers,
+            queue: BinaryHeap::new(),
+        };
+        for i in 0..m.readers.len() {
+            m.advance(i)?;
+        }
+        Ok(m)
+    }
+
+    pub fn header(&self) -> &Header {
+        self.readers[0].header()
+    }
+
+    fn advance(&mut self, i: usize) -> Result<()> {
+        let row = self.readers[i].next_row()?;
+        if let Some(r) = &row {
+            self.queue.push(Reverse((u32::from(r.addr), i)));
+        }
+        self.heads[i] = row;
+        Ok(())
+    }
+
+    fn take(&mut self, i: usize) -> Result<Row> {
+        let row = self.heads[i].take().expect("queued input has a head");
+        self.advance(i)?;
+        Ok(row)
+    }
+
+    /// The next merged row, or `None` when every input is done.
+    pub fn next_row(&mut self) -> Result<Option<Row>> {
+        let Some(Reverse((addr, i))) = self.queue.pop() else {
+            return Ok(None);
+        };
+        let mut acc = self.take(i)?;
+        while let Some(&Reverse((a, j))) = self.queue.peek() {
+            if a != addr {
+                break;
+            }
+            self.queue.pop();
+            let later = self.take(j)?;
+            combine(&mut acc, later);
+        }
+        Ok(Some(acc))
+    }
+}
+
+/// Writes the merged rows of `merger` as CSV (header first, CRLF line ends).
+pub fn write_merged(merger: &mut Merger, out: &mut dyn Write) -> Result<Merged> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(out);
+    let io = |e: csv::Error| -> Error {
+        let source = match e.into_kind() {
+            csv::ErrorKind::Io(e) => e,
+            other => io::Error::other(format!("{other:?}")),
+        };
+        crate::error::Error::Write(source).into()
+    };
+    w.write_record(merger.header().names()).map_err(io)?;
+    let mut done = Merged::default();
+    while let Some(row) = merger.next_row()? {
+        done.rows += 1;
+        if row.status == Status::Up {
+            done.up += 1;
+        }
+        w.write_record(row.fields(merger.header())).map_err(io)?;
+    }
+    w.flush()
+        .map_err(|e| Error::from(crate::error::Error::Write(e)))?;
+    Ok(done)
+}
+
+/// `sweep merge INPUT… [-o OUT]`: every input is opened and its header checked before the
+/// output is touched; `-o` is written to a temp file renamed into place only when complete.
+pub fn run(inputs: &[PathBuf], output: Option<&Path>) -> Result<Merged> {
+    let readers = inputs
+        .iter()
+        .map(|p| Reader::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut merger = Merger::new(readers)?;
+    let sink = Sink::prepare(output)?;
+    fill(sink, |out| write_merged(&mut merger, out))
+}
+
+/// Runs `write` into `sink`, keeping a CSV input error typed (the sink only carries I/O
+/// errors) and leaving no output file behind when anything fails.
+pub fn fill<T>(sink: Sink, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+    let mut result = None;
+    let mut failure = None;
+    let finished = sink.finish(|out| match write(out) {
+        Ok(v) => {
+            result = Some(v);
+            Ok(())
+        }
+        Err(csvin::Error::Run(crate::error::Error::Write(e))) => Err(e),
+        Err(e) => {
+            failure = Some(e);
+            Err(io::Error::other("input error"))
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    finished?;
+    Ok(result.expect("finish ran the writer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csvin::tests::{reader, HEAD};
+    use std::net::Ipv4Addr;
+
+    fn merge(inputs: &[(&str, &str)]) -> std::result::Result<(String, Merged), String> {
+        let readers = inputs
+            .iter()
+            .map(|(name, body)| reader(name, &format!("{HEAD}\r\n{body}")))
+            .collect();
+        let mut m = Merger::new(readers).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        let done = write_merged(&mut m, &mut out).map_err(|e| e.to_string())?;
+        Ok((String::from_utf8(out).unwrap(), done))
+    }
+
+    fn row(status: Status, probes: u64, dups: u64, detail: &str) -> Row {
+        let mut r = Row::new(Ipv4Addr::new(10, 0, 0, 1), status);
+        (r.probes, r.dups, r.detail) = (probes, dups, detail.into());
+        r
+    }
+
+    #[test]
+    fn best_status_wins_and_counts_add_up() {
+        let mut acc = row(Status::Down, 3, 0, "");
+        combine(&mut acc, row(Status::Unreachable, 3, 1, "host-unreachable"));
+        assert_eq!(acc, row(Status::Unreachable, 6, 1, "host-unreachable"));
+        combine(&mut acc, row(Status::Up, 1, 2, ""));
+        assert_eq!(acc, row(Status::Up, 7, 3, ""));
+        combine(&mut acc, row(Status::Unreachable, 1, 0, "ttl-exceeded"));
+        assert_eq!(acc, row(Status::Up, 8, 3, ""));
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_file() {
+        let mut acc = row(Status::Unreachable, 1, 0, "first");
+        combine(&mut acc, row(Status::Unreachable, 1, 0, "second"));
+        assert_eq!(acc.detail, "first");
+        let mut sat = row(Status::Down, u64::MAX, 0, "");
+        combine(&mut sat, row(Status::Down, 1, 0, ""));
+        assert_eq!(sat.probes, u64::MAX);
+    }
+
+    #[test]
+    fn disjoint_shards_interleave_in_numeric_order() {
+        let (out, done) = merge(&[
+            ("a.csv", "10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n10.0.0.10,down,,,,3,0,\r\n"),
+            (
+                "b.csv",
+                "10.0.0.9,down,,,,3,0,\r\n10.0.0.100,up,2.500,63,10.0.0.100,2,0,\r\n",
+            ),
+        ])
+        .unwrap();
+        let addrs: Vec<&str> = out
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(addrs, ["10.0.0.2", "10.0.0.9", "10.0.0.10", "10.0.0.100"]);
+        assert_eq!(done, Merged { rows: 4, up: 2 });
+        assert!(out.starts_with(&format!("{HEAD}\r\n")));
+        assert!(out.ends_with("10.0.0.100,up,2.500,63,10.0.0.100,2,0,\r\n"));
+    }
+
+    #[test]
+    fn overlapping_runs_combine() {
+        let (out, done) = merge(&[
+            ("a.csv", "10.0.0.1,down,,,,3,0,\r\n10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n"),
+            (
+                "b.csv",
+                "10.0.0.1,unreachable,,,192.0.2.2,3,0,host-unreachable\r\n\
+                 10.0.0.2,up,9.000,64,10.0.0.2,1,1,\r\n",
+            ),
+            ("c.csv", "10.0.0.1,up,4.321,60,10.0.0.1,2,0,\r\n"),
+        ])
+        .unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "{HEAD}\r\n10.0.0.1,up,4.321,60,10.0.0.1,8,0,\r\n\
+                 10.0.0.2,up,1.000,64,10.0.0.2,2,1,\r\n"
+            )
+        );
+        assert_eq!(done.up, 2);
+    }
+
+    #[test]
+    fn headers_must_match() {
+        let readers = vec![
+            reader("a.csv", &format!("{HEAD}\n")),
+            reader("b.csv", &format!("{HEAD},seen_at\n")),
+        ];
+        let e = Merger::new(readers).err().unwrap().to_string();
+        assert_eq!(
+            e,
+            "'b.csv': header differs from 'a.csv': has extra column(s) 'seen_at'"
+        );
+    }
+
+    #[test]
+    fn unsorted_input_is_an_error_naming_the_line() {
+        let e = merge(&[
+            ("a.csv", "10.0.0.1,down,,,,1,0,\r\n"),
+            ("b.csv", "10.0.0.5,down,,,,1,0,\r\n10.0.0.3,down,,,,1,0,\r\n"),
+        ])
+        .unwrap_err();
+        assert!(e.starts_with("b.csv:3: address '10.0.0.3' is out of order"), "{e}");
+    }
+
+    #[test]
+    fn carries_extra_columns_from_the_winner() {
+        let head = "addr,status,probes,seen_at,hostname";
+        let readers = vec![
+            reader("a.csv", &format!("{head}\n10.0.0.1,down,1,2030-01-01T00:00:00Z,\n")),
+            reader("b.csv", &format!("{head}\n10.0.0.1,up,1,2030-01-02T00:00:00Z,h\n")),
+        ];
+        let mut m = Merger::new(readers).unwrap();
+        let mut out = Vec::new();
+        write_merged(&mut m, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{head}\r\n10.0.0.1,up,2,2030-01-02T00:00:00Z,h\r\n")
+        );
+    }
+}
