@@ -55,34 +55,53 @@ fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// `Err(reason)` when namespaces cannot be used here; probed once per process.
-fn netns_unavailable() -> Option<&'static str> {
-    static PROBE: OnceLock<Option<String>> = OnceLock::new();
-    PROBE
-        .get_or_init(|| {
-            // SAFETY: geteuid has no preconditions and cannot fail.
-            if unsafe { libc::geteuid() } != 0 {
-                return Some("not root".into());
-            }
-            if !have("ip") {
-                return Some("`ip` (iproute2) not installed".into());
-            }
-            let probe = format!("sweepprobe-{}", std::process::id());
-            let ok = run_quiet("ip", &["netns", "add", &probe]);
-            let _ = run_quiet("ip", &["netns", "del", &probe]);
-            (!ok).then(|| "`ip netns add` fails here".into())
-        })
-        .as_deref()
+/// Why each level of [`Need`] cannot be met here (None: it can), probed
+/// once per process.
+struct Probe {
+    netns: Option<String>,
+    nft: Option<String>,
+}
+
+fn probe() -> &'static Probe {
+    static PROBE: OnceLock<Probe> = OnceLock::new();
+    PROBE.get_or_init(|| {
+        let fail = |why: &str| Probe {
+            netns: Some(why.to_string()),
+            nft: Some(why.to_string()),
+        };
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            return fail("not root");
+        }
+        if !have("ip") {
+            return fail("`ip` (iproute2) not installed");
+        }
+        let ns = format!("sweepprobe-{}", std::process::id());
+        if !run_quiet("ip", &["netns", "add", &ns]) {
+            return fail("`ip netns add` fails here");
+        }
+        let nft = if !have("nft") {
+            Some("`nft` (nftables) not installed".to_string())
+        } else if !run_quiet(
+            "ip",
+            &["netns", "exec", &ns, "nft", "add", "table", "ip", "probe"],
+        ) {
+            Some("`nft` cannot add a table (kernel without nf_tables?)".to_string())
+        } else {
+            None
+        };
+        let _ = run_quiet("ip", &["netns", "del", &ns]);
+        remove_stale_namespaces();
+        Probe { netns: None, nft }
+    })
 }
 
 fn unavailable(need: Need) -> Option<String> {
-    if let Some(why) = netns_unavailable() {
-        return Some(why.to_string());
+    let p = probe();
+    match need {
+        Need::Netns => p.netns.clone(),
+        Need::Lab => p.netns.clone().or_else(|| p.nft.clone()),
     }
-    if need == Need::Lab && !have("nft") {
-        return Some("`nft` (nftables) not installed".into());
-    }
-    None
 }
 
 fn lab_required() -> bool {
@@ -110,6 +129,37 @@ fn run_quiet(prog: &str, args: &[&str]) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+/// Deletes namespaces that a killed test process (one whose pid is gone)
+/// left behind. Only names of `unique_name`'s shape are considered.
+fn remove_stale_namespaces() {
+    let Ok(dir) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = owner_pid(&name) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = run_quiet("ip", &["netns", "del", &name]);
+        }
+    }
+}
+
+/// `swl123-4-scan` / `swn123-4` -> 123.
+fn owner_pid(name: &str) -> Option<u32> {
+    let rest = name
+        .strip_prefix("swl")
+        .or_else(|| name.strip_prefix("swn"))?;
+    let mut parts = rest.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    parts.next()?.parse::<u32>().ok()?;
+    match parts.next() {
+        None | Some("scan" | "tgt") if parts.next().is_none() => Some(pid),
+        _ => None,
+    }
 }
 
 /// Names unique across parallel trials and parallel test processes.
