@@ -2,7 +2,7 @@
 //! request bytes and the current time, returns packets to send later.
 
 use crate::packet::{self, EchoRequest};
-use crate::profile::{Mode, OptKind, Profile, Rule, TruncTo};
+use crate::profile::{Mode, OptKind, Profile, Rule, Scope, TruncTo};
 use crate::rng::{chance, draw, Tag};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -105,12 +105,17 @@ impl Stats {
 #[derive(Default)]
 pub struct Host {
     pub stats: Stats,
+    bucket: Bucket,
+}
+
+#[derive(Default)]
+struct Bucket {
     tokens: f64,
     refilled_at: u64,
     primed: bool,
 }
 
-impl Host {
+impl Bucket {
     /// Token bucket: bursts of up to `limit`, refilled at `limit` per second.
     fn take_token(&mut self, limit: u32, now: u64) -> bool {
         let cap = f64::from(limit);
@@ -166,6 +171,8 @@ pub struct Planned {
 pub struct Engine {
     pub profile: Profile,
     pub hosts: HostMap,
+    /// Shared rate-limit buckets of `ratelimit_scope=rule` rules, by line.
+    rule_buckets: HashMap<usize, Bucket>,
     /// Packets that were not echo requests to described addresses.
     pub ignored: u64,
     ip_id: u16,
@@ -176,6 +183,7 @@ impl Engine {
         Engine {
             profile,
             hosts: HostMap::default(),
+            rule_buckets: HashMap::new(),
             ignored: 0,
             ip_id: 0,
         }
@@ -193,6 +201,7 @@ impl Engine {
             hosts,
             ip_id,
             ignored,
+            rule_buckets,
         } = self;
         let Some(rule) = profile.rule_for(addr) else {
             *ignored += 1;
@@ -212,7 +221,11 @@ impl Engine {
             return;
         }
         if let Some(limit) = b.ratelimit {
-            if !host.take_token(limit, now) {
+            let bucket = match b.ratelimit_scope {
+                Scope::Host => &mut host.bucket,
+                Scope::Rule => rule_buckets.entry(rule.line).or_default(),
+            };
+            if !bucket.take_token(limit, now) {
                 host.stats.ratelimited += 1;
                 return;
             }
@@ -460,6 +473,19 @@ mod tests {
         let (out, st) = run("198.18.0.0/24 ratelimit=10", [198, 18, 0, 5], 2000);
         assert!((25..=32).contains(&out.len()), "{}", out.len());
         assert_eq!(st.ratelimited + out.len() as u64, 2000);
+    }
+
+    #[test]
+    fn rule_scope_ratelimit_is_shared() {
+        let mut e =
+            Engine::new(parse_profile("198.18.0.0/24 ratelimit=10 ratelimit_scope=rule").unwrap());
+        let mut out = Vec::new();
+        for host in 0..=255u8 {
+            e.handle(0, &request([198, 18, 0, host], 1), &mut out);
+        }
+        assert_eq!(out.len(), 10);
+        e.handle(1_000_000_000, &request([198, 18, 0, 1], 2), &mut out);
+        assert_eq!(out.len(), 11);
     }
 
     #[test]

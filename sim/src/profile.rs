@@ -139,6 +139,15 @@ pub enum TruncTo {
     Len(usize),
 }
 
+/// Who shares a rate-limit budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Each address has its own budget.
+    Host,
+    /// All addresses of the rule share one, like a rate-limiting router.
+    Rule,
+}
+
 /// Everything one rule says about its addresses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Behavior {
@@ -165,6 +174,7 @@ pub struct Behavior {
     pub ttl: u8,
     /// Replies per second per host; `None` is unlimited.
     pub ratelimit: Option<u32>,
+    pub ratelimit_scope: Scope,
 }
 
 impl Default for Behavior {
@@ -192,6 +202,7 @@ impl Default for Behavior {
             router: None,
             ttl: 64,
             ratelimit: None,
+            ratelimit_scope: Scope::Host,
         }
     }
 }

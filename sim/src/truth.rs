@@ -2,7 +2,7 @@
 //! CSV files (truth before the run, activity log after it).
 
 use crate::engine::Engine;
-use crate::profile::{Behavior, Delay, Dist, Mode, Profile};
+use crate::profile::{Behavior, Delay, Dist, Mode, Profile, Scope};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
@@ -81,7 +81,12 @@ fn describe(b: &Behavior) -> String {
         }
     }
     if let Some(r) = b.ratelimit {
-        kv("ratelimit", r.to_string());
+        let scope = if b.ratelimit_scope == Scope::Rule {
+            ":rule"
+        } else {
+            ""
+        };
+        kv("ratelimit", format!("{r}{scope}"));
     }
     s
 }
