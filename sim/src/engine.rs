@@ -116,15 +116,15 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Token bucket: bursts of up to `limit`, refilled at `limit` per second.
-    fn take_token(&mut self, limit: u32, now: u64) -> bool {
-        let cap = f64::from(limit);
+    /// Token bucket: starts full with `burst` tokens, refilled at `limit` per second.
+    fn take_token(&mut self, limit: u32, burst: u32, now: u64) -> bool {
+        let cap = f64::from(burst);
         if !self.primed {
             self.primed = true;
             self.tokens = cap;
         } else {
             let elapsed = now.saturating_sub(self.refilled_at) as f64 / 1e9;
-            self.tokens = (self.tokens + elapsed * cap).min(cap);
+            self.tokens = (self.tokens + elapsed * f64::from(limit)).min(cap);
         }
         self.refilled_at = now;
         if self.tokens >= 1.0 {
@@ -225,7 +225,8 @@ impl Engine {
                 Scope::Host => &mut host.bucket,
                 Scope::Rule => rule_buckets.entry(rule.line).or_default(),
             };
-            if !bucket.take_token(limit, now) {
+            let burst = b.ratelimit_burst.unwrap_or(limit);
+            if !bucket.take_token(limit, burst, now) {
                 host.stats.ratelimited += 1;
                 return;
             }
@@ -486,6 +487,18 @@ mod tests {
         assert_eq!(out.len(), 10);
         e.handle(1_000_000_000, &request([198, 18, 0, 1], 2), &mut out);
         assert_eq!(out.len(), 11);
+        let p = "198.18.0.0/24 ratelimit=1000 ratelimit_burst=5 ratelimit_scope=rule";
+        let mut e = Engine::new(parse_profile(p).unwrap());
+        let mut out = Vec::new();
+        for host in 0..=255u8 {
+            e.handle(
+                u64::from(host) * 100_000,
+                &request([198, 18, 0, host], 1),
+                &mut out,
+            );
+        }
+        // 5 from the burst, then one per ms over 25.5 ms.
+        assert!((29..=31).contains(&out.len()), "{}", out.len());
     }
 
     #[test]

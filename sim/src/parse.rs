@@ -184,6 +184,7 @@ fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
                 _ => Some(parse_int(v.strip_suffix("/s").unwrap_or(v), 0, 1_000_000)?),
             }
         }
+        "ratelimit_burst" => b.ratelimit_burst = Some(parse_int(v, 1, 1_000_000)?),
         "ratelimit_scope" => {
             b.ratelimit_scope = match v {
                 "host" => Scope::Host,

@@ -175,6 +175,8 @@ pub struct Behavior {
     /// Replies per second per host; `None` is unlimited.
     pub ratelimit: Option<u32>,
     pub ratelimit_scope: Scope,
+    /// Bucket size; `None` means one second's worth (`ratelimit`).
+    pub ratelimit_burst: Option<u32>,
 }
 
 impl Default for Behavior {
@@ -203,6 +205,7 @@ impl Default for Behavior {
             ttl: 64,
             ratelimit: None,
             ratelimit_scope: Scope::Host,
+            ratelimit_burst: None,
         }
     }
 }
