@@ -2,10 +2,13 @@
 //! and columns are found by name, rows are parsed into typed `Row`s one at a time, and each
 //! file must be in strictly ascending address order, so inputs stream in constant memory.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Problems with the CSV inputs (exit 2), or with the run itself (the scan's own error type).
 #[derive(Debug, thiserror::Error)]
@@ -216,8 +219,6 @@ pub struct Row {
     pub hostname: String,
     /// Unknown columns, in header order.
     pub extra: Vec<String>,
-    /// The line the row starts on (1 is the header).
-    pub line: u64,
 }
 
 impl Row {
@@ -235,7 +236,6 @@ impl Row {
             seen_at: String::new(),
             hostname: String::new(),
             extra: Vec::new(),
-            line: 0,
         }
     }
 
@@ -289,12 +289,10 @@ pub fn format_rtt(us: u64) -> String {
 pub fn parse_row<'a>(
     header: &Header,
     fields: impl IntoIterator<Item = &'a str>,
-    line: u64,
 ) -> std::result::Result<Row, String> {
     let mut addr = None;
     let mut status = None;
     let mut row = Row::new(Ipv4Addr::UNSPECIFIED, Status::Down);
-    row.line = line;
     row.extra = vec![String::new(); header.others()];
     let (mut rtt_text, mut ttl_text) = ("", "");
     for (col, f) in header.cols.iter().zip(fields) {
@@ -367,7 +365,8 @@ fn count(name: &str, f: &str) -> std::result::Result<u64, String> {
 /// A sweep CSV read row by row, checking that addresses strictly ascend.
 pub struct Reader {
     path: PathBuf,
-    csv: csv::Reader<Box<dyn Read>>,
+    csv: csv::Reader<Tap>,
+    recent: Rc<RefCell<Recent>>,
     header: Header,
     record: csv::StringRecord,
     prev: Option<Ipv4Addr>,
@@ -385,34 +384,37 @@ impl Reader {
 
     /// Reads from `input`, naming it `path` in errors.
     pub fn new(path: &Path, input: Box<dyn Read>) -> Result<Reader> {
-        let path = path.to_path_buf();
-        let mut csv = csv::ReaderBuilder::new()
+        let recent = Rc::new(RefCell::new(Recent::default()));
+        let tap = Tap {
+            inner: input,
+            recent: Rc::clone(&recent),
+        };
+        let csv = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(false)
             .buffer_capacity(1 << 16)
-            .from_reader(input);
-        let names = match csv.headers() {
-            Ok(h) => h.clone(),
-            Err(e) => return Err(csv_error(&path, e)),
-        };
-        if names.is_empty() {
-            return Err(Error::Header {
-                path,
-                reason: "empty file: not a sweep CSV (no header row)".into(),
-            });
-        }
-        let names: Vec<&str> = names.iter().collect();
-        let header = Header::parse(&names).map_err(|reason| Error::Header {
-            path: path.clone(),
-            reason,
-        })?;
-        Ok(Reader {
-            path,
+            .from_reader(tap);
+        let mut r = Reader {
+            path: path.to_path_buf(),
             csv,
-            header,
+            recent,
+            header: Header {
+                names: Vec::new(),
+                cols: Vec::new(),
+            },
             record: csv::StringRecord::new(),
             prev: None,
-        })
+        };
+        let names = match r.csv.headers() {
+            Ok(h) => h.clone(),
+            Err(e) => return Err(r.csv_error(e)),
+        };
+        if names.is_empty() {
+            return Err(r.header_error("empty file: not a sweep CSV (no header row)".into()));
+        }
+        let names: Vec<&str> = names.iter().collect();
+        r.header = Header::parse(&names).map_err(|reason| r.header_error(reason))?;
+        Ok(r)
     }
 
     pub fn path(&self) -> &Path {
@@ -428,60 +430,149 @@ impl Reader {
         match self.csv.read_record(&mut self.record) {
             Ok(false) => return Ok(None),
             Ok(true) => {}
-            Err(e) => return Err(csv_error(&self.path, e)),
+            Err(e) => return Err(self.csv_error(e)),
         }
-        let line = self.record.position().map_or(0, |p| p.line());
-        let row = parse_row(&self.header, self.record.iter(), line).map_err(|reason| {
-            Error::Row {
-                path: self.path.clone(),
-                line,
-                reason,
-            }
-        })?;
-        if let Some(prev) = self.prev {
-            if row.addr <= prev {
-                let reason = if row.addr == prev {
-                    format!("address '{}' appears twice in one file", row.addr)
-                } else {
-                    format!(
-                        "address '{}' is out of order (after {prev}); rows must ascend by address, as sweep writes them",
-                        row.addr
-                    )
-                };
-                return Err(Error::Row {
-                    path: self.path.clone(),
-                    line,
-                    reason,
-                });
-            }
+        let row = match parse_row(&self.header, self.record.iter()) {
+            Ok(row) => row,
+            Err(reason) => return Err(self.row_error(self.record.position(), reason)),
+        };
+        if let Some(prev) = self.prev.filter(|&p| row.addr <= p) {
+            let reason = if row.addr == prev {
+                format!("address '{}' appears twice in one file", row.addr)
+            } else {
+                format!(
+                    "address '{}' is out of order (after {prev}); rows must ascend by address, as sweep writes them",
+                    row.addr
+                )
+            };
+            return Err(self.row_error(self.record.position(), reason));
         }
         self.prev = Some(row.addr);
         Ok(Some(row))
     }
+
+    fn header_error(&self, reason: String) -> Error {
+        Error::Header {
+            path: self.path.clone(),
+            reason,
+        }
+    }
+
+    fn row_error(&self, at: Option<&csv::Position>, reason: String) -> Error {
+        // csv's own line count is off for CRLF files (a record "starts" at the previous
+        // line's LF), so count lines in the input itself.
+        let line = at.map_or(0, |p| {
+            self.recent.borrow().line_at(p.byte()).unwrap_or(p.line())
+        });
+        Error::Row {
+            path: self.path.clone(),
+            line,
+            reason,
+        }
+    }
+
+    fn csv_error(&self, e: csv::Error) -> Error {
+        let at = e.position().cloned();
+        match e.into_kind() {
+            csv::ErrorKind::Io(source) => Error::Read {
+                path: self.path.clone(),
+                source,
+            },
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => self.row_error(
+                at.as_ref(),
+                format!("row has {len} fields but the header has {expected_len}"),
+            ),
+            csv::ErrorKind::Utf8 { .. } => self.row_error(at.as_ref(), "not valid UTF-8".into()),
+            other => self.row_error(at.as_ref(), format!("{other:?}")),
+        }
+    }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> Error {
-    let path = path.to_path_buf();
-    let line = e.position().map_or(0, |p| p.line());
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => Error::Read { path, source },
-        csv::ErrorKind::UnequalLengths {
-            expected_len, len, ..
-        } => Error::Row {
-            path,
-            line,
-            reason: format!("row has {len} fields but the header has {expected_len}"),
-        },
-        csv::ErrorKind::Utf8 { .. } => Error::Row {
-            path,
-            line,
-            reason: "not valid UTF-8".into(),
-        },
-        other => Error::Row {
-            path,
-            line,
-            reason: format!("{other:?}"),
-        },
+/// Passes the input through to csv, keeping a copy of the recent part in `Recent`.
+struct Tap {
+    inner: Box<dyn Read>,
+    recent: Rc<RefCell<Recent>>,
+}
+
+impl Read for Tap {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.recent.borrow_mut().push(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The last `KEEP` bytes or so of input, in the chunks they were read in, with the number
+/// of line feeds before each: enough to find the line of the record just read.
+#[derive(Default)]
+struct Recent {
+    chunks: VecDeque<Chunk>,
+    kept: usize,
+    seen: u64,
+    newlines: u64,
+}
+
+struct Chunk {
+    start: u64,
+    newlines_before: u64,
+    bytes: Vec<u8>,
+}
+
+const KEEP: usize = 1 << 20;
+
+impl Recent {
+    fn push(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let mut bytes = Vec::new();
+        while self.kept > KEEP {
+            let old = self.chunks.pop_front().expect("kept bytes are in chunks");
+            self.kept -= old.bytes.len();
+            bytes = old.bytes;
+        }
+        bytes.clear();
+        bytes.extend_from_slice(data);
+        let chunk = Chunk {
+            start: self.seen,
+            newlines_before: self.newlines,
+            bytes,
+        };
+        self.seen += data.len() as u64;
+        self.newlines += data.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.kept += data.len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// The 1-based line of the first byte at or after offset `byte` that does not end a
+    /// line (csv reports a record as starting at the line end before it), if still kept.
+    fn line_at(&self, byte: u64) -> Option<u64> {
+        let first = self.chunks.front()?;
+        if byte < first.start {
+            return None;
+        }
+        let mut newlines = None;
+        for c in &self.chunks {
+            let end = c.start + c.bytes.len() as u64;
+            if byte >= end {
+                continue;
+            }
+            let from = byte.saturating_sub(c.start) as usize;
+            let mut n = newlines.unwrap_or_else(|| {
+                c.newlines_before + c.bytes[..from].iter().filter(|&&b| b == b'\n').count() as u64
+            });
+            for &b in &c.bytes[from..] {
+                match b {
+                    b'\n' => n += 1,
+                    b'\r' => {}
+                    _ => return Some(n + 1),
+                }
+            }
+            newlines = Some(n);
+        }
+        newlines.map(|n| n + 1)
     }
 }
 
@@ -521,10 +612,13 @@ pub(crate) mod tests {
         let r = rows("a.csv", &text).unwrap();
         assert_eq!(r.len(), 3);
         assert_eq!(r[0].status, Status::Up);
-        assert_eq!((r[0].rtt_us, r[0].ttl, r[0].dups), (Some(1234), Some(63), 1));
+        assert_eq!(
+            (r[0].rtt_us, r[0].ttl, r[0].dups),
+            (Some(1234), Some(63), 1)
+        );
         assert_eq!(r[1].responder, Some(Ipv4Addr::new(192, 0, 2, 2)));
         assert_eq!(r[1].detail, "host-unreachable");
-        assert_eq!((r[2].status, r[2].probes, r[2].line), (Status::Down, 2, 4));
+        assert_eq!((r[2].status, r[2].probes), (Status::Down, 2));
         let h = reader("a.csv", &text).header().clone();
         assert_eq!(r[1].fields(&h).join(","), text.lines().nth(2).unwrap());
     }
@@ -556,10 +650,7 @@ pub(crate) mod tests {
             more.mismatch(&base).unwrap(),
             "has extra column(s) 'seen_at'"
         );
-        assert_eq!(
-            base.mismatch(&more).unwrap(),
-            "lacks column(s) 'seen_at'"
-        );
+        assert_eq!(base.mismatch(&more).unwrap(), "lacks column(s) 'seen_at'");
         let swapped = h("status,addr,rtt_ms,ttl,responder,probes,dups,detail");
         assert!(swapped.mismatch(&base).unwrap().contains("another order"));
     }
@@ -579,11 +670,80 @@ pub(crate) mod tests {
             ("10.0.0.1,up,,64,,1,0,", "empty rtt_ms"),
             ("10.0.0.1,up,1.0,64", "4 fields"),
         ] {
-            let e = rows("a.csv", &format!("{HEAD}\r\n10.0.0.0,down,,,,1,0,\r\n{row}\r\n"))
-                .unwrap_err();
+            let e = rows(
+                "a.csv",
+                &format!("{HEAD}\r\n10.0.0.0,down,,,,1,0,\r\n{row}\r\n"),
+            )
+            .unwrap_err();
             assert!(e.starts_with("a.csv:3: "), "{e}");
             assert!(e.contains(token), "{e} should name {token}");
         }
+    }
+
+    /// Hands out its text a few bytes per read, so records straddle chunks.
+    struct Trickle(io::Cursor<String>, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn errors_name_the_physical_line() {
+        let bad = "10.0.0.9,bogus,,,,1,0,";
+        for (eol, body) in [
+            (
+                "\n",
+                format!("10.0.0.1,down,,,,1,0,\n10.0.0.2,down,,,,1,0,\n{bad}\n"),
+            ),
+            (
+                "\r\n",
+                format!("10.0.0.1,down,,,,1,0,\r\n10.0.0.2,down,,,,1,0,\r\n{bad}\r\n"),
+            ),
+            ("\n", format!("10.0.0.1,down,,,,1,0,\n\n{bad}\n")),
+            ("\r\n", format!("10.0.0.1,down,,,,1,0,\r\n\r\n{bad}\r\n")),
+            (
+                "\r\n",
+                format!("10.0.0.1,down,,,,1,0,\"a\r\nb\"\r\n{bad}\r\n"),
+            ),
+        ] {
+            for step in [1, 3, 1 << 16] {
+                let text = format!("{HEAD}{eol}{body}");
+                let input = Trickle(io::Cursor::new(text), step);
+                let mut r = Reader::new(Path::new("a.csv"), Box::new(input)).unwrap();
+                let e = loop {
+                    match r.next_row() {
+                        Ok(Some(_)) => {}
+                        Ok(None) => panic!("no error in {body:?}"),
+                        Err(e) => break e.to_string(),
+                    }
+                };
+                assert!(
+                    e.starts_with("a.csv:4: invalid status 'bogus'"),
+                    "{body:?}/{step}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn line_numbers_hold_past_the_kept_window() {
+        let mut text = format!("{HEAD}\r\n");
+        let n = 2 * KEEP / 24;
+        for i in 0..n {
+            text.push_str(&format!(
+                "{},down,,,,1,0,\r\n",
+                Ipv4Addr::from(i as u32 + 1)
+            ));
+        }
+        text.push_str("255.255.255.255,up,,,,1,0,\r\n");
+        let e = rows("big.csv", &text).unwrap_err();
+        assert!(
+            e.starts_with(&format!("big.csv:{}: empty rtt_ms", n + 2)),
+            "{e}"
+        );
     }
 
     #[test]
@@ -593,7 +753,10 @@ pub(crate) mod tests {
         assert_eq!(rows("a.csv", &ok).unwrap().len(), 2);
         let back = format!("{HEAD}\n10.0.0.10,down,,,,1,0,\n10.0.0.9,down,,,,1,0,\n");
         let e = rows("a.csv", &back).unwrap_err();
-        assert!(e.contains("a.csv:3: address '10.0.0.9' is out of order"), "{e}");
+        assert!(
+            e.contains("a.csv:3: address '10.0.0.9' is out of order"),
+            "{e}"
+        );
         let twice = format!("{HEAD}\n10.0.0.9,down,,,,1,0,\n10.0.0.9,down,,,,1,0,\n");
         assert!(rows("a.csv", &twice).unwrap_err().contains("twice"));
     }

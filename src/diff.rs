@@ -46,7 +46,11 @@ impl Change {
 
 /// How one host changed, if it did. `None` rows are absent (down); `rtt_change_us` is the
 /// `--rtt-change` threshold in microseconds.
-pub fn classify(old: Option<&Row>, new: Option<&Row>, rtt_change_us: Option<u64>) -> Option<Change> {
+pub fn classify(
+    old: Option<&Row>,
+    new: Option<&Row>,
+    rtt_change_us: Option<u64>,
+) -> Option<Change> {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status);
     let (o, n) = (status(old), status(new));
     match (o == Status::Up, n == Status::Up) {
@@ -134,8 +138,7 @@ pub fn write_diff(
             Ordering::Equal => (a.take(), b.take()),
         };
         let addr = o.as_ref().or(n.as_ref()).map(|r| r.addr);
-        if let (Some(addr), Some(change)) =
-            (addr, classify(o.as_ref(), n.as_ref(), rtt_change_us))
+        if let (Some(addr), Some(change)) = (addr, classify(o.as_ref(), n.as_ref(), rtt_change_us))
         {
             found.count(change);
             w.write_record(fields(addr, change, o.as_ref(), n.as_ref()))
@@ -187,14 +190,15 @@ pub fn run(
             if !r.header().has(Col::RttMs) {
                 return Err(Error::Header {
                     path: r.path().to_path_buf(),
-                    reason: "--rtt-change needs an 'rtt_ms' column and this file has none"
-                        .into(),
+                    reason: "--rtt-change needs an 'rtt_ms' column and this file has none".into(),
                 });
             }
         }
     }
     let sink = Sink::prepare(output)?;
-    fill(sink, |out| write_diff(&mut old, &mut new, rtt_change_us, out))
+    fill(sink, |out| {
+        write_diff(&mut old, &mut new, rtt_change_us, out)
+    })
 }
 
 #[cfg(test)]

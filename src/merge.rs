@@ -51,10 +51,7 @@ impl Merger {
             if let Some(diff) = r.header().mismatch(first.header()) {
                 return Err(Error::Header {
                     path: r.path().to_path_buf(),
-                    reason: format!(
-                        "header differs from '{}': {diff}",
-                        first.path().display()
-                    ),
+                    reason: format!("header differs from '{}': {diff}", first.path().display()),
                 });
             }
         }
@@ -214,7 +211,10 @@ mod tests {
     #[test]
     fn disjoint_shards_interleave_in_numeric_order() {
         let (out, done) = merge(&[
-            ("a.csv", "10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n10.0.0.10,down,,,,3,0,\r\n"),
+            (
+                "a.csv",
+                "10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n10.0.0.10,down,,,,3,0,\r\n",
+            ),
             (
                 "b.csv",
                 "10.0.0.9,down,,,,3,0,\r\n10.0.0.100,up,2.500,63,10.0.0.100,2,0,\r\n",
@@ -235,7 +235,10 @@ mod tests {
     #[test]
     fn overlapping_runs_combine() {
         let (out, done) = merge(&[
-            ("a.csv", "10.0.0.1,down,,,,3,0,\r\n10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n"),
+            (
+                "a.csv",
+                "10.0.0.1,down,,,,3,0,\r\n10.0.0.2,up,1.000,64,10.0.0.2,1,0,\r\n",
+            ),
             (
                 "b.csv",
                 "10.0.0.1,unreachable,,,192.0.2.2,3,0,host-unreachable\r\n\
@@ -271,18 +274,30 @@ mod tests {
     fn unsorted_input_is_an_error_naming_the_line() {
         let e = merge(&[
             ("a.csv", "10.0.0.1,down,,,,1,0,\r\n"),
-            ("b.csv", "10.0.0.5,down,,,,1,0,\r\n10.0.0.3,down,,,,1,0,\r\n"),
+            (
+                "b.csv",
+                "10.0.0.5,down,,,,1,0,\r\n10.0.0.3,down,,,,1,0,\r\n",
+            ),
         ])
         .unwrap_err();
-        assert!(e.starts_with("b.csv:3: address '10.0.0.3' is out of order"), "{e}");
+        assert!(
+            e.starts_with("b.csv:3: address '10.0.0.3' is out of order"),
+            "{e}"
+        );
     }
 
     #[test]
     fn carries_extra_columns_from_the_winner() {
         let head = "addr,status,probes,seen_at,hostname";
         let readers = vec![
-            reader("a.csv", &format!("{head}\n10.0.0.1,down,1,2030-01-01T00:00:00Z,\n")),
-            reader("b.csv", &format!("{head}\n10.0.0.1,up,1,2030-01-02T00:00:00Z,h\n")),
+            reader(
+                "a.csv",
+                &format!("{head}\n10.0.0.1,down,1,2030-01-01T00:00:00Z,\n"),
+            ),
+            reader(
+                "b.csv",
+                &format!("{head}\n10.0.0.1,up,1,2030-01-02T00:00:00Z,h\n"),
+            ),
         ];
         let mut m = Merger::new(readers).unwrap();
         let mut out = Vec::new();

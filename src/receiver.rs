@@ -5,7 +5,7 @@ use crate::counters::Counters;
 use crate::error::Result;
 use crate::rto::RtoEstimator;
 use crate::table::{Recorded, Table};
-use crate::transport::{Received, Receiver, Socket};
+use crate::transport::{Payload, Receiver, Socket};
 use crate::validate::{Ignored, Validator, Verdict};
 use crate::wire::IpMeta;
 use std::collections::HashMap;
@@ -14,6 +14,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 const BATCH: usize = 64;
+/// After a short read, let replies gather this long before reading again: at high rates
+/// this turns a wakeup per reply into one per batch (kernel timestamps keep RTTs exact).
+const NAP: Duration = Duration::from_micros(500);
 /// Retrying sooner than this after a probe would mostly resend to hosts still answering.
 const RTO_FLOOR: Duration = Duration::from_millis(10);
 
@@ -46,6 +49,7 @@ pub fn run(
     table: &Table,
     counters: &Counters,
     epoch: Instant,
+    epoch_unix_ns: u64,
     timeout: Duration,
 ) -> Result<Heard> {
     let mut rx = Receiver::new(sock, BATCH, slot_len);
@@ -53,11 +57,17 @@ pub fn run(
     let mut heard = Heard::default();
     while !counters.stopped() {
         let k = rx.recv()?;
-        let now_ns = epoch.elapsed().as_nanos() as u64;
+        let read_ns = epoch.elapsed().as_nanos() as u64;
         for j in 0..k {
-            let verdict = match rx.packet(j) {
-                Received::Ipv4(pkt) => validator.classify_ipv4(pkt),
-                Received::Icmp { src, ttl, msg } => {
+            let got = rx.packet(j);
+            // The kernel's arrival time, on the scan's clock; our read time if absent.
+            let now_ns = got
+                .at_unix_ns
+                .and_then(|t| t.checked_sub(epoch_unix_ns))
+                .unwrap_or(read_ns);
+            let verdict = match got.payload {
+                Payload::Ipv4(pkt) => validator.classify_ipv4(pkt),
+                Payload::Icmp { src, ttl, msg } => {
                     let meta = IpMeta {
                         src,
                         dst: Ipv4Addr::UNSPECIFIED,
@@ -67,6 +77,9 @@ pub fn run(
                 }
             };
             record(verdict, now_ns, table, counters, &mut rto, &mut heard);
+        }
+        if k > 0 && k < BATCH {
+            std::thread::sleep(NAP);
         }
         if k > 0 {
             counters.ignored.store(heard.ignored.total(), Relaxed);

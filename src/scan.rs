@@ -75,6 +75,9 @@ pub fn run(
     // an ICMP error quoting all of it.
     let slot_len = 2 * (60 + template.len()) + 16;
     let (epoch, started) = (Instant::now(), SystemTime::now());
+    let epoch_unix_ns = started
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     let plan = Plan {
         targets,
         perm: &perm,
@@ -98,6 +101,7 @@ pub fn run(
                 &table,
                 counters,
                 epoch,
+                epoch_unix_ns,
                 opts.timeout,
             )
         });

@@ -89,6 +89,9 @@ impl Socket {
         if let Some(ttl) = ttl {
             setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, libc::c_int::from(ttl))?;
         }
+        // Kernel receive timestamps: RTTs stay exact even when the receiver reads late
+        // (it naps between batches to save wakeups at high rates).
+        setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1 as libc::c_int)?;
         if self.raw {
             // Only replies and errors reach us: on loopback this halves the receive load by
             // keeping our own echo requests out of the socket.
@@ -327,13 +330,26 @@ impl<'s> Sender<'s> {
 
 /// One received packet: a whole IPv4 packet (raw socket) or a bare ICMP message with the
 /// facts the datagram socket reported (source, TTL).
-pub enum Received<'a> {
+pub enum Payload<'a> {
     Ipv4(&'a [u8]),
     Icmp {
         src: Ipv4Addr,
         ttl: u8,
         msg: &'a [u8],
     },
+}
+
+pub struct Received<'a> {
+    pub payload: Payload<'a>,
+    /// When the kernel received it, in ns since the Unix epoch (CLOCK_REALTIME).
+    pub at_unix_ns: Option<u64>,
+}
+
+/// What a packet's control messages say.
+#[derive(Default)]
+struct Ancillary {
+    ttl: Option<u8>,
+    at_unix_ns: Option<u64>,
 }
 
 pub struct Receiver<'s> {
@@ -404,30 +420,48 @@ impl<'s> Receiver<'s> {
         let h = &self.hdrs[k];
         let n = (h.msg_len as usize).min(self.len);
         let bytes = &self.bufs[k * self.len..k * self.len + n];
-        if self.sock.raw {
-            return Received::Ipv4(bytes);
-        }
-        Received::Icmp {
-            src: Ipv4Addr::from(u32::from_be(self.names[k].sin_addr.s_addr)),
-            ttl: self.ttl_of(k).unwrap_or(0),
-            msg: bytes,
+        let anc = self.ancillary(k);
+        let payload = if self.sock.raw {
+            Payload::Ipv4(bytes)
+        } else {
+            Payload::Icmp {
+                src: Ipv4Addr::from(u32::from_be(self.names[k].sin_addr.s_addr)),
+                ttl: anc.ttl.unwrap_or(0),
+                msg: bytes,
+            }
+        };
+        Received {
+            payload,
+            at_unix_ns: anc.at_unix_ns,
         }
     }
 
-    /// The IP_TTL control message a datagram socket attaches when IP_RECVTTL is on.
-    fn ttl_of(&self, k: usize) -> Option<u8> {
+    /// The receive timestamp (SO_TIMESTAMPNS) and, on datagram sockets, the TTL
+    /// (IP_RECVTTL) the kernel attached to packet `k`.
+    fn ancillary(&self, k: usize) -> Ancillary {
         let h = &self.hdrs[k].msg_hdr;
+        let mut anc = Ancillary::default();
         // SAFETY: the CMSG macros walk the control buffer the kernel filled for this header.
         unsafe {
             let mut c = libc::CMSG_FIRSTHDR(h);
             while !c.is_null() {
-                if (*c).cmsg_level == libc::IPPROTO_IP && (*c).cmsg_type == libc::IP_TTL {
-                    let v = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::c_int);
-                    return u8::try_from(v).ok();
+                let data = libc::CMSG_DATA(c);
+                match ((*c).cmsg_level, (*c).cmsg_type) {
+                    (libc::IPPROTO_IP, libc::IP_TTL) => {
+                        let v = std::ptr::read_unaligned(data as *const libc::c_int);
+                        anc.ttl = u8::try_from(v).ok();
+                    }
+                    (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                        let ts = std::ptr::read_unaligned(data as *const libc::timespec);
+                        anc.at_unix_ns = u64::try_from(ts.tv_sec)
+                            .ok()
+                            .map(|s| s * 1_000_000_000 + ts.tv_nsec as u64);
+                    }
+                    _ => {}
                 }
                 c = libc::CMSG_NXTHDR(h, c);
             }
         }
-        None
+        anc
     }
 }
