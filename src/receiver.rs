@@ -35,6 +35,14 @@ impl IgnoredCounts {
     }
 }
 
+/// The scan's epoch on both clocks: probe stamps count from `epoch`; kernel receive
+/// timestamps are Unix time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub epoch: Instant,
+    pub unix_ns: u64,
+}
+
 /// What only the receiver knows at the end: who sent each ICMP error, and what it ignored.
 #[derive(Debug, Default)]
 pub struct Heard {
@@ -48,10 +56,13 @@ pub fn run(
     validator: &Validator,
     table: &Table,
     counters: &Counters,
-    epoch: Instant,
-    epoch_unix_ns: u64,
+    clock: Clock,
     timeout: Duration,
 ) -> Result<Heard> {
+    let Clock {
+        epoch,
+        unix_ns: epoch_unix_ns,
+    } = clock;
     let mut rx = Receiver::new(sock, BATCH, slot_len);
     let mut rto = RtoEstimator::new(RTO_FLOOR, timeout);
     let mut heard = Heard::default();

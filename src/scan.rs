@@ -100,8 +100,10 @@ pub fn run(
                 &validator,
                 &table,
                 counters,
-                epoch,
-                epoch_unix_ns,
+                receiver::Clock {
+                    epoch,
+                    unix_ns: epoch_unix_ns,
+                },
                 opts.timeout,
             )
         });

@@ -92,15 +92,23 @@ fn parse<P: Parser>(args: &[OsString]) -> Result<P, ExitCode> {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
-        let text = e.render().to_string();
-        let first = text.lines().next().unwrap_or("invalid arguments");
         let name = P::command().get_bin_name().unwrap_or("sweep").to_string();
-        eprintln!(
-            "sweep: {} (see {name} --help)",
-            first.trim_start_matches("error: ")
-        );
+        eprintln!("sweep: {} (see {name} --help)", one_line(&e));
         ExitCode::from(2)
     })
+}
+
+/// clap's message on one line: the first, plus the next when the first ends in a colon
+/// (as "required arguments were not provided:" does, naming them below).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.trim_start_matches("error: ");
+    match lines.next() {
+        Some(next) if first.ends_with(':') => format!("{first} {next}"),
+        _ => first.to_string(),
+    }
 }
 
 /// `Ok(flag)`: exit 1 when `flag` is set, else 0.
