@@ -110,10 +110,12 @@ impl Col {
 }
 
 /// A checked header: names as written, and what each column holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Header {
     names: Vec<String>,
     cols: Vec<Col>,
+    /// How many columns are unknown (the length of `Row::extra`).
+    others: usize,
 }
 
 impl Header {
@@ -142,7 +144,11 @@ impl Header {
                 ));
             }
         }
-        Ok(Header { names, cols })
+        Ok(Header {
+            names,
+            cols,
+            others,
+        })
     }
 
     pub fn names(&self) -> &[String] {
@@ -157,7 +163,7 @@ impl Header {
         self.cols.contains(&col)
     }
 
-    /// How `self` (from file `path`) differs from `first` (from file `first_path`), if it does.
+    /// How this header differs from `first` (another input's), if it does.
     pub fn mismatch(&self, first: &Header) -> Option<String> {
         if self.names == first.names {
             return None;
@@ -192,14 +198,6 @@ impl Header {
             ));
         }
         Some(parts.join(" and "))
-    }
-
-    /// Number of unknown columns (the length of `Row::extra`).
-    pub fn others(&self) -> usize {
-        self.cols
-            .iter()
-            .filter(|c| matches!(c, Col::Other(_)))
-            .count()
     }
 }
 
@@ -293,7 +291,7 @@ pub fn parse_row<'a>(
     let mut addr = None;
     let mut status = None;
     let mut row = Row::new(Ipv4Addr::UNSPECIFIED, Status::Down);
-    row.extra = vec![String::new(); header.others()];
+    row.extra = vec![String::new(); header.others];
     let (mut rtt_text, mut ttl_text) = ("", "");
     for (col, f) in header.cols.iter().zip(fields) {
         match col {
@@ -373,8 +371,11 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// Opens `path` and checks its header.
+    /// Opens `path` (`-` is stdin) and checks its header.
     pub fn open(path: &Path) -> Result<Reader> {
+        if path == Path::new("-") {
+            return Reader::new(Path::new("(stdin)"), Box::new(io::stdin()));
+        }
         let file = File::open(path).map_err(|source| Error::Read {
             path: path.to_path_buf(),
             source,
@@ -398,10 +399,7 @@ impl Reader {
             path: path.to_path_buf(),
             csv,
             recent,
-            header: Header {
-                names: Vec::new(),
-                cols: Vec::new(),
-            },
+            header: Header::default(),
             record: csv::StringRecord::new(),
             prev: None,
         };

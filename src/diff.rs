@@ -3,8 +3,7 @@
 //! missing from a file (written without --all) counts as down.
 
 use crate::csvin::{format_rtt, Col, Error, Reader, Result, Row, Status};
-use crate::merge::fill;
-use crate::sink::Sink;
+use crate::merge::Output;
 use std::cmp::Ordering;
 use std::io::{self, Write};
 use std::net::Ipv4Addr;
@@ -195,10 +194,7 @@ pub fn run(
             }
         }
     }
-    let sink = Sink::prepare(output)?;
-    fill(sink, |out| {
-        write_diff(&mut old, &mut new, rtt_change_us, out)
-    })
+    Output::prepare(output)?.fill(|out| write_diff(&mut old, &mut new, rtt_change_us, out))
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    if let Some(code) = sweep::subcommand::dispatch(&std::env::args_os().collect::<Vec<_>>()) {
+        return code;
+    }
     let config = match sweep::cli::parse(std::env::args_os()) {
         Ok(c) => c,
         Err(code) => return code,

@@ -6,7 +6,8 @@ use crate::csvin::{self, Error, Header, Reader, Result, Row, Status};
 use crate::sink::Sink;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{self, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// What a merge wrote.
@@ -137,31 +138,78 @@ pub fn run(inputs: &[PathBuf], output: Option<&Path>) -> Result<Merged> {
         .map(|p| Reader::open(p))
         .collect::<Result<Vec<_>>>()?;
     let mut merger = Merger::new(readers)?;
-    let sink = Sink::prepare(output)?;
-    fill(sink, |out| write_merged(&mut merger, out))
+    Output::prepare(output)?.fill(|out| write_merged(&mut merger, out))
 }
 
-/// Runs `write` into `sink`, keeping a CSV input error typed (the sink only carries I/O
-/// errors) and leaving no output file behind when anything fails.
-pub fn fill<T>(sink: Sink, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
-    let mut result = None;
-    let mut failure = None;
-    let finished = sink.finish(|out| match write(out) {
-        Ok(v) => {
-            result = Some(v);
-            Ok(())
+/// Where merge and diff write: stdout, a temp file renamed over `-o FILE` when complete
+/// (the scan's `Sink`), or, when FILE exists and is not a regular file (/dev/null, a FIFO,
+/// /dev/stdout), that file itself: renaming over it would replace the device.
+pub enum Output {
+    Sink(Sink),
+    Special { file: File, path: PathBuf },
+}
+
+impl Output {
+    /// Proves the output is writable before any input row is read.
+    pub fn prepare(path: Option<&Path>) -> Result<Output> {
+        if let Some(path) = path {
+            let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+            if special {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|source| crate::error::Error::Output {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                let path = path.to_path_buf();
+                return Ok(Output::Special { file, path });
+            }
         }
-        Err(csvin::Error::Run(crate::error::Error::Write(e))) => Err(e),
-        Err(e) => {
-            failure = Some(e);
-            Err(io::Error::other("input error"))
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
+        Ok(Output::Sink(Sink::prepare(path)?))
     }
-    finished?;
-    Ok(result.expect("finish ran the writer"))
+
+    /// Runs `write` into the output, keeping a CSV input error typed (the sink only carries
+    /// I/O errors); a `-o` file is only put in place when everything succeeded.
+    pub fn fill<T>(self, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
+        let sink = match self {
+            Output::Sink(sink) => sink,
+            Output::Special { file, path } => {
+                let mut out = BufWriter::with_capacity(1 << 16, file);
+                let v = write(&mut out).map_err(|e| match e {
+                    csvin::Error::Run(crate::error::Error::Write(source)) => {
+                        crate::error::Error::Output {
+                            path: path.clone(),
+                            source,
+                        }
+                        .into()
+                    }
+                    e => e,
+                })?;
+                out.flush()
+                    .map_err(|source| crate::error::Error::Output { path, source })?;
+                return Ok(v);
+            }
+        };
+        let mut result = None;
+        let mut failure = None;
+        let finished = sink.finish(|out| match write(out) {
+            Ok(v) => {
+                result = Some(v);
+                Ok(())
+            }
+            Err(csvin::Error::Run(crate::error::Error::Write(e))) => Err(e),
+            Err(e) => {
+                failure = Some(e);
+                Err(io::Error::other("input error"))
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        finished?;
+        Ok(result.expect("finish ran the writer"))
+    }
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "sweep-merge", bin_name = "sweep merge", version, after_help = MERGE_HELP)]
 struct MergeArgs {
-    /// sweep CSV files, each in address order as sweep writes them
+    /// sweep CSV files ('-' = stdin), each in address order as sweep writes them
     #[arg(value_name = "CSV", required = true)]
     inputs: Vec<PathBuf>,
     /// Write the merged CSV to FILE (atomically) instead of stdout
@@ -31,10 +31,10 @@ Exit status: 0 some host up; 1 none up; 2 usage or input error; 3 runtime error"
 #[derive(Debug, Parser)]
 #[command(name = "sweep-diff", bin_name = "sweep diff", version, after_help = DIFF_HELP)]
 struct DiffArgs {
-    /// The earlier sweep CSV
+    /// The earlier sweep CSV ('-' = stdin)
     #[arg(value_name = "OLD")]
     old: PathBuf,
-    /// The later sweep CSV
+    /// The later sweep CSV ('-' = stdin)
     #[arg(value_name = "NEW")]
     new: PathBuf,
     /// Also list hosts up in both whose RTT moved by at least MS milliseconds
