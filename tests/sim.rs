@@ -147,22 +147,28 @@ fn unreachable_reason_and_responder() -> Result<(), String> {
     ensure(bad.is_empty(), || summarize(&bad))
 }
 
-/// Measured RTT within 2 ms of the simulated fixed delay.
+/// Measured RTT within 2 ms of the simulated fixed delay; TTL as sent.
 fn rtt_within_2ms() -> Result<(), String> {
     let _g = serial();
     let sim = Sim::start(
         "198.18.30.0/27 rtt=20ms\n\
-         198.18.31.0/27 rtt=200ms\n",
+         198.18.31.0/27 rtt=200ms ttl=57\n",
     )?;
     let (run, rows) = sim.sweep(&["198.18.30.0/27", "198.18.31.0/27"])?;
     run.expect_code(0)?;
     check_all(&sim, &rows, 4)?;
     let mut bad = Vec::new();
     for r in &rows {
-        let want = sim.truth[&r.addr].rtt_ms.ok_or("truth without rtt")?;
+        let t = &sim.truth[&r.addr];
+        let want = t.rtt_ms.ok_or("truth without rtt")?;
         match r.rtt_ms.parse::<f64>() {
             Ok(got) if (got - want).abs() <= 2.0 => {}
             _ => bad.push(format!("{}: rtt {:?}, simulated {want}", r.addr, r.rtt_ms)),
+        }
+        // The truth detail starts with the reply TTL: "ttl=57;rtt=200ms".
+        let ttl = t.detail.split(';').next().and_then(|kv| kv.strip_prefix("ttl="));
+        if ttl != Some(r.ttl.as_str()) {
+            bad.push(format!("{}: ttl {:?}, simulated {ttl:?}", r.addr, r.ttl));
         }
     }
     ensure(bad.is_empty(), || summarize(&bad))

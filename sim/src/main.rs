@@ -35,6 +35,10 @@ struct Args {
     /// Only check the profile and write the truth file; no network changes.
     #[arg(long)]
     check: bool,
+    /// Run with SCHED_FIFO priority so replies leave on time even when other
+    /// work keeps the CPUs busy (best effort; needs root).
+    #[arg(long)]
+    realtime: bool,
     /// Allow running in the host's own network namespace (not recommended).
     #[arg(long)]
     allow_host_netns: bool,
@@ -78,6 +82,11 @@ fn real_main(args: Args) -> Result<(), String> {
         None => {
             println!("ready");
             let _ = io::stdout().flush();
+        }
+    }
+    if args.realtime {
+        if let Err(e) = run::set_realtime() {
+            eprintln!("sweep-sim: warning: --realtime: {e}");
         }
     }
     let mut engine = Engine::new(profile);

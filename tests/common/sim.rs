@@ -175,7 +175,7 @@ impl Sim {
             .arg(p("log.csv"))
             .arg("--ready-file")
             .arg(p("ready"))
-            .args(["--duration-limit", SIM_LIFETIME_SECS])
+            .args(["--duration-limit", SIM_LIFETIME_SECS, "--realtime"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
