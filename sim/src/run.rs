@@ -82,6 +82,8 @@ pub struct RunStats {
     pub packets_in: u64,
     pub write_errors: u64,
     pub pending_at_exit: usize,
+    /// Replies dropped because MAX_PENDING were already waiting.
+    pub overflow: u64,
     pub max_late_ns: u64,
     /// Packets sent more than 1 ms after their due time.
     pub late_1ms: u64,
@@ -91,6 +93,9 @@ pub struct RunStats {
 /// Most packets read before sending due replies again, so a flood of requests
 /// can't starve the replies.
 const READ_BATCH: usize = 256;
+/// Cap on replies waiting in the heap (~100 bytes each): a flood with long
+/// RTTs can't eat all memory.
+const MAX_PENDING: usize = 4_000_000;
 
 pub fn run(tun: &mut Tun, engine: &mut Engine, limit: Duration) -> io::Result<RunStats> {
     let mask = install_signals()?;
@@ -123,7 +128,11 @@ pub fn run(tun: &mut Tun, engine: &mut Engine, limit: Duration) -> io::Result<Ru
             st.packets_in += 1;
             engine.handle(now(), &buf[..n], &mut planned);
             for p in planned.drain(..) {
-                sched.push(p);
+                if sched.len() < MAX_PENDING {
+                    sched.push(p);
+                } else {
+                    st.overflow += 1;
+                }
             }
         }
     }
