@@ -88,6 +88,8 @@ struct Args {
 }
 
 const AFTER_HELP: &str = "\
+Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
+      sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
 CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail (status: up, unreachable, down)
 Exit status: 0 some host up; 1 none up; 2 usage or input error (nothing sent); 3 runtime error";
 

@@ -3,7 +3,7 @@
 
 use crate::counters::Counters;
 use crate::error::Result;
-use crate::permute::Permutation;
+use crate::permute::{mix64, Permutation};
 use crate::probe::ProbeTemplate;
 use crate::receiver::{self, Heard};
 use crate::sender::{self, Plan, Position, Shard};
@@ -53,7 +53,9 @@ pub fn run(
     tick: &mut dyn FnMut(),
 ) -> Result<Scanned> {
     let n = targets.len();
-    let key = Key::new(opts.seed);
+    // Shards share the seed (one permutation) but not the key: shards running side by side
+    // on one host each see every reply, and must accept only answers to their own probes.
+    let key = Key::new(opts.seed ^ mix64(opts.shard.index << 32 | opts.shard.count));
     let perm = Permutation::new(n, opts.seed);
     let template = ProbeTemplate::new(key, opts.payload);
     let table = Table::new(n as usize, opts.timestamps);

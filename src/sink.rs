@@ -8,7 +8,13 @@ use tempfile::NamedTempFile;
 
 pub enum Sink {
     Stdout,
-    File { tmp: NamedTempFile, path: PathBuf },
+    File {
+        tmp: NamedTempFile,
+        path: PathBuf,
+    },
+    /// A device or FIFO (`-o /dev/null`, a named pipe): written in place, since renaming
+    /// over it would replace it.
+    Special(std::fs::File),
 }
 
 impl Sink {
@@ -27,6 +33,13 @@ impl Sink {
                 io::ErrorKind::IsADirectory,
                 "is a directory",
             )));
+        }
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .map_err(err)?;
+            return Ok(Sink::Special(f));
         }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -48,6 +61,10 @@ impl Sink {
         match self {
             Sink::Stdout => {
                 let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+                fill(&mut out).map_err(Error::Write)
+            }
+            Sink::Special(f) => {
+                let mut out = BufWriter::with_capacity(1 << 16, f);
                 fill(&mut out).map_err(Error::Write)
             }
             Sink::File { mut tmp, path } => {
@@ -77,4 +94,30 @@ fn set_readable(f: &std::fs::File) -> io::Result<()> {
         m
     };
     f.set_permissions(std::fs::Permissions::from_mode(0o666 & !mask))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_are_written_in_place_and_files_atomically() {
+        let dev = Path::new("/dev/null");
+        let sink = Sink::prepare(Some(dev)).unwrap();
+        assert!(matches!(sink, Sink::Special(_)));
+        sink.finish(|w| w.write_all(b"x")).unwrap();
+        assert!(!std::fs::metadata(dev).unwrap().is_file());
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.csv");
+        let sink = Sink::prepare(Some(&p)).unwrap();
+        assert!(!p.exists(), "nothing at the final path before the end");
+        sink.finish(|w| w.write_all(b"a,b\r\n")).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"a,b\r\n");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file gone"
+        );
+    }
 }
