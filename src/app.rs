@@ -12,7 +12,7 @@ use crate::state::{self, State};
 use crate::summary::Summary;
 use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
-use crate::transport::Socket;
+use crate::transport::Sockets;
 use crate::{interrupt, rdns, scan};
 use std::collections::HashMap;
 
@@ -50,7 +50,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         None => None,
     };
     let sink = Sink::prepare(cfg.output.as_deref())?;
-    let sock = Socket::open(cfg.socket, cfg.ttl)?;
+    let socks = Sockets::open(cfg.socket, cfg.ttl, targets.has_v4(), targets.has_v6())?;
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
     let progress = Progress::new(cfg.quiet);
@@ -58,12 +58,12 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         &targets,
         &opts,
         resume.as_ref(),
-        &sock,
+        &socks,
         &counters,
         &mut || progress.tick(&counters),
     )?;
     progress.finish();
-    drop(sock);
+    drop(socks);
     let partial = opts.shard != Shard::WHOLE || resume.is_some() || scanned.stopped_at.is_some();
     let table = &scanned.table;
     let hostnames = match cfg.rdns {
@@ -120,7 +120,7 @@ pub fn build_targets(cfg: &Config) -> Result<Targets> {
         specs.extend(targets::read_spec_file(f)?);
     }
     for s in &specs {
-        include.extend(targets::parse_spec(s, Role::Target, resolve)?);
+        include.extend(targets::parse_spec(s, Role::Target, cfg.family, resolve)?);
     }
     let mut excludes = cfg.exclude.clone();
     for f in &cfg.exclude_files {
@@ -128,7 +128,7 @@ pub fn build_targets(cfg: &Config) -> Result<Targets> {
     }
     let mut exclude: Vec<Span> = Vec::new();
     for s in excludes.iter().filter(|s| !s.trim().is_empty()) {
-        exclude.extend(targets::parse_spec(s, Role::Exclude, resolve)?);
+        exclude.extend(targets::parse_spec(s, Role::Exclude, cfg.family, resolve)?);
     }
     let t = Targets::new(include, exclude);
     if t.is_empty() {

@@ -5,6 +5,7 @@ use crate::output::{Field, Format, Layout};
 use crate::scan::ScanOptions;
 use crate::sender::Shard;
 use crate::table::{MAX_ROUND, MAX_RTT_US};
+use crate::targets::Family;
 use crate::transport::{SendPath, SocketChoice};
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
@@ -16,7 +17,7 @@ use std::time::Duration;
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, after_help = AFTER_HELP)]
 struct Args {
-    /// CIDR (10.0.0.0/16), address, range (10.0.0.1-10.0.3.20) or hostname
+    /// CIDR (10.0.0.0/16, fd00::/104), address, range (10.0.0.1-10.0.3.20) or hostname
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
     /// Read targets from FILE, one per line ('-' = stdin; blank lines and # comments ok)
@@ -55,6 +56,12 @@ struct Args {
     /// No progress bar and no summary
     #[arg(short, long)]
     quiet: bool,
+    /// Hostnames: use only their IPv4 addresses
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Hostnames: use only their IPv6 addresses
+    #[arg(short = '6')]
+    ipv6: bool,
     /// Output format
     #[arg(long, value_enum, default_value = "csv")]
     format: FormatArg,
@@ -126,6 +133,8 @@ pub struct Config {
     pub all: bool,
     pub quiet: bool,
     pub socket: SocketChoice,
+    /// Which addresses of a hostname to probe.
+    pub family: Family,
     pub layout: Layout,
     /// Per-lookup timeout when reverse DNS is on.
     pub rdns: Option<Duration>,
@@ -246,6 +255,11 @@ fn validate(a: Args) -> Result<Config, Error> {
             SocketArg::Auto => SocketChoice::Auto,
             SocketArg::Raw => SocketChoice::Raw,
             SocketArg::Datagram => SocketChoice::Datagram,
+        },
+        family: match (a.ipv4, a.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
         },
         layout,
         rdns,

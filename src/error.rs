@@ -2,7 +2,7 @@
 //! anything is sent (2), runtime problems come from the OS (3).
 
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,8 +11,6 @@ pub enum Error {
     BadTarget { token: String, reason: String },
     #[error("cannot resolve '{host}': {reason}")]
     Resolve { host: String, reason: String },
-    #[error("'{token}' is an IPv6 target; only IPv4 is supported so far")]
-    Ipv6 { token: String },
     #[error("invalid value '{token}' for {flag}: {reason}")]
     BadValue {
         flag: &'static str,
@@ -32,7 +30,7 @@ pub enum Error {
     #[error("cannot open ICMP socket: {0}")]
     Socket(io::Error),
     #[error("sending to {dst} failed: {source}")]
-    Send { dst: Ipv4Addr, source: io::Error },
+    Send { dst: IpAddr, source: io::Error },
     #[error("receiving failed: {0}")]
     Receive(io::Error),
     #[error("the state file '{}' {reason}", path.display())]
@@ -49,7 +47,6 @@ impl Error {
         match self {
             Error::BadTarget { .. }
             | Error::Resolve { .. }
-            | Error::Ipv6 { .. }
             | Error::BadValue { .. }
             | Error::ReadInput { .. }
             | Error::Output { .. }

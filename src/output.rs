@@ -9,7 +9,7 @@ use crate::targets::Targets;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ pub fn status_str(s: Status) -> &'static str {
     }
 }
 
-fn value(f: Field, i: u32, addr: Ipv4Addr, c: &Cell, r: &Results) -> Value {
+fn value(f: Field, i: u32, addr: IpAddr, c: &Cell, r: &Results) -> Value {
     let up = c.status == Status::Up;
     match f {
         Field::Addr => Value::Str(addr.to_string()),
@@ -263,9 +263,10 @@ pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io
 mod tests {
     use super::*;
     use crate::wire::Detail;
+    use std::net::Ipv4Addr;
 
     fn fixture() -> (Targets, Table, Heard) {
-        let targets = Targets::new(vec![(0xC612_0001, 0xC612_0004)], vec![]);
+        let targets = Targets::from_v4(vec![(0xC612_0001, 0xC612_0004)], vec![]);
         let table = Table::new(4, false);
         for i in 0..4 {
             table.add_probe(i);
@@ -275,7 +276,7 @@ mod tests {
         table.record_reply(0, 1, 1, 0);
         table.record_error(1, Detail::of(3, 1));
         let mut heard = Heard::default();
-        heard.responders.insert(1, Ipv4Addr::new(192, 0, 2, 2));
+        heard.responders.insert(1, IpAddr::from([192, 0, 2, 2]));
         (targets, table, heard)
     }
 
@@ -346,7 +347,7 @@ mod tests {
         assert_eq!(
             render(
                 &layout(Format::Json, &fields, false),
-                &Targets::new(vec![(5, 5)], vec![]),
+                &Targets::from_v4(vec![(5, 5)], vec![]),
                 &Table::new(1, false),
                 &heard
             ),
@@ -372,7 +373,7 @@ mod tests {
     #[test]
     fn chunks_keep_address_order() {
         let n = 3 * CHUNK + 5;
-        let targets = Targets::new(vec![(1, n as u32)], vec![]);
+        let targets = Targets::from_v4(vec![(1, n as u32)], vec![]);
         let table = Table::new(n as usize, false);
         (0..n as u32).for_each(|i| table.add_probe(i));
         let text = render(

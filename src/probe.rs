@@ -27,17 +27,27 @@ pub fn unstamp(stamp: u64) -> (u8, u64) {
     )
 }
 
+/// Which ICMP the probe speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Icmp4,
+    /// ICMPv6: type 128, and the kernel fills in the checksum (it covers a pseudo-header
+    /// with the source address the kernel picks).
+    Icmp6,
+}
+
 #[derive(Debug, Clone)]
 pub struct ProbeTemplate {
     bytes: Vec<u8>,
     /// Word sum of the template with every patched field zero.
     base_sum: u64,
     key: Key,
+    proto: Proto,
 }
 
 impl ProbeTemplate {
     /// `payload_len` must be at least `MIN_PAYLOAD` (the CLI checks).
-    pub fn new(key: Key, payload_len: usize) -> ProbeTemplate {
+    pub fn new(key: Key, payload_len: usize, proto: Proto) -> ProbeTemplate {
         assert!(payload_len >= MIN_PAYLOAD);
         // Filler like ping's: recognisable in a capture, and not all zeros.
         let filler: Vec<u8> = (0..payload_len).map(|i| (i & 0xff) as u8).collect();
@@ -45,11 +55,15 @@ impl ProbeTemplate {
         wire::emit_echo_request(&mut bytes, key.id, 0, &filler);
         bytes[2..4].fill(0);
         bytes[ICMP_HEADER..ICMP_HEADER + MIN_PAYLOAD].fill(0);
+        if proto == Proto::Icmp6 {
+            bytes[0] = wire::ICMP6_ECHO_REQUEST;
+        }
         let base_sum = wire::sum16(&bytes);
         ProbeTemplate {
             bytes,
             base_sum,
             key,
+            proto,
         }
     }
 
@@ -72,8 +86,10 @@ impl ProbeTemplate {
         buf[p + TAG_AT..p + TAG_AT + 4].copy_from_slice(&self.key.tag(index, st).to_be_bytes());
         buf[p + INDEX_AT..p + INDEX_AT + 4].copy_from_slice(&index.to_be_bytes());
         buf[p + STAMP_AT..p + STAMP_AT + 8].copy_from_slice(&st.to_be_bytes());
-        let sum = self.base_sum + wire::sum16(&buf[6..p + MIN_PAYLOAD]);
-        buf[2..4].copy_from_slice(&wire::fold(sum).to_be_bytes());
+        if self.proto == Proto::Icmp4 {
+            let sum = self.base_sum + wire::sum16(&buf[6..p + MIN_PAYLOAD]);
+            buf[2..4].copy_from_slice(&wire::fold(sum).to_be_bytes());
+        }
     }
 }
 
@@ -85,7 +101,7 @@ mod tests {
     #[test]
     fn patched_probe_is_a_valid_echo_request() {
         let key = Key::new(99);
-        let t = ProbeTemplate::new(key, 56);
+        let t = ProbeTemplate::new(key, 56, Proto::Icmp4);
         let mut buf = [0u8; 64];
         for (index, round, ns) in [
             (0, 0, 0),

@@ -3,7 +3,7 @@
 //! lookup's thread is left to finish on its own and its answer is dropped.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -11,20 +11,18 @@ use std::time::{Duration, Instant};
 const CONCURRENCY: usize = 64;
 
 /// Resolves `addrs` (keyed by target index); returns the names found in time.
-pub fn resolve(addrs: &[(u32, Ipv4Addr)], timeout: Duration) -> HashMap<u32, String> {
-    resolve_with(addrs, timeout, |a| {
-        dns_lookup::lookup_addr(&IpAddr::V4(a)).ok()
-    })
+pub fn resolve(addrs: &[(u32, IpAddr)], timeout: Duration) -> HashMap<u32, String> {
+    resolve_with(addrs, timeout, |a| dns_lookup::lookup_addr(&a).ok())
 }
 
 /// `resolve` with the lookup as a parameter, so the scheduling can be tested without DNS.
 pub fn resolve_with<F>(
-    addrs: &[(u32, Ipv4Addr)],
+    addrs: &[(u32, IpAddr)],
     timeout: Duration,
     lookup: F,
 ) -> HashMap<u32, String>
 where
-    F: Fn(Ipv4Addr) -> Option<String> + Send + Sync + Clone + 'static,
+    F: Fn(IpAddr) -> Option<String> + Send + Sync + Clone + 'static,
 {
     let (tx, rx) = mpsc::channel::<(u32, Option<String>)>();
     let mut names = HashMap::new();
@@ -63,12 +61,14 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::Ipv4Addr;
 
     #[test]
     fn slow_lookups_are_abandoned_and_fast_ones_kept() {
-        let addrs: Vec<(u32, Ipv4Addr)> = (0..200).map(|i| (i, Ipv4Addr::from(i))).collect();
+        let addrs: Vec<(u32, IpAddr)> = (0..200).map(|i| (i, Ipv4Addr::from(i).into())).collect();
         let t = Instant::now();
         let names = resolve_with(&addrs, Duration::from_millis(100), |a| {
+            let IpAddr::V4(a) = a else { return None };
             let n = u32::from(a);
             if n % 50 == 0 {
                 std::thread::sleep(Duration::from_secs(3));

@@ -9,7 +9,7 @@ use crate::transport::{Payload, Receiver, Socket};
 use crate::validate::{Ignored, Validator, Verdict};
 use crate::wire::IpMeta;
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -46,8 +46,20 @@ pub struct Clock {
 /// What only the receiver knows at the end: who sent each ICMP error, and what it ignored.
 #[derive(Debug, Default)]
 pub struct Heard {
-    pub responders: HashMap<u32, Ipv4Addr>,
+    pub responders: HashMap<u32, IpAddr>,
     pub ignored: IgnoredCounts,
+}
+
+impl Heard {
+    /// Folds in what another receiver (the other address family's) heard.
+    pub fn absorb(&mut self, other: Heard) {
+        self.responders.extend(other.responders);
+        let (a, b) = (&mut self.ignored, other.ignored);
+        a.damaged += b.damaged;
+        a.not_ours += b.not_ours;
+        a.bad_tag += b.bad_tag;
+        a.wrong_source += b.wrong_source;
+    }
 }
 
 pub fn run(
@@ -78,13 +90,11 @@ pub fn run(
                 .unwrap_or(read_ns);
             let verdict = match got.payload {
                 Payload::Ipv4(pkt) => validator.classify_ipv4(pkt),
+                Payload::Icmp { src, ttl, msg } if sock.is_v6() => {
+                    validator.classify_icmpv6(IpMeta { src, ttl }, msg)
+                }
                 Payload::Icmp { src, ttl, msg } => {
-                    let meta = IpMeta {
-                        src,
-                        dst: Ipv4Addr::UNSPECIFIED,
-                        ttl,
-                    };
-                    validator.classify_icmp(meta, msg)
+                    validator.classify_icmp(IpMeta { src, ttl }, msg)
                 }
             };
             record(verdict, now_ns, table, counters, &mut rto, &mut heard);

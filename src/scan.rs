@@ -4,13 +4,13 @@
 use crate::counters::Counters;
 use crate::error::Result;
 use crate::permute::{mix64, Permutation};
-use crate::probe::ProbeTemplate;
+use crate::probe::{ProbeTemplate, Proto};
 use crate::receiver::{self, Heard};
-use crate::sender::{self, Plan, Position, Shard};
+use crate::sender::{self, Family, Plan, Position, Shard};
 use crate::state::State;
 use crate::table::Table;
 use crate::targets::Targets;
-use crate::transport::{SendPath, Socket};
+use crate::transport::{SendPath, Sockets};
 use crate::validate::{Key, Validator};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
@@ -48,7 +48,7 @@ pub fn run(
     targets: &Targets,
     opts: &ScanOptions,
     resume: Option<&State>,
-    sock: &Socket,
+    socks: &Sockets,
     counters: &Counters,
     tick: &mut dyn FnMut(),
 ) -> Result<Scanned> {
@@ -57,7 +57,10 @@ pub fn run(
     // on one host each see every reply, and must accept only answers to their own probes.
     let key = Key::new(opts.seed ^ mix64(opts.shard.index << 32 | opts.shard.count));
     let perm = Permutation::new(n, opts.seed);
-    let template = ProbeTemplate::new(key, opts.payload);
+    let templates = [
+        ProbeTemplate::new(key, opts.payload, Proto::Icmp4),
+        ProbeTemplate::new(key, opts.payload, Proto::Icmp6),
+    ];
     let table = Table::new(n as usize, opts.timestamps);
     if let Some(state) = resume {
         let mut prior = 0;
@@ -72,10 +75,9 @@ pub fn run(
         counters.answered.store(prior, Relaxed);
     }
     let owned = opts.shard.size(n);
-    let validator = Validator::new(key, sock.is_raw(), targets);
     // Room for the largest reply we accept: our probe plus IP headers with options, and
     // an ICMP error quoting all of it.
-    let slot_len = 2 * (60 + template.len()) + 16;
+    let slot_len = 2 * (60 + templates[0].len()) + 16;
     let (epoch, started) = (Instant::now(), SystemTime::now());
     let epoch_unix_ns = started
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -83,7 +85,16 @@ pub fn run(
     let plan = Plan {
         targets,
         perm: &perm,
-        template: &template,
+        families: [
+            socks.v4.as_ref().map(|sock| Family {
+                sock,
+                template: &templates[0],
+            }),
+            socks.v6.as_ref().map(|sock| Family {
+                sock,
+                template: &templates[1],
+            }),
+        ],
         table: &table,
         counters,
         rate: opts.rate,
@@ -94,22 +105,30 @@ pub fn run(
         start: resume.map(|s| s.position),
         epoch,
     };
+    let clock = receiver::Clock {
+        epoch,
+        unix_ns: epoch_unix_ns,
+    };
     let (sent, heard) = std::thread::scope(|s| {
-        let rx = s.spawn(|| {
-            receiver::run(
-                sock,
-                slot_len,
-                &validator,
-                &table,
-                counters,
-                receiver::Clock {
-                    epoch,
-                    unix_ns: epoch_unix_ns,
-                },
-                opts.timeout,
-            )
-        });
-        let tx = s.spawn(|| sender::run(&plan, sock));
+        let receivers: Vec<_> = socks
+            .each()
+            .map(|sock| {
+                let table = &table;
+                s.spawn(move || {
+                    let validator = Validator::new(key, sock.is_raw(), targets);
+                    receiver::run(
+                        sock,
+                        slot_len,
+                        &validator,
+                        table,
+                        counters,
+                        clock,
+                        opts.timeout,
+                    )
+                })
+            })
+            .collect();
+        let tx = s.spawn(|| sender::run(&plan));
         while !tx.is_finished() {
             tick();
             std::thread::sleep(TICK / 5);
@@ -132,7 +151,14 @@ pub fn run(
             }
         }
         counters.stop.store(true, Relaxed);
-        let heard = rx.join().expect("receiver thread panicked");
+        let mut heard = Ok(Heard::default());
+        for rx in receivers {
+            match (rx.join().expect("receiver thread panicked"), &mut heard) {
+                (Ok(h), Ok(all)) => all.absorb(h),
+                (Err(e), _) => heard = Err(e),
+                (Ok(_), Err(_)) => {}
+            }
+        }
         (sent, heard)
     });
     let end = sent?;

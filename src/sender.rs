@@ -11,7 +11,7 @@ use crate::rate::Pacer;
 use crate::table::Table;
 use crate::targets::Targets;
 use crate::transport::{SendPath, Sender, Socket};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -40,10 +40,18 @@ pub struct Position {
     pub pos: u64,
 }
 
+/// What sends one address family: its socket and probe template.
+#[derive(Clone, Copy)]
+pub struct Family<'a> {
+    pub sock: &'a Socket,
+    pub template: &'a ProbeTemplate,
+}
+
 pub struct Plan<'a> {
     pub targets: &'a Targets,
     pub perm: &'a Permutation,
-    pub template: &'a ProbeTemplate,
+    /// IPv4 and IPv6 (present when the targets include that family).
+    pub families: [Option<Family<'a>>; 2],
     pub table: &'a Table,
     pub counters: &'a Counters,
     pub rate: Option<u64>,
@@ -65,26 +73,28 @@ pub struct SendEnd {
     pub stopped_at: Option<Position>,
 }
 
+/// Probes of one family waiting to go out together.
 struct Batch<'s> {
     tx: Sender<'s>,
+    template: &'s ProbeTemplate,
     index: Vec<u32>,
-    dst: Vec<Ipv4Addr>,
-    /// Position of the first probe in the batch: where to resume if it is never sent.
-    first_pos: u64,
+    dst: Vec<IpAddr>,
 }
 
 /// Sends every round; returns when the last probe left or the scan was interrupted.
-pub fn run(plan: &Plan, sock: &Socket) -> Result<SendEnd> {
+pub fn run(plan: &Plan) -> Result<SendEnd> {
     let n = plan.targets.len();
     let owned = plan.shard.size(n);
     let mut pacer = Pacer::new(plan.rate);
     let size = pacer.batch_size(MAX_BATCH);
-    let mut b = Batch {
-        tx: Sender::new(sock, size, plan.template.len(), plan.path),
-        index: Vec::with_capacity(size),
-        dst: Vec::with_capacity(size),
-        first_pos: 0,
-    };
+    let mut batches = plan.families.map(|f| {
+        f.map(|f| Batch {
+            tx: Sender::new(f.sock, size, f.template.len(), plan.path),
+            template: f.template,
+            index: Vec::with_capacity(size),
+            dst: Vec::with_capacity(size),
+        })
+    });
     let mut last_probe = Instant::now();
     let start = plan.start.unwrap_or(Position {
         round: 0,
@@ -114,26 +124,29 @@ pub fn run(plan: &Plan, sock: &Socket) -> Result<SendEnd> {
         let mut pos = first;
         while pos < n {
             let i = plan.perm.at(pos) as u32;
-            if !plan.table.is_answered(i) {
-                if b.index.is_empty() {
-                    b.first_pos = pos;
-                }
-                b.index.push(i);
-                b.dst.push(plan.targets.addr_at(u64::from(i)));
-                if b.index.len() == size {
-                    if plan.counters.interrupted() {
-                        return Ok(stopped(last_probe, round, b.first_pos));
-                    }
-                    last_probe = flush(plan, &mut b, &mut pacer, round)?;
-                }
-            }
             pos += plan.shard.count;
-        }
-        if !b.index.is_empty() {
-            if plan.counters.interrupted() {
-                return Ok(stopped(last_probe, round, b.first_pos));
+            if plan.table.is_answered(i) {
+                continue;
             }
-            last_probe = flush(plan, &mut b, &mut pacer, round)?;
+            let dst = plan.targets.addr_at(u64::from(i));
+            let b = batches[usize::from(dst.is_ipv6())]
+                .as_mut()
+                .expect("a socket for every family among the targets");
+            b.index.push(i);
+            b.dst.push(dst);
+            if b.index.len() == size {
+                last_probe = flush(plan, b, &mut pacer, round)?;
+                if plan.counters.interrupted() {
+                    // Everything before `pos` is sent once the other family's batch is.
+                    for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
+                        last_probe = flush(plan, b, &mut pacer, round)?;
+                    }
+                    return Ok(stopped(last_probe, round, pos));
+                }
+            }
+        }
+        for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
+            last_probe = flush(plan, b, &mut pacer, round)?;
         }
     }
     Ok(SendEnd {
@@ -146,7 +159,7 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     pacer.wait_for(b.index.len() as u64);
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     for (k, &i) in b.index.iter().enumerate() {
-        plan.template.write(b.tx.slot(k), i, round, now_ns);
+        b.template.write(b.tx.slot(k), i, round, now_ns);
     }
     let accepted = b.tx.send(&b.dst)?;
     let mut sent = 0;

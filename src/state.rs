@@ -26,8 +26,11 @@ pub struct State {
 pub fn fingerprint(targets: &Targets, opts: &ScanOptions) -> u64 {
     let mut h = mix64(opts.seed ^ 0xfeed);
     let mut eat = |v: u64| h = mix64(h ^ v);
-    for &(a, b) in targets.spans() {
-        eat(u64::from(a) << 32 | u64::from(b));
+    for span in targets.spans() {
+        for v in [span.first, span.last] {
+            eat(v as u64);
+            eat((v >> 64) as u64 ^ u64::from(span.v6));
+        }
     }
     eat(opts.shard.index);
     eat(opts.shard.count);

@@ -7,8 +7,57 @@ use std::io::{self, BufRead};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::Path;
 
-/// Inclusive address range `[first, last]` as host-order integers.
-pub type Span = (u32, u32);
+/// Inclusive address range of one family, as integers (an IPv4 address fits in the low
+/// 32 bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Span {
+    pub v6: bool,
+    pub first: u128,
+    pub last: u128,
+}
+
+impl Span {
+    pub fn v4(first: u32, last: u32) -> Span {
+        Span {
+            v6: false,
+            first: first.into(),
+            last: last.into(),
+        }
+    }
+
+    pub fn v6(first: u128, last: u128) -> Span {
+        Span {
+            v6: true,
+            first,
+            last,
+        }
+    }
+
+    fn of(a: IpAddr) -> Span {
+        match a {
+            IpAddr::V4(a) => Span::v4(a.into(), a.into()),
+            IpAddr::V6(a) => Span::v6(a.into(), a.into()),
+        }
+    }
+
+    /// Addresses in the span (saturating: only `::/0` overflows).
+    pub fn size(&self) -> u128 {
+        (self.last - self.first).saturating_add(1)
+    }
+}
+
+/// The most addresses one IPv6 prefix or range may name: 2^24 (a /104).
+pub const MAX_V6_SPAN: u128 = 1 << 24;
+
+/// Which address family a hostname contributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Family {
+    /// IPv4 addresses if it has any, else IPv6.
+    #[default]
+    Any,
+    V4,
+    V6,
+}
 
 /// Resolves a hostname to its addresses; a parameter so tests need no DNS.
 pub type Resolver<'a> = &'a dyn Fn(&str) -> io::Result<Vec<IpAddr>>;
@@ -18,55 +67,116 @@ pub fn system_resolve(host: &str) -> io::Result<Vec<IpAddr>> {
     Ok((host, 0).to_socket_addrs()?.map(|s| s.ip()).collect())
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Targets {
-    spans: Vec<Span>,
-    /// `offsets[k]` is the index of `spans[k].0`.
+/// Disjoint, sorted spans of one family, with the index of each span's first address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct SpanSet {
+    spans: Vec<(u128, u128)>,
     offsets: Vec<u64>,
     len: u64,
 }
 
-impl Targets {
-    /// Union of `include` minus union of `exclude`.
-    pub fn new(include: Vec<Span>, exclude: Vec<Span>) -> Targets {
+impl SpanSet {
+    fn new(include: Vec<(u128, u128)>, exclude: Vec<(u128, u128)>) -> SpanSet {
         let spans = subtract(merge(include), &merge(exclude));
         let mut offsets = Vec::with_capacity(spans.len());
         let mut len = 0u64;
         for &(a, b) in &spans {
             offsets.push(len);
-            len += u64::from(b - a) + 1;
+            len = len.saturating_add(u64::try_from(b - a).unwrap_or(u64::MAX).saturating_add(1));
         }
-        Targets {
+        SpanSet {
             spans,
             offsets,
             len,
         }
     }
 
+    fn nth(&self, i: u64) -> u128 {
+        let k = self.offsets.partition_point(|&o| o <= i) - 1;
+        self.spans[k].0 + u128::from(i - self.offsets[k])
+    }
+
+    fn position(&self, a: u128) -> Option<u64> {
+        let k = self.spans.partition_point(|&(first, _)| first <= a);
+        let (first, last) = *self.spans.get(k.checked_sub(1)?)?;
+        (a <= last).then(|| self.offsets[k - 1] + (a - first) as u64)
+    }
+}
+
+/// The scan's targets as one index space `0..len`: every IPv4 target in ascending
+/// order, then every IPv6 target in ascending order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Targets {
+    v4: SpanSet,
+    v6: SpanSet,
+}
+
+impl Targets {
+    /// Union of `include` minus union of `exclude`, per family.
+    pub fn new(include: Vec<Span>, exclude: Vec<Span>) -> Targets {
+        let pick = |spans: &[Span], v6: bool| -> Vec<(u128, u128)> {
+            spans
+                .iter()
+                .filter(|s| s.v6 == v6)
+                .map(|s| (s.first, s.last))
+                .collect()
+        };
+        Targets {
+            v4: SpanSet::new(pick(&include, false), pick(&exclude, false)),
+            v6: SpanSet::new(pick(&include, true), pick(&exclude, true)),
+        }
+    }
+
+    /// IPv4-only shorthand (tests, benches, fuzzing).
+    pub fn from_v4(include: Vec<(u32, u32)>, exclude: Vec<(u32, u32)>) -> Targets {
+        let spans = |v: Vec<(u32, u32)>| v.into_iter().map(|(a, b)| Span::v4(a, b)).collect();
+        Targets::new(spans(include), spans(exclude))
+    }
+
     pub fn len(&self) -> u64 {
-        self.len
+        self.v4.len + self.v6.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
+    }
+
+    pub fn has_v4(&self) -> bool {
+        self.v4.len > 0
+    }
+
+    pub fn has_v6(&self) -> bool {
+        self.v6.len > 0
     }
 
     /// The address at index `i` (ascending address order). Panics if `i >= len`.
-    pub fn addr_at(&self, i: u64) -> Ipv4Addr {
-        let k = self.offsets.partition_point(|&o| o <= i) - 1;
-        Ipv4Addr::from(self.spans[k].0 + (i - self.offsets[k]) as u32)
+    #[inline]
+    pub fn addr_at(&self, i: u64) -> IpAddr {
+        if i < self.v4.len {
+            IpAddr::V4(Ipv4Addr::from(self.v4.nth(i) as u32))
+        } else {
+            IpAddr::V6(Ipv6Addr::from(self.v6.nth(i - self.v4.len)))
+        }
     }
 
     /// Inverse of `addr_at`: where `addr` sits in the index space, if it is a target.
-    pub fn index_of(&self, addr: Ipv4Addr) -> Option<u64> {
-        let a = u32::from(addr);
-        let k = self.spans.partition_point(|&(first, _)| first <= a);
-        let (first, last) = *self.spans.get(k.checked_sub(1)?)?;
-        (a <= last).then(|| self.offsets[k - 1] + u64::from(a - first))
+    #[inline]
+    pub fn index_of(&self, addr: IpAddr) -> Option<u64> {
+        match addr {
+            IpAddr::V4(a) => self.v4.position(u32::from(a).into()),
+            IpAddr::V6(a) => Some(self.v4.len + self.v6.position(a.into())?),
+        }
     }
 
-    pub fn spans(&self) -> &[Span] {
-        &self.spans
+    /// Every span, IPv4 first: what identifies the target set.
+    pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        let v4 = self
+            .v4
+            .spans
+            .iter()
+            .map(|&(a, b)| Span::v4(a as u32, b as u32));
+        let v6 = self.v6.spans.iter().map(|&(a, b)| Span::v6(a, b));
+        v4.chain(v6)
     }
 }
 
@@ -77,8 +187,8 @@ pub enum Role {
     Exclude,
 }
 
-/// Parses one spec: CIDR, address, `a.b.c.d-e.f.g.h` range, or hostname.
-pub fn parse_spec(token: &str, role: Role, resolve: Resolver) -> Result<Vec<Span>> {
+/// Parses one spec: CIDR, address, `first-last` range, or hostname, in either family.
+pub fn parse_spec(token: &str, role: Role, family: Family, resolve: Resolver) -> Result<Vec<Span>> {
     let token = token.trim();
     let bad = |reason: &str| Error::BadTarget {
         token: token.to_string(),
@@ -88,12 +198,7 @@ pub fn parse_spec(token: &str, role: Role, resolve: Resolver) -> Result<Vec<Span
         return Err(bad("empty"));
     }
     if token.contains(':') {
-        if token.parse::<Ipv6Addr>().is_ok() || token.parse::<Ipv6Network>().is_ok() {
-            return Err(Error::Ipv6 {
-                token: token.to_string(),
-            });
-        }
-        return Err(bad("not an IPv4 address, range, prefix or hostname"));
+        return parse_v6(token, role);
     }
     if let Some((addr, len)) = token.split_once('/') {
         let _: Ipv4Addr = addr.parse().map_err(|_| bad("bad address in prefix"))?;
@@ -104,13 +209,13 @@ pub fn parse_spec(token: &str, role: Role, resolve: Resolver) -> Result<Vec<Span
         // Like fping -g: a prefix shorter than /31 has a network and a broadcast address
         // that no host answers for as itself.
         return Ok(if role == Role::Target && net.prefix() < 31 {
-            vec![(first + 1, last - 1)]
+            vec![Span::v4(first + 1, last - 1)]
         } else {
-            vec![(first, last)]
+            vec![Span::v4(first, last)]
         });
     }
     if let Ok(a) = token.parse::<Ipv4Addr>() {
-        return Ok(vec![(a.into(), a.into())]);
+        return Ok(vec![Span::of(a.into())]);
     }
     if let Some((l, r)) = token.split_once('-') {
         if let Ok(first) = l.trim().parse::<Ipv4Addr>() {
@@ -118,7 +223,7 @@ pub fn parse_spec(token: &str, role: Role, resolve: Resolver) -> Result<Vec<Span
             if first > last {
                 return Err(bad("range end is below its start"));
             }
-            return Ok(vec![(first.into(), last.into())]);
+            return Ok(vec![Span::v4(first.into(), last.into())]);
         }
     }
     if token.chars().all(|c| c.is_ascii_digit() || c == '.') {
@@ -128,30 +233,77 @@ pub fn parse_spec(token: &str, role: Role, resolve: Resolver) -> Result<Vec<Span
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
     {
-        return Err(bad("not an IPv4 address, range, prefix or hostname"));
+        return Err(bad("not an address, range, prefix or hostname"));
     }
-    let addrs = resolve(token).map_err(|e| Error::Resolve {
-        host: token.to_string(),
-        reason: e.to_string(),
-    })?;
-    let v4: Vec<Span> = addrs
-        .iter()
-        .filter_map(|a| match a {
-            IpAddr::V4(a) => Some((u32::from(*a), u32::from(*a))),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    if v4.is_empty() {
-        return Err(Error::Resolve {
-            host: token.to_string(),
-            reason: if addrs.is_empty() {
-                "no addresses".into()
-            } else {
-                "it has only IPv6 addresses".into()
-            },
-        });
+    resolve_host(token, family, resolve)
+}
+
+fn parse_v6(token: &str, role: Role) -> Result<Vec<Span>> {
+    let bad = |reason: String| Error::BadTarget {
+        token: token.to_string(),
+        reason,
+    };
+    let too_big = |n: u128| {
+        bad(format!(
+            "{n} addresses; an IPv6 prefix or range may hold at most 2^24 (a /104 or longer)"
+        ))
+    };
+    if let Some((addr, len)) = token.split_once('/') {
+        let _: Ipv6Addr = addr
+            .parse()
+            .map_err(|_| bad("bad IPv6 address in prefix".into()))?;
+        let net: Ipv6Network = token
+            .parse()
+            .map_err(|_| bad(format!("bad prefix length '{len}' (0-128)")))?;
+        let span = Span::v6(net.network().into(), net.broadcast().into());
+        // Exclusions may be as large as they like: they only remove.
+        if role == Role::Target && span.size() > MAX_V6_SPAN {
+            return Err(too_big(span.size()));
+        }
+        return Ok(vec![span]);
     }
-    Ok(v4)
+    if let Ok(a) = token.parse::<Ipv6Addr>() {
+        return Ok(vec![Span::of(a.into())]);
+    }
+    if let Some((l, r)) = token.split_once('-') {
+        let first: Ipv6Addr = l
+            .trim()
+            .parse()
+            .map_err(|_| bad("bad range start".into()))?;
+        let last: Ipv6Addr = r.trim().parse().map_err(|_| bad("bad range end".into()))?;
+        if first > last {
+            return Err(bad("range end is below its start".into()));
+        }
+        let span = Span::v6(first.into(), last.into());
+        if role == Role::Target && span.size() > MAX_V6_SPAN {
+            return Err(too_big(span.size()));
+        }
+        return Ok(vec![span]);
+    }
+    Err(bad("not a valid IPv6 address, range or prefix".into()))
+}
+
+fn resolve_host(host: &str, family: Family, resolve: Resolver) -> Result<Vec<Span>> {
+    let err = |reason: String| Error::Resolve {
+        host: host.to_string(),
+        reason,
+    };
+    let addrs = resolve(host).map_err(|e| err(e.to_string()))?;
+    let (v4, v6): (Vec<IpAddr>, Vec<IpAddr>) = addrs.iter().partition(|a| a.is_ipv4());
+    let chosen = match family {
+        Family::V4 => v4,
+        Family::V6 => v6,
+        Family::Any if !v4.is_empty() => v4,
+        Family::Any => v6,
+    };
+    if chosen.is_empty() {
+        return Err(err(match (family, addrs.is_empty()) {
+            (_, true) => "no addresses".into(),
+            (Family::V4, false) => "it has no IPv4 address (try -6)".into(),
+            (_, false) => "it has no IPv6 address (try -4)".into(),
+        }));
+    }
+    Ok(chosen.into_iter().map(Span::of).collect())
 }
 
 /// Reads specs one per line from a file or `-` (stdin); blank lines and `#` comments skipped.
@@ -174,13 +326,13 @@ pub fn read_spec_file(path: &Path) -> Result<Vec<String>> {
     Ok(specs)
 }
 
-fn merge(mut spans: Vec<Span>) -> Vec<Span> {
+fn merge(mut spans: Vec<(u128, u128)>) -> Vec<(u128, u128)> {
     spans.sort_unstable();
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    let mut out: Vec<(u128, u128)> = Vec::with_capacity(spans.len());
     for (a, b) in spans {
         match out.last_mut() {
-            // Adjacent or overlapping: extend (u64 avoids overflow at 255.255.255.255).
-            Some(last) if u64::from(a) <= u64::from(last.1) + 1 => last.1 = last.1.max(b),
+            // Adjacent or overlapping: extend (saturating: the top address has no successor).
+            Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
             _ => out.push((a, b)),
         }
     }
@@ -188,7 +340,7 @@ fn merge(mut spans: Vec<Span>) -> Vec<Span> {
 }
 
 /// `spans` minus `cut`, both sorted and disjoint.
-fn subtract(spans: Vec<Span>, cut: &[Span]) -> Vec<Span> {
+fn subtract(spans: Vec<(u128, u128)>, cut: &[(u128, u128)]) -> Vec<(u128, u128)> {
     let mut out = Vec::with_capacity(spans.len());
     let mut j = 0;
     for (mut a, b) in spans {
@@ -232,7 +384,10 @@ mod tests {
         }
     }
     fn spec(t: &str) -> Result<Vec<Span>> {
-        parse_spec(t, Role::Target, &fake_dns)
+        parse_spec(t, Role::Target, Family::Any, &fake_dns)
+    }
+    fn v4(a: &str, b: &str) -> Vec<Span> {
+        vec![Span::v4(ip(a), ip(b))]
     }
     fn ip(s: &str) -> u32 {
         s.parse::<Ipv4Addr>().unwrap().into()
@@ -240,40 +395,22 @@ mod tests {
 
     #[test]
     fn cidr_skips_network_and_broadcast() {
-        assert_eq!(
-            spec("10.0.0.0/24").unwrap(),
-            vec![(ip("10.0.0.1"), ip("10.0.0.254"))]
-        );
-        assert_eq!(
-            spec("10.0.0.5/24").unwrap(),
-            vec![(ip("10.0.0.1"), ip("10.0.0.254"))]
-        );
-        assert_eq!(
-            spec("10.0.0.0/31").unwrap(),
-            vec![(ip("10.0.0.0"), ip("10.0.0.1"))]
-        );
-        assert_eq!(
-            spec("10.0.0.9/32").unwrap(),
-            vec![(ip("10.0.0.9"), ip("10.0.0.9"))]
-        );
-        let ex = parse_spec("10.0.0.0/24", Role::Exclude, &no_dns).unwrap();
-        assert_eq!(ex, vec![(ip("10.0.0.0"), ip("10.0.0.255"))]);
+        assert_eq!(spec("10.0.0.0/24").unwrap(), v4("10.0.0.1", "10.0.0.254"));
+        assert_eq!(spec("10.0.0.5/24").unwrap(), v4("10.0.0.1", "10.0.0.254"));
+        assert_eq!(spec("10.0.0.0/31").unwrap(), v4("10.0.0.0", "10.0.0.1"));
+        assert_eq!(spec("10.0.0.9/32").unwrap(), v4("10.0.0.9", "10.0.0.9"));
+        let ex = parse_spec("10.0.0.0/24", Role::Exclude, Family::Any, &no_dns).unwrap();
+        assert_eq!(ex, v4("10.0.0.0", "10.0.0.255"));
     }
 
     #[test]
     fn address_range_and_host() {
         assert_eq!(
             spec("10.0.0.1-10.0.3.20").unwrap(),
-            vec![(ip("10.0.0.1"), ip("10.0.3.20"))]
+            v4("10.0.0.1", "10.0.3.20")
         );
-        assert_eq!(
-            spec("dual.test").unwrap(),
-            vec![(ip("192.0.2.7"), ip("192.0.2.7"))]
-        );
-        assert_eq!(
-            spec(" 1.2.3.4 ").unwrap(),
-            vec![(ip("1.2.3.4"), ip("1.2.3.4"))]
-        );
+        assert_eq!(spec("dual.test").unwrap(), v4("192.0.2.7", "192.0.2.7"));
+        assert_eq!(spec(" 1.2.3.4 ").unwrap(), v4("1.2.3.4", "1.2.3.4"));
     }
 
     #[test]
@@ -291,35 +428,82 @@ mod tests {
             assert!(matches!(e, Error::BadTarget { .. }), "{t}: {e}");
             assert!(e.to_string().contains(t), "{e}");
         }
-        assert!(matches!(spec("::1"), Err(Error::Ipv6 { .. })));
-        assert!(matches!(spec("fd00::/104"), Err(Error::Ipv6 { .. })));
+        for t in [
+            "2001:2::/64",
+            "2001:2::/103",
+            "::-2001::",
+            "2001:2::x",
+            "2001:2::/129",
+        ] {
+            let e = spec(t).unwrap_err();
+            assert!(e.to_string().contains(t), "{e}");
+        }
+        assert!(spec("2001:2::/64")
+            .unwrap_err()
+            .to_string()
+            .contains("2^24"));
         assert!(matches!(spec("nowhere.test"), Err(Error::Resolve { .. })));
-        assert!(matches!(spec("v6only.test"), Err(Error::Resolve { .. })));
     }
 
     #[test]
     fn overlaps_merge_and_exclusions_cut() {
-        let t = Targets::new(
+        let t = Targets::from_v4(
             vec![(10, 20), (15, 30), (31, 31), (50, 60)],
             vec![(12, 12), (20, 52), (60, 70)],
         );
-        assert_eq!(t.spans(), &[(10, 11), (13, 19), (53, 59)]);
+        let spans: Vec<Span> = t.spans().collect();
+        assert_eq!(
+            spans,
+            [Span::v4(10, 11), Span::v4(13, 19), Span::v4(53, 59)]
+        );
         assert_eq!(t.len(), 2 + 7 + 7);
-        assert_eq!(t.addr_at(0), Ipv4Addr::from(10));
-        assert_eq!(t.addr_at(2), Ipv4Addr::from(13));
-        assert_eq!(t.addr_at(15), Ipv4Addr::from(59));
-        assert_eq!(t.index_of(Ipv4Addr::from(12)), None);
-        assert_eq!(t.index_of(Ipv4Addr::from(53)), Some(9));
-        assert_eq!(t.index_of(Ipv4Addr::from(9)), None);
-        assert_eq!(t.index_of(Ipv4Addr::from(99)), None);
+        assert_eq!(t.addr_at(0), IpAddr::from(Ipv4Addr::from(10)));
+        assert_eq!(t.addr_at(2), IpAddr::from(Ipv4Addr::from(13)));
+        assert_eq!(t.addr_at(15), IpAddr::from(Ipv4Addr::from(59)));
+        assert_eq!(t.index_of(Ipv4Addr::from(12).into()), None);
+        assert_eq!(t.index_of(Ipv4Addr::from(53).into()), Some(9));
+        assert_eq!(t.index_of(Ipv4Addr::from(9).into()), None);
+        assert_eq!(t.index_of(Ipv4Addr::from(99).into()), None);
     }
 
     #[test]
     fn whole_space_does_not_overflow() {
-        let t = Targets::new(vec![(0, u32::MAX), (5, 9)], vec![]);
+        let t = Targets::from_v4(vec![(0, u32::MAX), (5, 9)], vec![]);
         assert_eq!(t.len(), 1 << 32);
-        assert_eq!(t.addr_at((1 << 32) - 1), Ipv4Addr::BROADCAST);
-        assert!(Targets::new(vec![(1, 5)], vec![(0, u32::MAX)]).is_empty());
+        assert_eq!(t.addr_at((1 << 32) - 1), IpAddr::from(Ipv4Addr::BROADCAST));
+        assert!(Targets::from_v4(vec![(1, 5)], vec![(0, u32::MAX)]).is_empty());
+        let all6 = Span::v6(0, u128::MAX);
+        let t = Targets::new(vec![all6], vec![Span::v6(1, u128::MAX)]);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn families_share_one_index_space_v4_first() {
+        let v6 = |s: &str| u128::from(s.parse::<Ipv6Addr>().unwrap());
+        let inc = vec![
+            Span::v6(v6("2001:2::1"), v6("2001:2::3")),
+            Span::v4(ip("198.18.0.1"), ip("198.18.0.2")),
+        ];
+        let t = Targets::new(inc, vec![Span::v6(v6("2001:2::2"), v6("2001:2::2"))]);
+        let all: Vec<String> = (0..t.len()).map(|i| t.addr_at(i).to_string()).collect();
+        assert_eq!(all, ["198.18.0.1", "198.18.0.2", "2001:2::1", "2001:2::3"]);
+        assert_eq!(t.index_of("2001:2::3".parse().unwrap()), Some(3));
+        assert_eq!(t.index_of("2001:2::2".parse().unwrap()), None);
+        assert!(t.has_v4() && t.has_v6());
+        assert_eq!(spec("2001:2::/120").unwrap()[0].size(), 256);
+        assert_eq!(spec("2001:2::/104").unwrap()[0].size(), 1 << 24);
+        assert_eq!(spec("2001:2::1-2001:2::ff").unwrap()[0].size(), 255);
+    }
+
+    #[test]
+    fn hostname_family_choice() {
+        let dual = |f| parse_spec("dual.test", Role::Target, f, &fake_dns);
+        assert!(!dual(Family::Any).unwrap()[0].v6);
+        assert!(!dual(Family::V4).unwrap()[0].v6);
+        assert!(dual(Family::V6).unwrap()[0].v6);
+        let v6only = |f| parse_spec("v6only.test", Role::Target, f, &fake_dns);
+        assert!(v6only(Family::Any).unwrap()[0].v6);
+        assert!(matches!(v6only(Family::V4), Err(Error::Resolve { .. })));
     }
 
     proptest! {
@@ -329,28 +513,27 @@ mod tests {
             exc in prop::collection::vec((0u32..2000, 0u32..50), 0..8),
         ) {
             let span = |v: &Vec<(u32, u32)>| v.iter().map(|&(a, l)| (a, a + l)).collect::<Vec<_>>();
-            let t = Targets::new(span(&inc), span(&exc));
+            let t = Targets::from_v4(span(&inc), span(&exc));
             let mut naive = std::collections::BTreeSet::new();
             for (a, b) in span(&inc) { naive.extend(a..=b); }
             for (a, b) in span(&exc) { for x in a..=b { naive.remove(&x); } }
             prop_assert_eq!(t.len(), naive.len() as u64);
             for (i, &x) in naive.iter().enumerate() {
-                prop_assert_eq!(t.addr_at(i as u64), Ipv4Addr::from(x));
-                prop_assert_eq!(t.index_of(Ipv4Addr::from(x)), Some(i as u64));
+                prop_assert_eq!(t.addr_at(i as u64), IpAddr::from(Ipv4Addr::from(x)));
+                prop_assert_eq!(t.index_of(Ipv4Addr::from(x).into()), Some(i as u64));
             }
         }
 
         #[test]
         fn any_dotted_quad_with_prefix_parses(a: u32, len in 0u8..=32) {
             let tok = format!("{}/{}", Ipv4Addr::from(a), len);
-            let spans = parse_spec(&tok, Role::Exclude, &no_dns).unwrap();
-            let size = u64::from(spans[0].1 - spans[0].0) + 1;
-            prop_assert_eq!(size, 1u64 << (32 - len));
+            let spans = parse_spec(&tok, Role::Exclude, Family::Any, &no_dns).unwrap();
+            prop_assert_eq!(spans[0].size(), 1u128 << (32 - len));
         }
 
         #[test]
         fn garbage_never_panics(s in "\\PC{0,30}") {
-            let _ = parse_spec(&s, Role::Target, &no_dns);
+            let _ = parse_spec(&s, Role::Target, Family::Any, &no_dns);
         }
     }
 }

@@ -8,12 +8,12 @@ use crate::error::{Error, Result};
 use pnet_packet::icmp::IcmpPacket;
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_transport::{
-    transport_channel, TransportChannelType::Layer4, TransportProtocol::Ipv4, TransportReceiver,
-    TransportSender,
+    transport_channel, TransportChannelType::Layer4, TransportProtocol::Ipv4,
+    TransportProtocol::Ipv6, TransportReceiver, TransportSender,
 };
 use std::io;
 use std::mem::{size_of, zeroed};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -44,6 +44,7 @@ const MAX_STALL: Duration = Duration::from_secs(5);
 pub struct Socket {
     fd: RawFd,
     raw: bool,
+    v6: bool,
     pnet_tx: Option<Mutex<TransportSender>>,
     _pnet_rx: Option<TransportReceiver>,
     _dgram: Option<socket2::Socket>,
@@ -56,17 +57,23 @@ impl Socket {
         self.raw
     }
 
-    pub fn open(choice: SocketChoice, ttl: Option<u8>) -> Result<Socket> {
+    /// An ICMPv6 socket: packets arrive without their IPv6 header.
+    pub fn is_v6(&self) -> bool {
+        self.v6
+    }
+
+    /// Opens an ICMP (`v6` false) or ICMPv6 socket.
+    pub fn open(choice: SocketChoice, ttl: Option<u8>, v6: bool) -> Result<Socket> {
         let sock = match choice {
             SocketChoice::Raw => {
-                open_raw().map_err(|e| classify(e, "opening a raw ICMP socket"))?
+                open_raw(v6).map_err(|e| classify(e, "opening a raw ICMP socket"))?
             }
             SocketChoice::Datagram => {
-                open_dgram().map_err(|e| classify(e, "opening an ICMP datagram socket"))?
+                open_dgram(v6).map_err(|e| classify(e, "opening an ICMP datagram socket"))?
             }
-            SocketChoice::Auto => match open_raw() {
+            SocketChoice::Auto => match open_raw(v6) {
                 Ok(s) => s,
-                Err(e) if is_permission(&e) => open_dgram()
+                Err(e) if is_permission(&e) => open_dgram(v6)
                     .map_err(|e| classify(e, "opening an ICMP socket (raw or datagram)"))?,
                 Err(e) => return Err(Error::Socket(e)),
             },
@@ -87,42 +94,91 @@ impl Socket {
         };
         setsockopt(fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, tv)?;
         if let Some(ttl) = ttl {
-            setsockopt(fd, libc::IPPROTO_IP, libc::IP_TTL, libc::c_int::from(ttl))?;
+            let (level, name) = match self.v6 {
+                false => (libc::IPPROTO_IP, libc::IP_TTL),
+                true => (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
+            };
+            setsockopt(fd, level, name, libc::c_int::from(ttl))?;
         }
         // Kernel receive timestamps: RTTs stay exact even when the receiver reads late
         // (it naps between batches to save wakeups at high rates).
         setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1 as libc::c_int)?;
-        if self.raw {
-            // Only replies and errors reach us: on loopback this halves the receive load by
-            // keeping our own echo requests out of the socket.
-            const ICMP_FILTER: libc::c_int = 1;
-            let pass = (1u32 << 0) | (1 << 3) | (1 << 11) | (1 << 12);
-            setsockopt(fd, libc::SOL_RAW, ICMP_FILTER, !pass)?;
-        } else {
-            setsockopt(fd, libc::IPPROTO_IP, libc::IP_RECVTTL, 1 as libc::c_int)?;
+        // Only replies and errors reach a raw socket: on loopback this halves the receive
+        // load by keeping our own echo requests out.
+        const ICMP_FILTER: libc::c_int = 1;
+        match (self.v6, self.raw) {
+            (false, true) => {
+                let pass = (1u32 << 0) | (1 << 3) | (1 << 11) | (1 << 12);
+                setsockopt(fd, libc::SOL_RAW, ICMP_FILTER, !pass)?;
+            }
+            (false, false) => setsockopt(fd, libc::IPPROTO_IP, libc::IP_RECVTTL, 1 as libc::c_int)?,
+            (true, raw) => {
+                setsockopt(
+                    fd,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_RECVHOPLIMIT,
+                    1 as libc::c_int,
+                )?;
+                if raw {
+                    // struct icmp6_filter: a set bit blocks that type.
+                    let mut block = [u32::MAX; 8];
+                    for t in [1u8, 2, 3, 4, 129] {
+                        block[usize::from(t >> 5)] &= !(1 << (t & 31));
+                    }
+                    setsockopt(fd, libc::IPPROTO_ICMPV6, ICMP_FILTER, block)?;
+                }
+            }
         }
         Ok(())
     }
 }
 
-fn open_raw() -> io::Result<Socket> {
-    let proto = Layer4(Ipv4(IpNextHeaderProtocols::Icmp));
+/// One socket per address family the targets need.
+pub struct Sockets {
+    pub v4: Option<Socket>,
+    pub v6: Option<Socket>,
+}
+
+impl Sockets {
+    pub fn open(choice: SocketChoice, ttl: Option<u8>, v4: bool, v6: bool) -> Result<Sockets> {
+        Ok(Sockets {
+            v4: v4.then(|| Socket::open(choice, ttl, false)).transpose()?,
+            v6: v6.then(|| Socket::open(choice, ttl, true)).transpose()?,
+        })
+    }
+
+    /// IPv4 then IPv6, as present.
+    pub fn each(&self) -> impl Iterator<Item = &Socket> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+}
+
+fn open_raw(v6: bool) -> io::Result<Socket> {
+    let proto = match v6 {
+        false => Layer4(Ipv4(IpNextHeaderProtocols::Icmp)),
+        true => Layer4(Ipv6(IpNextHeaderProtocols::Icmpv6)),
+    };
     let (tx, rx) = transport_channel(4096, proto)?;
     Ok(Socket {
         fd: tx.socket.fd,
         raw: true,
+        v6,
         pnet_tx: Some(Mutex::new(tx)),
         _pnet_rx: Some(rx),
         _dgram: None,
     })
 }
 
-fn open_dgram() -> io::Result<Socket> {
+fn open_dgram(v6: bool) -> io::Result<Socket> {
     use socket2::{Domain, Protocol, Type};
-    let s = socket2::Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?;
+    let s = match v6 {
+        false => socket2::Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4))?,
+        true => socket2::Socket::new(Domain::IPV6, Type::DGRAM, Some(Protocol::ICMPV6))?,
+    };
     Ok(Socket {
         fd: s.as_raw_fd(),
         raw: false,
+        v6,
         pnet_tx: None,
         _pnet_rx: None,
         _dgram: Some(s),
@@ -169,12 +225,43 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: T) -> io::
     }
 }
 
-fn sockaddr(a: Ipv4Addr) -> libc::sockaddr_in {
-    // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_in = unsafe { zeroed() };
-    sa.sin_family = libc::AF_INET as libc::sa_family_t;
-    sa.sin_addr.s_addr = u32::from(a).to_be();
-    sa
+/// `a` as a socket address (port 0) and its length.
+fn sockaddr(a: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain data, all-zero is valid, and it is large and aligned
+    // enough to hold either family's address.
+    let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
+    match a {
+        IpAddr::V4(a) => {
+            let sa = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in) };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_addr.s_addr = u32::from(a).to_be();
+            (ss, size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        IpAddr::V6(a) => {
+            let sa = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6) };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_addr.s6_addr = a.octets();
+            (ss, size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
+/// The address in a socket address the kernel filled in.
+fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<IpAddr> {
+    // SAFETY: the family field says which layout the storage holds.
+    unsafe {
+        match i32::from(ss.ss_family) {
+            libc::AF_INET => {
+                let sa = &*(ss as *const _ as *const libc::sockaddr_in);
+                Some(Ipv4Addr::from(u32::from_be(sa.sin_addr.s_addr)).into())
+            }
+            libc::AF_INET6 => {
+                let sa = &*(ss as *const _ as *const libc::sockaddr_in6);
+                Some(Ipv6Addr::from(sa.sin6_addr.s6_addr).into())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The sending half: `max` packet slots of `len` bytes, filled by the caller and sent at once.
@@ -183,7 +270,7 @@ pub struct Sender<'s> {
     path: SendPath,
     len: usize,
     slots: Vec<u8>,
-    addrs: Vec<libc::sockaddr_in>,
+    addrs: Vec<libc::sockaddr_storage>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     accepted: Vec<bool>,
@@ -220,7 +307,7 @@ impl<'s> Sender<'s> {
 
     /// Sends slots `0..dsts.len()`. Returns which the kernel accepted: a destination it
     /// refuses (no route, a firewall) is skipped, while a broken socket is an error.
-    pub fn send(&mut self, dsts: &[Ipv4Addr]) -> Result<&[bool]> {
+    pub fn send(&mut self, dsts: &[IpAddr]) -> Result<&[bool]> {
         let k = dsts.len();
         match self.path {
             SendPath::Batch => self.send_mmsg(dsts)?,
@@ -229,17 +316,18 @@ impl<'s> Sender<'s> {
         Ok(&self.accepted[..k])
     }
 
-    fn send_mmsg(&mut self, dsts: &[Ipv4Addr]) -> Result<()> {
+    fn send_mmsg(&mut self, dsts: &[IpAddr]) -> Result<()> {
         let k = dsts.len();
         for (i, &dst) in dsts.iter().enumerate() {
-            self.addrs[i] = sockaddr(dst);
+            let (addr, addr_len) = sockaddr(dst);
+            self.addrs[i] = addr;
             self.iovs[i] = libc::iovec {
                 iov_base: self.slots[i * self.len..].as_mut_ptr() as *mut libc::c_void,
                 iov_len: self.len,
             };
             let h = &mut self.hdrs[i].msg_hdr;
             h.msg_name = &mut self.addrs[i] as *mut _ as *mut libc::c_void;
-            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_namelen = addr_len;
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
         }
@@ -267,7 +355,7 @@ impl<'s> Sender<'s> {
         Ok(())
     }
 
-    fn send_pnet(&mut self, dsts: &[Ipv4Addr]) -> Result<()> {
+    fn send_pnet(&mut self, dsts: &[IpAddr]) -> Result<()> {
         let mut tx = self
             .sock
             .pnet_tx
@@ -280,7 +368,7 @@ impl<'s> Sender<'s> {
         while next < dsts.len() {
             let bytes = &self.slots[next * self.len..(next + 1) * self.len];
             let pkt = IcmpPacket::new(bytes).expect("probe longer than an ICMP header");
-            match tx.send_to(pkt, IpAddr::V4(dsts[next])) {
+            match tx.send_to(pkt, dsts[next]) {
                 Ok(_) => {
                     self.accepted[next] = true;
                     next += 1;
@@ -296,7 +384,7 @@ impl<'s> Sender<'s> {
     fn on_error(
         &mut self,
         err: io::Error,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         at: usize,
         stalled_since: &mut Option<std::time::Instant>,
     ) -> Result<usize> {
@@ -332,8 +420,9 @@ impl<'s> Sender<'s> {
 /// facts the datagram socket reported (source, TTL).
 pub enum Payload<'a> {
     Ipv4(&'a [u8]),
+    /// From an ICMPv6 socket or an ICMP datagram socket: the message alone.
     Icmp {
-        src: Ipv4Addr,
+        src: IpAddr,
         ttl: u8,
         msg: &'a [u8],
     },
@@ -356,7 +445,7 @@ pub struct Receiver<'s> {
     sock: &'s Socket,
     len: usize,
     bufs: Vec<u8>,
-    names: Vec<libc::sockaddr_in>,
+    names: Vec<libc::sockaddr_storage>,
     ctrl: Vec<[u64; 8]>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
@@ -390,7 +479,7 @@ impl<'s> Receiver<'s> {
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
             h.msg_name = &mut self.names[i] as *mut _ as *mut libc::c_void;
-            h.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_control = self.ctrl[i].as_mut_ptr() as *mut libc::c_void;
             h.msg_controllen = size_of::<[u64; 8]>();
             h.msg_flags = 0;
@@ -421,11 +510,11 @@ impl<'s> Receiver<'s> {
         let n = (h.msg_len as usize).min(self.len);
         let bytes = &self.bufs[k * self.len..k * self.len + n];
         let anc = self.ancillary(k);
-        let payload = if self.sock.raw {
+        let payload = if self.sock.raw && !self.sock.v6 {
             Payload::Ipv4(bytes)
         } else {
             Payload::Icmp {
-                src: Ipv4Addr::from(u32::from_be(self.names[k].sin_addr.s_addr)),
+                src: from_sockaddr(&self.names[k]).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
                 ttl: anc.ttl.unwrap_or(0),
                 msg: bytes,
             }
@@ -447,7 +536,8 @@ impl<'s> Receiver<'s> {
             while !c.is_null() {
                 let data = libc::CMSG_DATA(c);
                 match ((*c).cmsg_level, (*c).cmsg_type) {
-                    (libc::IPPROTO_IP, libc::IP_TTL) => {
+                    (libc::IPPROTO_IP, libc::IP_TTL)
+                    | (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                         let v = std::ptr::read_unaligned(data as *const libc::c_int);
                         anc.ttl = u8::try_from(v).ok();
                     }

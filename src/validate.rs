@@ -6,7 +6,7 @@ use crate::permute::mix64;
 use crate::probe::{unstamp, INDEX_AT, MIN_PAYLOAD, STAMP_AT, TAG_AT};
 use crate::targets::Targets;
 use crate::wire::{self, Detail, Icmp, IpMeta, ParseError};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 /// Per-scan secret: the identifier, a sequence mask and the tag key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +74,7 @@ pub enum Verdict {
     Error {
         index: u32,
         detail: Detail,
-        responder: Ipv4Addr,
+        responder: IpAddr,
     },
     Ignore(Ignored),
 }
@@ -105,7 +105,16 @@ impl<'a> Validator<'a> {
 
     /// An ICMP message with the facts of the IP header it came in.
     pub fn classify_icmp(&self, meta: IpMeta, msg: &[u8]) -> Verdict {
-        let icmp = match wire::parse_icmp(msg) {
+        self.judge(meta, wire::parse_icmp(msg))
+    }
+
+    /// An ICMPv6 message with its source and hop limit.
+    pub fn classify_icmpv6(&self, meta: IpMeta, msg: &[u8]) -> Verdict {
+        self.judge(meta, wire::parse_icmpv6(msg))
+    }
+
+    fn judge(&self, meta: IpMeta, icmp: Result<Icmp, ParseError>) -> Verdict {
+        let icmp = match icmp {
             Ok(icmp) => icmp,
             Err(e) => return Verdict::Ignore(damaged(e)),
         };
@@ -169,15 +178,23 @@ mod tests {
     use super::*;
     use crate::probe::ProbeTemplate;
     use crate::wire::{checksum, ECHO_REPLY};
+    use std::net::Ipv4Addr;
+
+    fn v4(a: IpAddr) -> Ipv4Addr {
+        match a {
+            IpAddr::V4(a) => a,
+            IpAddr::V6(_) => panic!("not IPv4"),
+        }
+    }
 
     fn targets() -> Targets {
         // 198.18.0.0/15 minus network/broadcast: 131,070 targets, beyond 16-bit sequences.
         let first = u32::from(Ipv4Addr::new(198, 18, 0, 1));
-        Targets::new(vec![(first, first + 131_069)], vec![])
+        Targets::from_v4(vec![(first, first + 131_069)], vec![])
     }
 
     /// What a host sends back: our probe with type 0 and a fixed checksum, in an IP header.
-    fn reply_to(probe: &[u8], src: Ipv4Addr, ttl: u8) -> Vec<u8> {
+    fn reply_to(probe: &[u8], src: IpAddr, ttl: u8) -> Vec<u8> {
         let mut icmp = probe.to_vec();
         icmp[0] = ECHO_REPLY;
         icmp[2..4].fill(0);
@@ -186,7 +203,7 @@ mod tests {
         let total = (20 + icmp.len()) as u16;
         let mut pkt = vec![0x45, 0, 0, 0, 0, 0, 0, 0, ttl, 1, 0, 0];
         pkt[2..4].copy_from_slice(&total.to_be_bytes());
-        pkt.extend_from_slice(&src.octets());
+        pkt.extend_from_slice(&v4(src).octets());
         pkt.extend_from_slice(&[192, 0, 2, 1]);
         pkt.extend_from_slice(&icmp);
         pkt
@@ -194,7 +211,11 @@ mod tests {
 
     fn setup() -> (Key, ProbeTemplate, Targets) {
         let key = Key::new(1);
-        (key, ProbeTemplate::new(key, 56), targets())
+        (
+            key,
+            ProbeTemplate::new(key, 56, crate::probe::Proto::Icmp4),
+            targets(),
+        )
     }
 
     #[test]
@@ -272,9 +293,9 @@ mod tests {
         ));
     }
 
-    fn error_quoting(probe: &[u8], quote_len: usize, dst: Ipv4Addr, code: u8) -> Vec<u8> {
+    fn error_quoting(probe: &[u8], quote_len: usize, dst: IpAddr, code: u8) -> Vec<u8> {
         let mut inner = vec![0x45, 0, 0, 84, 0, 0, 0x40, 0, 1, 1, 0, 0, 192, 0, 2, 1];
-        inner.extend_from_slice(&dst.octets());
+        inner.extend_from_slice(&v4(dst).octets());
         inner.extend_from_slice(&probe[..quote_len]);
         let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&inner);
@@ -301,7 +322,7 @@ mod tests {
                 Verdict::Error {
                     index: 70_000,
                     detail: Detail::of(3, 1),
-                    responder: Ipv4Addr::new(192, 0, 2, 2)
+                    responder: IpAddr::from([192, 0, 2, 2])
                 }
             );
         }
@@ -319,10 +340,67 @@ mod tests {
             Verdict::Ignore(Ignored::BadTag)
         );
         // Quoting a non-target.
-        let outside = Ipv4Addr::new(203, 0, 113, 1);
+        let outside = IpAddr::from([203, 0, 113, 1]);
         assert_eq!(
             v.classify_ipv4(&error_quoting(&probe, 8, outside, 1)),
             Verdict::Ignore(Ignored::BadTag)
+        );
+    }
+
+    #[test]
+    fn icmpv6_replies_and_errors() {
+        use crate::probe::Proto;
+        use crate::targets::Span;
+        let key = Key::new(3);
+        let t = ProbeTemplate::new(key, 56, Proto::Icmp6);
+        let base = u128::from("2001:2::".parse::<std::net::Ipv6Addr>().unwrap());
+        let ts = Targets::new(vec![Span::v4(1, 10), Span::v6(base, base + 255)], vec![]);
+        let v = Validator::new(key, true, &ts);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 12, 1, 77);
+        assert_eq!(probe[0], 128);
+        let mut reply = probe;
+        reply[0] = 129;
+        let src = ts.addr_at(12);
+        assert_eq!(src.to_string(), "2001:2::2");
+        let meta = IpMeta { src, ttl: 57 };
+        assert_eq!(
+            v.classify_icmpv6(meta, &reply),
+            Verdict::Reply {
+                index: 12,
+                round: 1,
+                sent_ns: 77,
+                ttl: 57
+            }
+        );
+        let wrong = IpMeta {
+            src: ts.addr_at(13),
+            ttl: 57,
+        };
+        assert_eq!(
+            v.classify_icmpv6(wrong, &reply),
+            Verdict::Ignore(Ignored::WrongSource)
+        );
+        assert_eq!(
+            v.classify_icmpv6(meta, &probe),
+            Verdict::Ignore(Ignored::OwnProbe)
+        );
+        // A router's "address unreachable" quoting the probe (IPv6 header + 8 bytes).
+        let mut err = vec![1, 3, 0, 0, 0, 0, 0, 0, 0x60, 0, 0, 0, 0, 64, 58, 64];
+        err.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        err.extend_from_slice(&u128::to_be_bytes(base + 2));
+        err.extend_from_slice(&probe[..8]);
+        let router = IpMeta {
+            src: "2001:2:ffff::fe".parse().unwrap(),
+            ttl: 64,
+        };
+        assert_eq!(
+            v.classify_icmpv6(router, &err),
+            Verdict::Error {
+                index: 12,
+                detail: crate::wire::Detail::of_v6(1, 3),
+                responder: router.src
+            }
         );
     }
 }

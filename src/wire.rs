@@ -1,8 +1,9 @@
-//! ICMPv4 on the wire: parse untrusted bytes (IHL-aware, for the outer and the quoted
-//! header) and emit echo requests. Pure functions over byte slices; no sockets here.
+//! ICMP and ICMPv6 on the wire: parse untrusted bytes (IHL-aware for the outer and the
+//! quoted IPv4 header; extension-header-aware for quoted IPv6) and emit echo requests.
+//! Pure functions over byte slices; no sockets here.
 
 use pnet_packet::ipv4::Ipv4Packet;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 pub const ECHO_REPLY: u8 = 0;
 pub const DEST_UNREACHABLE: u8 = 3;
@@ -11,6 +12,15 @@ pub const TIME_EXCEEDED: u8 = 11;
 pub const PARAMETER_PROBLEM: u8 = 12;
 pub const ICMP_HEADER: usize = 8;
 const PROTO_ICMP: u8 = 1;
+
+pub const ICMP6_DEST_UNREACHABLE: u8 = 1;
+pub const ICMP6_PACKET_TOO_BIG: u8 = 2;
+pub const ICMP6_TIME_EXCEEDED: u8 = 3;
+pub const ICMP6_PARAMETER_PROBLEM: u8 = 4;
+pub const ICMP6_ECHO_REQUEST: u8 = 128;
+pub const ICMP6_ECHO_REPLY: u8 = 129;
+const NEXT_ICMP6: u8 = 58;
+const IPV6_HEADER: usize = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParseError {
@@ -23,11 +33,12 @@ pub enum ParseError {
     BadChecksum,
 }
 
-/// What the outer IPv4 header says about a received packet.
+/// What the outer IP header (or the socket, for ICMPv6 and datagram sockets) says about
+/// a received packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IpMeta {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    /// TTL (IPv4) or hop limit (IPv6).
     pub ttl: u8,
 }
 
@@ -35,7 +46,7 @@ pub struct IpMeta {
 /// payload as the router included (none for an RFC 792 8-byte quote).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quote<'a> {
-    pub dst: Ipv4Addr,
+    pub dst: IpAddr,
     pub id: u16,
     pub seq: u16,
     pub data: &'a [u8],
@@ -84,8 +95,7 @@ pub fn parse_ipv4(buf: &[u8]) -> Result<(IpMeta, &[u8]), ParseError> {
         return Err(ParseError::NotIcmp);
     }
     let meta = IpMeta {
-        src: ip.get_source(),
-        dst: ip.get_destination(),
+        src: ip.get_source().into(),
         ttl: ip.get_ttl(),
     };
     Ok((meta, &buf[ihl..total]))
@@ -137,7 +147,82 @@ fn parse_quote(q: &[u8]) -> Result<Option<Quote<'_>>, ParseError> {
     let orig_len = usize::from(ip.get_total_length()).saturating_sub(ihl);
     let end = icmp.len().min(orig_len.max(ICMP_HEADER));
     Ok(Some(Quote {
-        dst: ip.get_destination(),
+        dst: ip.get_destination().into(),
+        id: u16::from_be_bytes([icmp[4], icmp[5]]),
+        seq: u16::from_be_bytes([icmp[6], icmp[7]]),
+        data: &icmp[ICMP_HEADER..end],
+    }))
+}
+
+/// Parses an ICMPv6 message from a raw or datagram ICMPv6 socket. The kernel has already
+/// verified its checksum (it covers a pseudo-header only the kernel sees in full).
+pub fn parse_icmpv6(msg: &[u8]) -> Result<Icmp<'_>, ParseError> {
+    if msg.len() < ICMP_HEADER {
+        return Err(ParseError::Truncated);
+    }
+    let (kind, code) = (msg[0], msg[1]);
+    let id = u16::from_be_bytes([msg[4], msg[5]]);
+    let seq = u16::from_be_bytes([msg[6], msg[7]]);
+    let data = &msg[ICMP_HEADER..];
+    Ok(match kind {
+        ICMP6_ECHO_REPLY => Icmp::EchoReply { id, seq, data },
+        ICMP6_ECHO_REQUEST => Icmp::EchoRequest { id, seq, data },
+        ICMP6_DEST_UNREACHABLE
+        | ICMP6_PACKET_TOO_BIG
+        | ICMP6_TIME_EXCEEDED
+        | ICMP6_PARAMETER_PROBLEM => match parse_quote_v6(data)? {
+            Some(quote) => Icmp::Error {
+                detail: Detail::of_v6(kind, code),
+                quote,
+            },
+            None => Icmp::Other { kind },
+        },
+        _ => Icmp::Other { kind },
+    })
+}
+
+/// The quoted IPv6 datagram: fixed header, any extension headers, then 8+ bytes of ICMPv6.
+fn parse_quote_v6(q: &[u8]) -> Result<Option<Quote<'_>>, ParseError> {
+    if q.len() < IPV6_HEADER {
+        return Err(ParseError::Truncated);
+    }
+    if q[0] >> 4 != 6 {
+        return Err(ParseError::Malformed);
+    }
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&q[24..40]).expect("16 bytes"));
+    let orig_len = usize::from(u16::from_be_bytes([q[4], q[5]]));
+    let (mut next, mut at) = (q[6], IPV6_HEADER);
+    // Walk hop-by-hop, routing and destination options headers, and a first fragment.
+    loop {
+        match next {
+            NEXT_ICMP6 => break,
+            0 | 43 | 60 => {
+                let h = q.get(at..at + 2).ok_or(ParseError::Truncated)?;
+                next = h[0];
+                at += (usize::from(h[1]) + 1) * 8;
+            }
+            44 => {
+                let h = q.get(at..at + 8).ok_or(ParseError::Truncated)?;
+                if u16::from_be_bytes([h[2], h[3]]) & 0xfff8 != 0 {
+                    return Ok(None);
+                }
+                next = h[0];
+                at += 8;
+            }
+            _ => return Ok(None),
+        }
+    }
+    let icmp = q
+        .get(at..)
+        .filter(|i| i.len() >= ICMP_HEADER)
+        .ok_or(ParseError::Truncated)?;
+    if icmp[0] != ICMP6_ECHO_REQUEST {
+        return Ok(None);
+    }
+    let orig_icmp_len = (IPV6_HEADER + orig_len).saturating_sub(at);
+    let end = icmp.len().min(orig_icmp_len.max(ICMP_HEADER));
+    Ok(Some(Quote {
+        dst: dst.into(),
         id: u16::from_be_bytes([icmp[4], icmp[5]]),
         seq: u16::from_be_bytes([icmp[6], icmp[7]]),
         data: &icmp[ICMP_HEADER..end],
@@ -189,7 +274,7 @@ pub fn checksum(data: &[u8]) -> u16 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detail(u8);
 
-const DETAILS: [&str; 21] = [
+const DETAILS: [&str; 25] = [
     "",
     "net-unreachable",
     "host-unreachable",
@@ -211,6 +296,10 @@ const DETAILS: [&str; 21] = [
     "reassembly-timeout",
     "parameter-problem",
     "unreachable-other",
+    "beyond-scope",
+    "source-policy-failed",
+    "reject-route",
+    "packet-too-big",
 ];
 
 impl Detail {
@@ -222,6 +311,24 @@ impl Detail {
             (TIME_EXCEEDED, 0) => 17,
             (TIME_EXCEEDED, _) => 18,
             (PARAMETER_PROBLEM, _) => 19,
+            _ => 20,
+        })
+    }
+
+    /// ICMPv6 errors, named like their IPv4 counterparts where there is one.
+    pub fn of_v6(kind: u8, code: u8) -> Detail {
+        Detail(match (kind, code) {
+            (ICMP6_DEST_UNREACHABLE, 0) => 1,  // no route → net-unreachable
+            (ICMP6_DEST_UNREACHABLE, 1) => 14, // admin-prohibited
+            (ICMP6_DEST_UNREACHABLE, 2) => 21,
+            (ICMP6_DEST_UNREACHABLE, 3) => 2, // address unreachable → host-unreachable
+            (ICMP6_DEST_UNREACHABLE, 4) => 4, // port-unreachable
+            (ICMP6_DEST_UNREACHABLE, 5) => 22,
+            (ICMP6_DEST_UNREACHABLE, 6) => 23,
+            (ICMP6_PACKET_TOO_BIG, _) => 24,
+            (ICMP6_TIME_EXCEEDED, 0) => 17,
+            (ICMP6_TIME_EXCEEDED, _) => 18,
+            (ICMP6_PARAMETER_PROBLEM, _) => 19,
             _ => 20,
         })
     }
@@ -278,8 +385,7 @@ mod tests {
             "golden IP header checksum"
         );
         let (meta, icmp) = parse_ipv4(&ECHO_REPLY_PKT).unwrap();
-        assert_eq!(meta.src, Ipv4Addr::new(198, 18, 0, 5));
-        assert_eq!(meta.dst, Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(meta.src, IpAddr::from([198, 18, 0, 5]));
         assert_eq!(meta.ttl, 64);
         assert_eq!(
             parse_icmp(icmp).unwrap(),
@@ -336,7 +442,7 @@ mod tests {
                 panic!("not an error");
             };
             assert_eq!(detail.as_str(), "host-unreachable");
-            assert_eq!(quote.dst, Ipv4Addr::new(203, 0, 113, 9));
+            assert_eq!(quote.dst, IpAddr::from([203, 0, 113, 9]));
             assert_eq!((quote.id, quote.seq), (0x1234, 1));
             assert_eq!(quote.data, &ECHO_REQ[8..len]);
         }
@@ -370,6 +476,59 @@ mod tests {
         let c = checksum(&q);
         q[2..4].copy_from_slice(&c.to_be_bytes());
         assert_eq!(parse_icmp(&q), Err(ParseError::Truncated));
+    }
+
+    /// An ICMPv6 address-unreachable quoting an echo request to 2001:2::9, behind a
+    /// hop-by-hop header when `hbh`, cut to `quote_icmp` bytes of the ICMPv6 probe.
+    fn unreachable6(hbh: bool, quote_icmp: usize) -> Vec<u8> {
+        let probe: [u8; 16] = [128, 0, 0, 0, 0x12, 0x34, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8];
+        let ext = if hbh { 8 } else { 0 };
+        let mut ip6 = vec![0x60, 0, 0, 0];
+        ip6.extend_from_slice(&((ext + probe.len()) as u16).to_be_bytes());
+        ip6.extend_from_slice(&[if hbh { 0 } else { 58 }, 64]);
+        ip6.extend_from_slice(&"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets());
+        ip6.extend_from_slice(&"2001:2::9".parse::<Ipv6Addr>().unwrap().octets());
+        if hbh {
+            ip6.extend_from_slice(&[58, 0, 1, 4, 0, 0, 0, 0]); // PadN
+        }
+        ip6.extend_from_slice(&probe[..quote_icmp]);
+        let mut msg = vec![ICMP6_DEST_UNREACHABLE, 3, 0, 0, 0, 0, 0, 0];
+        msg.extend_from_slice(&ip6);
+        msg
+    }
+
+    #[test]
+    fn parses_icmpv6_echo_and_errors() {
+        let reply = [129, 0, 0, 0, 0x12, 0x34, 0, 7, b'x'];
+        assert_eq!(
+            parse_icmpv6(&reply).unwrap(),
+            Icmp::EchoReply {
+                id: 0x1234,
+                seq: 7,
+                data: b"x"
+            }
+        );
+        for (hbh, len) in [(false, 8), (false, 16), (true, 8), (true, 16)] {
+            let msg = unreachable6(hbh, len);
+            let Icmp::Error { detail, quote } = parse_icmpv6(&msg).unwrap() else {
+                panic!("not an error")
+            };
+            assert_eq!(detail.as_str(), "host-unreachable");
+            assert_eq!(quote.dst, "2001:2::9".parse::<IpAddr>().unwrap());
+            assert_eq!(
+                (quote.id, quote.seq, quote.data.len()),
+                (0x1234, 1, len - 8)
+            );
+        }
+        assert_eq!(
+            parse_icmpv6(&unreachable6(false, 4)),
+            Err(ParseError::Truncated)
+        );
+        assert_eq!(parse_icmpv6(&[129, 0, 0]), Err(ParseError::Truncated));
+        assert_eq!(Detail::of_v6(1, 0).as_str(), "net-unreachable");
+        assert_eq!(Detail::of_v6(1, 1).as_str(), "admin-prohibited");
+        assert_eq!(Detail::of_v6(1, 4).as_str(), "port-unreachable");
+        assert_eq!(Detail::of_v6(3, 0).as_str(), "ttl-exceeded");
     }
 
     #[test]

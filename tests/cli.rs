@@ -97,8 +97,13 @@ fn malformed_cidr_among_good_targets_is_usage_error() {
 }
 
 #[test]
-fn ipv6_target_is_usage_error() {
-    input_error(&["::1"], "::1");
+fn ipv6_prefix_beyond_2_pow_24_is_usage_error() {
+    input_error(&["2001:2::/64"], "2001:2::/64");
+}
+
+#[test]
+fn malformed_ipv6_is_usage_error() {
+    input_error(&["2001:2::x"], "2001:2::x");
 }
 
 #[test]

@@ -10,7 +10,7 @@ use sweep::wire;
 
 fuzz_target!(|data: &[u8]| {
     let first = u32::from(Ipv4Addr::new(198, 18, 0, 1));
-    let targets = Targets::new(vec![(first, first + 70_000)], vec![]);
+    let targets = Targets::from_v4(vec![(first, first + 70_000)], vec![]);
     for check_id in [true, false] {
         let v = Validator::new(Key::new(7), check_id, &targets);
         match v.classify_ipv4(data) {
