@@ -1,12 +1,18 @@
 //! Reading sweep's own CSV back (for `sweep merge` and `sweep diff`): the header is checked
 //! and columns are found by name, rows are parsed into typed `Row`s one at a time, and each
 //! file must be in strictly ascending address order, so inputs stream in constant memory.
+//!
+//! Addresses are IPv4 or IPv6 (`IpAddr`). Sweep writes every IPv4 row first, in numeric
+//! order, then every IPv6 row, in numeric order; that is exactly `IpAddr`'s `Ord` (its `V4`
+//! variant comes first, and each family compares as an unsigned number), so rows are
+//! compared as `IpAddr`s everywhere. IPv6 text is read in any form `Ipv6Addr` parses and
+//! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -204,12 +210,12 @@ impl Header {
 /// One result row, typed. Columns the file lacks read as empty / zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
-    pub addr: Ipv4Addr,
+    pub addr: IpAddr,
     pub status: Status,
     /// Round-trip time in microseconds (the file holds milliseconds with 3 decimals).
     pub rtt_us: Option<u64>,
     pub ttl: Option<u8>,
-    pub responder: Option<Ipv4Addr>,
+    pub responder: Option<IpAddr>,
     pub probes: u64,
     pub dups: u64,
     pub detail: String,
@@ -221,9 +227,9 @@ pub struct Row {
 
 impl Row {
     /// A bare row (for tests and defaults): everything but addr and status empty.
-    pub fn new(addr: Ipv4Addr, status: Status) -> Row {
+    pub fn new(addr: impl Into<IpAddr>, status: Status) -> Row {
         Row {
-            addr,
+            addr: addr.into(),
             status,
             rtt_us: None,
             ttl: None,
@@ -290,16 +296,14 @@ pub fn parse_row<'a>(
 ) -> std::result::Result<Row, String> {
     let mut addr = None;
     let mut status = None;
-    let mut row = Row::new(Ipv4Addr::UNSPECIFIED, Status::Down);
+    let mut row = Row::new(std::net::Ipv4Addr::UNSPECIFIED, Status::Down);
     row.extra = vec![String::new(); header.others];
     let (mut rtt_text, mut ttl_text) = ("", "");
     for (col, f) in header.cols.iter().zip(fields) {
         match col {
             Col::Addr => {
-                addr = Some(
-                    f.parse::<Ipv4Addr>()
-                        .map_err(|_| format!("invalid addr '{f}' (want an IPv4 address)"))?,
-                )
+                let bad = || format!("invalid addr '{f}' (want an IPv4 or IPv6 address)");
+                addr = Some(f.parse::<IpAddr>().map_err(|_| bad())?);
             }
             Col::Status => status = Some(Status::parse(f)?),
             Col::RttMs => {
@@ -322,7 +326,7 @@ pub fn parse_row<'a>(
             Col::Responder => {
                 if !f.is_empty() {
                     row.responder = Some(f.parse().map_err(|_| {
-                        format!("invalid responder '{f}' (want an IPv4 address or nothing)")
+                        format!("invalid responder '{f}' (want an IP address or nothing)")
                     })?);
                 }
             }
@@ -367,7 +371,7 @@ pub struct Reader {
     recent: Rc<RefCell<Recent>>,
     header: Header,
     record: csv::StringRecord,
-    prev: Option<Ipv4Addr>,
+    prev: Option<IpAddr>,
 }
 
 impl Reader {
@@ -437,6 +441,11 @@ impl Reader {
         if let Some(prev) = self.prev.filter(|&p| row.addr <= p) {
             let reason = if row.addr == prev {
                 format!("address '{}' appears twice in one file", row.addr)
+            } else if row.addr.is_ipv4() && prev.is_ipv6() {
+                format!(
+                    "address '{}' is out of order (IPv4 after IPv6 address {prev}); sweep writes every IPv4 row before the IPv6 ones",
+                    row.addr
+                )
             } else {
                 format!(
                     "address '{}' is out of order (after {prev}); rows must ascend by address, as sweep writes them",
@@ -577,6 +586,9 @@ impl Recent {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::cmp::Ordering;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     pub(crate) const HEAD: &str = DEFAULT_HEADER;
 
@@ -614,7 +626,7 @@ pub(crate) mod tests {
             (r[0].rtt_us, r[0].ttl, r[0].dups),
             (Some(1234), Some(63), 1)
         );
-        assert_eq!(r[1].responder, Some(Ipv4Addr::new(192, 0, 2, 2)));
+        assert_eq!(r[1].responder, Some(Ipv4Addr::new(192, 0, 2, 2).into()));
         assert_eq!(r[1].detail, "host-unreachable");
         assert_eq!((r[2].status, r[2].probes), (Status::Down, 2));
         let h = reader("a.csv", &text).header().clone();
@@ -627,6 +639,7 @@ pub(crate) mod tests {
                     up,gw.example,10.0.0.1,2030-01-01T00:00:00Z,64500\n";
         let r = rows("a.csv", text).unwrap();
         assert_eq!(r[0].addr, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(r[0].addr, IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(r[0].hostname, "gw.example");
         assert_eq!(r[0].seen_at, "2030-01-01T00:00:00Z");
         assert_eq!(r[0].extra, ["64500"]);
@@ -769,5 +782,171 @@ pub(crate) mod tests {
         }
         assert_eq!(format_rtt(1234), "1.234");
         assert_eq!(format_rtt(5), "0.005");
+    }
+    /// The order sweep writes rows in: IPv4 before IPv6, numeric within a family.
+    fn key(a: IpAddr) -> (u8, u128) {
+        match a {
+            IpAddr::V4(v4) => (4, u128::from(u32::from(v4))),
+            IpAddr::V6(v6) => (6, u128::from(v6)),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipaddr_order_is_v4_first_then_numeric() {
+        // Each pair ascends numerically; in the v6 pairs, string order says the opposite.
+        for (lo, hi) in [
+            ("10.0.0.9", "10.0.0.10"),
+            ("9.255.255.255", "10.0.0.0"),
+            ("255.255.255.255", "::"),
+            ("255.255.255.255", "::1"),
+            ("0.0.0.0", "::"),
+            ("10.0.0.1", "::a00:1"),
+            ("192.0.2.1", "::ffff:192.0.2.0"),
+            ("2001:db8::9", "2001:db8::10"),
+            ("2001:db8::ffff", "2001:db8:1::"),
+            ("2001:db8::1:0:0", "2001:db8:0:1::"),
+            ("fe80::1", "ff02::1"),
+        ] {
+            let (a, b) = (ip(lo), ip(hi));
+            assert_eq!(a.cmp(&b), Ordering::Less, "{lo} < {hi}");
+            assert_eq!(key(a).cmp(&key(b)), Ordering::Less, "{lo} < {hi}");
+        }
+    }
+
+    fn any_ip() -> impl Strategy<Value = IpAddr> {
+        prop_oneof![
+            any::<u32>().prop_map(|n| IpAddr::V4(Ipv4Addr::from(n))),
+            any::<u128>().prop_map(|n| IpAddr::V6(Ipv6Addr::from(n))),
+            // Small v6 values too, so the family boundary is crossed near zero.
+            any::<u32>().prop_map(|n| IpAddr::V6(Ipv6Addr::from(u128::from(n)))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn ipaddr_ord_is_family_then_number(a in any_ip(), b in any_ip()) {
+            prop_assert_eq!(a.cmp(&b), key(a).cmp(&key(b)));
+        }
+
+        #[test]
+        fn ipv6_text_round_trips(n in any::<u128>()) {
+            let a = IpAddr::V6(Ipv6Addr::from(n));
+            let text = format!("{HEAD}\n{a},up,1.000,64,{a},1,0,\n");
+            let r = rows("a.csv", &text).unwrap();
+            prop_assert_eq!(r[0].addr, a);
+            prop_assert_eq!(r[0].responder, Some(a));
+            let h = reader("a.csv", &text).header().clone();
+            prop_assert_eq!(r[0].fields(&h).join(","), text.lines().nth(1).unwrap());
+        }
+    }
+
+    #[test]
+    fn reads_ipv6_rows() {
+        let text = format!(
+            "{HEAD}\r\n2001:db8::1,up,0.250,64,2001:db8::1,1,0,\r\n\
+             2001:db8::2,unreachable,,,2001:db8:ff::1,1,0,addr-unreachable\r\n\
+             2001:db8::a,down,,,,2,0,\r\n"
+        );
+        let r = rows("a.csv", &text).unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].addr, ip("2001:db8::1"));
+        assert!(r[0].addr.is_ipv6());
+        assert_eq!((r[0].rtt_us, r[0].ttl), (Some(250), Some(64)));
+        assert_eq!(r[1].responder, Some(ip("2001:db8:ff::1")));
+        assert_eq!(r[1].detail, "addr-unreachable");
+        assert_eq!((r[2].addr, r[2].status), (ip("2001:db8::a"), Status::Down));
+        let h = reader("a.csv", &text).header().clone();
+        for (i, row) in r.iter().enumerate() {
+            assert_eq!(row.fields(&h).join(","), text.lines().nth(i + 1).unwrap());
+        }
+    }
+
+    #[test]
+    fn ipv6_in_other_spellings_is_written_back_compressed() {
+        let text = format!(
+            "{HEAD}\n::FFFF:192.0.2.1,down,,,,1,0,\n\
+             2001:0DB8:0000:0000:0000:0000:0000:0001,up,1.000,64,2001:DB8::1,1,0,\n"
+        );
+        let r = rows("a.csv", &text).unwrap();
+        let h = reader("a.csv", &text).header().clone();
+        // An IPv4-mapped address stays IPv6 (it sorts, and is written, as one).
+        assert_eq!(
+            r[0].addr,
+            IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped())
+        );
+        assert_eq!(r[0].fields(&h)[0], "::ffff:192.0.2.1");
+        assert_eq!(
+            r[1].fields(&h).join(","),
+            "2001:db8::1,up,1.000,64,2001:db8::1,1,0,"
+        );
+    }
+
+    #[test]
+    fn mixed_families_with_a_v4_responder_for_v4_and_v6_for_v6() {
+        let text = format!(
+            "{HEAD}\n10.0.0.1,unreachable,,,192.0.2.1,1,0,host-unreachable\n\
+             255.255.255.255,down,,,,1,0,\n\
+             ::,down,,,,1,0,\n\
+             2001:db8::1,unreachable,,,fe80::1,1,0,no-route\n"
+        );
+        let r = rows("a.csv", &text).unwrap();
+        let fams: Vec<bool> = r.iter().map(|r| r.addr.is_ipv4()).collect();
+        assert_eq!(fams, [true, true, false, false]);
+        assert_eq!(r[0].responder, Some(ip("192.0.2.1")));
+        assert_eq!(r[3].responder, Some(ip("fe80::1")));
+    }
+
+    #[test]
+    fn rows_ascend_across_the_family_boundary() {
+        let ok = format!(
+            "{HEAD}\n10.0.0.9,down,,,,1,0,\n255.255.255.255,down,,,,1,0,\n\
+             ::1,down,,,,1,0,\n2001:db8::9,down,,,,1,0,\n2001:db8::10,down,,,,1,0,\n\
+             2001:db8::ffff,down,,,,1,0,\n2001:db8:1::,down,,,,1,0,\n"
+        );
+        assert_eq!(rows("a.csv", &ok).unwrap().len(), 7);
+
+        // IPv4 after IPv6, however small the IPv6 address.
+        let v4_late = format!("{HEAD}\n::,down,,,,1,0,\n10.0.0.1,down,,,,1,0,\n");
+        let e = rows("a.csv", &v4_late).unwrap_err();
+        assert!(
+            e.starts_with("a.csv:3: address '10.0.0.1' is out of order (IPv4 after IPv6"),
+            "{e}"
+        );
+        assert!(e.contains("IPv4 row before the IPv6"), "{e}");
+
+        // Numeric, not string, order within IPv6.
+        let back = format!("{HEAD}\n2001:db8::10,down,,,,1,0,\n2001:db8::9,down,,,,1,0,\n");
+        let e = rows("a.csv", &back).unwrap_err();
+        assert!(
+            e.starts_with("a.csv:3: address '2001:db8::9' is out of order (after 2001:db8::10)"),
+            "{e}"
+        );
+        let back = format!("{HEAD}\n2001:db8:1::,down,,,,1,0,\n2001:db8::ffff,down,,,,1,0,\n");
+        assert!(rows("a.csv", &back).unwrap_err().contains("out of order"));
+
+        // The same address spelled two ways is still a duplicate.
+        let twice = format!("{HEAD}\n2001:db8::1,down,,,,1,0,\n2001:DB8:0::1,down,,,,1,0,\n");
+        let e = rows("a.csv", &twice).unwrap_err();
+        assert!(e.contains("address '2001:db8::1' appears twice"), "{e}");
+    }
+
+    #[test]
+    fn bad_ipv6_tokens_are_named() {
+        for (row, token) in [
+            ("2001:db8::g,down,,,,1,0,", "'2001:db8::g'"),
+            ("1:2:3:4:5:6:7:8:9,down,,,,1,0,", "'1:2:3:4:5:6:7:8:9'"),
+            ("2001:db8:::1,down,,,,1,0,", "'2001:db8:::1'"),
+            ("fe80::1%eth0,down,,,,1,0,", "'fe80::1%eth0'"),
+            ("[2001:db8::1],down,,,,1,0,", "'[2001:db8::1]'"),
+            ("2001:db8::1,unreachable,,,fe80::x,1,0,", "'fe80::x'"),
+        ] {
+            let e = rows("a.csv", &format!("{HEAD}\n10.0.0.1,down,,,,1,0,\n{row}\n")).unwrap_err();
+            assert!(e.starts_with("a.csv:3: "), "{e}");
+            assert!(e.contains(token), "{e} should name {token}");
+        }
     }
 }

@@ -1,12 +1,13 @@
 //! `sweep diff`: what changed between two sweep CSVs. Both files stream side by side in
-//! address order (a merge join), so memory stays constant however big they are. A host
-//! missing from a file (written without --all) counts as down.
+//! address order (a merge join; IPv4 before IPv6, as `IpAddr` orders them and sweep writes
+//! them), so memory stays constant however big they are. A host missing from a file
+//! (written without --all) counts as down.
 
 use crate::csvin::{format_rtt, Col, Error, Reader, Result, Row, Status};
 use crate::merge::Output;
 use std::cmp::Ordering;
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::Path;
 
 pub const HEADER: [&str; 8] = [
@@ -155,7 +156,7 @@ pub fn write_diff(
     Ok(found)
 }
 
-fn fields(addr: Ipv4Addr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 8] {
+fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 8] {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status).as_str().to_string();
     let rtt = |r: Option<&Row>| r.and_then(|r| r.rtt_us).map(format_rtt).unwrap_or_default();
     let ttl = |r: Option<&Row>| {
@@ -201,6 +202,7 @@ pub fn run(
 mod tests {
     use super::*;
     use crate::csvin::tests::{reader, HEAD};
+    use std::net::Ipv4Addr;
 
     fn host(status: Status, rtt_us: Option<u64>) -> Row {
         let mut r = Row::new(Ipv4Addr::new(10, 0, 0, 1), status);
@@ -282,5 +284,67 @@ mod tests {
                 rtt_changed: 1
             }
         );
+    }
+    fn diff(old: &str, new: &str) -> (String, Diffed) {
+        let mut old = reader("old.csv", &format!("{HEAD}\r\n{old}"));
+        let mut new = reader("new.csv", &format!("{HEAD}\r\n{new}"));
+        let mut out = Vec::new();
+        let found = write_diff(&mut old, &mut new, Some(5000), &mut out).unwrap();
+        (String::from_utf8(out).unwrap(), found)
+    }
+
+    #[test]
+    fn joins_across_families() {
+        let (out, found) = diff(
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,\r\n\
+             ::1,down,,,,3,0,\r\n\
+             2001:db8::9,up,1.000,64,2001:db8::9,1,0,\r\n\
+             2001:db8::a,up,1.000,64,2001:db8::a,1,0,\r\n\
+             2001:db8::10,down,,,,3,0,\r\n",
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,\r\n\
+             255.255.255.255,up,0.100,64,255.255.255.255,1,0,\r\n\
+             ::1,unreachable,,,fe80::1,3,0,no-route\r\n\
+             2001:db8::a,up,7.000,60,2001:db8::a,1,0,\r\n\
+             2001:db8::10,up,0.750,63,2001:db8::10,1,0,\r\n\
+             2001:db8:1::,up,0.500,64,2001:db8:1::,1,0,\r\n",
+        );
+        assert_eq!(
+            out,
+            "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl\r\n\
+             255.255.255.255,appeared,down,up,,0.100,,64\r\n\
+             ::1,status-changed,down,unreachable,,,,\r\n\
+             2001:db8::9,disappeared,up,down,1.000,,64,\r\n\
+             2001:db8::a,rtt-changed,up,up,1.000,7.000,64,60\r\n\
+             2001:db8::10,appeared,down,up,,0.750,,63\r\n\
+             2001:db8:1::,appeared,down,up,,0.500,,64\r\n"
+        );
+        assert_eq!(
+            found,
+            Diffed {
+                appeared: 3,
+                disappeared: 1,
+                status_changed: 1,
+                rtt_changed: 1
+            }
+        );
+    }
+
+    #[test]
+    fn ipv4_only_against_ipv6_only() {
+        // Every IPv4 host of OLD is compared (as absent) before any IPv6 host of NEW.
+        let (out, found) = diff(
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,\r\n10.0.0.2,down,,,,3,0,\r\n",
+            "::a00:1,up,1.000,64,::a00:1,1,0,\r\n2001:db8::1,up,2.000,64,2001:db8::1,1,0,\r\n",
+        );
+        let rows: Vec<&str> = out.lines().skip(1).collect();
+        assert_eq!(
+            rows,
+            [
+                "10.0.0.1,disappeared,up,down,1.000,,64,",
+                "::a00:1,appeared,down,up,,1.000,,64",
+                "2001:db8::1,appeared,down,up,,2.000,,64",
+            ]
+        );
+        assert_eq!((found.appeared, found.disappeared), (2, 1));
     }
 }

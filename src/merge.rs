@@ -1,6 +1,7 @@
 //! `sweep merge`: several sweep CSVs (shards, or repeated runs of the same targets) into
-//! one, in address order. A k-way merge of the already-sorted inputs: one row per input is
-//! held at a time, so millions of rows merge in constant memory.
+//! one, in address order (IPv4 rows first, then IPv6, each numerically: `IpAddr`'s order).
+//! A k-way merge of the already-sorted inputs: one row per input is held at a time, so
+//! millions of rows merge in constant memory.
 
 use crate::csvin::{self, Error, Header, Reader, Result, Row, Status};
 use crate::sink::Sink;
@@ -8,6 +9,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 /// What a merge wrote.
@@ -36,7 +38,7 @@ pub struct Merger {
     /// The next unconsumed row of each input.
     heads: Vec<Option<Row>>,
     /// (address, input index) of each waiting head: smallest address, then earliest input.
-    queue: BinaryHeap<Reverse<(u32, usize)>>,
+    queue: BinaryHeap<Reverse<(IpAddr, usize)>>,
 }
 
 impl Merger {
@@ -74,7 +76,7 @@ impl Merger {
     fn advance(&mut self, i: usize) -> Result<()> {
         let row = self.readers[i].next_row()?;
         if let Some(r) = &row {
-            self.queue.push(Reverse((u32::from(r.addr), i)));
+            self.queue.push(Reverse((r.addr, i)));
         }
         self.heads[i] = row;
         Ok(())
@@ -353,6 +355,96 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!("{head}\r\n10.0.0.1,up,2,2030-01-02T00:00:00Z,h\r\n")
+        );
+    }
+    fn addrs(out: &str) -> Vec<&str> {
+        out.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn ipv4_file_and_ipv6_file_merge_ipv4_first() {
+        // The IPv6 file is given first; its rows still follow every IPv4 row.
+        let (out, done) = merge(&[
+            (
+                "v6.csv",
+                "::1,down,,,,3,0,\r\n2001:db8::9,up,0.500,64,2001:db8::9,1,0,\r\n\
+                 2001:db8::10,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable\r\n",
+            ),
+            (
+                "v4.csv",
+                "10.0.0.9,up,1.000,64,10.0.0.9,1,0,\r\n255.255.255.255,down,,,,3,0,\r\n",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            addrs(&out),
+            [
+                "10.0.0.9",
+                "255.255.255.255",
+                "::1",
+                "2001:db8::9",
+                "2001:db8::10"
+            ]
+        );
+        assert!(
+            out.contains("\r\n2001:db8::10,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable\r\n")
+        );
+        assert_eq!(done, Merged { rows: 5, up: 2 });
+    }
+
+    #[test]
+    fn mixed_family_files_interleave_within_each_family_and_combine() {
+        let (out, done) = merge(&[
+            (
+                "a.csv",
+                "10.0.0.2,down,,,,3,0,\r\n10.0.0.10,down,,,,3,0,\r\n\
+                 2001:db8::2,down,,,,3,0,\r\n2001:db8::ffff,down,,,,3,0,\r\n",
+            ),
+            (
+                "b.csv",
+                "10.0.0.9,down,,,,3,0,\r\n10.0.0.10,up,2.000,60,10.0.0.10,1,0,\r\n\
+                 ::a00:9,down,,,,3,0,\r\n\
+                 2001:db8::2,unreachable,,,fe80::1,3,0,no-route\r\n\
+                 2001:db8:1::,down,,,,3,0,\r\n",
+            ),
+            // Another spelling of 2001:db8::ffff is the same host.
+            (
+                "c.csv",
+                "2001:DB8:0:0::FFFF,up,0.125,64,2001:DB8::FFFF,1,1,\r\n",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            out,
+            format!(
+                "{HEAD}\r\n10.0.0.2,down,,,,3,0,\r\n\
+                 10.0.0.9,down,,,,3,0,\r\n\
+                 10.0.0.10,up,2.000,60,10.0.0.10,4,0,\r\n\
+                 ::a00:9,down,,,,3,0,\r\n\
+                 2001:db8::2,unreachable,,,fe80::1,6,0,no-route\r\n\
+                 2001:db8::ffff,up,0.125,64,2001:db8::ffff,4,1,\r\n\
+                 2001:db8:1::,down,,,,3,0,\r\n"
+            )
+        );
+        assert_eq!(done, Merged { rows: 7, up: 2 });
+    }
+
+    #[test]
+    fn ipv4_after_ipv6_in_one_input_is_an_error() {
+        let e = merge(&[
+            ("a.csv", "10.0.0.1,down,,,,1,0,\r\n"),
+            (
+                "b.csv",
+                "2001:db8::1,down,,,,1,0,\r\n10.0.0.2,down,,,,1,0,\r\n",
+            ),
+        ])
+        .unwrap_err();
+        assert!(
+            e.starts_with("b.csv:3: address '10.0.0.2' is out of order (IPv4 after IPv6"),
+            "{e}"
         );
     }
 }

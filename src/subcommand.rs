@@ -13,7 +13,7 @@ use std::process::ExitCode;
 #[derive(Debug, Parser)]
 #[command(name = "sweep-merge", bin_name = "sweep merge", version, after_help = MERGE_HELP)]
 struct MergeArgs {
-    /// sweep CSV files ('-' = stdin), each in address order as sweep writes them
+    /// sweep CSVs ('-' = stdin), each in sweep's address order (IPv4, then IPv6)
     #[arg(value_name = "CSV", required = true)]
     inputs: Vec<PathBuf>,
     /// Write the merged CSV to FILE (atomically) instead of stdout
@@ -22,6 +22,7 @@ struct MergeArgs {
 }
 
 const MERGE_HELP: &str = "\
+Rows are in address order: every IPv4 address (numerically), then every IPv6 address.
 Every input must have the same header. An address in several inputs keeps the best status
 (up > unreachable > down) with that row's rtt_ms, ttl, responder and detail (the earliest
 file on ties); probes and dups are summed.
@@ -49,7 +50,7 @@ const DIFF_HELP: &str = "\
 CSV columns: addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl
 change: appeared (now up), disappeared (no longer up), status-changed (down <-> unreachable),
 rtt-changed (with --rtt-change). A host missing from a file (written without --all) counts
-as down.
+as down. Both files, and the output, are in address order: IPv4, then IPv6.
 Exit status: 0 nothing changed; 1 something changed; 2 usage or input error; 3 runtime error";
 
 /// Runs `sweep merge …` or `sweep diff …` when `args[1]` names one, returning its exit

@@ -547,3 +547,295 @@ fn scans_are_not_mistaken_for_subcommands() {
     // `merge` anywhere but first is a scan target, handled (and rejected) by the scan parser.
     input_error(&["--rate", "fast", "merge"], 2, &["'fast'"]);
 }
+
+// --- IPv6 ------------------------------------------------------------------------------
+// sweep writes every IPv4 row first (numeric order), then every IPv6 row (numeric order),
+// IPv6 in Rust's `Ipv6Addr` display form (RFC 5952). String order differs from numeric
+// order in both families: 10.0.0.9 < 10.0.0.10, 2001:db8::9 < 2001:db8::10, and
+// 2001:db8::ffff < 2001:db8:1::.
+
+#[test]
+fn merge_of_an_ipv4_file_and_an_ipv6_file_puts_ipv4_first() {
+    let dir = TempDir::new().unwrap();
+    let v6 = csv(
+        &dir,
+        "v6.csv",
+        &[
+            "::1,down,,,,3,0,",
+            "2001:db8::9,up,0.500,64,2001:db8::9,1,0,",
+            "2001:db8::10,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable",
+            "2001:db8::ffff,down,,,,3,0,",
+            "2001:db8:1::,up,1.500,63,2001:db8:1::,2,0,",
+        ],
+    );
+    let v4 = csv(
+        &dir,
+        "v4.csv",
+        &[
+            "10.0.0.9,up,1.000,64,10.0.0.9,1,0,",
+            "10.0.0.10,down,,,,3,0,",
+            "255.255.255.255,down,,,,3,0,",
+        ],
+    );
+    let want = text(
+        HEAD,
+        &[
+            "10.0.0.9,up,1.000,64,10.0.0.9,1,0,",
+            "10.0.0.10,down,,,,3,0,",
+            "255.255.255.255,down,,,,3,0,",
+            "::1,down,,,,3,0,",
+            "2001:db8::9,up,0.500,64,2001:db8::9,1,0,",
+            "2001:db8::10,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable",
+            "2001:db8::ffff,down,,,,3,0,",
+            "2001:db8:1::,up,1.500,63,2001:db8:1::,2,0,",
+        ],
+    );
+    // Input order does not matter.
+    for args in [[s(&v6), s(&v4)], [s(&v4), s(&v6)]] {
+        sweep(&["merge", args[0], args[1]])
+            .assert()
+            .code(0)
+            .stderr(predicate::str::is_empty())
+            .stdout(want.clone());
+    }
+    // The merged file is itself a valid, sorted input.
+    let merged = dir.path().join("merged.csv");
+    sweep(&["merge", s(&v6), s(&v4), "-o", s(&merged)])
+        .assert()
+        .code(0);
+    sweep(&["merge", s(&merged)]).assert().code(0).stdout(want);
+}
+
+#[test]
+fn merge_of_mixed_family_files_combines_within_each_family() {
+    let dir = TempDir::new().unwrap();
+    let run1 = csv(
+        &dir,
+        "run1.csv",
+        &[
+            "10.0.0.1,down,,,,3,0,",
+            "10.0.0.10,up,1.000,64,10.0.0.10,1,0,",
+            "::a00:1,down,,,,3,0,",
+            "2001:db8::1,down,,,,3,0,",
+            "2001:db8::2,unreachable,,,fe80::1,3,0,no-route",
+            "2001:db8::10,up,2.000,64,2001:db8::10,1,0,",
+        ],
+    );
+    let run2 = csv(
+        &dir,
+        "run2.csv",
+        &[
+            "10.0.0.1,unreachable,,,192.0.2.1,3,0,host-unreachable",
+            "10.0.0.9,down,,,,3,0,",
+            "::a00:1,up,0.100,64,::a00:1,1,0,",
+            "2001:db8::1,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable",
+            "2001:db8::2,up,3.000,61,2001:db8::2,2,1,",
+            "2001:db8::9,down,,,,3,0,",
+            "2001:db8::10,up,9.000,64,2001:db8::10,1,0,",
+        ],
+    );
+    sweep(&["merge", s(&run1), s(&run2)])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::is_empty())
+        .stdout(text(
+            HEAD,
+            &[
+                "10.0.0.1,unreachable,,,192.0.2.1,6,0,host-unreachable",
+                "10.0.0.9,down,,,,3,0,",
+                "10.0.0.10,up,1.000,64,10.0.0.10,1,0,",
+                // ::a00:1 holds the same number as 10.0.0.1 but is another host.
+                "::a00:1,up,0.100,64,::a00:1,4,0,",
+                "2001:db8::1,unreachable,,,2001:db8:ff::1,6,0,addr-unreachable",
+                "2001:db8::2,up,3.000,61,2001:db8::2,5,1,",
+                "2001:db8::9,down,,,,3,0,",
+                "2001:db8::10,up,2.000,64,2001:db8::10,2,0,",
+            ],
+        ));
+}
+
+#[test]
+fn merge_writes_ipv6_compressed_and_joins_spellings() {
+    let dir = TempDir::new().unwrap();
+    let a = csv(
+        &dir,
+        "a.csv",
+        &["2001:0db8:0000:0000:0000:0000:0000:0001,up,1.000,64,2001:DB8::1,1,0,"],
+    );
+    let b = csv(&dir, "b.csv", &["2001:db8::1,down,,,,3,0,"]);
+    sweep(&["merge", s(&a), s(&b)])
+        .assert()
+        .code(0)
+        .stdout(text(HEAD, &["2001:db8::1,up,1.000,64,2001:db8::1,4,0,"]));
+}
+
+#[test]
+fn sortedness_is_checked_across_the_ipv4_to_ipv6_boundary() {
+    let dir = TempDir::new().unwrap();
+    let good = csv(
+        &dir,
+        "good.csv",
+        &["10.0.0.1,down,,,,3,0,", "::1,down,,,,3,0,"],
+    );
+    let v4_after_v6 = csv(
+        &dir,
+        "late.csv",
+        &["::,down,,,,3,0,", "255.255.255.255,down,,,,3,0,"],
+    );
+    failure(
+        &["merge", s(&good), s(&v4_after_v6)],
+        2,
+        &[
+            "late.csv:3",
+            "'255.255.255.255'",
+            "out of order",
+            "IPv4 after IPv6",
+        ],
+    );
+    failure(
+        &["diff", s(&v4_after_v6), s(&good)],
+        2,
+        &["late.csv:3", "out of order"],
+    );
+    // Numeric, not string, order within IPv6.
+    for (name, rows) in [
+        (
+            "v6str.csv",
+            ["2001:db8::10,down,,,,3,0,", "2001:db8::9,down,,,,3,0,"],
+        ),
+        (
+            "v6str2.csv",
+            ["2001:db8:1::,down,,,,3,0,", "2001:db8::ffff,down,,,,3,0,"],
+        ),
+    ] {
+        let p = csv(&dir, name, &rows);
+        failure(
+            &["merge", s(&good), s(&p)],
+            2,
+            &[&format!("{name}:3"), "out of order"],
+        );
+    }
+    let twice = csv(
+        &dir,
+        "twice.csv",
+        &["2001:db8::1,down,,,,3,0,", "2001:DB8:0::1,down,,,,3,0,"],
+    );
+    failure(
+        &["merge", s(&twice)],
+        2,
+        &["twice.csv:3", "'2001:db8::1'", "twice"],
+    );
+    // Rows that do ascend across the boundary, incl. the extremes, are accepted.
+    let edges = csv(
+        &dir,
+        "edges.csv",
+        &[
+            "0.0.0.0,down,,,,3,0,",
+            "255.255.255.255,down,,,,3,0,",
+            "::,down,,,,3,0,",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff,down,,,,3,0,",
+        ],
+    );
+    sweep(&["merge", s(&edges)]).assert().code(1);
+}
+
+#[test]
+fn merge_rejects_bad_ipv6_tokens() {
+    let dir = TempDir::new().unwrap();
+    let good = csv(&dir, "good.csv", &["10.0.0.1,down,,,,3,0,"]);
+    for (row, token) in [
+        ("2001:db8::g,down,,,,3,0,", "'2001:db8::g'"),
+        ("2001:db8:::1,down,,,,3,0,", "'2001:db8:::1'"),
+        ("fe80::1%eth0,down,,,,3,0,", "'fe80::1%eth0'"),
+        (
+            "2001:db8::3,unreachable,,,fe80::zz,3,0,no-route",
+            "'fe80::zz'",
+        ),
+    ] {
+        let bad = csv(&dir, "bad.csv", &["2001:db8::2,down,,,,3,0,", row]);
+        failure(&["merge", s(&good), s(&bad)], 2, &["bad.csv:3", token]);
+    }
+}
+
+#[test]
+fn diff_reports_ipv6_hosts_appearing_and_disappearing() {
+    let dir = TempDir::new().unwrap();
+    let old = csv(
+        &dir,
+        "old.csv",
+        &[
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,",
+            "10.0.0.9,up,1.000,64,10.0.0.9,1,0,", // disappears
+            "2001:db8::1,up,1.000,64,2001:db8::1,1,0,", // disappears (absent)
+            "2001:db8::2,up,1.000,64,2001:db8::2,1,0,", // unreachable via a v6 router
+            "2001:db8::9,down,,,,3,0,",           // becomes unreachable
+            "2001:db8::a,up,2.000,64,2001:db8::a,1,0,", // rtt 2 → 30
+            "2001:db8::ffff,unreachable,,,fe80::1,3,0,no-route", // comes up
+        ],
+    );
+    let new = csv(
+        &dir,
+        "new.csv",
+        &[
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,",
+            "10.0.0.10,up,1.000,64,10.0.0.10,1,0,", // appears
+            "::ffff:10.0.0.9,up,1.000,64,::ffff:10.0.0.9,1,0,", // appears: not 10.0.0.9
+            "2001:db8::2,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable",
+            "2001:db8::9,unreachable,,,fe80::1,3,0,no-route",
+            "2001:db8::a,up,30.000,60,2001:db8::a,1,0,",
+            "2001:db8::10,up,0.250,64,2001:db8::10,1,0,", // appears
+            "2001:db8::ffff,up,0.500,63,2001:db8::ffff,1,0,",
+            "2001:db8:1::,up,4.000,64,2001:db8:1::,1,0,", // appears
+        ],
+    );
+    sweep(&["diff", s(&old), s(&new), "--rtt-change", "10"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::is_empty())
+        .stdout(text(
+            DIFF_HEAD,
+            &[
+                "10.0.0.9,disappeared,up,down,1.000,,64,",
+                "10.0.0.10,appeared,down,up,,1.000,,64",
+                "::ffff:10.0.0.9,appeared,down,up,,1.000,,64",
+                "2001:db8::1,disappeared,up,down,1.000,,64,",
+                "2001:db8::2,disappeared,up,unreachable,1.000,,64,",
+                "2001:db8::9,status-changed,down,unreachable,,,,",
+                "2001:db8::a,rtt-changed,up,up,2.000,30.000,64,60",
+                "2001:db8::10,appeared,down,up,,0.250,,64",
+                "2001:db8::ffff,appeared,unreachable,up,,0.500,,63",
+                "2001:db8:1::,appeared,down,up,,4.000,,64",
+            ],
+        ));
+    sweep(&["diff", s(&new), s(&new)])
+        .assert()
+        .code(0)
+        .stdout(text(DIFF_HEAD, &[]));
+}
+
+#[test]
+fn diff_of_an_ipv4_run_against_an_ipv6_run() {
+    let dir = TempDir::new().unwrap();
+    let v4 = csv(&dir, "v4.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
+    let v6 = csv(&dir, "v6.csv", &["::a00:1,up,2.000,64,::a00:1,1,0,"]);
+    sweep(&["diff", s(&v6), s(&v4)])
+        .assert()
+        .code(1)
+        .stdout(text(
+            DIFF_HEAD,
+            &[
+                "10.0.0.1,appeared,down,up,,1.000,,64",
+                "::a00:1,disappeared,up,down,2.000,,64,",
+            ],
+        ));
+}
+
+#[test]
+fn help_states_the_address_order() {
+    for cmd in ["merge", "diff"] {
+        sweep(&[cmd, "--help"])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("IPv4, then IPv6"));
+    }
+}
