@@ -2,11 +2,12 @@
 //! request bytes and the current time, returns packets to send later.
 
 use crate::packet::{self, EchoRequest};
-use crate::profile::{Mode, OptKind, Profile, Rule, Scope, TruncTo};
+use crate::packet6;
+use crate::profile::{addr_of, key_of, Key, Mode, OptKind, Profile, Rule, Scope, TruncTo};
 use crate::rng::{chance, draw, Tag};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What kind of packet a planned send is; one packet may carry several.
 pub mod kind {
@@ -136,7 +137,7 @@ impl Bucket {
     }
 }
 
-/// Multiplicative hash for u32 address keys: SipHash showed up in profiles and
+/// Multiplicative hash for address keys: SipHash showed up in profiles and
 /// the keys aren't attacker controlled.
 #[derive(Default)]
 pub struct AddrHasher(u64);
@@ -155,15 +156,20 @@ impl Hasher for AddrHasher {
     fn write_u32(&mut self, n: u32) {
         self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
+
+    fn write_u128(&mut self, n: u128) {
+        let folded = (n as u64) ^ ((n >> 64) as u64).rotate_left(29);
+        self.0 = folded.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }
 
-pub type HostMap = HashMap<u32, Host, BuildHasherDefault<AddrHasher>>;
+pub type HostMap = HashMap<Key, Host, BuildHasherDefault<AddrHasher>>;
 
 /// A packet to write at `due` (ns on the simulator's clock).
 #[derive(Debug)]
 pub struct Planned {
     pub due: u64,
-    pub target: u32,
+    pub target: Key,
     pub kind: u16,
     pub pkt: Vec<u8>,
 }
@@ -195,7 +201,10 @@ impl Engine {
             self.ignored += 1;
             return;
         };
-        let addr = u32::from(req.dst);
+        let Some(addr) = key_of(req.dst) else {
+            self.ignored += 1;
+            return;
+        };
         let Engine {
             profile,
             hosts,
@@ -253,7 +262,7 @@ impl Engine {
     }
 
     /// Counts a packet that was written to the device.
-    pub fn sent(&mut self, target: u32, kind: u16) {
+    pub fn sent(&mut self, target: Key, kind: u16) {
         if let Some(h) = self.hosts.get_mut(&target) {
             h.stats.count_sent(kind);
         }
@@ -274,23 +283,30 @@ fn build(
     profile: &Profile,
     rule: &Rule,
     ip_id: &mut u16,
-    addr: u32,
+    addr: Key,
     n: u64,
     req: &EchoRequest,
 ) -> Vec<(u64, u16, Vec<u8>)> {
     let seed = profile.seed;
     let b = &rule.behavior;
     let hit = |p: f64, tag| chance(p, seed, addr, n, tag, 0);
-    let target = Ipv4Addr::from(addr);
+    let target = addr_of(addr);
     let mut sends = Vec::new();
     let dups = if hit(b.dup, Tag::Dup) { b.dup_count } else { 0 };
 
     if let Some(err) = b.unreach {
-        let (typ, code) = err.type_code();
-        let router = profile.router_for(rule);
         let long = b.quote == crate::profile::Quote::Long;
-        let id = next_id(ip_id);
-        let pkt = packet::icmp_error(req.packet, router, b.ttl, id, typ, code, long);
+        let pkt = match profile.router_for(rule) {
+            IpAddr::V4(router) => {
+                let (typ, code) = err.type_code();
+                let id = next_id(ip_id);
+                packet::icmp_error(req.packet, router, b.ttl, id, typ, code, long)
+            }
+            IpAddr::V6(router) => {
+                let (typ, code) = err.type_code6();
+                packet6::icmp_error6(req.packet, router, b.ttl, typ, code, long)
+            }
+        };
         for k in 1..=u64::from(dups) {
             sends.push((k * b.dup_gap, kind::ERROR | kind::DUP, pkt.clone()));
         }
@@ -298,44 +314,84 @@ fn build(
         return sends;
     }
 
-    let opts = match b.options_kind {
-        OptKind::Rr => packet::record_route_option(target),
-        OptKind::Nop => packet::nop_option(),
+    // Replies of the request's family; `options` adds IPv4 options or an
+    // IPv6 hop-by-hop header.
+    let mut reply = |src: IpAddr, options: bool| match (src, req.src) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            let opts = match (options, b.options_kind) {
+                (false, _) => Vec::new(),
+                (true, OptKind::Rr) => packet::record_route_option(src),
+                (true, OptKind::Nop) => packet::nop_option(),
+            };
+            packet::echo_reply(req.icmp, src, dst, b.ttl, next_id(ip_id), &opts)
+        }
+        (src, dst) => {
+            let v6 = |a: IpAddr| match a {
+                IpAddr::V6(a) => a,
+                IpAddr::V4(a) => a.to_ipv6_mapped(),
+            };
+            let hbh = match (options, b.options_kind) {
+                (false, _) => Vec::new(),
+                (true, OptKind::Rr) => packet6::hop_by_hop_padn(),
+                (true, OptKind::Nop) => packet6::hop_by_hop_pad1(),
+            };
+            packet6::echo_reply6(req.icmp, v6(src), v6(dst), b.ttl, &hbh)
+        }
     };
-    let id = next_id(ip_id);
-    let good = packet::echo_reply(req.icmp, target, req.src, b.ttl, id, &[]);
+    let good = reply(target, false);
     let mut replaced = false;
 
     if hit(b.corrupt.p, Tag::Corrupt) {
         let mut p = good.clone();
-        packet::corrupt_checksum(&mut p);
+        if rule.v6 {
+            packet6::corrupt_checksum6(&mut p);
+        } else {
+            packet::corrupt_checksum(&mut p);
+        }
         sends.push((0, kind::CORRUPT, p));
         replaced |= b.corrupt.mode == Mode::Instead;
     }
     if hit(b.truncate.p, Tag::Truncate) {
         let mut p = good.clone();
+        let header = good.len() - req.icmp.len();
         let len = match b.trunc_to {
-            TruncTo::Mid => 28 + (req.icmp.len() - 8) / 2,
+            TruncTo::Mid => header + 8 + (req.icmp.len() - 8) / 2,
             TruncTo::Len(l) => l,
         };
         // Always at least one byte short, or it would be a valid reply.
-        packet::truncate(&mut p, len.min(good.len() - 1));
+        let len = len.min(good.len() - 1);
+        if rule.v6 {
+            packet6::truncate6(&mut p, len);
+        } else {
+            packet::truncate(&mut p, len);
+        }
         sends.push((0, kind::TRUNCATED, p));
         replaced |= b.truncate.mode == Mode::Instead;
     }
     if hit(b.foreign_id.p, Tag::ForeignId) {
         let mut p = good.clone();
-        packet::foreign_id(&mut p);
+        if rule.v6 {
+            packet6::foreign_id6(&mut p);
+        } else {
+            packet::foreign_id(&mut p);
+        }
         sends.push((0, kind::FOREIGN_ID, p));
         replaced |= b.foreign_id.mode == Mode::Instead;
     }
     if hit(b.other_src.p, Tag::OtherSrc) {
-        let src = b
-            .other_src_addr
-            .filter(|&a| a != target)
-            .unwrap_or(Ipv4Addr::from(addr ^ 1));
-        let id = next_id(ip_id);
-        let p = packet::echo_reply(req.icmp, src, req.src, b.ttl, id, &[]);
+        let src = match target {
+            IpAddr::V4(t) => IpAddr::V4(
+                b.other_src_addr
+                    .filter(|&a| a != t)
+                    .unwrap_or(Ipv4Addr::from(u32::from(t) ^ 1)),
+            ),
+            IpAddr::V6(t) => IpAddr::V6(
+                b.other_src_addr6
+                    .filter(|&a| a != t)
+                    .unwrap_or(Ipv6Addr::from(u128::from(t) ^ 1)),
+            ),
+        };
+        let p = reply(src, false);
         sends.push((0, kind::OTHER_SRC, p));
         replaced |= b.other_src.mode == Mode::Instead;
     }
@@ -343,8 +399,7 @@ fn build(
     let with_opts = hit(b.options.p, Tag::Options);
     let mut primary = (kind::PRIMARY, good);
     if with_opts {
-        let id = next_id(ip_id);
-        let p = packet::echo_reply(req.icmp, target, req.src, b.ttl, id, &opts);
+        let p = reply(target, true);
         match b.options.mode {
             Mode::Extra => sends.push((0, kind::OPTIONS, p)),
             Mode::Instead => primary = (kind::PRIMARY | kind::OPTIONS, p),
@@ -397,7 +452,7 @@ mod tests {
         }
         let stats = e
             .hosts
-            .get(&u32::from(Ipv4Addr::from(dst)))
+            .get(&Key::from(u32::from(Ipv4Addr::from(dst))))
             .map(|h| h.stats.clone())
             .unwrap_or_default();
         (out, stats)
@@ -499,6 +554,176 @@ mod tests {
         }
         // 5 from the burst, then one per ms over 25.5 ms.
         assert!((29..=31).contains(&out.len()), "{}", out.len());
+    }
+
+    /// An ICMPv6 echo request from the device address to `dst`.
+    fn request6(dst: &str, seq: u16) -> Vec<u8> {
+        let src: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        let dst: Ipv6Addr = dst.parse().unwrap();
+        let mut icmp = vec![128, 0, 0, 0, 0xbe, 0xef, (seq >> 8) as u8, seq as u8];
+        icmp.extend_from_slice(b"0123456789abcdef");
+        let c = packet6::checksum6(&src.octets(), &dst.octets(), &icmp);
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut ip = vec![0x60, 0, 0, 0, 0, icmp.len() as u8, 58, 64];
+        ip.extend_from_slice(&src.octets());
+        ip.extend_from_slice(&dst.octets());
+        ip.extend_from_slice(&icmp);
+        ip
+    }
+
+    fn run6(profile: &str, dst: &str, count: u16) -> (Vec<Planned>, Stats) {
+        let mut e = Engine::new(parse_profile(profile).unwrap());
+        let mut out = Vec::new();
+        for s in 0..count {
+            e.handle(u64::from(s) * 1_000_000, &request6(dst, s), &mut out);
+        }
+        let key = u128::from(dst.parse::<Ipv6Addr>().unwrap());
+        let stats = e
+            .hosts
+            .get(&key)
+            .map(|h| h.stats.clone())
+            .unwrap_or_default();
+        (out, stats)
+    }
+
+    fn icmp6_ok(p: &[u8]) -> bool {
+        let off = packet6::icmp_offset(p);
+        packet6::checksum6(&p[8..24], &p[24..40], &p[off..]) == 0
+    }
+
+    #[test]
+    fn v6_reply_after_rtt() {
+        let (out, st) = run6("2001:2::/120 rtt=20ms ttl=55", "2001:2::5", 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].due, out[0].kind), (20_000_000, kind::PRIMARY));
+        assert_eq!(st.requests_seen, 1);
+        let p = &out[0].pkt;
+        assert_eq!((p[0] >> 4, p[6], p[7], p[40]), (6, 58, 55, 129));
+        assert_eq!(
+            addr_of(u128::from_be_bytes(p[8..24].try_into().unwrap())).to_string(),
+            "2001:2::5"
+        );
+        assert_eq!(
+            &p[24..40],
+            &"2001:db8::1".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert!(icmp6_ok(p));
+        // Undescribed or silent v6 addresses, and v4 requests, get nothing.
+        assert!(run6("2001:2::/120", "2001:2::1:5", 2).0.is_empty());
+        assert!(run6("2001:2::/120 alive=none", "2001:2::5", 2).0.is_empty());
+        assert!(run("2001:2::/120", [198, 18, 0, 5], 2).0.is_empty());
+    }
+
+    #[test]
+    fn v6_errors_from_v6_router() {
+        let p = "router 2001:2:ffff::fe\n2001:db8:ff::/120 unreach=host quote=long\n\
+                 2001:db8:ff::100/120 unreach=ttl router=2001:2::99";
+        let (out, _) = run6(p, "2001:db8:ff::9", 1);
+        assert_eq!(out[0].kind, kind::ERROR);
+        let e = &out[0].pkt;
+        assert_eq!(
+            &e[8..24],
+            &"2001:2:ffff::fe".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!((e[40], e[41]), (1, 3));
+        assert_eq!(e.len(), 48 + 64);
+        assert!(icmp6_ok(e));
+        let (out, _) = run6(p, "2001:db8:ff::109", 1);
+        let e = &out[0].pkt;
+        assert_eq!(
+            &e[8..24],
+            &"2001:2::99".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert_eq!((e[40], e[41], e.len()), (3, 0, 96));
+        for (u, code) in [("net", 0), ("admin", 1), ("port", 4)] {
+            let (out, _) = run6(&format!("2001:2::/120 unreach={u}"), "2001:2::1", 1);
+            assert_eq!((out[0].pkt[40], out[0].pkt[41]), (1, code), "{u}");
+        }
+        // The default router when the profile names none.
+        let (out, _) = run6("2001:2::/120 unreach=admin", "2001:2::1", 1);
+        assert_eq!(
+            &out[0].pkt[8..24],
+            &crate::profile::DEFAULT_ROUTER6.octets()
+        );
+    }
+
+    #[test]
+    fn v6_faults() {
+        let (out, _) = run6(
+            "2001:2::/120 corrupt=1 truncate=1 foreign_id=1 other_src=1 extra dup=1",
+            "2001:2::5",
+            1,
+        );
+        let kinds: Vec<u16> = out.iter().map(|p| p.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                kind::CORRUPT,
+                kind::TRUNCATED,
+                kind::FOREIGN_ID,
+                kind::OTHER_SRC,
+                kind::PRIMARY,
+                kind::DUP
+            ]
+        );
+        let good = &out[4].pkt;
+        assert!(icmp6_ok(good));
+        assert!(!icmp6_ok(&out[0].pkt));
+        // mid: header, ICMPv6 header and half of the 16-byte payload.
+        assert_eq!(out[1].pkt.len(), 40 + 8 + 8);
+        assert_eq!(u16::from_be_bytes([out[1].pkt[4], out[1].pkt[5]]), 16);
+        assert!(icmp6_ok(&out[2].pkt));
+        assert_ne!(&out[2].pkt[44..46], &good[44..46]);
+        assert_eq!(
+            &out[3].pkt[8..24],
+            &"2001:2::4".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        assert!(icmp6_ok(&out[3].pkt));
+        assert_eq!(out[5].pkt, *good);
+        let (out, _) = run6(
+            "2001:2::/120 other_src=1 other_src_addr=2001:2::77",
+            "2001:2::5",
+            1,
+        );
+        assert_eq!(
+            &out[0].pkt[8..24],
+            &"2001:2::77".parse::<Ipv6Addr>().unwrap().octets()
+        );
+        let (out, _) = run6("2001:2::/120 truncate=1 trunc_to=24", "2001:2::5", 1);
+        assert_eq!(out[0].pkt.len(), 40);
+    }
+
+    #[test]
+    fn v6_hop_by_hop_options_are_valid_replies() {
+        let (out, _) = run6("2001:2::/120 options=1", "2001:2::5", 1);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, kind::PRIMARY | kind::OPTIONS);
+        let p = &out[0].pkt;
+        assert_eq!((p[6], p[40], p[42], p[43]), (0, 58, 1, 4));
+        assert!(icmp6_ok(p));
+        let (out, _) = run6(
+            "2001:2::/120 options=1 options_kind=nop extra",
+            "2001:2::5",
+            1,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].kind, out[1].kind), (kind::OPTIONS, kind::PRIMARY));
+        assert_eq!(&out[0].pkt[40..48], &[58, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(out[1].pkt[6], 58);
+    }
+
+    #[test]
+    fn v6_loss_and_draws_per_address() {
+        let (out, st) = run6("2001:2::/120 loss_in=0.5 loss_out=0.5", "2001:2::5", 2000);
+        assert_eq!(st.dropped_in + st.dropped_out + out.len() as u64, 2000);
+        assert!((900..1100).contains(&st.dropped_in), "{st:?}");
+        // About 30% of a /120 alive.
+        let p = parse_profile("seed 3\n2001:2::/120 alive=30%").unwrap();
+        let alive = p
+            .addresses()
+            .filter(|&a| p.is_alive(p.rule_for(a).unwrap(), a))
+            .count();
+        assert!((50..110).contains(&alive), "{alive}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod engine;
 pub mod netconf;
 pub mod packet;
+pub mod packet6;
 pub mod parse;
 pub mod profile;
 pub mod rng;

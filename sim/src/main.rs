@@ -71,12 +71,13 @@ fn real_main(args: Args) -> Result<(), String> {
         );
     }
     let mut dev = tun::Tun::open(&args.dev).map_err(|e| format!("TUN device {}: {e}", args.dev))?;
-    let extra: Vec<(u32, u8)> = profile
+    let extra: Vec<_> = profile
         .prefixes()
         .into_iter()
-        .filter(|&(net, _)| !netconf::covered_by_lab(net))
+        .filter(|&(net, len)| !netconf::covered_by_lab(net, len))
         .collect();
-    netconf::configure(&dev.name, &extra).map_err(|e| format!("network setup: {e}"))?;
+    netconf::configure(&dev.name, &extra, profile.has_v6())
+        .map_err(|e| format!("network setup: {e}"))?;
     match &args.ready_file {
         Some(path) => write_file(path, "ready file", |w| w.write_all(b"ready\n"))?,
         None => {

@@ -3,13 +3,19 @@
 
 use std::fs;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
+use std::path::Path;
 use std::process::Command;
 
 /// The address the scanner sends from (the device's own address).
 pub const OWN_ADDR: &str = "192.0.2.1/32";
 /// Always routed to the simulator: lab targets and unreachable blocks.
 pub const LAB_PREFIXES: [&str; 2] = ["198.18.0.0/15", "203.0.113.0/24"];
+/// The scanner's IPv6 source address (documentation range).
+pub const OWN_ADDR6: &str = "2001:db8::1/128";
+/// Always routed to the simulator: the IPv6 benchmarking range (RFC 5180)
+/// and an unreachable block in the documentation range.
+pub const LAB_PREFIXES6: [&str; 2] = ["2001:2::/48", "2001:db8:ff::/48"];
 
 fn ip(args: &[&str]) -> io::Result<()> {
     let out = Command::new("ip").args(args).output()?;
@@ -45,9 +51,10 @@ pub fn in_initial_netns() -> bool {
     fs::read_link("/proc/1/ns/net").is_ok_and(|init| init == me)
 }
 
-/// Brings up `lo` and `dev`, gives `dev` the own address and routes the lab
-/// prefixes plus `extra` prefixes to it.
-pub fn configure(dev: &str, extra: &[(u32, u8)]) -> io::Result<()> {
+/// Brings up `lo` and `dev`, gives `dev` the own addresses and routes the lab
+/// prefixes plus `extra` prefixes to it. IPv6 is set up when the kernel has
+/// it; without it only a profile describing IPv6 addresses is an error.
+pub fn configure(dev: &str, extra: &[(IpAddr, u8)], need_v6: bool) -> io::Result<()> {
     ip(&["link", "set", "dev", "lo", "up"])?;
     // A long queue so bursts from the scanner aren't dropped before we read.
     ip(&[
@@ -63,8 +70,8 @@ pub fn configure(dev: &str, extra: &[(u32, u8)]) -> io::Result<()> {
     ])?;
     ip(&["addr", "replace", OWN_ADDR, "dev", dev])?;
     let mut routes: Vec<String> = LAB_PREFIXES.iter().map(|s| s.to_string()).collect();
-    for &(net, len) in extra {
-        routes.push(format!("{}/{len}", Ipv4Addr::from(net)));
+    for &(net, len) in extra.iter().filter(|(a, _)| a.is_ipv4()) {
+        routes.push(format!("{net}/{len}"));
     }
     for r in &routes {
         ip(&["route", "replace", r, "dev", dev])?;
@@ -73,11 +80,87 @@ pub fn configure(dev: &str, extra: &[(u32, u8)]) -> io::Result<()> {
     for conf in ["all", "default", dev] {
         sysctl(&format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter"), "0")?;
     }
+    if !Path::new("/proc/sys/net/ipv6").exists() {
+        if need_v6 {
+            return Err(io::Error::other(
+                "the profile describes IPv6 addresses but the kernel has no IPv6",
+            ));
+        }
+        eprintln!("sweep-sim: warning: no IPv6 in this kernel; simulating IPv4 only");
+        return Ok(());
+    }
+    configure_v6(dev, extra)
+}
+
+fn configure_v6(dev: &str, extra: &[(IpAddr, u8)]) -> io::Result<()> {
+    let conf = |c: &str, key: &str| format!("/proc/sys/net/ipv6/conf/{c}/{key}");
+    for c in ["all", "default", dev] {
+        sysctl(&conf(c, "disable_ipv6"), "0")?;
+    }
+    // Quieter device: no duplicate address detection (the address is usable
+    // at once), no router solicitations, no autoconfiguration. Whatever the
+    // kernel still sends (MLD reports) is ignored by the engine.
+    for (key, value) in [
+        ("accept_dad", "0"),
+        ("accept_ra", "0"),
+        ("router_solicitations", "0"),
+    ] {
+        let _ = sysctl(&conf(dev, key), value);
+    }
+    ip(&["-6", "addr", "replace", OWN_ADDR6, "dev", dev, "nodad"])?;
+    let mut routes: Vec<String> = LAB_PREFIXES6.iter().map(|s| s.to_string()).collect();
+    for &(net, len) in extra.iter().filter(|(a, _)| a.is_ipv6()) {
+        routes.push(format!("{net}/{len}"));
+    }
+    for r in &routes {
+        ip(&["-6", "route", "replace", r, "dev", dev])?;
+    }
     Ok(())
 }
 
-/// Whether `addr` is already routed by one of the lab prefixes.
-pub fn covered_by_lab(addr: u32) -> bool {
-    let a = Ipv4Addr::from(addr).octets();
-    (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0..3] == [203, 0, 113])
+/// Whether the prefix `net/len` lies inside one of the lab prefixes, which
+/// are routed anyway.
+pub fn covered_by_lab(net: IpAddr, len: u8) -> bool {
+    let inside = |lab: &str| {
+        let (a, l) = lab.split_once('/').expect("lab prefixes have a length");
+        let l: u8 = l.parse().expect("lab prefix length");
+        if len < l {
+            return false;
+        }
+        match (net, a.parse::<IpAddr>()) {
+            (IpAddr::V4(n), Ok(IpAddr::V4(a))) => {
+                let mask = u32::MAX << (32 - u32::from(l));
+                u32::from(n) & mask == u32::from(a)
+            }
+            (IpAddr::V6(n), Ok(IpAddr::V6(a))) => {
+                let mask = u128::MAX << (128 - u32::from(l));
+                u128::from(n) & mask == u128::from(a)
+            }
+            _ => false,
+        }
+    };
+    LAB_PREFIXES
+        .iter()
+        .chain(LAB_PREFIXES6.iter())
+        .any(|p| inside(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    #[test]
+    fn lab_coverage() {
+        let v4 = |s: &str| IpAddr::V4(s.parse::<Ipv4Addr>().unwrap());
+        let v6 = |s: &str| IpAddr::V6(s.parse::<Ipv6Addr>().unwrap());
+        assert!(covered_by_lab(v4("198.19.4.0"), 24));
+        assert!(covered_by_lab(v4("203.0.113.8"), 29));
+        assert!(!covered_by_lab(v4("198.16.0.0"), 14));
+        assert!(!covered_by_lab(v4("10.0.0.0"), 8));
+        assert!(covered_by_lab(v6("2001:2::"), 120));
+        assert!(covered_by_lab(v6("2001:db8:ff:1::"), 64));
+        assert!(!covered_by_lab(v6("2001:2::"), 47));
+        assert!(!covered_by_lab(v6("2001:db8::"), 120));
+    }
 }

@@ -1,6 +1,7 @@
 //! IPv4/ICMP parsing and reply building. Pure byte work, no I/O.
+//! IPv6 lives in `packet6.rs`; [`parse_echo_request`] takes either.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 pub const ICMP_ECHO_REPLY: u8 = 0;
 pub const ICMP_ECHO_REQUEST: u8 = 8;
@@ -23,11 +24,11 @@ pub fn checksum(data: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// An ICMP echo request as read from the TUN device.
+/// An ICMP or ICMPv6 echo request as read from the TUN device.
 #[derive(Debug, Clone, Copy)]
 pub struct EchoRequest<'a> {
-    pub src: Ipv4Addr,
-    pub dst: Ipv4Addr,
+    pub src: IpAddr,
+    pub dst: IpAddr,
     /// The whole IP packet, trimmed to its total length.
     pub packet: &'a [u8],
     /// The ICMP message (header and payload).
@@ -35,8 +36,16 @@ pub struct EchoRequest<'a> {
 }
 
 /// Accepts only what a real host would answer: a well-formed, unfragmented
-/// IPv4 echo request with good checksums.
+/// IPv4 or IPv6 echo request with good checksums.
 pub fn parse_echo_request(buf: &[u8]) -> Option<EchoRequest<'_>> {
+    match buf.first()? >> 4 {
+        4 => parse_echo_request4(buf),
+        6 => crate::packet6::parse_echo_request6(buf),
+        _ => None,
+    }
+}
+
+fn parse_echo_request4(buf: &[u8]) -> Option<EchoRequest<'_>> {
     if buf.len() < 20 || buf[0] >> 4 != 4 {
         return None;
     }
@@ -52,8 +61,8 @@ pub fn parse_echo_request(buf: &[u8]) -> Option<EchoRequest<'_>> {
         return None;
     }
     Some(EchoRequest {
-        src: Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]),
-        dst: Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]),
+        src: Ipv4Addr::new(buf[12], buf[13], buf[14], buf[15]).into(),
+        dst: Ipv4Addr::new(buf[16], buf[17], buf[18], buf[19]).into(),
         packet,
         icmp,
     })
@@ -218,7 +227,7 @@ mod tests {
     fn parses_request_and_rejects_damage() {
         let pkt = request();
         let r = parse_echo_request(&pkt).unwrap();
-        assert_eq!((r.src, r.dst, r.icmp.len()), (ME, HOST, 24));
+        assert_eq!((r.src, r.dst, r.icmp.len()), (ME.into(), HOST.into(), 24));
         let mut bad = pkt.clone();
         bad[30] ^= 1;
         assert!(parse_echo_request(&bad).is_none());

@@ -2,7 +2,7 @@
 //! Every error names the line and the offending token; nothing here panics.
 
 use crate::profile::*;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("line {line}: '{token}': {msg}")]
@@ -13,7 +13,7 @@ pub struct ProfileError {
 }
 
 /// Caps that keep a typo from asking for a huge truth file or absurd delays.
-const MAX_ADDRESSES: u64 = 1 << 22;
+const MAX_ADDRESSES: u128 = 1 << 22;
 const MAX_DELAY_NS: u64 = 60_000_000_000;
 const MAX_DUPS: u32 = 16;
 
@@ -22,9 +22,10 @@ type Res<T> = Result<T, String>;
 pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
     let mut seed = 0u64;
     let mut router = DEFAULT_ROUTER;
+    let mut router6 = DEFAULT_ROUTER6;
     let mut defaults = Behavior::default();
     let mut rules = Vec::new();
-    let mut total: u64 = 0;
+    let mut total: u128 = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
         let content = raw.split('#').next().unwrap_or("");
@@ -46,25 +47,35 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
                         .parse()
                         .map_err(|_| err(value, "seed must be an unsigned integer".into()))?;
                 } else {
-                    router = parse_addr(value).map_err(|m| err(value, m))?;
+                    match parse_ip(value).map_err(|m| err(value, m))? {
+                        IpAddr::V4(a) => router = a,
+                        IpAddr::V6(a) => router6 = a,
+                    }
                 }
             }
             "default" => {
                 defaults = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
             }
             target => {
-                let (net, len) = parse_target(target).map_err(|m| err(target, m))?;
-                total += 1u64 << (32 - u32::from(len));
+                let (net, len, v6) = parse_target(target).map_err(|m| err(target, m))?;
+                let rule = Rule {
+                    net,
+                    len,
+                    v6,
+                    line,
+                    behavior: parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?,
+                };
+                total = total.saturating_add(rule.size());
                 if total > MAX_ADDRESSES {
                     return Err(err(
                         target,
                         format!("profile describes more than {MAX_ADDRESSES} addresses"),
                     ));
                 }
-                let behavior = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
-                if let Alive::Offsets(ranges) = &behavior.alive {
-                    let size = u64::from(host_mask(len)) + 1;
-                    if let Some(&(_, b)) = ranges.iter().find(|&&(_, b)| u64::from(b) >= size) {
+                if let Alive::Offsets(ranges) = &rule.behavior.alive {
+                    if let Some(&(_, b)) =
+                        ranges.iter().find(|&&(_, b)| u128::from(b) >= rule.size())
+                    {
                         let tok = rest
                             .iter()
                             .find(|t| t.starts_with("alive="))
@@ -72,18 +83,29 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
                         return Err(err(tok, format!("offset {b} is outside {target}")));
                     }
                 }
-                rules.push(Rule {
-                    net,
-                    len,
-                    line,
-                    behavior,
-                });
+                // An address key of the other family on the rule's own line
+                // would be silently unused.
+                for tok in &rest {
+                    let Some((key @ ("router" | "other_src_addr"), value)) = tok.split_once('=')
+                    else {
+                        continue;
+                    };
+                    if value.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6() != v6) {
+                        let fam = if v6 { "IPv6" } else { "IPv4" };
+                        return Err(err(
+                            tok,
+                            format!("{key} must be an {fam} address for {target}"),
+                        ));
+                    }
+                }
+                rules.push(rule);
             }
         }
     }
     Ok(Profile {
         seed,
         router,
+        router6,
         rules,
     })
 }
@@ -157,7 +179,10 @@ fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
         }
         "foreign_id" => b.foreign_id = parse_fault(v, mode)?,
         "other_src" => b.other_src = parse_fault(v, mode)?,
-        "other_src_addr" => b.other_src_addr = Some(parse_addr(v)?),
+        "other_src_addr" => match parse_ip(v)? {
+            IpAddr::V4(a) => b.other_src_addr = Some(a),
+            IpAddr::V6(a) => b.other_src_addr6 = Some(a),
+        },
         "unreach" => {
             b.unreach = match v {
                 "none" => None,
@@ -176,7 +201,10 @@ fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
                 _ => return Err("expected short or long".into()),
             }
         }
-        "router" => b.router = Some(parse_addr(v)?),
+        "router" => match parse_ip(v)? {
+            IpAddr::V4(a) => b.router = Some(a),
+            IpAddr::V6(a) => b.router6 = Some(a),
+        },
         "ttl" => b.ttl = parse_int(v, 1, 255)? as u8,
         "ratelimit" => {
             b.ratelimit = match v {
@@ -197,31 +225,45 @@ fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
     Ok(())
 }
 
-fn parse_addr(v: &str) -> Res<Ipv4Addr> {
+fn parse_ip(v: &str) -> Res<IpAddr> {
     v.parse()
-        .map_err(|_| "expected an IPv4 address like 198.18.0.1".to_string())
+        .map_err(|_| "expected an address like 198.18.0.1 or 2001:2::1".to_string())
 }
 
-fn parse_target(v: &str) -> Res<(u32, u8)> {
+/// `ADDR` or `ADDR/LEN` of either family: (first address key, length, is IPv6).
+fn parse_target(v: &str) -> Res<(Key, u8, bool)> {
     let (a, len) = match v.split_once('/') {
-        Some((a, l)) => {
-            let len: u8 = l
-                .parse()
-                .ok()
-                .filter(|&l| l <= 32)
-                .ok_or("prefix length must be 0..=32")?;
-            (a, len)
-        }
-        None => (v, 32),
+        Some((a, l)) => (a, Some(l)),
+        None => (v, None),
     };
-    let addr = u32::from(parse_addr(a).map_err(|_| {
-        "expected a directive (seed, router, default) or an address/prefix like 198.18.0.0/24"
+    let addr: IpAddr = a.parse().map_err(|_| {
+        "expected a directive (seed, router, default) or an address/prefix like \
+         198.18.0.0/24 or 2001:2::/120"
             .to_string()
-    })?);
-    if addr & host_mask(len) != 0 {
+    })?;
+    let v6 = addr.is_ipv6();
+    let bits = family_bits(v6);
+    let len = match len {
+        None => bits,
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|&l| l <= bits)
+            .ok_or(format!("prefix length must be 0..={bits}"))?,
+    };
+    let net = match addr {
+        IpAddr::V4(a) => Key::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    if net & host_mask(v6, len) != 0 {
         return Err("host bits set after the prefix length".into());
     }
-    Ok((addr, len))
+    if v6 && net < V6_START {
+        return Err(
+            "IPv6 rules may not cover ::/96 (IPv4-compatible and unspecified addresses)".into(),
+        );
+    }
+    Ok((net, len, v6))
 }
 
 fn parse_int(v: &str, min: u32, max: u32) -> Res<u32> {
@@ -329,6 +371,7 @@ fn parse_alive(v: &str) -> Res<Alive> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
 
     const SAMPLE: &str = "\
 # lab
@@ -454,5 +497,101 @@ default ttl=60 rtt=2ms
         assert_eq!(parse_dur("0"), Ok(0));
         assert!(parse_dur("5").is_err());
         assert!(parse_dur("-5ms").is_err());
+    }
+
+    #[test]
+    fn parses_v6_rules() {
+        let p = parse_profile(
+            "seed 4\n\
+             router 2001:2:ffff::1\n\
+             default rtt=3ms\n\
+             2001:2::/120 alive=30% rtt=5ms ttl=50 loss_in=1% dup=0.5\n\
+             2001:2::100/126 alive=1,3 corrupt=1.0 extra options=1 options_kind=nop\n\
+             2001:2::5 other_src=1 other_src_addr=2001:2::77\n\
+             2001:db8:ff::/120 unreach=admin quote=long router=2001:db8::fe\n\
+             198.18.0.0/24 router=192.0.2.254 unreach=host\n",
+        )
+        .unwrap();
+        assert_eq!(p.router, DEFAULT_ROUTER);
+        assert_eq!(p.router6, "2001:2:ffff::1".parse::<Ipv6Addr>().unwrap());
+        let r0 = &p.rules[0];
+        assert!(r0.v6);
+        assert_eq!((r0.len, r0.size()), (120, 256));
+        assert_eq!(r0.net, u128::from("2001:2::".parse::<Ipv6Addr>().unwrap()));
+        assert_eq!(r0.behavior.alive, Alive::Fraction(0.3));
+        assert_eq!(
+            (r0.behavior.rtt, r0.behavior.ttl),
+            (Delay::fixed(5_000_000), 50)
+        );
+        assert_eq!(
+            p.rules[1].behavior.alive,
+            Alive::Offsets(vec![(1, 1), (3, 3)])
+        );
+        assert_eq!(p.rules[1].behavior.options_kind, OptKind::Nop);
+        let r2 = &p.rules[2];
+        assert_eq!((r2.len, r2.size()), (128, 1));
+        assert_eq!(
+            r2.behavior.other_src_addr6,
+            Some("2001:2::77".parse().unwrap())
+        );
+        assert_eq!(r2.behavior.rtt, Delay::fixed(3_000_000));
+        let r3 = &p.rules[3];
+        assert_eq!(p.router_for(r3), "2001:db8::fe".parse::<IpAddr>().unwrap());
+        assert_eq!(r3.behavior.unreach, Some(Unreach::Admin));
+        assert_eq!(p.router_for(&p.rules[0]), IpAddr::V6(p.router6));
+        assert!(!p.rules[4].v6);
+        assert_eq!(
+            p.router_for(&p.rules[4]),
+            "192.0.2.254".parse::<IpAddr>().unwrap()
+        );
+        // A default router of one family leaves the other alone.
+        let p = parse_profile("default router=2001:2::9\n198.18.0.0/30\n2001:2::/126\n").unwrap();
+        assert_eq!(p.router_for(&p.rules[0]), IpAddr::V4(DEFAULT_ROUTER));
+        assert_eq!(
+            p.router_for(&p.rules[1]),
+            "2001:2::9".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    #[test]
+    fn v6_errors_name_line_and_token() {
+        assert_eq!(
+            error_of("2001:2::/129").msg,
+            "prefix length must be 0..=128"
+        );
+        assert_eq!(
+            error_of("2001:2::1/120").msg,
+            "host bits set after the prefix length"
+        );
+        assert!(error_of("::1").msg.contains("::/96"));
+        assert!(
+            error_of("::/0").msg.contains("::/96") || error_of("::/0").msg.contains("more than")
+        );
+        assert!(error_of("2001:2::/64")
+            .msg
+            .contains("more than 4194304 addresses"));
+        assert_eq!(
+            error_of("2001:2::/126 alive=0,4").msg,
+            "offset 4 is outside 2001:2::/126"
+        );
+        let e = error_of("seed 1\n2001:2::/120 router=198.18.0.1");
+        assert_eq!((e.line, e.token.as_str()), (2, "router=198.18.0.1"));
+        assert_eq!(e.msg, "router must be an IPv6 address for 2001:2::/120");
+        assert_eq!(
+            error_of("198.18.0.0/24 other_src_addr=2001:2::1").msg,
+            "other_src_addr must be an IPv4 address for 198.18.0.0/24"
+        );
+        assert_eq!(error_of("router 2001:2::zz").token, "2001:2::zz");
+        assert_eq!(error_of("2001:2::/120 router=nope").token, "router=nope");
+        assert_eq!(error_of("2001:2:::/120").token, "2001:2:::/120");
+    }
+
+    #[test]
+    fn v6_addresses_count_toward_the_cap() {
+        // 2^22 addresses in total, whatever the family.
+        assert!(parse_profile("2001:2::/106\n").is_ok());
+        assert!(parse_profile("10.0.0.0/10\n").is_ok());
+        let e = error_of("198.18.0.0/24\n2001:2::/106\n");
+        assert_eq!((e.line, e.token.as_str()), (2, "2001:2::/106"));
     }
 }

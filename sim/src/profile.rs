@@ -1,7 +1,35 @@
 //! The simulated network: what each described address does.
 //! Parsing lives in `parse.rs`; this file holds the model and lookups.
+//!
+//! Addresses of both families are handled as one number, a [`Key`]: an IPv4
+//! address is its 32-bit value, an IPv6 address its 128-bit value. IPv6
+//! rules may not touch `::/96`, so the two never collide, and sorting keys
+//! puts every IPv4 address before every IPv6 address.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// An address of either family (see the module comment).
+pub type Key = u128;
+
+/// Keys below this are IPv4 addresses.
+pub const V6_START: Key = 1 << 32;
+
+/// The key of `addr`, or None for IPv6 addresses in `::/96`, which no rule
+/// can describe.
+pub fn key_of(addr: IpAddr) -> Option<Key> {
+    match addr {
+        IpAddr::V4(a) => Some(Key::from(u32::from(a))),
+        IpAddr::V6(a) => Some(u128::from(a)).filter(|&k| k >= V6_START),
+    }
+}
+
+/// The address a key stands for.
+pub fn addr_of(key: Key) -> IpAddr {
+    match u32::try_from(key) {
+        Ok(v4) => IpAddr::V4(Ipv4Addr::from(v4)),
+        Err(_) => IpAddr::V6(Ipv6Addr::from(key)),
+    }
+}
 
 /// How a faulty reply relates to the good one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,6 +131,19 @@ impl Unreach {
         }
     }
 
+    /// ICMPv6 (type, code): destination unreachable codes 0 (no route),
+    /// 1 (administratively prohibited), 3 (address unreachable), 4 (port
+    /// unreachable); time exceeded in transit.
+    pub fn type_code6(self) -> (u8, u8) {
+        match self {
+            Unreach::Net => (1, 0),
+            Unreach::Admin => (1, 1),
+            Unreach::Host => (1, 3),
+            Unreach::Port => (1, 4),
+            Unreach::Ttl => (3, 0),
+        }
+    }
+
     /// The reason string used in the truth file (and expected from sweep).
     pub fn detail(self) -> &'static str {
         match self {
@@ -119,15 +160,18 @@ impl Unreach {
 pub enum Quote {
     /// IP header + first 8 bytes of the ICMP message (RFC 792).
     Short,
-    /// As much of the probe as fits in 576 bytes (RFC 1812).
+    /// As much of the probe as fits in 576 bytes (RFC 1812), for IPv6 in
+    /// 1280 bytes (RFC 4443).
     Long,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OptKind {
     /// Record route, one slot, already full (holds the target's address).
+    /// IPv6: a hop-by-hop header holding one PadN option.
     Rr,
     /// Three NOPs and an end-of-list: the smallest legal options area.
+    /// IPv6: a hop-by-hop header holding six Pad1 options.
     Nop,
 }
 
@@ -135,7 +179,7 @@ pub enum OptKind {
 pub enum TruncTo {
     /// IP header, ICMP header and half of the payload.
     Mid,
-    /// Total IP packet length in bytes (at least 20).
+    /// Total IP packet length in bytes (at least 20; at least 40 for IPv6).
     Len(usize),
 }
 
@@ -168,9 +212,12 @@ pub struct Behavior {
     pub foreign_id: Fault,
     pub other_src: Fault,
     pub other_src_addr: Option<Ipv4Addr>,
+    pub other_src_addr6: Option<Ipv6Addr>,
     pub unreach: Option<Unreach>,
     pub quote: Quote,
     pub router: Option<Ipv4Addr>,
+    pub router6: Option<Ipv6Addr>,
+    /// IPv4 TTL, IPv6 hop limit.
     pub ttl: u8,
     /// Replies per second per host; `None` is unlimited.
     pub ratelimit: Option<u32>,
@@ -199,9 +246,11 @@ impl Default for Behavior {
             foreign_id: Fault::OFF,
             other_src: Fault::OFF,
             other_src_addr: None,
+            other_src_addr6: None,
             unreach: None,
             quote: Quote::Short,
             router: None,
+            router6: None,
             ttl: 64,
             ratelimit: None,
             ratelimit_scope: Scope::Host,
@@ -225,52 +274,74 @@ impl Behavior {
 /// One profile line: a prefix and what its addresses do.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
-    pub net: u32,
+    /// First address of the prefix.
+    pub net: Key,
+    /// Prefix length within the family (0..=32 or 0..=128).
     pub len: u8,
+    pub v6: bool,
     pub line: usize,
     pub behavior: Behavior,
 }
 
 impl Rule {
-    pub fn first(&self) -> u32 {
+    pub fn first(&self) -> Key {
         self.net
     }
 
-    pub fn last(&self) -> u32 {
-        self.net | host_mask(self.len)
+    pub fn last(&self) -> Key {
+        self.net | host_mask(self.v6, self.len)
     }
 
-    pub fn contains(&self, addr: u32) -> bool {
-        addr & !host_mask(self.len) == self.net
+    pub fn contains(&self, addr: Key) -> bool {
+        (self.first()..=self.last()).contains(&addr)
+    }
+
+    /// Number of addresses in the prefix.
+    pub fn size(&self) -> u128 {
+        host_mask(self.v6, self.len).saturating_add(1)
     }
 }
 
-pub fn host_mask(len: u8) -> u32 {
-    if len >= 32 {
+/// Bits of the family (32 or 128).
+pub fn family_bits(v6: bool) -> u8 {
+    if v6 {
+        128
+    } else {
+        32
+    }
+}
+
+/// Host part of a prefix of length `len`.
+pub fn host_mask(v6: bool, len: u8) -> u128 {
+    let host = u32::from(family_bits(v6).saturating_sub(len));
+    if host == 0 {
         0
     } else {
-        u32::MAX >> len
+        u128::MAX >> (128 - host)
     }
 }
 
 pub const DEFAULT_ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 255, 254);
+/// Source of ICMPv6 errors unless the profile names another.
+pub const DEFAULT_ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0xffff, 0, 0, 0, 0, 0xfe);
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
     pub seed: u64,
     pub router: Ipv4Addr,
+    pub router6: Ipv6Addr,
     /// Later rules override earlier ones where they overlap.
     pub rules: Vec<Rule>,
 }
 
 impl Profile {
     /// The rule in force for `addr`: the last one that covers it.
-    pub fn rule_for(&self, addr: u32) -> Option<&Rule> {
+    pub fn rule_for(&self, addr: Key) -> Option<&Rule> {
         self.rules.iter().rev().find(|r| r.contains(addr))
     }
 
     /// Whether `addr` (covered by `rule`) answers at all.
-    pub fn is_alive(&self, rule: &Rule, addr: u32) -> bool {
+    pub fn is_alive(&self, rule: &Rule, addr: Key) -> bool {
         match &rule.behavior.alive {
             Alive::All => true,
             Alive::None => false,
@@ -279,24 +350,30 @@ impl Profile {
             }
             Alive::Offsets(ranges) => {
                 let off = addr - rule.net;
-                ranges.iter().any(|&(a, b)| (a..=b).contains(&off))
+                ranges
+                    .iter()
+                    .any(|&(a, b)| (u128::from(a)..=u128::from(b)).contains(&off))
             }
         }
     }
 
     /// The router that reports errors for `rule`.
-    pub fn router_for(&self, rule: &Rule) -> Ipv4Addr {
-        rule.behavior.router.unwrap_or(self.router)
+    pub fn router_for(&self, rule: &Rule) -> IpAddr {
+        if rule.v6 {
+            IpAddr::V6(rule.behavior.router6.unwrap_or(self.router6))
+        } else {
+            IpAddr::V4(rule.behavior.router.unwrap_or(self.router))
+        }
     }
 
-    /// Every described address in ascending order, each once.
-    pub fn addresses(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut spans: Vec<(u32, u32)> = self.rules.iter().map(|r| (r.first(), r.last())).collect();
+    /// Every described address in ascending order (IPv4 first), each once.
+    pub fn addresses(&self) -> impl Iterator<Item = Key> + '_ {
+        let mut spans: Vec<(Key, Key)> = self.rules.iter().map(|r| (r.first(), r.last())).collect();
         spans.sort_unstable();
-        let mut merged: Vec<(u32, u32)> = Vec::new();
+        let mut merged: Vec<(Key, Key)> = Vec::new();
         for (a, b) in spans {
             match merged.last_mut() {
-                Some(last) if u64::from(a) <= u64::from(last.1) + 1 => last.1 = last.1.max(b),
+                Some(last) if a <= last.1.saturating_add(1) => last.1 = last.1.max(b),
                 _ => merged.push((a, b)),
             }
         }
@@ -304,16 +381,21 @@ impl Profile {
     }
 
     /// Distinct prefixes to route to the simulator, without redundant ones.
-    pub fn prefixes(&self) -> Vec<(u32, u8)> {
-        let mut out: Vec<(u32, u8)> = Vec::new();
+    pub fn prefixes(&self) -> Vec<(IpAddr, u8)> {
+        let mut out: Vec<&Rule> = Vec::new();
         let mut rules: Vec<&Rule> = self.rules.iter().collect();
-        rules.sort_by_key(|r| r.len);
+        rules.sort_by_key(|r| (r.v6, r.len));
         for r in rules {
-            if !out.iter().any(|&(n, l)| r.net & !host_mask(l) == n) {
-                out.push((r.net, r.len));
+            if !out.iter().any(|o| o.v6 == r.v6 && o.contains(r.net)) {
+                out.push(r);
             }
         }
-        out
+        out.iter().map(|r| (addr_of(r.net), r.len)).collect()
+    }
+
+    /// Whether any rule describes IPv6 addresses.
+    pub fn has_v6(&self) -> bool {
+        self.rules.iter().any(|r| r.v6)
     }
 }
 
@@ -323,8 +405,20 @@ mod tests {
 
     fn rule(net: [u8; 4], len: u8) -> Rule {
         Rule {
-            net: u32::from(Ipv4Addr::from(net)),
+            net: Key::from(u32::from(Ipv4Addr::from(net))),
             len,
+            v6: false,
+            line: 1,
+            behavior: Behavior::default(),
+        }
+    }
+
+    fn rule6(net: &str, len: u8) -> Rule {
+        let a: Ipv6Addr = net.parse().unwrap();
+        Rule {
+            net: u128::from(a),
+            len,
+            v6: true,
             line: 1,
             behavior: Behavior::default(),
         }
@@ -335,21 +429,66 @@ mod tests {
         let p = Profile {
             seed: 0,
             router: DEFAULT_ROUTER,
+            router6: DEFAULT_ROUTER6,
             rules: vec![
                 rule([10, 0, 0, 0], 30),
                 rule([10, 0, 0, 2], 32),
                 rule([10, 0, 0, 4], 31),
             ],
         };
-        let got: Vec<u32> = p.addresses().map(|a| a & 0xff).collect();
+        let got: Vec<u128> = p.addresses().map(|a| a & 0xff).collect();
         assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
         assert_eq!(p.prefixes().len(), 2);
         assert_eq!(
-            p.rule_for(u32::from(Ipv4Addr::new(10, 0, 0, 2)))
+            p.rule_for(Key::from(u32::from(Ipv4Addr::new(10, 0, 0, 2))))
                 .unwrap()
                 .len,
             32
         );
+    }
+
+    #[test]
+    fn keys_order_v4_before_v6() {
+        let v4: IpAddr = "255.255.255.255".parse().unwrap();
+        let v6: IpAddr = "2001:2::".parse().unwrap();
+        let (k4, k6) = (key_of(v4).unwrap(), key_of(v6).unwrap());
+        assert!(k4 < V6_START && k6 > k4);
+        assert_eq!((addr_of(k4), addr_of(k6)), (v4, v6));
+        assert_eq!(key_of("::1".parse().unwrap()), None);
+        assert_eq!(key_of("::1.2.3.4".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn v6_rules_and_mixed_addresses() {
+        let p = Profile {
+            seed: 0,
+            router: DEFAULT_ROUTER,
+            router6: DEFAULT_ROUTER6,
+            rules: vec![
+                rule6("2001:2::", 126),
+                rule([198, 18, 0, 0], 31),
+                rule6("2001:2::2", 128),
+                rule6("2001:2::", 120),
+            ],
+        };
+        let got: Vec<String> = p.addresses().map(|k| addr_of(k).to_string()).collect();
+        assert_eq!(
+            got[..4],
+            ["198.18.0.0", "198.18.0.1", "2001:2::", "2001:2::1"]
+        );
+        assert_eq!(got.len(), 2 + 256);
+        assert_eq!(got.last().map(String::as_str), Some("2001:2::ff"));
+        let prefixes: Vec<String> = p
+            .prefixes()
+            .iter()
+            .map(|(a, l)| format!("{a}/{l}"))
+            .collect();
+        assert_eq!(prefixes, ["198.18.0.0/31", "2001:2::/120"]);
+        assert_eq!(host_mask(true, 64), u128::from(u64::MAX));
+        assert_eq!(host_mask(true, 0), u128::MAX);
+        assert_eq!(host_mask(false, 0), u128::from(u32::MAX));
+        assert_eq!(rule6("2001:2::", 120).size(), 256);
+        assert!(p.has_v6());
     }
 
     #[test]

@@ -32,16 +32,22 @@ fn mix(mut z: u64) -> u64 {
 
 /// A uniform draw in [0, 1) for one decision.
 /// `k` separates several draws of the same kind for one request (e.g. per copy).
-pub fn draw(seed: u64, addr: u32, n: u64, tag: Tag, k: u64) -> f64 {
+/// `addr` is a profile key: IPv4 addresses hash as they always did, IPv6
+/// addresses mix in their upper half too.
+pub fn draw(seed: u64, addr: u128, n: u64, tag: Tag, k: u64) -> f64 {
     let mut h = mix(seed);
-    h = mix(h ^ u64::from(addr));
+    h = mix(h ^ addr as u64);
+    let hi = (addr >> 64) as u64;
+    if hi != 0 {
+        h = mix(h ^ hi);
+    }
     h = mix(h ^ n);
     h = mix(h ^ ((tag as u64) << 32) ^ k);
     (h >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// True with probability `p` for this decision.
-pub fn chance(p: f64, seed: u64, addr: u32, n: u64, tag: Tag, k: u64) -> bool {
+pub fn chance(p: f64, seed: u64, addr: u128, n: u64, tag: Tag, k: u64) -> bool {
     p >= 1.0 || (p > 0.0 && draw(seed, addr, n, tag, k) < p)
 }
 
@@ -56,6 +62,20 @@ mod tests {
         assert!((0.0..1.0).contains(&a));
         assert_ne!(a, draw(8, 0xc612_0005, 3, Tag::Rtt, 0));
         assert_ne!(a, draw(7, 0xc612_0005, 3, Tag::LossIn, 0));
+        // IPv6 keys differing only in the upper half draw differently.
+        let v6 = 0x2001_0002_0000_0000_0000_0000_0000_0005;
+        assert_ne!(
+            draw(7, v6, 3, Tag::Rtt, 0),
+            draw(7, v6 ^ (1 << 100), 3, Tag::Rtt, 0)
+        );
+    }
+
+    #[test]
+    fn ipv4_draws_unchanged() {
+        // Pinned: the IPv4 tests pick seeds by their outcomes.
+        let h = mix(mix(mix(mix(7) ^ 0xc612_0005) ^ 3) ^ ((Tag::Rtt as u64) << 32));
+        let want = (h >> 11) as f64 / (1u64 << 53) as f64;
+        assert_eq!(draw(7, 0xc612_0005, 3, Tag::Rtt, 0), want);
     }
 
     #[test]

@@ -2,10 +2,9 @@
 //! CSV files (truth before the run, activity log after it).
 
 use crate::engine::Engine;
-use crate::profile::{Behavior, Delay, Dist, Mode, Profile, Scope};
+use crate::profile::{addr_of, Behavior, Delay, Dist, Key, Mode, Profile, Scope};
 use std::fmt::Write as _;
 use std::io::{self, Write};
-use std::net::Ipv4Addr;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct Expect {
@@ -92,7 +91,7 @@ fn describe(b: &Behavior) -> String {
 }
 
 /// The expected scanner verdict for `addr`, or None if no rule covers it.
-pub fn expectation(profile: &Profile, addr: u32) -> Option<Expect> {
+pub fn expectation(profile: &Profile, addr: Key) -> Option<Expect> {
     let rule = profile.rule_for(addr)?;
     let b = &rule.behavior;
     if !profile.is_alive(rule, addr) {
@@ -125,7 +124,7 @@ pub fn expectation(profile: &Profile, addr: u32) -> Option<Expect> {
         } else {
             String::new()
         },
-        responder: Ipv4Addr::from(addr).to_string(),
+        responder: addr_of(addr).to_string(),
         detail: describe(b),
     })
 }
@@ -137,7 +136,7 @@ pub fn write_truth(profile: &Profile, w: &mut impl Write) -> io::Result<()> {
             writeln!(
                 w,
                 "{},{},{},{},{}",
-                Ipv4Addr::from(addr),
+                addr_of(addr),
                 e.expect,
                 e.rtt_ms,
                 e.responder,
@@ -151,12 +150,12 @@ pub fn write_truth(profile: &Profile, w: &mut impl Write) -> io::Result<()> {
 /// One row per address the simulator saw requests for.
 pub fn write_log(engine: &Engine, w: &mut impl Write) -> io::Result<()> {
     writeln!(w, "addr,{}", crate::engine::Stats::HEADER)?;
-    let mut addrs: Vec<&u32> = engine.hosts.keys().collect();
+    let mut addrs: Vec<&Key> = engine.hosts.keys().collect();
     addrs.sort_unstable();
     for a in addrs {
         let v = engine.hosts[a].stats.values();
         let cols: Vec<String> = v.iter().map(u64::to_string).collect();
-        writeln!(w, "{},{}", Ipv4Addr::from(*a), cols.join(","))?;
+        writeln!(w, "{},{}", addr_of(*a), cols.join(","))?;
     }
     w.flush()
 }
@@ -199,6 +198,41 @@ mod tests {
             "203.0.113.8,unreachable,,198.18.255.254,admin-prohibited"
         );
         assert_eq!(rows.len(), 7);
+    }
+
+    #[test]
+    fn v6_rows_follow_v4_in_numeric_order() {
+        let t = truth(
+            "router 2001:2:ffff::fe\n\
+             2001:2::100/127 rtt=5ms ttl=50\n\
+             2001:2::ff unreach=port\n\
+             2001:db8:ff::/127 unreach=net\n\
+             2001:db8:ff::1 unreach=admin router=2001:db8::fe\n\
+             2001:2::a:0/126 unreach=host\n\
+             2001:2::b:0/127 unreach=ttl\n\
+             198.18.0.0/31 alive=none\n\
+             2001:2::1:0 corrupt=1.0\n",
+        );
+        let rows: Vec<&str> = t.lines().skip(1).collect();
+        assert_eq!(
+            rows,
+            [
+                "198.18.0.0,down,,,silent",
+                "198.18.0.1,down,,,silent",
+                "2001:2::ff,unreachable,,2001:2:ffff::fe,port-unreachable",
+                "2001:2::100,up,5.000,2001:2::100,ttl=50;rtt=5ms",
+                "2001:2::101,up,5.000,2001:2::101,ttl=50;rtt=5ms",
+                "2001:2::1:0,down,,,no-valid-reply",
+                "2001:2::a:0,unreachable,,2001:2:ffff::fe,host-unreachable",
+                "2001:2::a:1,unreachable,,2001:2:ffff::fe,host-unreachable",
+                "2001:2::a:2,unreachable,,2001:2:ffff::fe,host-unreachable",
+                "2001:2::a:3,unreachable,,2001:2:ffff::fe,host-unreachable",
+                "2001:2::b:0,unreachable,,2001:2:ffff::fe,ttl-exceeded",
+                "2001:2::b:1,unreachable,,2001:2:ffff::fe,ttl-exceeded",
+                "2001:db8:ff::,unreachable,,2001:2:ffff::fe,net-unreachable",
+                "2001:db8:ff::1,unreachable,,2001:db8::fe,admin-prohibited",
+            ]
+        );
     }
 
     #[test]

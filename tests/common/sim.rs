@@ -1,8 +1,14 @@
-//! Helpers for the sweep-sim end-to-end tests (tests/sim.rs): build and run
-//! the simulator in a fresh namespace, run sweep against it, read its truth
-//! and log files.
+//! Helpers for the sweep-sim end-to-end tests (tests/sim.rs, tests/sim_v6.rs):
+//! build and run the simulator in a fresh namespace, run sweep against it,
+//! read its truth and log files.
+//!
+//! [`SimNet`] is generic over the address type of the truth and log maps:
+//! [`Sim`] (IPv4 only) for tests/sim.rs, `SimNet<IpAddr>` for scans that
+//! include IPv6 (IpAddr orders IPv4 first, as both files do).
 //!
 //! Included with `#[path]` next to `mod common;`, so it can use `common`.
+// Each test binary uses a different subset of these helpers.
+#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -51,10 +57,14 @@ pub fn sim_bin() -> Result<PathBuf, String> {
     .clone()
 }
 
+/// An address type the truth and log files can be read as.
+pub trait SimAddr: std::str::FromStr + Ord + Copy + std::fmt::Debug {}
+impl<A: std::str::FromStr + Ord + Copy + std::fmt::Debug> SimAddr for A {}
+
 /// One row of sweep-sim's truth file.
 #[derive(Clone, Debug)]
-pub struct SimTruth {
-    pub addr: Ipv4Addr,
+pub struct SimTruth<A = Ipv4Addr> {
+    pub addr: A,
     pub expect: String,
     /// The fixed simulated RTT, if the rule has one.
     pub rtt_ms: Option<f64>,
@@ -69,6 +79,11 @@ pub struct SimLog {
     pub requests_seen: u64,
     pub replies_sent: u64,
     pub dups_sent: u64,
+    pub corrupt_sent: u64,
+    pub truncated_sent: u64,
+    pub options_sent: u64,
+    pub foreign_id_sent: u64,
+    pub other_src_sent: u64,
     pub errors_sent: u64,
     pub dropped_in: u64,
     pub dropped_out: u64,
@@ -97,11 +112,11 @@ fn rows<'a>(text: &'a str, header: &str, what: &str) -> Result<Vec<Vec<&'a str>>
         .collect()
 }
 
-fn ip(s: &str) -> Result<Ipv4Addr, String> {
+fn ip<A: SimAddr>(s: &str) -> Result<A, String> {
     s.parse().map_err(|_| format!("bad address {s:?}"))
 }
 
-pub fn parse_sim_truth(text: &str) -> Result<BTreeMap<Ipv4Addr, SimTruth>, String> {
+pub fn parse_sim_truth<A: SimAddr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>>, String> {
     rows(text, TRUTH_HEADER, "truth")?
         .into_iter()
         .map(|f| {
@@ -117,7 +132,7 @@ pub fn parse_sim_truth(text: &str) -> Result<BTreeMap<Ipv4Addr, SimTruth>, Strin
         .collect()
 }
 
-pub fn parse_sim_log(text: &str) -> Result<BTreeMap<Ipv4Addr, SimLog>, String> {
+pub fn parse_sim_log<A: SimAddr>(text: &str) -> Result<BTreeMap<A, SimLog>, String> {
     rows(text, LOG_HEADER, "log")?
         .into_iter()
         .map(|f| {
@@ -129,6 +144,11 @@ pub fn parse_sim_log(text: &str) -> Result<BTreeMap<Ipv4Addr, SimLog>, String> {
                 requests_seen: n(1)?,
                 replies_sent: n(2)?,
                 dups_sent: n(3)?,
+                corrupt_sent: n(4)?,
+                truncated_sent: n(5)?,
+                options_sent: n(6)?,
+                foreign_id_sent: n(7)?,
+                other_src_sent: n(8)?,
                 errors_sent: n(9)?,
                 dropped_in: n(10)?,
                 dropped_out: n(11)?,
@@ -141,22 +161,25 @@ pub fn parse_sim_log(text: &str) -> Result<BTreeMap<Ipv4Addr, SimLog>, String> {
 
 /// A running simulator in its own namespace. Dropping it stops the simulator
 /// and deletes the namespace (also when a test fails or panics).
-pub struct Sim {
+pub struct SimNet<A: SimAddr> {
     child: Option<Child>,
     dir: tempfile::TempDir,
-    pub truth: BTreeMap<Ipv4Addr, SimTruth>,
+    pub truth: BTreeMap<A, SimTruth<A>>,
     // Declared last: dropped (namespace deleted) after the simulator is gone.
     pub ns: Netns,
 }
+
+/// A simulator whose profile describes IPv4 addresses only.
+pub type Sim = SimNet<Ipv4Addr>;
 
 /// How long the simulator may take to come up.
 const READY_LIMIT: Duration = Duration::from_secs(20);
 /// Safety bound passed to the simulator itself.
 const SIM_LIFETIME_SECS: &str = "300";
 
-impl Sim {
+impl<A: SimAddr> SimNet<A> {
     /// Starts sweep-sim with `profile` in a new namespace and waits for it.
-    pub fn start(profile: &str) -> Result<Sim, String> {
+    pub fn start(profile: &str) -> Result<Self, String> {
         let bin = sim_bin()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let base = dir.path().to_path_buf();
@@ -181,7 +204,7 @@ impl Sim {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut sim = Sim {
+        let mut sim = SimNet {
             child: Some(child),
             dir,
             truth: BTreeMap::new(),
@@ -211,8 +234,8 @@ impl Sim {
     }
 
     /// Runs sweep in the namespace with `--all -q -o FILE` plus `args`, and
-    /// parses its CSV.
-    pub fn sweep(&self, args: &[&str]) -> Result<(SweepRun, Vec<SweepRow>), String> {
+    /// returns its CSV text (exit status 0 or 1, else an error).
+    pub fn sweep_text(&self, args: &[&str]) -> Result<(SweepRun, String), String> {
         let out = self.dir.path().join("sweep.csv");
         let _ = std::fs::remove_file(&out);
         let out_s = out.to_string_lossy().into_owned();
@@ -224,12 +247,11 @@ impl Sim {
         }
         let text = std::fs::read_to_string(&out)
             .map_err(|e| format!("sweep wrote no output ({e}); stderr: {}", run.stderr))?;
-        let rows = parse_sweep(&text)?;
-        Ok((run, rows))
+        Ok((run, text))
     }
 
     /// Stops the simulator (SIGTERM) and returns its log and summary line.
-    pub fn stop(&mut self) -> Result<(BTreeMap<Ipv4Addr, SimLog>, String), String> {
+    pub fn stop(&mut self) -> Result<(BTreeMap<A, SimLog>, String), String> {
         self.terminate();
         let text = std::fs::read_to_string(self.dir.path().join("log.csv"))
             .map_err(|e| format!("no log from sweep-sim ({e}): {}", self.stderr()))?;
@@ -258,7 +280,17 @@ impl Sim {
     }
 }
 
-impl Drop for Sim {
+impl Sim {
+    /// Runs sweep in the namespace with `--all -q -o FILE` plus `args`, and
+    /// parses its CSV.
+    pub fn sweep(&self, args: &[&str]) -> Result<(SweepRun, Vec<SweepRow>), String> {
+        let (run, text) = self.sweep_text(args)?;
+        let rows = parse_sweep(&text)?;
+        Ok((run, rows))
+    }
+}
+
+impl<A: SimAddr> Drop for SimNet<A> {
     fn drop(&mut self) {
         self.terminate();
     }
