@@ -12,7 +12,7 @@ use crate::table::Table;
 use crate::targets::Targets;
 use crate::transport::{SendPath, Sender, Socket};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 const MAX_BATCH: usize = 64;
@@ -61,6 +61,8 @@ pub struct Plan<'a> {
     pub path: SendPath,
     pub shard: Shard,
     pub start: Option<Position>,
+    /// Sending threads (each with its share of the rate).
+    pub senders: u64,
     /// Probe stamps are nanoseconds since this instant.
     pub epoch: Instant,
 }
@@ -81,11 +83,76 @@ struct Batch<'s> {
     dst: Vec<IpAddr>,
 }
 
+/// Positions a worker claims at a time (times the shard stride). Each claimed chunk is
+/// sent completely, so on interrupt everything below the claim counter has gone out.
+const CHUNK: u64 = 1024;
+
 /// Sends every round; returns when the last probe left or the scan was interrupted.
 pub fn run(plan: &Plan) -> Result<SendEnd> {
     let n = plan.targets.len();
     let owned = plan.shard.size(n);
-    let mut pacer = Pacer::new(plan.rate);
+    let mut last_probe = Instant::now();
+    let start = plan.start.unwrap_or(Position {
+        round: 0,
+        pos: plan.shard.index,
+    });
+    for round in start.round..plan.rounds {
+        if round > start.round && !wait_for_retry(plan, last_probe, owned) {
+            let stopped_at = plan.counters.interrupted().then_some(Position {
+                round,
+                pos: plan.shard.index,
+            });
+            return Ok(SendEnd {
+                last_probe,
+                stopped_at,
+            });
+        }
+        let first = if round == start.round {
+            start.pos
+        } else {
+            plan.shard.index
+        };
+        let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
+        plan.counters.planned.fetch_add(pending, Relaxed);
+        let next = AtomicU64::new(first);
+        let workers = plan.senders.max(1);
+        let ends = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| s.spawn(|| worker(plan, round, &next, workers)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("sender worker panicked"))
+                .collect::<Vec<_>>()
+        });
+        for end in ends {
+            if let Some(t) = end? {
+                last_probe = last_probe.max(t);
+            }
+        }
+        let reached = next.load(Relaxed);
+        if reached < n && plan.counters.interrupted() {
+            let stopped_at = Some(Position {
+                round,
+                pos: reached,
+            });
+            return Ok(SendEnd {
+                last_probe,
+                stopped_at,
+            });
+        }
+    }
+    Ok(SendEnd {
+        last_probe,
+        stopped_at: None,
+    })
+}
+
+/// One sending thread of a round: claims chunks of positions until none are left (or the
+/// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
+fn worker(plan: &Plan, round: u8, next: &AtomicU64, workers: u64) -> Result<Option<Instant>> {
+    let n = plan.targets.len();
+    let mut pacer = Pacer::new(plan.rate.map(|r| (r / workers).max(1)));
     let size = pacer.batch_size(MAX_BATCH);
     let mut batches = plan.families.map(|f| {
         f.map(|f| Batch {
@@ -95,34 +162,15 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             dst: Vec::with_capacity(size),
         })
     });
-    let mut last_probe = Instant::now();
-    let start = plan.start.unwrap_or(Position {
-        round: 0,
-        pos: plan.shard.index,
-    });
-    let stopped = |last_probe, round, pos| SendEnd {
-        last_probe,
-        stopped_at: Some(Position { round, pos }),
-    };
-    for round in start.round..plan.rounds {
-        if round > start.round {
-            if !wait_for_retry(plan, last_probe, owned) {
-                if plan.counters.interrupted() {
-                    return Ok(stopped(last_probe, round, plan.shard.index));
-                }
-                break;
-            }
-            pacer.restart();
+    let span = CHUNK * plan.shard.count;
+    let mut last = None;
+    while !plan.counters.interrupted() {
+        let p0 = next.fetch_add(span, Relaxed);
+        if p0 >= n {
+            break;
         }
-        let first = if round == start.round {
-            start.pos
-        } else {
-            plan.shard.index
-        };
-        let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
-        plan.counters.planned.fetch_add(pending, Relaxed);
-        let mut pos = first;
-        while pos < n {
+        let mut pos = p0;
+        while pos < n.min(p0 + span) {
             let i = plan.perm.at(pos) as u32;
             pos += plan.shard.count;
             if plan.table.is_answered(i) {
@@ -135,24 +183,14 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             b.index.push(i);
             b.dst.push(dst);
             if b.index.len() == size {
-                last_probe = flush(plan, b, &mut pacer, round)?;
-                if plan.counters.interrupted() {
-                    // Everything before `pos` is sent once the other family's batch is.
-                    for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
-                        last_probe = flush(plan, b, &mut pacer, round)?;
-                    }
-                    return Ok(stopped(last_probe, round, pos));
-                }
+                last = Some(flush(plan, b, &mut pacer, round)?);
             }
         }
         for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
-            last_probe = flush(plan, b, &mut pacer, round)?;
+            last = Some(flush(plan, b, &mut pacer, round)?);
         }
     }
-    Ok(SendEnd {
-        last_probe,
-        stopped_at: None,
-    })
+    Ok(last)
 }
 
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
