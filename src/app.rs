@@ -50,7 +50,14 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         None => None,
     };
     let sink = Sink::prepare(cfg.output.as_deref())?;
-    let socks = Sockets::open(cfg.socket, cfg.ttl, targets.has_v4(), targets.has_v6())?;
+    let senders = scan::auto_senders(&opts);
+    let socks = Sockets::open(
+        cfg.socket,
+        cfg.ttl,
+        targets.has_v4(),
+        targets.has_v6(),
+        senders,
+    )?;
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
     let progress = Progress::new(cfg.quiet);

@@ -89,8 +89,8 @@ struct Args {
     /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
     #[arg(long, value_enum, default_value = "auto")]
     socket: SocketArg,
-    /// Sending threads (for benchmarks)
-    #[arg(long, value_name = "N", default_value = "1", hide = true)]
+    /// Sending threads (for benchmarks; 0 = 2 at --rate max or above 120k pps, else 1)
+    #[arg(long, value_name = "N", default_value = "0", hide = true)]
     senders: String,
     /// How probes reach the kernel (for benchmarks): batch (sendmmsg) or pnet (send_to)
     #[arg(long, value_enum, default_value = "batch", hide = true)]
@@ -249,7 +249,7 @@ fn validate(a: Args) -> Result<Config, Error> {
             },
             shard,
             timestamps: layout.fields.contains(&Field::SeenAt),
-            senders: number("--senders", &a.senders, 1, 16)?,
+            senders: number("--senders", &a.senders, 0, 16)?,
         },
         ttl,
         output: a.output,

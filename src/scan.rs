@@ -27,9 +27,22 @@ pub struct ScanOptions {
     pub shard: Shard,
     /// Keep each target's first-answer time (for a `seen_at` column).
     pub timestamps: bool,
-    /// Sending threads. One is the default: on the 2-core lab a second one on the same
-    /// socket halved the rate (88k vs 160k probes/s at --rate max, kernel contention).
+    /// Sending threads; 0 = `auto_senders`.
     pub senders: u64,
+}
+
+/// Above this rate one sending thread is busy in the kernel's send path all the time.
+const ONE_SENDER_UP_TO: u64 = 120_000;
+
+/// Two sending threads (each with its own socket) for `--rate max` or very high rates on a
+/// machine with cores to spare: 250k vs 170k probes/s on the 2-core /16 lab (bench/).
+pub fn auto_senders(opts: &ScanOptions) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match (opts.senders, opts.rate) {
+        (0, Some(r)) if r <= ONE_SENDER_UP_TO => 1,
+        (0, _) => cores.min(2),
+        (k, _) => k as usize,
+    }
 }
 
 pub struct Scanned {
@@ -88,16 +101,22 @@ pub fn run(
     let plan = Plan {
         targets,
         perm: &perm,
-        families: [
-            socks.v4.as_ref().map(|sock| Family {
-                sock,
-                template: &templates[0],
-            }),
-            socks.v6.as_ref().map(|sock| Family {
-                sock,
-                template: &templates[1],
-            }),
-        ],
+        lanes: std::iter::once([socks.v4.as_ref(), socks.v6.as_ref()])
+            .chain(socks.extra.iter().map(|[a, b]| [a.as_ref(), b.as_ref()]))
+            .map(|lane| {
+                let [v4, v6] = lane;
+                [
+                    v4.map(|sock| Family {
+                        sock,
+                        template: &templates[0],
+                    }),
+                    v6.map(|sock| Family {
+                        sock,
+                        template: &templates[1],
+                    }),
+                ]
+            })
+            .collect(),
         table: &table,
         counters,
         rate: opts.rate,
@@ -106,7 +125,6 @@ pub fn run(
         path: opts.path,
         shard: opts.shard,
         start: resume.map(|s| s.position),
-        senders: opts.senders,
         epoch,
     };
     let clock = receiver::Clock {

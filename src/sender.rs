@@ -50,8 +50,8 @@ pub struct Family<'a> {
 pub struct Plan<'a> {
     pub targets: &'a Targets,
     pub perm: &'a Permutation,
-    /// IPv4 and IPv6 (present when the targets include that family).
-    pub families: [Option<Family<'a>>; 2],
+    /// Per sending thread: its IPv4 and IPv6 family (present when the targets include it).
+    pub lanes: Vec<[Option<Family<'a>>; 2]>,
     pub table: &'a Table,
     pub counters: &'a Counters,
     pub rate: Option<u64>,
@@ -61,8 +61,6 @@ pub struct Plan<'a> {
     pub path: SendPath,
     pub shard: Shard,
     pub start: Option<Position>,
-    /// Sending threads (each with its share of the rate).
-    pub senders: u64,
     /// Probe stamps are nanoseconds since this instant.
     pub epoch: Instant,
 }
@@ -115,10 +113,14 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.planned.fetch_add(pending, Relaxed);
         let next = AtomicU64::new(first);
-        let workers = plan.senders.max(1);
         let ends = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| s.spawn(|| worker(plan, round, &next, workers)))
+            let handles: Vec<_> = plan
+                .lanes
+                .iter()
+                .map(|lane| {
+                    let next = &next;
+                    s.spawn(move || worker(plan, lane, round, next))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -150,11 +152,17 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
 
 /// One sending thread of a round: claims chunks of positions until none are left (or the
 /// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
-fn worker(plan: &Plan, round: u8, next: &AtomicU64, workers: u64) -> Result<Option<Instant>> {
+fn worker(
+    plan: &Plan,
+    lane: &[Option<Family>; 2],
+    round: u8,
+    next: &AtomicU64,
+) -> Result<Option<Instant>> {
     let n = plan.targets.len();
+    let workers = plan.lanes.len() as u64;
     let mut pacer = Pacer::new(plan.rate.map(|r| (r / workers).max(1)));
     let size = pacer.batch_size(MAX_BATCH);
-    let mut batches = plan.families.map(|f| {
+    let mut batches = lane.map(|f| {
         f.map(|f| Batch {
             tx: Sender::new(f.sock, size, f.template.len(), plan.path),
             template: f.template,

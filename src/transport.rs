@@ -82,6 +82,30 @@ impl Socket {
         Ok(sock)
     }
 
+    /// A raw socket that only sends: its filter refuses every ICMP type, so the kernel does
+    /// not copy replies into it for nobody to read.
+    fn open_sender(ttl: Option<u8>, v6: bool) -> Result<Socket> {
+        let sock = open_raw(v6).map_err(|e| classify(e, "opening a raw ICMP socket"))?;
+        let fd = sock.fd;
+        let configure = || -> io::Result<()> {
+            const ICMP_FILTER: libc::c_int = 1;
+            match v6 {
+                false => setsockopt(fd, libc::SOL_RAW, ICMP_FILTER, u32::MAX)?,
+                true => setsockopt(fd, libc::IPPROTO_ICMPV6, ICMP_FILTER, [u32::MAX; 8])?,
+            }
+            if let Some(ttl) = ttl {
+                let (level, name) = match v6 {
+                    false => (libc::IPPROTO_IP, libc::IP_TTL),
+                    true => (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
+                };
+                setsockopt(fd, level, name, libc::c_int::from(ttl))?;
+            }
+            Ok(())
+        };
+        configure().map_err(Error::Socket)?;
+        Ok(sock)
+    }
+
     fn configure(&self, ttl: Option<u8>) -> io::Result<()> {
         let fd = self.fd;
         // SO_RCVBUFFORCE passes rmem_max when privileged; otherwise take what SO_RCVBUF gives.
@@ -133,21 +157,43 @@ impl Socket {
     }
 }
 
-/// One socket per address family the targets need.
+/// One socket per address family the targets need, plus send-only raw sockets for extra
+/// sending threads.
 pub struct Sockets {
     pub v4: Option<Socket>,
     pub v6: Option<Socket>,
+    /// `[IPv4, IPv6]` sockets for sending threads 1, 2, …
+    pub extra: Vec<[Option<Socket>; 2]>,
 }
 
 impl Sockets {
-    pub fn open(choice: SocketChoice, ttl: Option<u8>, v4: bool, v6: bool) -> Result<Sockets> {
-        Ok(Sockets {
+    /// Opens what `v4`/`v6` targets need for `senders` sending threads. Extra threads get
+    /// their own raw sockets (threads sharing one socket contend in the kernel); with
+    /// datagram sockets there is one sender, since only the socket that sent a probe gets
+    /// its reply.
+    pub fn open(
+        choice: SocketChoice,
+        ttl: Option<u8>,
+        v4: bool,
+        v6: bool,
+        senders: usize,
+    ) -> Result<Sockets> {
+        let mut socks = Sockets {
             v4: v4.then(|| Socket::open(choice, ttl, false)).transpose()?,
             v6: v6.then(|| Socket::open(choice, ttl, true)).transpose()?,
-        })
+            extra: Vec::new(),
+        };
+        if socks.each().all(Socket::is_raw) {
+            for _ in 1..senders {
+                let v4 = v4.then(|| Socket::open_sender(ttl, false)).transpose()?;
+                let v6 = v6.then(|| Socket::open_sender(ttl, true)).transpose()?;
+                socks.extra.push([v4, v6]);
+            }
+        }
+        Ok(socks)
     }
 
-    /// IPv4 then IPv6, as present.
+    /// The receiving sockets: IPv4 then IPv6, as present.
     pub fn each(&self) -> impl Iterator<Item = &Socket> {
         self.v4.iter().chain(self.v6.iter())
     }
