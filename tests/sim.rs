@@ -166,7 +166,11 @@ fn rtt_within_2ms() -> Result<(), String> {
             _ => bad.push(format!("{}: rtt {:?}, simulated {want}", r.addr, r.rtt_ms)),
         }
         // The truth detail starts with the reply TTL: "ttl=57;rtt=200ms".
-        let ttl = t.detail.split(';').next().and_then(|kv| kv.strip_prefix("ttl="));
+        let ttl = t
+            .detail
+            .split(';')
+            .next()
+            .and_then(|kv| kv.strip_prefix("ttl="));
         if ttl != Some(r.ttl.as_str()) {
             bad.push(format!("{}: ttl {:?}, simulated {ttl:?}", r.addr, r.ttl));
         }
