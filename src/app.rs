@@ -51,13 +51,9 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     };
     let sink = Sink::prepare(cfg.output.as_deref())?;
     let senders = scan::auto_senders(&opts);
-    let socks = Sockets::open(
-        cfg.socket,
-        cfg.ttl,
-        targets.has_v4(),
-        targets.has_v6(),
-        senders,
-    )?;
+    let probe_len = crate::wire::ICMP_HEADER + opts.payload;
+    let (v4, v6) = (targets.has_v4(), targets.has_v6());
+    let socks = Sockets::open(cfg.socket, cfg.ttl, v4, v6, senders, probe_len)?;
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
     let progress = Progress::new(cfg.quiet);
@@ -83,14 +79,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         None => HashMap::new(),
     };
-    let summary = Summary::new(
-        table,
-        &counters,
-        scanned.heard.ignored,
-        scanned.elapsed,
-        opts.seed,
-        partial,
-    );
+    let summary = Summary::new(&scanned, &counters, opts.seed, partial);
     let results = Results {
         targets: &targets,
         table,

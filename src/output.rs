@@ -169,8 +169,6 @@ fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
 }
 
 const CHUNK: u64 = 1 << 16;
-/// Chunks formatted per parallel step: bounds memory to a few MB of text.
-const STEP: u64 = 16;
 
 /// Formats the rows of targets `range` (in address order) for `layout`.
 fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Result<Vec<u8>> {
@@ -232,10 +230,12 @@ pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io
     }
     let n = r.targets.len();
     let chunks = n.div_ceil(CHUNK);
+    // Chunks formatted per parallel step, one per core: a few MB of text in flight.
+    let step = std::thread::available_parallelism().map_or(1, |c| c.get()) as u64;
     let mut wrote_any = false;
     let mut first = 0;
     while first < chunks {
-        let last = (first + STEP).min(chunks);
+        let last = (first + step).min(chunks);
         let texts: Vec<io::Result<Vec<u8>>> = (first..last)
             .into_par_iter()
             .map(|c| chunk(c * CHUNK..((c + 1) * CHUNK).min(n), layout, r))

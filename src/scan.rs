@@ -49,6 +49,8 @@ pub struct Scanned {
     pub table: Table,
     pub heard: Heard,
     pub elapsed: Duration,
+    /// From the start until the last probe left: the span the send rate is measured over.
+    pub sending: Duration,
     /// Wall-clock time of the scan's epoch (reply times are offsets from it).
     pub started: SystemTime,
     /// Where sending stopped, if the scan was interrupted.
@@ -189,6 +191,7 @@ pub fn run(
         table,
         heard: heard?,
         elapsed: epoch.elapsed(),
+        sending: end.last_probe.saturating_duration_since(epoch),
         started,
         stopped_at: end.stopped_at,
     })

@@ -2,7 +2,8 @@
 
 use crate::counters::Counters;
 use crate::receiver::IgnoredCounts;
-use crate::table::{Status, Table};
+use crate::scan::Scanned;
+use crate::table::Status;
 use rayon::prelude::*;
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
@@ -17,6 +18,7 @@ pub struct Summary {
     pub probes: u64,
     pub send_errors: u64,
     pub elapsed: Duration,
+    pub sending: Duration,
     pub dups: u64,
     pub late: u64,
     pub ignored: IgnoredCounts,
@@ -26,14 +28,8 @@ pub struct Summary {
 impl Summary {
     /// Counts statuses from the table (the record of truth), in parallel for big scans.
     /// `partial`: count only targets this run probed (a shard, an interrupted or resumed run).
-    pub fn new(
-        table: &Table,
-        c: &Counters,
-        ignored: IgnoredCounts,
-        elapsed: Duration,
-        seed: u64,
-        partial: bool,
-    ) -> Summary {
+    pub fn new(scanned: &Scanned, c: &Counters, seed: u64, partial: bool) -> Summary {
+        let table = &scanned.table;
         let (targets, up, unreachable) = (0..table.len() as u32)
             .into_par_iter()
             .map(|i| {
@@ -53,10 +49,11 @@ impl Summary {
             down: targets - up - unreachable,
             probes: c.sent.load(Relaxed),
             send_errors: c.send_errors.load(Relaxed),
-            elapsed,
+            elapsed: scanned.elapsed,
+            sending: scanned.sending,
             dups: c.dups.load(Relaxed),
             late: c.late.load(Relaxed),
-            ignored,
+            ignored: scanned.heard.ignored,
             seed,
         }
     }
@@ -67,8 +64,8 @@ impl fmt::Display for Summary {
         let secs = self.elapsed.as_secs_f64();
         write!(
             f,
-            "sweep: {} targets: {} up, {} unreachable, {} down; {} probes in {:.3} s ({:.0} pps); \
-             {} duplicates, {} late, {} ignored",
+            "sweep: {} targets: {} up, {} unreachable, {} down; {} probes in {:.3} s \
+             ({:.0} pps average, {:.0} pps while sending); {} duplicates, {} late, {} ignored",
             self.targets,
             self.up,
             self.unreachable,
@@ -76,6 +73,7 @@ impl fmt::Display for Summary {
             self.probes,
             secs,
             self.probes as f64 / secs.max(1e-9),
+            self.probes as f64 / self.sending.as_secs_f64().max(1e-9),
             self.dups,
             self.late,
             self.ignored.total(),

@@ -177,6 +177,7 @@ impl Sockets {
         v4: bool,
         v6: bool,
         senders: usize,
+        probe_len: usize,
     ) -> Result<Sockets> {
         let mut socks = Sockets {
             v4: v4.then(|| Socket::open(choice, ttl, false)).transpose()?,
@@ -188,6 +189,13 @@ impl Sockets {
                 let v4 = v4.then(|| Socket::open_sender(ttl, false)).transpose()?;
                 let v6 = v6.then(|| Socket::open_sender(ttl, true)).transpose()?;
                 socks.extra.push([v4, v6]);
+            }
+        }
+        // Every IPv4 path carries 576-byte datagrams unfragmented.
+        if probe_len + 20 <= 576 {
+            let all = socks.each().chain(socks.extra.iter().flatten().flatten());
+            for sock in all.filter(|s| !s.v6) {
+                no_ip_id(sock.fd).map_err(Error::Socket)?;
             }
         }
         Ok(socks)
@@ -229,6 +237,18 @@ fn open_dgram(v6: bool) -> io::Result<Socket> {
         _pnet_rx: None,
         _dgram: Some(s),
     })
+}
+
+/// Small IPv4 probes go out with Don't Fragment set, so they need no IP ID; asking the
+/// kernel to skip path-MTU bookkeeping (IP_PMTUDISC_PROBE) also skips choosing one, a few
+/// percent of the send path (bench/RESULTS.md). Only for probes no path must fragment.
+fn no_ip_id(fd: RawFd) -> io::Result<()> {
+    setsockopt(
+        fd,
+        libc::IPPROTO_IP,
+        libc::IP_MTU_DISCOVER,
+        libc::IP_PMTUDISC_PROBE,
+    )
 }
 
 fn is_permission(e: &io::Error) -> bool {
