@@ -6,14 +6,15 @@
 //! could reach nothing, and name lookups that use /etc/hosts only, so
 //! `no-such-host.invalid` never becomes a DNS query.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
 use assert_cmd::assert::Assert;
+use common::{one_line_naming, sweep_bin};
 use predicates::prelude::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sweep");
 
 /// `unshare` arguments that work here, probed once: user+mount+net
 /// namespaces (works unprivileged where user namespaces are allowed), or the
@@ -52,11 +53,11 @@ fn sweep(args: &[&str]) -> assert_cmd::Command {
                 "-c",
                 "mount --bind \"$0\" /etc/nsswitch.conf && exec \"$@\"",
             ]);
-            c.arg(nsswitch_files_only()).arg(BIN).args(args);
+            c.arg(nsswitch_files_only()).arg(sweep_bin()).args(args);
             c
         }
         None => {
-            let mut c = Command::new(BIN);
+            let mut c = Command::new(sweep_bin());
             c.args(args);
             c
         }
@@ -73,16 +74,7 @@ fn input_error(args: &[&str], token: &str) -> Assert {
         .code(2)
         .stdout(predicate::str::is_empty());
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "want one stderr line, got {stderr:?}");
-    assert!(
-        lines[0].starts_with("sweep: "),
-        "stderr {stderr:?} should start with 'sweep: '"
-    );
-    assert!(
-        lines[0].contains(token),
-        "stderr {stderr:?} should name {token:?}"
-    );
+    one_line_naming(&stderr, &[token]).unwrap_or_else(|e| panic!("{e}"));
     a
 }
 

@@ -9,15 +9,11 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
-use libtest_mimic::{Arguments, Failed, Trial};
 
-/// Header of `sweep diff` output (from its contract).
-const DIFF_HEADER: &str = "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl";
 /// The contract's columns, in order: what JSON objects carry by default.
 const COLUMNS: [&str; 8] = [
     "addr",
@@ -31,8 +27,7 @@ const COLUMNS: [&str; 8] = [
 ];
 
 fn main() {
-    let args = Arguments::from_args();
-    let trials = vec![
+    run_trials(vec![
         lab_trial(
             "timestamp_column_is_rfc3339_within_the_run",
             Need::Lab,
@@ -61,106 +56,31 @@ fn main() {
             Need::Lab,
             diff_with_itself,
         ),
-    ];
-    libtest_mimic::run(&args, trials).exit();
+    ])
 }
 
 // ---------------------------------------------------------------------------
 // Local helpers
 
-/// A trial that needs neither root nor a namespace.
-fn plain_trial(name: &str, body: fn() -> Result<(), String>) -> Trial {
-    Trial::test(name, move || body().map_err(Failed::from))
-}
-
-fn out_dir() -> Result<tempfile::TempDir, String> {
-    tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
-}
-
-/// A small lab: 198.18.0.0/24, half of it alive.
-fn small_lab(seed: u64) -> Result<Lab, String> {
-    Lab::up(LabOpts {
-        prefix: "198.18.0.0/24",
-        alive: "0.5",
-        seed,
-        ..LabOpts::default()
-    })
-}
-
-/// Any CSV: its header and rows (every row as long as the header).
-fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_csv(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(text.as_bytes());
-    let mut records = rdr.records();
-    let header: Vec<String> = match records.next() {
-        Some(r) => r
-            .map_err(|e| e.to_string())?
-            .iter()
-            .map(String::from)
-            .collect(),
-        None => return Err("empty (no header)".into()),
-    };
-    let rows = records
-        .map(|r| {
-            let r = r.map_err(|e| e.to_string())?;
-            if r.len() != header.len() {
-                return Err(format!(
-                    "row {r:?}: {} fields, want {}",
-                    r.len(),
-                    header.len()
-                ));
-            }
-            Ok(r.iter().map(String::from).collect())
-        })
-        .collect::<Result<Vec<Vec<String>>, String>>()?;
-    Ok((header, rows))
-}
-
-fn ip(s: &str) -> Result<Ipv4Addr, String> {
-    s.parse().map_err(|_| format!("bad address {s:?}"))
-}
-
-/// One stderr line, starting `sweep: `, containing `needle`.
-fn one_line_naming(run: &SweepRun, needle: &str) -> Result<(), String> {
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    ensure(
-        lines.len() == 1 && lines[0].starts_with("sweep: ") && lines[0].contains(needle),
-        || {
-            format!(
-                "want one `sweep: ` stderr line naming {needle:?}, got {:?}",
-                run.stderr
-            )
-        },
-    )
-}
-
-/// `sweep ARGS` run directly (no namespace): only for usage errors with loopback
-/// targets, which never send a packet or look a name up.
-fn sweep_local(args: &[&str]) -> Result<SweepRun, String> {
-    let mut cmd = Command::new(sweep_bin());
-    cmd.args(args);
-    run_limited(cmd, Duration::from_secs(60))
-}
-
-/// `sweep diff ARGS` inside a fresh namespace with only `lo`: were `diff` not a
-/// subcommand, sweep would take it for a hostname to resolve and probe, and neither the
-/// lookup nor a probe may leave the machine.
-fn sweep_diff(args: &[&str]) -> Result<SweepRun, String> {
-    let ns = Netns::new()?;
-    let mut all = vec!["diff"];
+/// `sweep` in the lab's scanner namespace: its whole prefix, a 500 ms
+/// timeout, and `args`.
+fn scan(lab: &Lab, args: &[&str]) -> Result<SweepRun, String> {
+    let mut all = vec![lab.opts.prefix, "--timeout", "500ms"];
     all.extend_from_slice(args);
-    sweep_in(&ns.name, &all)
+    lab.sweep(&all)
+}
+
+/// The lab's up set is exactly `found`.
+fn up_set_matches(found: &BTreeSet<Ipv4Addr>, truth: &[TruthRow]) -> Result<(), String> {
+    same_set("up set", found, &truth_with(truth, "up"))
+}
+
+/// `header` is sweep's header with `extra` appended.
+fn check_header(header: &[String], extra: &str) -> Result<(), String> {
+    let want = format!("{SWEEP_HEADER},{extra}");
+    ensure(header.join(",") == want, || {
+        format!("header {header:?}, want {want:?}")
+    })
 }
 
 fn millis(t: SystemTime) -> u128 {
@@ -193,26 +113,16 @@ fn timestamp_column() -> Result<(), String> {
     let dir = out_dir()?;
     let out = dir.path().join("ts.csv");
     let start = SystemTime::now();
-    let run = lab.sweep(&[
-        lab.opts.prefix,
-        "--all",
-        "--timestamp",
-        "--timeout",
-        "500ms",
-        "-o",
-        path_str(&out),
-    ])?;
+    let run = scan(&lab, &["--all", "--timestamp", "-o", path_str(&out)])?;
     let end = SystemTime::now();
     run.expect_code(0)?;
     let (header, rows) = read_csv(&out)?;
-    let want = format!("{SWEEP_HEADER},seen_at");
-    ensure(header.join(",") == want, || {
-        format!("header {header:?}, want {want:?}")
-    })?;
+    check_header(&header, "seen_at")?;
     let (lo, hi) = (millis(start), millis(end));
     let mut up = BTreeSet::new();
     for r in &rows {
-        let (addr, status, seen) = (ip(&r[0])?, r[1].as_str(), r[8].as_str());
+        let addr: Ipv4Addr = parse_addr(&r[0])?;
+        let (status, seen) = (r[1].as_str(), r[8].as_str());
         match status {
             "up" => {
                 up.insert(addr);
@@ -238,11 +148,7 @@ fn timestamp_column() -> Result<(), String> {
     ensure(rows.iter().any(|r| r[1] == "down"), || {
         "--all should list the down hosts too".into()
     })?;
-    let score = Score::new(&up, &truth_with(&truth, "up"));
-    ensure(
-        score.false_pos.is_empty() && score.missed.is_empty(),
-        || format!("up set differs from truth: {}", score.describe()),
-    )
+    up_set_matches(&up, &truth)
 }
 
 // ---------------------------------------------------------------------------
@@ -257,9 +163,11 @@ fn check_up_object(v: &serde_json::Value) -> Result<Ipv4Addr, String> {
     ensure(keys == COLUMNS, || {
         format!("keys {keys:?}, want {COLUMNS:?}")
     })?;
-    let addr = ip(obj["addr"]
-        .as_str()
-        .ok_or_else(|| format!("addr not a string: {v}"))?)?;
+    let addr: Ipv4Addr = parse_addr(
+        obj["addr"]
+            .as_str()
+            .ok_or_else(|| format!("addr not a string: {v}"))?,
+    )?;
     ensure(obj["status"] == "up", || format!("not up: {v}"))?;
     ensure(obj["rtt_ms"].as_f64().is_some_and(|r| r >= 0.0), || {
         format!("rtt_ms is not a number: {v}")
@@ -276,19 +184,11 @@ fn check_up_object(v: &serde_json::Value) -> Result<Ipv4Addr, String> {
     Ok(addr)
 }
 
-fn up_set_matches(found: &BTreeSet<Ipv4Addr>, truth: &[TruthRow]) -> Result<(), String> {
-    let score = Score::new(found, &truth_with(truth, "up"));
-    ensure(
-        score.false_pos.is_empty() && score.missed.is_empty(),
-        || format!("up set differs from truth: {}", score.describe()),
-    )
-}
-
 /// `--format json`: one JSON array, an object per up host, nothing else.
 fn format_json() -> Result<(), String> {
     let lab = small_lab(2)?;
     let truth = lab.truth()?;
-    let run = lab.sweep(&[lab.opts.prefix, "--format", "json", "--timeout", "500ms"])?;
+    let run = scan(&lab, &["--format", "json"])?;
     run.expect_code(0)?;
     let v: serde_json::Value = serde_json::from_str(&run.stdout)
         .map_err(|e| format!("stdout is not JSON: {e}; got:\n{}", run.stdout))?;
@@ -309,7 +209,7 @@ fn format_json() -> Result<(), String> {
 fn format_ndjson() -> Result<(), String> {
     let lab = small_lab(3)?;
     let truth = lab.truth()?;
-    let run = lab.sweep(&[lab.opts.prefix, "--format", "ndjson", "--timeout", "500ms"])?;
+    let run = scan(&lab, &["--format", "ndjson"])?;
     run.expect_code(0)?;
     ensure(run.stdout.ends_with('\n'), || {
         "NDJSON output should end with a newline".into()
@@ -336,15 +236,7 @@ fn fields_choose() -> Result<(), String> {
     let dir = out_dir()?;
     for (list, addr_col) in [("addr,rtt_ms", 0), ("rtt_ms,addr", 1)] {
         let out = dir.path().join(format!("{list}.csv"));
-        let run = lab.sweep(&[
-            lab.opts.prefix,
-            "--fields",
-            list,
-            "--timeout",
-            "500ms",
-            "-o",
-            path_str(&out),
-        ])?;
+        let run = scan(&lab, &["--fields", list, "-o", path_str(&out)])?;
         run.expect_code(0)?;
         let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
         let first = text.split("\r\n").next().unwrap_or_default();
@@ -358,7 +250,7 @@ fn fields_choose() -> Result<(), String> {
             ensure(rtt.parse::<f64>().is_ok(), || {
                 format!("--fields {list}: rtt_ms {rtt:?} in {r:?}")
             })?;
-            found.insert(ip(&r[addr_col])?);
+            found.insert(parse_addr::<Ipv4Addr>(&r[addr_col])?);
         }
         up_set_matches(&found, &truth)?;
     }
@@ -369,50 +261,17 @@ fn fields_choose() -> Result<(), String> {
 fn unknown_field() -> Result<(), String> {
     let dir = out_dir()?;
     let out = dir.path().join("x.csv");
-    let run = sweep_local(&["127.0.0.1", "--fields", "addr,colour", "-o", path_str(&out)])?;
+    let run = sweep_local(
+        &["127.0.0.1", "--fields", "addr,colour", "-o", path_str(&out)],
+        &[],
+    )?;
     run.expect_code(2)?;
-    one_line_naming(&run, "colour")?;
+    one_line_naming(&run.stderr, &["colour"])?;
     ensure(!out.exists(), || "usage error left an output file".into())
 }
 
 // ---------------------------------------------------------------------------
 // --rdns
-
-/// /etc/netns/NAME/{hosts,resolv.conf}, which `ip netns exec NAME` bind-mounts over
-/// /etc; removed on drop (with /etc/netns itself if this made it and it is empty).
-struct NetnsEtc {
-    dir: PathBuf,
-    made_parent: bool,
-}
-
-impl NetnsEtc {
-    fn new(ns: &str, hosts: &str) -> Result<Self, String> {
-        let parent = Path::new("/etc/netns");
-        let made_parent = !parent.exists();
-        let dir = parent.join(ns);
-        let guard = NetnsEtc { dir, made_parent };
-        std::fs::create_dir_all(&guard.dir)
-            .map_err(|e| format!("mkdir {}: {e}", guard.dir.display()))?;
-        let write = |name: &str, text: &str| {
-            let p = guard.dir.join(name);
-            std::fs::write(&p, text).map_err(|e| format!("write {}: {e}", p.display()))
-        };
-        write("hosts", hosts)?;
-        // No nameserver line: the resolver would try 127.0.0.1 inside the namespace
-        // (nothing there), never a real DNS server.
-        write("resolv.conf", "")?;
-        Ok(guard)
-    }
-}
-
-impl Drop for NetnsEtc {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-        if self.made_parent {
-            let _ = std::fs::remove_dir("/etc/netns");
-        }
-    }
-}
 
 /// `--rdns --all` with a hosts file in the scanner namespace naming three live hosts
 /// and one dead one: the live three carry their names in a `hostname` column after
@@ -440,31 +299,24 @@ fn rdns_names() -> Result<(), String> {
 
     let dir = out_dir()?;
     let out = dir.path().join("rdns.csv");
-    let run = lab.sweep(&[
-        lab.opts.prefix,
-        "--all",
-        "--rdns",
-        "--rdns-timeout",
-        "1s",
-        "--timeout",
-        "500ms",
-        "-o",
-        path_str(&out),
-    ])?;
-    eprintln!(
-        "rdns: {:.1}s, {}",
-        run.elapsed.as_secs_f64(),
-        run.stderr.trim()
-    );
+    let run = scan(
+        &lab,
+        &[
+            "--all",
+            "--rdns",
+            "--rdns-timeout",
+            "1s",
+            "-o",
+            path_str(&out),
+        ],
+    )?;
+    run.log("rdns");
     run.expect_code(0)?;
     let (header, rows) = read_csv(&out)?;
-    let want = format!("{SWEEP_HEADER},hostname");
-    ensure(header.join(",") == want, || {
-        format!("header {header:?}, want {want:?}")
-    })?;
+    check_header(&header, "hostname")?;
     let mut seen = 0;
     for r in &rows {
-        let addr = ip(&r[0])?;
+        let addr: Ipv4Addr = parse_addr(&r[0])?;
         let expect = named
             .iter()
             .find(|(a, _)| *a == addr)
@@ -486,19 +338,17 @@ fn rdns_names() -> Result<(), String> {
 /// exactly the truth's difference as appeared/disappeared, and exits 1.
 fn diff_of_two_labs() -> Result<(), String> {
     let dir = out_dir()?;
-    let scan = |seed: u64, name: &str| -> Result<(PathBuf, Vec<TruthRow>), String> {
+    let scan_lab = |seed: u64, name: &str| -> Result<(PathBuf, Vec<TruthRow>), String> {
         let lab = small_lab(seed)?;
         let out = dir.path().join(name);
-        let run = lab.sweep(&[lab.opts.prefix, "--timeout", "500ms", "-o", path_str(&out)])?;
-        run.expect_code(0)?;
-        let rows = read_sweep(&out)?;
+        let run = scan(&lab, &["-o", path_str(&out)])?;
+        let rows = run.rows_written(&out)?;
         let truth = lab.truth()?;
-        up_set_matches(&sweep_with(&rows, "up"), &truth)
-            .map_err(|e| format!("lab seed {seed}: {e}"))?;
+        check_up_set("up set", &rows, &truth).map_err(|e| format!("lab seed {seed}: {e}"))?;
         Ok((out, truth))
     };
-    let (old, old_truth) = scan(6, "old.csv")?;
-    let (new, new_truth) = scan(7, "new.csv")?;
+    let (old, old_truth) = scan_lab(6, "old.csv")?;
+    let (new, new_truth) = scan_lab(7, "new.csv")?;
     let (was, now) = (truth_with(&old_truth, "up"), truth_with(&new_truth, "up"));
     let appeared: BTreeSet<Ipv4Addr> = now.difference(&was).copied().collect();
     let disappeared: BTreeSet<Ipv4Addr> = was.difference(&now).copied().collect();
@@ -507,7 +357,7 @@ fn diff_of_two_labs() -> Result<(), String> {
     })?;
 
     let out = dir.path().join("diff.csv");
-    let run = sweep_diff(&[path_str(&old), path_str(&new), "-o", path_str(&out)])?;
+    let run = sweep_in_fresh_ns(&["diff", path_str(&old), path_str(&new), "-o", path_str(&out)])?;
     run.expect_code(1)?;
     let (header, rows) = read_csv(&out)?;
     ensure(header.join(",") == DIFF_HEADER, || {
@@ -515,7 +365,7 @@ fn diff_of_two_labs() -> Result<(), String> {
     })?;
     let (mut got_app, mut got_dis) = (BTreeSet::new(), BTreeSet::new());
     for r in &rows {
-        let addr = ip(&r[0])?;
+        let addr: Ipv4Addr = parse_addr(&r[0])?;
         let (change, o, n) = (r[1].as_str(), r[2].as_str(), r[3].as_str());
         match (change, o, n) {
             ("appeared", "down", "up") => got_app.insert(addr),
@@ -523,35 +373,25 @@ fn diff_of_two_labs() -> Result<(), String> {
             _ => return Err(format!("unexpected diff row {r:?}")),
         };
     }
-    let addrs: Vec<Ipv4Addr> = rows.iter().map(|r| ip(&r[0])).collect::<Result<_, _>>()?;
+    let addrs: Vec<Ipv4Addr> = rows
+        .iter()
+        .map(|r| parse_addr(&r[0]))
+        .collect::<Result<_, _>>()?;
     ensure(addrs.windows(2).all(|w| w[0] < w[1]), || {
         "diff rows are not in ascending address order".into()
     })?;
-    let s = Score::new(&got_app, &appeared);
-    ensure(s.false_pos.is_empty() && s.missed.is_empty(), || {
-        format!("appeared differs from the truth: {}", s.describe())
-    })?;
-    let s = Score::new(&got_dis, &disappeared);
-    ensure(s.false_pos.is_empty() && s.missed.is_empty(), || {
-        format!("disappeared differs from the truth: {}", s.describe())
-    })
+    same_set("appeared", &got_app, &appeared)?;
+    same_set("disappeared", &got_dis, &disappeared)
 }
 
 /// `sweep diff a.csv a.csv`: exit 0, the header and nothing else.
 fn diff_with_itself() -> Result<(), String> {
     let lab = small_lab(8)?;
     let dir = out_dir()?;
-    let scan = dir.path().join("a.csv");
-    let run = lab.sweep(&[
-        lab.opts.prefix,
-        "--all",
-        "--timeout",
-        "500ms",
-        "-o",
-        path_str(&scan),
-    ])?;
+    let out = dir.path().join("a.csv");
+    let run = scan(&lab, &["--all", "-o", path_str(&out)])?;
     run.expect_code(0)?;
-    let run = sweep_diff(&[path_str(&scan), path_str(&scan)])?;
+    let run = sweep_in_fresh_ns(&["diff", path_str(&out), path_str(&out)])?;
     run.expect_code(0)?;
     ensure(run.stdout.trim_end() == DIFF_HEADER, || {
         format!("want the header line only, got {:?}", run.stdout)

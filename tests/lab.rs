@@ -6,22 +6,11 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::sync::Mutex;
 
 use common::*;
-use libtest_mimic::Arguments;
-
-/// Full-/16 scans run one at a time: two of them sharing 2 cores would
-/// measure the machine rather than sweep.
-static HEAVY: Mutex<()> = Mutex::new(());
-
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn main() {
-    let args = Arguments::from_args();
-    let trials = vec![
+    run_trials(vec![
         lab_trial(
             "loopback_slash24_all_up",
             Need::Netns,
@@ -47,26 +36,15 @@ fn main() {
             Need::Netns,
             output_not_written_when_scan_fails,
         ),
-    ];
-    libtest_mimic::run(&args, trials).exit();
-}
-
-fn out_dir() -> Result<tempfile::TempDir, String> {
-    tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
-}
-
-fn path_str(p: &std::path::Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
+    ])
 }
 
 /// 127.0.0.0/24 in a fresh namespace: every host answers from lo.
 fn loopback_slash24_all_up() -> Result<(), String> {
-    let ns = Netns::new()?;
     let dir = out_dir()?;
     let out = dir.path().join("lo.csv");
-    let run = sweep_in(&ns.name, &["127.0.0.0/24", "--all", "-o", path_str(&out)])?;
-    run.expect_code(0)?;
-    let rows = read_sweep(&out)?;
+    let run = sweep_in_fresh_ns(&["127.0.0.0/24", "--all", "-o", path_str(&out)])?;
+    let rows = run.rows_written(&out)?;
     check_ascending(&rows)?;
     let want: Vec<Ipv4Addr> = (1..=254).map(|i| Ipv4Addr::new(127, 0, 0, i)).collect();
     let got: Vec<Ipv4Addr> = rows.iter().map(|r| r.addr).collect();
@@ -84,29 +62,30 @@ fn loopback_slash24_all_up() -> Result<(), String> {
     })
 }
 
-/// Default rate/retries/timeout on a /16 with 25% alive plus the
-/// unreachable block; `--all` so every target's row can be checked.
-fn slash16_default_matches_truth() -> Result<(), String> {
+/// A scan of a lab with the default options (the /16 with 25% alive and the
+/// unreachable block) with `args` plus `-o`, one at a time (see [`heavy`]);
+/// logs `label`, the time taken and sweep's summary line. Returns the truth
+/// and the rows (checked ascending) once sweep exited 0.
+fn slash16_scan(label: &str, args: &[&str]) -> Result<(Vec<TruthRow>, Vec<SweepRow>), String> {
     let lab = Lab::up(LabOpts::default())?;
     let truth = lab.truth()?;
     let dir = out_dir()?;
     let out = dir.path().join("scan.csv");
+    let mut all = args.to_vec();
+    all.extend(["-o", path_str(&out)]);
     let _big = heavy();
-    let run = lab.sweep(&[
-        lab.opts.prefix,
-        lab.opts.unreach,
-        "--all",
-        "-o",
-        path_str(&out),
-    ])?;
-    eprintln!(
-        "slash16 default: {:.1}s, summary: {}",
-        run.elapsed.as_secs_f64(),
-        run.stderr.trim()
-    );
-    run.expect_code(0)?;
-    let rows = read_sweep(&out)?;
+    let run = lab.sweep(&all)?;
+    run.log(label);
+    let rows = run.rows_written(&out)?;
     check_ascending(&rows)?;
+    Ok((truth, rows))
+}
+
+/// Default rate/retries/timeout on a /16 with 25% alive plus the
+/// unreachable block; `--all` so every target's row can be checked.
+fn slash16_default_matches_truth() -> Result<(), String> {
+    let opts = LabOpts::default();
+    let (truth, rows) = slash16_scan("slash16 default", &[opts.prefix, opts.unreach, "--all"])?;
     let got: Vec<Ipv4Addr> = rows.iter().map(|r| r.addr).collect();
     let want: Vec<Ipv4Addr> = truth.iter().map(|t| t.addr).collect();
     ensure(got == want, || {
@@ -117,11 +96,7 @@ fn slash16_default_matches_truth() -> Result<(), String> {
         )
     })?;
 
-    let score = Score::new(&sweep_with(&rows, "up"), &truth_with(&truth, "up"));
-    ensure(
-        score.false_pos.is_empty() && score.missed.is_empty(),
-        || format!("up set differs from truth: {}", score.describe()),
-    )?;
+    check_up_set("up set", &rows, &truth)?;
 
     let router = LAB_ROUTER.to_string();
     let unreach = truth_with(&truth, "unreachable");
@@ -136,7 +111,7 @@ fn slash16_default_matches_truth() -> Result<(), String> {
         format!(
             "{} rows of {} are not unreachable/host-unreachable/{router}, e.g. {:?}",
             wrong.len(),
-            lab.opts.unreach,
+            opts.unreach,
             wrong[0]
         )
     })?;
@@ -146,32 +121,20 @@ fn slash16_default_matches_truth() -> Result<(), String> {
 
 /// As fast as possible, no retries: may miss hosts, must never invent one.
 fn slash16_rate_max_no_false_positives() -> Result<(), String> {
-    let lab = Lab::up(LabOpts::default())?;
-    let truth = lab.truth()?;
-    let dir = out_dir()?;
-    let out = dir.path().join("fast.csv");
-    let _big = heavy();
-    let run = lab.sweep(&[
-        lab.opts.prefix,
-        "--rate",
-        "max",
-        "--retries",
-        "0",
-        "--timeout",
-        "500ms",
-        "-o",
-        path_str(&out),
-    ])?;
-    run.expect_code(0)?;
-    let rows = read_sweep(&out)?;
-    check_ascending(&rows)?;
+    let (truth, rows) = slash16_scan(
+        "rate max /16",
+        &[
+            LabOpts::default().prefix,
+            "--rate",
+            "max",
+            "--retries",
+            "0",
+            "--timeout",
+            "500ms",
+        ],
+    )?;
     let score = Score::new(&sweep_with(&rows, "up"), &truth_with(&truth, "up"));
-    eprintln!(
-        "rate max /16: {:.1}s, {}; summary: {}",
-        run.elapsed.as_secs_f64(),
-        score.describe(),
-        run.stderr.trim()
-    );
+    eprintln!("rate max /16: {}", score.describe());
     ensure(score.false_pos.is_empty(), || {
         format!("false positives: {}", score.describe())
     })?;
@@ -222,10 +185,7 @@ fn output_not_written_when_scan_fails() -> Result<(), String> {
         .args([sweep_bin(), "127.0.0.1", "-o", path_str(&out)]);
     let run = run_limited(cmd, RUN_LIMIT)?;
     run.expect_code(3)?;
-    let left: Vec<_> = std::fs::read_dir(dir.path())
-        .map_err(|e| e.to_string())?
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .collect();
+    let left = file_names(dir.path())?;
     ensure(left.is_empty(), || {
         format!("failed scan left files behind: {left:?}")
     })

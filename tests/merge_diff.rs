@@ -1,14 +1,15 @@
 //! `sweep merge` and `sweep diff` end to end through the binary, on CSV files written by
 //! the tests. No network, no root.
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::PathBuf;
+
+use assert_cmd::assert::Assert;
 use assert_cmd::Command;
+use common::{file_names, one_line_naming, path_str as s, DIFF_HEADER, SWEEP_HEADER};
 use predicates::prelude::*;
 use tempfile::TempDir;
-
-const HEAD: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
-const DIFF_HEAD: &str = "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl";
 
 fn sweep(args: &[&str]) -> Command {
     let mut c = Command::cargo_bin("sweep").expect("sweep binary");
@@ -18,22 +19,13 @@ fn sweep(args: &[&str]) -> Command {
 
 /// A sweep CSV at `dir/name`: the default header, then `rows` with CRLF line ends.
 fn csv(dir: &TempDir, name: &str, rows: &[&str]) -> PathBuf {
-    csv_with(dir, name, HEAD, rows)
+    csv_with(dir, name, SWEEP_HEADER, rows)
 }
 
 fn csv_with(dir: &TempDir, name: &str, header: &str, rows: &[&str]) -> PathBuf {
     let path = dir.path().join(name);
-    let mut text = format!("{header}\r\n");
-    for r in rows {
-        text.push_str(r);
-        text.push_str("\r\n");
-    }
-    std::fs::write(&path, text).expect("write csv");
+    std::fs::write(&path, text(header, rows)).expect("write csv");
     path
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
 }
 
 /// The expected CSV text: header and rows, CRLF.
@@ -44,6 +36,11 @@ fn text(header: &str, rows: &[&str]) -> String {
         t.push_str("\r\n");
     }
     t
+}
+
+/// `sweep ARGS` exits `code` and writes exactly `header` and `rows` (CRLF) to stdout.
+fn prints(args: &[&str], code: i32, header: &str, rows: &[&str]) -> Assert {
+    sweep(args).assert().code(code).stdout(text(header, rows))
 }
 
 /// Exit `code`, nothing on stdout, one `sweep: ` stderr line containing every `needle`:
@@ -57,14 +54,18 @@ fn input_error(args: &[&str], code: i32, needles: &[&str]) {
 /// which streams, so a bad row far into a file may follow some output (`-o` never does).
 fn failure(args: &[&str], code: i32, needles: &[&str]) -> String {
     let out = sweep(args).assert().code(code).get_output().clone();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "want one stderr line, got {stderr:?}");
-    assert!(lines[0].starts_with("sweep: "), "{stderr:?}");
-    for n in needles {
-        assert!(lines[0].contains(n), "{stderr:?} should contain {n:?}");
-    }
+    one_line_naming(&String::from_utf8_lossy(&out.stderr), needles)
+        .unwrap_or_else(|e| panic!("{e}"));
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `sweep merge GOOD BAD` fails naming line 3 of BAD and the token, for each (row,
+/// token) case: BAD is `first` then the row.
+fn rejects_bad_rows(dir: &TempDir, good: &str, first: &str, cases: &[(&str, &str)]) {
+    for &(row, token) in cases {
+        let bad = csv(dir, "bad.csv", &[first, row]);
+        failure(&["merge", good, s(&bad)], 2, &["bad.csv:3", token]);
+    }
 }
 
 // --- merge -----------------------------------------------------------------------------
@@ -90,20 +91,19 @@ fn merge_of_disjoint_shards_is_the_union_in_address_order() {
             "10.0.1.1,up,20.000,63,10.0.1.1,2,1,",
         ],
     );
-    sweep(&["merge", s(&a), s(&b)])
-        .assert()
-        .code(0)
-        .stderr(predicate::str::is_empty())
-        .stdout(text(
-            HEAD,
-            &[
-                "9.255.255.255,down,,,,3,0,",
-                "10.0.0.9,up,1.250,64,10.0.0.9,1,0,",
-                "10.0.0.10,down,,,,3,0,",
-                "10.0.0.100,unreachable,,,192.0.2.1,3,0,host-unreachable",
-                "10.0.1.1,up,20.000,63,10.0.1.1,2,1,",
-            ],
-        ));
+    prints(
+        &["merge", s(&a), s(&b)],
+        0,
+        SWEEP_HEADER,
+        &[
+            "9.255.255.255,down,,,,3,0,",
+            "10.0.0.9,up,1.250,64,10.0.0.9,1,0,",
+            "10.0.0.10,down,,,,3,0,",
+            "10.0.0.100,unreachable,,,192.0.2.1,3,0,host-unreachable",
+            "10.0.1.1,up,20.000,63,10.0.1.1,2,1,",
+        ],
+    )
+    .stderr(predicate::str::is_empty());
 }
 
 #[test]
@@ -130,20 +130,19 @@ fn merge_of_overlapping_runs_keeps_the_best_status_and_sums_counts() {
             "10.0.0.5,down,,,,3,0,",
         ],
     );
-    sweep(&["merge", s(&run1), s(&run2)])
-        .assert()
-        .code(0)
-        .stdout(text(
-            HEAD,
-            &[
-                "10.0.0.1,up,5.500,60,10.0.0.1,5,1,",
-                // Tie: the earlier file's rtt and ttl.
-                "10.0.0.2,up,1.000,64,10.0.0.2,2,2,",
-                "10.0.0.3,unreachable,,,192.0.2.1,6,0,host-unreachable",
-                "10.0.0.4,unreachable,,,192.0.2.1,6,0,host-unreachable",
-                "10.0.0.5,down,,,,3,0,",
-            ],
-        ));
+    prints(
+        &["merge", s(&run1), s(&run2)],
+        0,
+        SWEEP_HEADER,
+        &[
+            "10.0.0.1,up,5.500,60,10.0.0.1,5,1,",
+            // Tie: the earlier file's rtt and ttl.
+            "10.0.0.2,up,1.000,64,10.0.0.2,2,2,",
+            "10.0.0.3,unreachable,,,192.0.2.1,6,0,host-unreachable",
+            "10.0.0.4,unreachable,,,192.0.2.1,6,0,host-unreachable",
+            "10.0.0.5,down,,,,3,0,",
+        ],
+    );
 }
 
 #[test]
@@ -157,10 +156,7 @@ fn merge_exits_1_when_no_host_is_up() {
     );
     sweep(&["merge", s(&a), s(&b)]).assert().code(1);
     let empty = csv(&dir, "empty.csv", &[]);
-    sweep(&["merge", s(&empty)])
-        .assert()
-        .code(1)
-        .stdout(text(HEAD, &[]));
+    prints(&["merge", s(&empty)], 1, SWEEP_HEADER, &[]);
 }
 
 #[test]
@@ -176,7 +172,7 @@ fn merge_writes_the_output_file_atomically() {
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         text(
-            HEAD,
+            SWEEP_HEADER,
             &[
                 "10.0.0.1,down,,,,3,0,",
                 "10.0.0.2,up,1.000,64,10.0.0.2,1,0,"
@@ -193,10 +189,7 @@ fn merge_writes_the_output_file_atomically() {
     assert!(std::fs::read_to_string(&out)
         .unwrap()
         .contains("10.0.0.2,up"));
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(dir.path()).unwrap();
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
@@ -229,7 +222,7 @@ fn output_to_a_fifo_writes_through_it_instead_of_replacing_it() {
     assert!(reader.is_finished(), "nothing was written to the FIFO");
     assert_eq!(
         reader.join().unwrap(),
-        text(HEAD, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
+        text(SWEEP_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
     );
 }
 
@@ -244,7 +237,7 @@ fn merge_may_overwrite_one_of_its_inputs() {
     assert_eq!(
         std::fs::read_to_string(&a).unwrap(),
         text(
-            HEAD,
+            SWEEP_HEADER,
             &[
                 "10.0.0.1,down,,,,3,0,",
                 "10.0.0.2,up,1.000,64,10.0.0.2,1,0,"
@@ -272,23 +265,22 @@ fn merge_accepts_extra_known_columns_keyed_by_name() {
         head,
         &["10.0.0.1,up,2.000,1,2030-01-01T00:00:01.000Z,one.example"],
     );
-    sweep(&["merge", s(&a), s(&b)])
-        .assert()
-        .code(0)
-        .stdout(text(
-            head,
-            &[
-                "10.0.0.1,up,2.000,4,2030-01-01T00:00:01.000Z,one.example",
-                "10.0.0.7,up,0.900,1,2030-01-01T00:00:00.120Z,seven.example",
-            ],
-        ));
+    prints(
+        &["merge", s(&a), s(&b)],
+        0,
+        head,
+        &[
+            "10.0.0.1,up,2.000,4,2030-01-01T00:00:01.000Z,one.example",
+            "10.0.0.7,up,0.900,1,2030-01-01T00:00:00.120Z,seven.example",
+        ],
+    );
 }
 
 #[test]
 fn merge_rejects_mismatched_headers() {
     let dir = TempDir::new().unwrap();
     let a = csv(&dir, "a.csv", &[]);
-    let b = csv_with(&dir, "b.csv", &format!("{HEAD},seen_at"), &[]);
+    let b = csv_with(&dir, "b.csv", &format!("{SWEEP_HEADER},seen_at"), &[]);
     input_error(
         &["merge", s(&a), s(&b)],
         2,
@@ -305,15 +297,17 @@ fn merge_rejects_mismatched_headers() {
 fn merge_rejects_bad_input_naming_file_line_and_token() {
     let dir = TempDir::new().unwrap();
     let good = csv(&dir, "good.csv", &["10.0.0.1,down,,,,3,0,"]);
-    for (row, token) in [
-        ("10.0.0.300,down,,,,3,0,", "'10.0.0.300'"),
-        ("10.0.0.3,up,fast,64,10.0.0.3,1,0,", "'fast'"),
-        ("10.0.0.3,down,,,,three,0,", "'three'"),
-        ("10.0.0.3,down,,", "fields"),
-    ] {
-        let bad = csv(&dir, "bad.csv", &["10.0.0.2,down,,,,3,0,", row]);
-        failure(&["merge", s(&good), s(&bad)], 2, &["bad.csv:3", token]);
-    }
+    rejects_bad_rows(
+        &dir,
+        s(&good),
+        "10.0.0.2,down,,,,3,0,",
+        &[
+            ("10.0.0.300,down,,,,3,0,", "'10.0.0.300'"),
+            ("10.0.0.3,up,fast,64,10.0.0.3,1,0,", "'fast'"),
+            ("10.0.0.3,down,,,,three,0,", "'three'"),
+            ("10.0.0.3,down,,", "fields"),
+        ],
+    );
     let unsorted = csv(
         &dir,
         "unsorted.csv",
@@ -380,21 +374,20 @@ fn old_new(dir: &TempDir) -> (PathBuf, PathBuf) {
 fn diff_reports_each_kind_of_change() {
     let dir = TempDir::new().unwrap();
     let (old, new) = old_new(&dir);
-    sweep(&["diff", s(&old), s(&new), "--rtt-change", "10"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::is_empty())
-        .stdout(text(
-            DIFF_HEAD,
-            &[
-                "10.0.0.1,disappeared,up,down,1.000,,64,",
-                "10.0.0.2,disappeared,up,down,1.000,,64,",
-                "10.0.0.3,status-changed,down,unreachable,,,,",
-                "10.0.0.4,rtt-changed,up,up,2.000,30.000,64,60",
-                "10.0.0.6,appeared,unreachable,up,,0.250,,64",
-                "10.0.0.10,appeared,down,up,,4.000,,64",
-            ],
-        ));
+    prints(
+        &["diff", s(&old), s(&new), "--rtt-change", "10"],
+        1,
+        DIFF_HEADER,
+        &[
+            "10.0.0.1,disappeared,up,down,1.000,,64,",
+            "10.0.0.2,disappeared,up,down,1.000,,64,",
+            "10.0.0.3,status-changed,down,unreachable,,,,",
+            "10.0.0.4,rtt-changed,up,up,2.000,30.000,64,60",
+            "10.0.0.6,appeared,unreachable,up,,0.250,,64",
+            "10.0.0.10,appeared,down,up,,4.000,,64",
+        ],
+    )
+    .stderr(predicate::str::is_empty());
     // Without --rtt-change, RTT moves are not changes.
     let out = sweep(&["diff", s(&old), s(&new)]).assert().code(1);
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
@@ -406,10 +399,12 @@ fn diff_reports_each_kind_of_change() {
 fn diff_of_identical_runs_exits_0_with_just_the_header() {
     let dir = TempDir::new().unwrap();
     let (old, _) = old_new(&dir);
-    sweep(&["diff", s(&old), s(&old), "--rtt-change", "0.001"])
-        .assert()
-        .code(0)
-        .stdout(text(DIFF_HEAD, &[]));
+    prints(
+        &["diff", s(&old), s(&old), "--rtt-change", "0.001"],
+        0,
+        DIFF_HEADER,
+        &[],
+    );
 }
 
 #[test]
@@ -425,10 +420,7 @@ fn diff_treats_absent_hosts_as_down() {
         ],
     );
     let new = csv(&dir, "new.csv", &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]);
-    sweep(&["diff", s(&old), s(&new)])
-        .assert()
-        .code(0)
-        .stdout(text(DIFF_HEAD, &[]));
+    prints(&["diff", s(&old), s(&new)], 0, DIFF_HEADER, &[]);
 }
 
 #[test]
@@ -448,7 +440,7 @@ fn diff_works_on_merged_shards_and_writes_files() {
         .stdout(predicate::str::is_empty());
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
-        text(DIFF_HEAD, &["10.0.0.1,disappeared,up,down,1.000,,64,"])
+        text(DIFF_HEADER, &["10.0.0.1,disappeared,up,down,1.000,,64,"])
     );
 }
 
@@ -457,11 +449,11 @@ fn dash_reads_stdin() {
     let dir = TempDir::new().unwrap();
     let old = csv(&dir, "old.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
     sweep(&["diff", s(&old), "-"])
-        .write_stdin(text(HEAD, &["10.0.0.2,up,2.000,64,10.0.0.2,1,0,"]))
+        .write_stdin(text(SWEEP_HEADER, &["10.0.0.2,up,2.000,64,10.0.0.2,1,0,"]))
         .assert()
         .code(1)
         .stdout(text(
-            DIFF_HEAD,
+            DIFF_HEADER,
             &[
                 "10.0.0.1,disappeared,up,down,1.000,,64,",
                 "10.0.0.2,appeared,down,up,,2.000,,64",
@@ -469,7 +461,7 @@ fn dash_reads_stdin() {
         ));
     let out = sweep(&["merge", "-", s(&old)])
         .write_stdin(text(
-            HEAD,
+            SWEEP_HEADER,
             &["10.0.0.0,down,,,,3,0,", "10.0.0.1,bad,,,,3,0,"],
         ))
         .assert()
@@ -490,13 +482,10 @@ fn diff_accepts_different_column_sets() {
     let new = csv_with(
         &dir,
         "new.csv",
-        &format!("{HEAD},seen_at,hostname"),
+        &format!("{SWEEP_HEADER},seen_at,hostname"),
         &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,,2030-01-01T00:00:00Z,one.example"],
     );
-    sweep(&["diff", s(&old), s(&new)])
-        .assert()
-        .code(0)
-        .stdout(text(DIFF_HEAD, &[]));
+    prints(&["diff", s(&old), s(&new)], 0, DIFF_HEADER, &[]);
     input_error(
         &["diff", s(&old), s(&new), "--rtt-change", "5"],
         2,
@@ -578,7 +567,7 @@ fn merge_of_an_ipv4_file_and_an_ipv6_file_puts_ipv4_first() {
         ],
     );
     let want = text(
-        HEAD,
+        SWEEP_HEADER,
         &[
             "10.0.0.9,up,1.000,64,10.0.0.9,1,0,",
             "10.0.0.10,down,,,,3,0,",
@@ -634,24 +623,23 @@ fn merge_of_mixed_family_files_combines_within_each_family() {
             "2001:db8::10,up,9.000,64,2001:db8::10,1,0,",
         ],
     );
-    sweep(&["merge", s(&run1), s(&run2)])
-        .assert()
-        .code(0)
-        .stderr(predicate::str::is_empty())
-        .stdout(text(
-            HEAD,
-            &[
-                "10.0.0.1,unreachable,,,192.0.2.1,6,0,host-unreachable",
-                "10.0.0.9,down,,,,3,0,",
-                "10.0.0.10,up,1.000,64,10.0.0.10,1,0,",
-                // ::a00:1 holds the same number as 10.0.0.1 but is another host.
-                "::a00:1,up,0.100,64,::a00:1,4,0,",
-                "2001:db8::1,unreachable,,,2001:db8:ff::1,6,0,addr-unreachable",
-                "2001:db8::2,up,3.000,61,2001:db8::2,5,1,",
-                "2001:db8::9,down,,,,3,0,",
-                "2001:db8::10,up,2.000,64,2001:db8::10,2,0,",
-            ],
-        ));
+    prints(
+        &["merge", s(&run1), s(&run2)],
+        0,
+        SWEEP_HEADER,
+        &[
+            "10.0.0.1,unreachable,,,192.0.2.1,6,0,host-unreachable",
+            "10.0.0.9,down,,,,3,0,",
+            "10.0.0.10,up,1.000,64,10.0.0.10,1,0,",
+            // ::a00:1 holds the same number as 10.0.0.1 but is another host.
+            "::a00:1,up,0.100,64,::a00:1,4,0,",
+            "2001:db8::1,unreachable,,,2001:db8:ff::1,6,0,addr-unreachable",
+            "2001:db8::2,up,3.000,61,2001:db8::2,5,1,",
+            "2001:db8::9,down,,,,3,0,",
+            "2001:db8::10,up,2.000,64,2001:db8::10,2,0,",
+        ],
+    )
+    .stderr(predicate::str::is_empty());
 }
 
 #[test]
@@ -663,10 +651,12 @@ fn merge_writes_ipv6_compressed_and_joins_spellings() {
         &["2001:0db8:0000:0000:0000:0000:0000:0001,up,1.000,64,2001:DB8::1,1,0,"],
     );
     let b = csv(&dir, "b.csv", &["2001:db8::1,down,,,,3,0,"]);
-    sweep(&["merge", s(&a), s(&b)])
-        .assert()
-        .code(0)
-        .stdout(text(HEAD, &["2001:db8::1,up,1.000,64,2001:db8::1,4,0,"]));
+    prints(
+        &["merge", s(&a), s(&b)],
+        0,
+        SWEEP_HEADER,
+        &["2001:db8::1,up,1.000,64,2001:db8::1,4,0,"],
+    );
 }
 
 #[test]
@@ -743,18 +733,20 @@ fn sortedness_is_checked_across_the_ipv4_to_ipv6_boundary() {
 fn merge_rejects_bad_ipv6_tokens() {
     let dir = TempDir::new().unwrap();
     let good = csv(&dir, "good.csv", &["10.0.0.1,down,,,,3,0,"]);
-    for (row, token) in [
-        ("2001:db8::g,down,,,,3,0,", "'2001:db8::g'"),
-        ("2001:db8:::1,down,,,,3,0,", "'2001:db8:::1'"),
-        ("fe80::1%eth0,down,,,,3,0,", "'fe80::1%eth0'"),
-        (
-            "2001:db8::3,unreachable,,,fe80::zz,3,0,no-route",
-            "'fe80::zz'",
-        ),
-    ] {
-        let bad = csv(&dir, "bad.csv", &["2001:db8::2,down,,,,3,0,", row]);
-        failure(&["merge", s(&good), s(&bad)], 2, &["bad.csv:3", token]);
-    }
+    rejects_bad_rows(
+        &dir,
+        s(&good),
+        "2001:db8::2,down,,,,3,0,",
+        &[
+            ("2001:db8::g,down,,,,3,0,", "'2001:db8::g'"),
+            ("2001:db8:::1,down,,,,3,0,", "'2001:db8:::1'"),
+            ("fe80::1%eth0,down,,,,3,0,", "'fe80::1%eth0'"),
+            (
+                "2001:db8::3,unreachable,,,fe80::zz,3,0,no-route",
+                "'fe80::zz'",
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -788,29 +780,25 @@ fn diff_reports_ipv6_hosts_appearing_and_disappearing() {
             "2001:db8:1::,up,4.000,64,2001:db8:1::,1,0,", // appears
         ],
     );
-    sweep(&["diff", s(&old), s(&new), "--rtt-change", "10"])
-        .assert()
-        .code(1)
-        .stderr(predicate::str::is_empty())
-        .stdout(text(
-            DIFF_HEAD,
-            &[
-                "10.0.0.9,disappeared,up,down,1.000,,64,",
-                "10.0.0.10,appeared,down,up,,1.000,,64",
-                "::ffff:10.0.0.9,appeared,down,up,,1.000,,64",
-                "2001:db8::1,disappeared,up,down,1.000,,64,",
-                "2001:db8::2,disappeared,up,unreachable,1.000,,64,",
-                "2001:db8::9,status-changed,down,unreachable,,,,",
-                "2001:db8::a,rtt-changed,up,up,2.000,30.000,64,60",
-                "2001:db8::10,appeared,down,up,,0.250,,64",
-                "2001:db8::ffff,appeared,unreachable,up,,0.500,,63",
-                "2001:db8:1::,appeared,down,up,,4.000,,64",
-            ],
-        ));
-    sweep(&["diff", s(&new), s(&new)])
-        .assert()
-        .code(0)
-        .stdout(text(DIFF_HEAD, &[]));
+    prints(
+        &["diff", s(&old), s(&new), "--rtt-change", "10"],
+        1,
+        DIFF_HEADER,
+        &[
+            "10.0.0.9,disappeared,up,down,1.000,,64,",
+            "10.0.0.10,appeared,down,up,,1.000,,64",
+            "::ffff:10.0.0.9,appeared,down,up,,1.000,,64",
+            "2001:db8::1,disappeared,up,down,1.000,,64,",
+            "2001:db8::2,disappeared,up,unreachable,1.000,,64,",
+            "2001:db8::9,status-changed,down,unreachable,,,,",
+            "2001:db8::a,rtt-changed,up,up,2.000,30.000,64,60",
+            "2001:db8::10,appeared,down,up,,0.250,,64",
+            "2001:db8::ffff,appeared,unreachable,up,,0.500,,63",
+            "2001:db8:1::,appeared,down,up,,4.000,,64",
+        ],
+    )
+    .stderr(predicate::str::is_empty());
+    prints(&["diff", s(&new), s(&new)], 0, DIFF_HEADER, &[]);
 }
 
 #[test]
@@ -818,16 +806,15 @@ fn diff_of_an_ipv4_run_against_an_ipv6_run() {
     let dir = TempDir::new().unwrap();
     let v4 = csv(&dir, "v4.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
     let v6 = csv(&dir, "v6.csv", &["::a00:1,up,2.000,64,::a00:1,1,0,"]);
-    sweep(&["diff", s(&v6), s(&v4)])
-        .assert()
-        .code(1)
-        .stdout(text(
-            DIFF_HEAD,
-            &[
-                "10.0.0.1,appeared,down,up,,1.000,,64",
-                "::a00:1,disappeared,up,down,2.000,,64,",
-            ],
-        ));
+    prints(
+        &["diff", s(&v6), s(&v4)],
+        1,
+        DIFF_HEADER,
+        &[
+            "10.0.0.1,appeared,down,up,,1.000,,64",
+            "::a00:1,disappeared,up,down,2.000,,64,",
+        ],
+    );
 }
 
 #[test]

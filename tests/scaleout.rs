@@ -8,28 +8,15 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::net::Ipv4Addr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::thread::{self, JoinHandle};
+use std::path::{Path, PathBuf};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use libtest_mimic::{Arguments, Failed, Trial};
-
-/// Full-/16 scans run one at a time: two of them sharing 2 cores would measure the
-/// machine rather than sweep (and a shard run is three processes already).
-static HEAVY: Mutex<()> = Mutex::new(());
-
-fn heavy() -> std::sync::MutexGuard<'static, ()> {
-    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 fn main() {
-    let args = Arguments::from_args();
-    let trials = vec![
+    run_trials(vec![
         lab_trial(
             "shards_merge_equals_single_run",
             Need::Lab,
@@ -60,25 +47,11 @@ fn main() {
             Need::Netns,
             resume_with_other_options_is_rejected,
         ),
-    ];
-    libtest_mimic::run(&args, trials).exit();
+    ])
 }
 
 // ---------------------------------------------------------------------------
 // Local helpers
-
-/// A trial that needs neither root nor a namespace.
-fn plain_trial(name: &str, body: fn() -> Result<(), String>) -> Trial {
-    Trial::test(name, move || body().map_err(Failed::from))
-}
-
-fn out_dir() -> Result<tempfile::TempDir, String> {
-    tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
-}
 
 /// Every address of `truth` (all targets of a lab scan of prefix + unreachable block).
 fn all_addrs(truth: &[TruthRow]) -> BTreeSet<Ipv4Addr> {
@@ -99,150 +72,51 @@ fn probes(r: &SweepRow) -> Result<u32, String> {
         .map_err(|_| format!("row {r:?}: probes is not a number"))
 }
 
-/// A few elements of a set, for messages.
-fn few<T: std::fmt::Display>(it: impl IntoIterator<Item = T>) -> String {
-    let v: Vec<String> = it.into_iter().take(5).map(|a| a.to_string()).collect();
-    v.join(" ")
+/// The targets of a lab scan of its prefix (without the unreachable block).
+fn up_or_down(truth: &[TruthRow]) -> BTreeSet<Ipv4Addr> {
+    truth_with(truth, "up")
+        .union(&truth_with(truth, "down"))
+        .copied()
+        .collect()
 }
 
-/// `sweep ARGS` run directly (no namespace): only for usage errors with loopback
-/// targets, which never send a packet or look a name up.
-fn sweep_local(args: &[&str], env: &[(&str, &str)]) -> Result<SweepRun, String> {
-    let mut cmd = Command::new(sweep_bin());
-    cmd.args(args)
-        .env_remove("JOB_COMPLETION_INDEX")
-        .env_remove("SLURM_ARRAY_TASK_ID");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_limited(cmd, Duration::from_secs(60))
-}
-
-/// `sweep ARGS` in namespace `ns` with extra environment variables (the shard index
-/// variables are removed first, so only `env` sets them).
-fn sweep_in_env(ns: &str, args: &[&str], env: &[(&str, &str)]) -> Result<SweepRun, String> {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, sweep_bin()])
-        .args(args)
-        .env_remove("JOB_COMPLETION_INDEX")
-        .env_remove("SLURM_ARRAY_TASK_ID");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_limited(cmd, RUN_LIMIT)
-}
-
-/// A sweep running in the background, so the test can signal it.
-struct Running {
-    child: Child,
-    out: Option<JoinHandle<String>>,
-    err: Option<JoinHandle<String>>,
-    start: Instant,
-}
-
-impl Running {
-    /// Starts sweep in `ns`. `ip netns exec` execs sweep in place, so the child's pid is
-    /// sweep's own and signals reach it directly.
-    fn spawn(ns: &str, args: &[&str]) -> Result<Running, String> {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, sweep_bin()])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot spawn sweep in {ns}: {e}"))?;
-        let drain = |mut r: Box<dyn Read + Send>| {
-            thread::spawn(move || {
-                let mut s = String::new();
-                let _ = r.read_to_string(&mut s);
-                s
-            })
-        };
-        let out = drain(Box::new(child.stdout.take().expect("piped")));
-        let err = drain(Box::new(child.stderr.take().expect("piped")));
-        Ok(Running {
-            child,
-            out: Some(out),
-            err: Some(err),
-            start: Instant::now(),
-        })
-    }
-
-    fn signal(&self, sig: libc::c_int) -> Result<(), String> {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill has no memory-safety preconditions; the pid is our own child,
-        // not yet reaped (so it cannot have been reused).
-        if unsafe { libc::kill(pid, sig) } != 0 {
-            return Err(format!(
-                "kill({pid}, {sig}): {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        Ok(())
-    }
-
-    /// Waits for the exit (killing it after `limit`) and collects its output.
-    fn wait(mut self, limit: Duration) -> Result<SweepRun, String> {
-        let status = loop {
-            if let Some(st) = self.child.try_wait().map_err(|e| e.to_string())? {
-                break st;
-            }
-            if self.start.elapsed() > limit {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                return Err(format!("sweep still running after {limit:?}: killed"));
-            }
-            thread::sleep(Duration::from_millis(5));
-        };
-        let join = |h: Option<JoinHandle<String>>| h.and_then(|h| h.join().ok());
-        Ok(SweepRun {
-            code: status.code(),
-            stdout: join(self.out.take()).unwrap_or_default(),
-            stderr: join(self.err.take()).unwrap_or_default(),
-            elapsed: self.start.elapsed(),
-        })
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Only when a test bails out early: never leave a scan running.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `sweep merge INPUTS -o OUT`, inside a fresh namespace with only `lo`: were `merge`
-/// not a subcommand, sweep would take it for a hostname to resolve and probe, and
-/// neither the lookup nor a probe may leave the machine.
+/// `sweep merge INPUTS -o OUT` in a fresh namespace (see [`sweep_in_fresh_ns`]):
+/// the merged rows, checked ascending.
 fn merge(inputs: &[&Path], out: &Path) -> Result<Vec<SweepRow>, String> {
-    let ns = Netns::new()?;
     let mut args = vec!["merge"];
     args.extend(inputs.iter().map(|p| path_str(p)));
     args.extend(["-o", path_str(out)]);
-    let run = sweep_in(&ns.name, &args)?;
-    run.expect_code(0)
+    let run = sweep_in_fresh_ns(&args)?;
+    let rows = run
+        .rows_written(out)
         .map_err(|e| format!("sweep merge: {e}"))?;
-    let rows = read_sweep(out)?;
     check_ascending(&rows).map_err(|e| format!("merged: {e}"))?;
     Ok(rows)
 }
 
-/// One stderr line, starting `sweep: `, containing `needle`.
-fn one_line_naming(run: &SweepRun, needle: &str) -> Result<(), String> {
-    let lines: Vec<&str> = run.stderr.lines().collect();
-    ensure(
-        lines.len() == 1 && lines[0].starts_with("sweep: ") && lines[0].contains(needle),
-        || {
-            format!(
-                "want one `sweep: ` stderr line naming {needle:?}, got {:?}",
-                run.stderr
-            )
-        },
-    )
+/// A usage error of a local run: exit 2, one stderr line naming `needle`,
+/// and no output file `out`.
+fn usage_error(run: &SweepRun, needle: &str, out: &Path) -> Result<(), String> {
+    run.expect_code(2)?;
+    one_line_naming(&run.stderr, &[needle])?;
+    ensure(!out.exists(), || "usage error left an output file".into())
+}
+
+/// Starts an interruptible scan of the lab's prefix (seed 5, 10000 probes/s,
+/// `--all`, `-o out`, plus `args`) in its scanner namespace.
+fn spawn_scan(lab: &Lab, args: &[&str], out: &Path) -> Result<Running, String> {
+    let mut all = vec![
+        lab.opts.prefix,
+        "--seed",
+        "5",
+        "--rate",
+        "10000",
+        "--all",
+        "-o",
+        path_str(out),
+    ];
+    all.extend_from_slice(args);
+    Running::spawn(sweep_cmd(&lab.scan_ns, &all))
 }
 
 // ---------------------------------------------------------------------------
@@ -299,10 +173,10 @@ fn shards_merge_equals_single_run() -> Result<(), String> {
     for (i, run) in runs.into_iter().enumerate() {
         let run = run?;
         eprintln!("  shard {i}/{N}: {}", run.stderr.trim());
-        run.expect_code(0)
+        let rows = run
+            .rows_written(&shard_paths[i])
+            .and_then(|rows| check_ascending(&rows).map(|()| rows))
             .map_err(|e| format!("shard {i}/{N}: {e}"))?;
-        let rows = read_sweep(&shard_paths[i])?;
-        check_ascending(&rows).map_err(|e| format!("shard {i}/{N}: {e}"))?;
         shards.push(rows);
     }
 
@@ -318,24 +192,13 @@ fn shards_merge_equals_single_run() -> Result<(), String> {
         "-o",
         path_str(&single_out),
     ])?;
-    eprintln!(
-        "  single run: {:.1}s, {}",
-        single.elapsed.as_secs_f64(),
-        single.stderr.trim()
-    );
-    single.expect_code(0)?;
-    let single = read_sweep(&single_out)?;
+    single.log("  single run");
+    let single = single.rows_written(&single_out)?;
 
     // Both halves are checked and reported together: each says something different.
     let slices = check_shard_slices(&shards, &all_addrs(&truth));
     let merged = merge_matches_single(&shard_paths, &dir.path().join("merged.csv"), &single)
-        .and_then(|merged| {
-            let score = Score::new(&sweep_with(&merged, "up"), &truth_with(&truth, "up"));
-            ensure(
-                score.false_pos.is_empty() && score.missed.is_empty(),
-                || format!("merged up set differs from truth: {}", score.describe()),
-            )
-        });
+        .and_then(|merged| check_up_set("merged up set", &merged, &truth));
     match (slices, merged) {
         (Ok(()), Ok(())) => Ok(()),
         (a, b) => Err([a.err(), b.err()]
@@ -348,7 +211,7 @@ fn shards_merge_equals_single_run() -> Result<(), String> {
 
 /// `sweep merge` of the shards: exactly the single run's (addr, status) set.
 fn merge_matches_single(
-    shard_paths: &[std::path::PathBuf],
+    shard_paths: &[PathBuf],
     out: &Path,
     single: &[SweepRow],
 ) -> Result<Vec<SweepRow>, String> {
@@ -425,9 +288,7 @@ fn shard_without_seed() -> Result<(), String> {
     let dir = out_dir()?;
     let out = dir.path().join("x.csv");
     let run = sweep_local(&["127.0.0.1", "--shard", "0/2", "-o", path_str(&out)], &[])?;
-    run.expect_code(2)?;
-    one_line_naming(&run, "--seed")?;
-    ensure(!out.exists(), || "usage error left an output file".into())
+    usage_error(&run, "--seed", &out)
 }
 
 /// `--shard auto/2` without JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID: exit 2, naming
@@ -447,20 +308,13 @@ fn shard_auto_without_env() -> Result<(), String> {
         ],
         &[],
     )?;
-    run.expect_code(2)?;
-    one_line_naming(&run, "JOB_COMPLETION_INDEX")?;
-    ensure(!out.exists(), || "usage error left an output file".into())
+    usage_error(&run, "JOB_COMPLETION_INDEX", &out)
 }
 
 /// `--shard auto/2` with JOB_COMPLETION_INDEX=1 is shard 1/2: the same rows. And the
 /// two shards, run one after the other, split the targets exactly.
 fn shard_auto_reads_job_index() -> Result<(), String> {
-    let lab = Lab::up(LabOpts {
-        prefix: "198.18.0.0/24",
-        alive: "0.5",
-        seed: 3,
-        ..LabOpts::default()
-    })?;
+    let lab = small_lab(3)?;
     let truth = lab.truth()?;
     let dir = out_dir()?;
     let scan = |shard: &str, name: &str, env: &[(&str, &str)]| {
@@ -481,9 +335,8 @@ fn shard_auto_reads_job_index() -> Result<(), String> {
             ],
             env,
         )?;
-        run.expect_code(0)
-            .map_err(|e| format!("--shard {shard} {env:?}: {e}"))?;
-        read_sweep(&out)
+        run.rows_written(&out)
+            .map_err(|e| format!("--shard {shard} {env:?}: {e}"))
     };
     let auto = scan("auto/2", "auto.csv", &[("JOB_COMPLETION_INDEX", "1")])?;
     let one = scan("1/2", "one.csv", &[])?;
@@ -500,10 +353,7 @@ fn shard_auto_reads_job_index() -> Result<(), String> {
     ensure(a.is_disjoint(&z), || {
         format!("shards 0/2 and 1/2 overlap: {}", few(a.intersection(&z)))
     })?;
-    let want: BTreeSet<Ipv4Addr> = truth_with(&truth, "up")
-        .union(&truth_with(&truth, "down"))
-        .copied()
-        .collect();
+    let want = up_or_down(&truth);
     let union: BTreeSet<Ipv4Addr> = a.union(&z).copied().collect();
     ensure(union == want, || {
         format!(
@@ -513,11 +363,7 @@ fn shard_auto_reads_job_index() -> Result<(), String> {
         )
     })?;
     let both: Vec<SweepRow> = one.iter().chain(&zero).cloned().collect();
-    let score = Score::new(&sweep_with(&both, "up"), &truth_with(&truth, "up"));
-    ensure(
-        score.false_pos.is_empty() && score.missed.is_empty(),
-        || format!("shards' up hosts differ from truth: {}", score.describe()),
-    )
+    check_up_set("shards' up set", &both, &truth)
 }
 
 // ---------------------------------------------------------------------------
@@ -531,37 +377,18 @@ fn shard_auto_reads_job_index() -> Result<(), String> {
 fn interrupted_then_resumed_covers_everything_once() -> Result<(), String> {
     let lab = Lab::up(LabOpts::default())?;
     let truth = lab.truth()?;
-    let every: BTreeSet<Ipv4Addr> = truth_with(&truth, "up")
-        .union(&truth_with(&truth, "down"))
-        .copied()
-        .collect();
+    let every = up_or_down(&truth);
     let dir = out_dir()?;
     let part_out = dir.path().join("part.csv");
     let state = dir.path().join("part.csv.state");
     let rest_out = dir.path().join("rest.csv");
     let _big = heavy();
 
-    let running = Running::spawn(
-        &lab.scan_ns,
-        &[
-            lab.opts.prefix,
-            "--seed",
-            "5",
-            "--rate",
-            "10000",
-            "--all",
-            "-o",
-            path_str(&part_out),
-        ],
-    )?;
+    let running = spawn_scan(&lab, &[], &part_out)?;
     thread::sleep(Duration::from_secs(2));
     running.signal(libc::SIGINT)?;
     let part = running.wait(Duration::from_secs(60))?;
-    eprintln!(
-        "interrupted run: {:.1}s, {}",
-        part.elapsed.as_secs_f64(),
-        part.stderr.trim()
-    );
+    part.log("interrupted run");
     part.expect_code(130)?;
     ensure(state.exists(), || {
         format!("no state file {} after the interrupt", state.display())
@@ -586,13 +413,8 @@ fn interrupted_then_resumed_covers_everything_once() -> Result<(), String> {
         "-o",
         path_str(&rest_out),
     ])?;
-    eprintln!(
-        "resumed run: {:.1}s, {}",
-        rest.elapsed.as_secs_f64(),
-        rest.stderr.trim()
-    );
-    rest.expect_code(0)?;
-    let rest = read_sweep(&rest_out)?;
+    rest.log("resumed run");
+    let rest = rest.rows_written(&rest_out)?;
     check_ascending(&rest).map_err(|e| format!("rest.csv: {e}"))?;
 
     // A host that answered before the interrupt is done: the resumed run has no row
@@ -660,11 +482,7 @@ fn interrupted_then_resumed_covers_everything_once() -> Result<(), String> {
             every.len()
         )
     })?;
-    let score = Score::new(&sweep_with(&merged, "up"), &truth_with(&truth, "up"));
-    ensure(
-        score.false_pos.is_empty() && score.missed.is_empty(),
-        || format!("merged up set differs from truth: {}", score.describe()),
-    )?;
+    check_up_set("merged up set", &merged, &truth)?;
     let over: Vec<_> = merged
         .iter()
         .filter(|r| probes(r).map_or(true, |p| p > 3))
@@ -685,21 +503,7 @@ fn second_interrupt_skips_the_wait() -> Result<(), String> {
     let dir = out_dir()?;
     let out = dir.path().join("p.csv");
     let _big = heavy();
-    let running = Running::spawn(
-        &lab.scan_ns,
-        &[
-            lab.opts.prefix,
-            "--seed",
-            "5",
-            "--rate",
-            "10000",
-            "--timeout",
-            "3s",
-            "--all",
-            "-o",
-            path_str(&out),
-        ],
-    )?;
+    let running = spawn_scan(&lab, &["--timeout", "3s"], &out)?;
     thread::sleep(Duration::from_millis(1500));
     running.signal(libc::SIGINT)?;
     let first = Instant::now();
@@ -734,7 +538,7 @@ fn resume_with_other_options_is_rejected() -> Result<(), String> {
     let dir = out_dir()?;
     let part = dir.path().join("part.csv");
     let state = dir.path().join("part.csv.state");
-    let running = Running::spawn(
+    let running = Running::spawn(sweep_cmd(
         &ns.name,
         &[
             "127.0.0.0/16",
@@ -745,7 +549,7 @@ fn resume_with_other_options_is_rejected() -> Result<(), String> {
             "-o",
             path_str(&part),
         ],
-    )?;
+    ))?;
     thread::sleep(Duration::from_millis(1000));
     running.signal(libc::SIGINT)?;
     let run = running.wait(Duration::from_secs(60))?;
@@ -763,14 +567,11 @@ fn resume_with_other_options_is_rejected() -> Result<(), String> {
         let run = sweep_in(&ns.name, &args)?;
         run.expect_code(2)
             .map_err(|e| format!("--resume with {what}: {e}"))?;
-        one_line_naming(&run, path_str(&state)).map_err(|e| format!("{what}: {e}"))?;
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .map_err(|e| e.to_string())?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
+        one_line_naming(&run.stderr, &[path_str(&state)]).map_err(|e| format!("{what}: {e}"))?;
+        let left: Vec<String> = file_names(dir.path())?
+            .into_iter()
             .filter(|n| n != "part.csv" && n != "part.csv.state")
             .collect();
-        left.sort();
         ensure(left.is_empty(), || {
             format!("rejected --resume ({what}) left files: {left:?}")
         })?;

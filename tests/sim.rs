@@ -9,22 +9,14 @@ mod common;
 #[path = "common/sim.rs"]
 mod simlab;
 
-use std::sync::Mutex;
-
-use common::{ensure, lab_trial, Need};
-use libtest_mimic::Arguments;
-use simlab::{mismatches, summarize, Sim};
-
-/// One trial at a time: RTT and loss checks need the 2 cores to themselves.
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
+use common::{ensure, heavy, lab_trial, run_trials, Need};
+use simlab::{
+    check_all, check_details, check_dups, check_no_false_positives, check_rtt_and_ttl, summarize,
+    Sim,
+};
 
 fn main() {
-    let args = Arguments::from_args();
-    let trials = vec![
+    run_trials(vec![
         lab_trial(
             "sim_up_set_matches_truth",
             Need::Netns,
@@ -48,44 +40,29 @@ fn main() {
             Need::Netns,
             ratelimited_hosts_found,
         ),
-    ];
-    libtest_mimic::run(&args, trials).exit();
-}
-
-/// Fails listing the rows that disagree with the truth.
-fn check_all(sim: &Sim, rows: &[common::SweepRow], max_skipped: usize) -> Result<(), String> {
-    let bad = mismatches(rows, &sim.truth, max_skipped);
-    ensure(bad.is_empty(), || {
-        format!(
-            "{} rows disagree with the truth:\n  {}",
-            bad.len(),
-            summarize(&bad)
-        )
-    })
+    ])
 }
 
 /// No faults: a mix of live and silent hosts with varied, reordering RTTs,
 /// and an unreachable block. Every status must match.
 fn up_set_matches_truth() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     let sim = Sim::start(
         "seed 11\n\
          198.18.0.0/22 alive=40% rtt=1ms..30ms\n\
          198.18.4.0/24 rtt=5ms reorder=0.3 reorder_delay=1ms..50ms\n\
          203.0.113.0/28 unreach=host\n",
     )?;
-    let (run, rows) = sim.sweep(&["198.18.0.0/22", "198.18.4.0/24", "203.0.113.0/28"])?;
-    run.expect_code(0)?;
-    let ups = rows.iter().filter(|r| r.status == "up").count();
-    ensure(ups > 500, || format!("only {ups} hosts up"))?;
     // Network and broadcast addresses of each prefix may be skipped.
-    check_all(&sim, &rows, 6)
+    let rows = sim.sweep_checked(&["198.18.0.0/22", "198.18.4.0/24", "203.0.113.0/28"], 0, 6)?;
+    let ups = rows.iter().filter(|r| r.status == "up").count();
+    ensure(ups > 500, || format!("only {ups} hosts up"))
 }
 
 /// Hosts that only ever send broken replies must be down; IP options and
 /// bad copies followed by a good reply must be up.
 fn no_false_positives_under_faults() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     let sim = Sim::start(
         "seed 12\n\
          198.18.10.0/27 corrupt=1.0\n\
@@ -105,21 +82,13 @@ fn no_false_positives_under_faults() -> Result<(), String> {
          198.18.12.96/27 options=1.0 extra\n",
     )?;
     let (_run, rows) = sim.sweep(&["198.18.10.0/24", "198.18.11.0/28", "198.18.12.0/25"])?;
-    let bad = mismatches(&rows, &sim.truth, 6);
-    let false_pos: Vec<&String> = bad.iter().filter(|b| b.contains("says up")).collect();
-    ensure(false_pos.is_empty(), || {
-        format!(
-            "{} false positives, e.g. {:?}",
-            false_pos.len(),
-            &false_pos[..false_pos.len().min(5)]
-        )
-    })?;
+    check_no_false_positives(&sim, &rows)?;
     check_all(&sim, &rows, 6)
 }
 
 /// Every ICMP error kind, short and long quotes, three routers.
 fn unreachable_reason_and_responder() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     let sim = Sim::start(
         "198.18.20.0/28 unreach=net router=198.18.255.1\n\
          198.18.20.16/28 unreach=host quote=long\n\
@@ -131,99 +100,46 @@ fn unreachable_reason_and_responder() -> Result<(), String> {
          198.18.20.112/28 unreach=net quote=long\n\
          203.0.113.0/28 unreach=host\n",
     )?;
-    let (run, rows) = sim.sweep(&["198.18.20.0/25", "203.0.113.0/28"])?;
-    run.expect_code(1)?;
-    check_all(&sim, &rows, 4)?;
-    let mut bad = Vec::new();
-    for r in &rows {
-        let t = &sim.truth[&r.addr];
-        if r.detail != t.detail || r.responder != t.responder {
-            bad.push(format!(
-                "{}: detail {:?} responder {:?}, want {:?} from {:?}",
-                r.addr, r.detail, r.responder, t.detail, t.responder
-            ));
-        }
-    }
-    ensure(bad.is_empty(), || summarize(&bad))
+    let rows = sim.sweep_checked(&["198.18.20.0/25", "203.0.113.0/28"], 1, 4)?;
+    check_details(&sim, &rows)
 }
 
 /// Measured RTT within 2 ms of the simulated fixed delay; TTL as sent.
 fn rtt_within_2ms() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     let sim = Sim::start(
         "198.18.30.0/27 rtt=20ms\n\
          198.18.31.0/27 rtt=200ms ttl=57\n",
     )?;
-    let (run, rows) = sim.sweep(&["198.18.30.0/27", "198.18.31.0/27"])?;
-    run.expect_code(0)?;
-    check_all(&sim, &rows, 4)?;
-    let mut bad = Vec::new();
-    for r in &rows {
-        let t = &sim.truth[&r.addr];
-        let want = t.rtt_ms.ok_or("truth without rtt")?;
-        match r.rtt_ms.parse::<f64>() {
-            Ok(got) if (got - want).abs() <= 2.0 => {}
-            _ => bad.push(format!("{}: rtt {:?}, simulated {want}", r.addr, r.rtt_ms)),
-        }
-        // The truth detail starts with the reply TTL: "ttl=57;rtt=200ms".
-        let ttl = t
-            .detail
-            .split(';')
-            .next()
-            .and_then(|kv| kv.strip_prefix("ttl="));
-        if ttl != Some(r.ttl.as_str()) {
-            bad.push(format!("{}: ttl {:?}, simulated {ttl:?}", r.addr, r.ttl));
-        }
-    }
-    ensure(bad.is_empty(), || summarize(&bad))
+    let rows = sim.sweep_checked(&["198.18.30.0/27", "198.18.31.0/27"], 0, 4)?;
+    check_rtt_and_ttl(&sim, &rows).map(|_| ())
 }
 
 /// Duplicate replies show up in `dups`. A silent block keeps sweep waiting
 /// long enough to see the copies that follow the last reply.
 fn duplicates_counted() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     let sim = Sim::start(
         "198.18.40.0/27 rtt=5ms dup=1 dup_count=2\n\
          198.18.40.32/27 rtt=5ms dup=1 dup_count=1 dup_gap=0\n\
          198.18.40.64/27 rtt=5ms\n\
          198.18.40.96/27 alive=none\n",
     )?;
-    let (run, rows) = sim.sweep(&["198.18.40.0/25"])?;
-    run.expect_code(0)?;
-    check_all(&sim, &rows, 2)?;
-    let mut bad = Vec::new();
-    for r in rows.iter().filter(|r| r.status == "up") {
-        let octet = r.addr.octets()[3];
-        let want: u64 = match octet {
+    let rows = sim.sweep_checked(&["198.18.40.0/25"], 0, 2)?;
+    // Copies per answered probe by the last octet's /27.
+    check_dups(&rows, |a| {
+        Ok(match a.octets()[3] {
             0..=31 => 2,
             32..=63 => 1,
             _ => 0,
-        };
-        let probes: u64 = r.probes.parse().unwrap_or(0);
-        let dups: u64 = r
-            .dups
-            .parse()
-            .map_err(|_| format!("bad dups {:?}", r.dups))?;
-        // Each answered probe brings `want` copies; sweep normally sends one.
-        let ok = if probes <= 1 {
-            dups == want
-        } else {
-            dups >= want
-        };
-        if !ok {
-            bad.push(format!(
-                "{}: dups {dups} (probes {probes}), want {want}",
-                r.addr
-            ));
-        }
-    }
-    ensure(bad.is_empty(), || summarize(&bad))
+        })
+    })
 }
 
 /// 5% loss each way on a fully alive /20: default retries find >= 99.9%,
 /// and exactly the hosts the simulator delivered a reply for.
 fn loss_recall() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     // Seed 5 loses all three tries for 4 of the 4094 hosts (recall 99.902%),
     // the expected number for 5% each way; the outcome is deterministic
     // because each draw is keyed by (address, request number).
@@ -267,17 +183,19 @@ fn loss_recall() -> Result<(), String> {
 /// A router answering at most 2500/s (bursts of 15) for a /26 drops part of
 /// the first round at 5000 probes/s; the retries find everyone.
 fn ratelimited_hosts_found() -> Result<(), String> {
-    let _g = serial();
+    let _g = heavy();
     let mut sim = Sim::start(
         "198.18.64.0/26 rtt=2ms ratelimit=2500 ratelimit_burst=15 ratelimit_scope=rule\n\
          198.18.65.0/28 rtt=2ms ratelimit=1\n",
     )?;
-    let (run, rows) = sim.sweep(&["--rate", "5000", "198.18.64.0/26", "198.18.65.0/28"])?;
-    run.expect_code(0)?;
+    sim.sweep_checked(
+        &["--rate", "5000", "198.18.64.0/26", "198.18.65.0/28"],
+        0,
+        4,
+    )?;
     let (log, summary) = sim.stop()?;
     let limited: u64 = log.values().map(|l| l.ratelimited).sum();
     ensure(limited > 0, || {
         format!("the rate limit never dropped anything; sim: {summary}")
-    })?;
-    check_all(&sim, &rows, 4)
+    })
 }

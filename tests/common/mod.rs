@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: the kernel lab (scripts/lab.sh),
-//! running `sweep` inside a network namespace, and the two CSV formats.
+//! running `sweep` inside a network namespace, temporary files, and the CSV
+//! formats.
 //!
 //! Tests that need root and namespaces are libtest-mimic trials built with
 //! [`lab_trial`]: they report IGNORED (with the reason) when the machine
@@ -9,23 +10,32 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::fmt::{Debug, Display};
 use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::OnceLock;
-use std::thread;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use libtest_mimic::{Completion, Failed, Trial};
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 /// Exact header of sweep's CSV output (fixed by the CLI contract).
 pub const SWEEP_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
+/// Exact header of `sweep diff` output (fixed by its contract).
+pub const DIFF_HEADER: &str =
+    "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl";
+/// Header of lab.sh's ground truth.
+const TRUTH_HEADER: &str = "addr,expect,detail,responder";
 /// Address of the target namespace's veth end: the lab's only router.
 pub const LAB_ROUTER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 /// No single sweep run in the tests may take longer than this.
 pub const RUN_LIMIT: Duration = Duration::from_secs(300);
+/// Limit for sweep runs outside any namespace (usage errors only).
+const LOCAL_LIMIT: Duration = Duration::from_secs(60);
 
 pub fn sweep_bin() -> &'static str {
     env!("CARGO_BIN_EXE_sweep")
@@ -33,6 +43,14 @@ pub fn sweep_bin() -> &'static str {
 
 pub fn lab_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/lab.sh")
+}
+
+/// Trials that need the machine's cores to themselves (full-/16 scans, RTT
+/// and loss checks) hold this while they scan: two of them sharing 2 cores
+/// would measure the machine rather than sweep. One lock per test binary.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 // ---------------------------------------------------------------------------
@@ -122,6 +140,17 @@ pub fn lab_trial(name: &str, need: Need, body: fn() -> Result<(), String>) -> Tr
     })
 }
 
+/// A trial that needs neither root nor a namespace.
+pub fn plain_trial(name: &str, body: fn() -> Result<(), String>) -> Trial {
+    Trial::test(name, move || body().map_err(Failed::from))
+}
+
+/// `main` of a `harness = false` test binary: runs `trials` as the command
+/// line asks, and exits.
+pub fn run_trials(trials: Vec<Trial>) -> ! {
+    libtest_mimic::run(&Arguments::from_args(), trials).exit()
+}
+
 fn run_quiet(prog: &str, args: &[&str]) -> bool {
     Command::new(prog)
         .args(args)
@@ -195,6 +224,44 @@ impl Netns {
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = run_quiet("ip", &["netns", "del", &self.name]);
+    }
+}
+
+/// /etc/netns/NAME/{hosts,resolv.conf}, which `ip netns exec NAME`
+/// bind-mounts over /etc: names from `hosts` are seen only inside the
+/// namespace. Removed on drop (with /etc/netns itself if this made it and it
+/// is empty).
+pub struct NetnsEtc {
+    dir: PathBuf,
+    made_parent: bool,
+}
+
+impl NetnsEtc {
+    pub fn new(ns: &str, hosts: &str) -> Result<Self, String> {
+        let parent = Path::new("/etc/netns");
+        let made_parent = !parent.exists();
+        let dir = parent.join(ns);
+        let guard = NetnsEtc { dir, made_parent };
+        std::fs::create_dir_all(&guard.dir)
+            .map_err(|e| format!("mkdir {}: {e}", guard.dir.display()))?;
+        let write = |name: &str, text: &str| {
+            let p = guard.dir.join(name);
+            std::fs::write(&p, text).map_err(|e| format!("write {}: {e}", p.display()))
+        };
+        write("hosts", hosts)?;
+        // No nameserver line: the resolver would try 127.0.0.1 inside the
+        // namespace (nothing there), never a real DNS server.
+        write("resolv.conf", "")?;
+        Ok(guard)
+    }
+}
+
+impl Drop for NetnsEtc {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.made_parent {
+            let _ = std::fs::remove_dir("/etc/netns");
+        }
     }
 }
 
@@ -279,6 +346,40 @@ impl Drop for Lab {
     }
 }
 
+/// A small lab: 198.18.0.0/24, half of it alive.
+pub fn small_lab(seed: u64) -> Result<Lab, String> {
+    Lab::up(LabOpts {
+        prefix: "198.18.0.0/24",
+        alive: "0.5",
+        seed,
+        ..LabOpts::default()
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Temporary files
+
+/// A fresh temporary directory for a test's files; removed on drop.
+pub fn out_dir() -> Result<tempfile::TempDir, String> {
+    tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))
+}
+
+/// A temporary path as a command-line argument.
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// The names of the files in `dir`, sorted.
+pub fn file_names(dir: &Path) -> Result<Vec<String>, String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 // ---------------------------------------------------------------------------
 // Running sweep
 
@@ -293,6 +394,16 @@ pub struct SweepRun {
 }
 
 impl SweepRun {
+    /// Logs `label`, the run's time and its stderr (sweep's summary line) to
+    /// the test's output.
+    pub fn log(&self, label: &str) {
+        eprintln!(
+            "{label}: {:.1}s, {}",
+            self.elapsed.as_secs_f64(),
+            self.stderr.trim()
+        );
+    }
+
     /// Fails with the run's stderr unless it exited with `want`.
     pub fn expect_code(&self, want: i32) -> Result<(), String> {
         if self.code == Some(want) {
@@ -303,61 +414,184 @@ impl SweepRun {
             self.code, self.stderr
         ))
     }
+
+    /// The rows of an IPv4 scan that wrote `out` (see [`read_sweep`]), once
+    /// sweep exited 0.
+    pub fn rows_written(&self, out: &Path) -> Result<Vec<SweepRow>, String> {
+        self.expect_code(0)?;
+        read_sweep(out)
+    }
+}
+
+/// A command running in the background (so a test can signal it), both
+/// output pipes drained concurrently so a chatty child cannot block. Killed
+/// on drop if still running, so a test that bails out never leaves it behind.
+pub struct Running {
+    child: Child,
+    what: String,
+    out: Option<JoinHandle<String>>,
+    err: Option<JoinHandle<String>>,
+    start: Instant,
+}
+
+impl Running {
+    pub fn spawn(mut cmd: Command) -> Result<Running, String> {
+        let what = format!("{cmd:?}");
+        let start = Instant::now();
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot spawn {what}: {e}"))?;
+        let drain = |mut r: Box<dyn Read + Send>| {
+            thread::spawn(move || {
+                let mut s = String::new();
+                let _ = r.read_to_string(&mut s);
+                s
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().expect("piped")));
+        let err = drain(Box::new(child.stderr.take().expect("piped")));
+        Ok(Running {
+            child,
+            what,
+            out: Some(out),
+            err: Some(err),
+            start,
+        })
+    }
+
+    /// Sends `sig`. `ip netns exec` execs its command in place, so for
+    /// [`sweep_cmd`] the pid is sweep's own and signals reach it directly.
+    pub fn signal(&self, sig: libc::c_int) -> Result<(), String> {
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill has no memory-safety preconditions; the pid is our own
+        // child, not yet reaped (so it cannot have been reused).
+        if unsafe { libc::kill(pid, sig) } != 0 {
+            return Err(format!(
+                "kill({pid}, {sig}): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Waits for the exit, killing the command once `limit` has passed since
+    /// it started so a hung scan fails the test instead of hanging the suite,
+    /// and collects its output.
+    pub fn wait(mut self, limit: Duration) -> Result<SweepRun, String> {
+        let status = loop {
+            if let Some(st) = self.child.try_wait().map_err(|e| e.to_string())? {
+                break st;
+            }
+            if self.start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(format!(
+                    "{} still running after {limit:?}: killed",
+                    self.what
+                ));
+            }
+            thread::sleep(Duration::from_millis(5));
+        };
+        let join = |h: Option<JoinHandle<String>>| h.and_then(|h| h.join().ok());
+        Ok(SweepRun {
+            code: status.code(),
+            stdout: join(self.out.take()).unwrap_or_default(),
+            stderr: join(self.err.take()).unwrap_or_default(),
+            elapsed: self.start.elapsed(),
+        })
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to completion, killing it after `limit`.
+pub fn run_limited(cmd: Command, limit: Duration) -> Result<SweepRun, String> {
+    Running::spawn(cmd)?.wait(limit)
+}
+
+/// `ip netns exec NS sweep ARGS`, not started yet.
+pub fn sweep_cmd(ns: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, sweep_bin()]).args(args);
+    cmd
 }
 
 /// Runs sweep inside namespace `ns` via `ip netns exec`.
 pub fn sweep_in(ns: &str, args: &[&str]) -> Result<SweepRun, String> {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, sweep_bin()]).args(args);
-    run_limited(cmd, RUN_LIMIT)
+    run_limited(sweep_cmd(ns, args), RUN_LIMIT)
 }
 
-/// Runs `cmd` to completion, killing it after `limit` so a hung scan fails
-/// the test instead of hanging the suite.
-pub fn run_limited(mut cmd: Command, limit: Duration) -> Result<SweepRun, String> {
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot spawn {cmd:?}: {e}"))?;
-    // Drain both pipes concurrently so a chatty child cannot block.
-    let drain = |mut r: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut s = String::new();
-            let _ = r.read_to_string(&mut s);
-            s
-        })
-    };
-    let out = drain(Box::new(child.stdout.take().expect("piped")));
-    let err = drain(Box::new(child.stderr.take().expect("piped")));
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break st;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("{cmd:?} still running after {limit:?}: killed"));
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    Ok(SweepRun {
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-        elapsed: start.elapsed(),
-    })
+/// Runs sweep in a fresh namespace with only `lo`, deleted afterwards. For
+/// runs that must not reach any network, e.g. `merge` or `diff`: were one not
+/// a subcommand, sweep would take it for a hostname to resolve and probe, and
+/// neither the lookup nor a probe may leave the machine.
+pub fn sweep_in_fresh_ns(args: &[&str]) -> Result<SweepRun, String> {
+    let ns = Netns::new()?;
+    sweep_in(&ns.name, args)
+}
+
+/// `cmd` with the shard index variables removed (so only `env` sets them),
+/// then `env` set.
+fn with_env(mut cmd: Command, env: &[(&str, &str)]) -> Command {
+    cmd.env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .envs(env.iter().copied());
+    cmd
+}
+
+/// `sweep ARGS` in namespace `ns` with extra environment variables (see
+/// [`with_env`]).
+pub fn sweep_in_env(ns: &str, args: &[&str], env: &[(&str, &str)]) -> Result<SweepRun, String> {
+    run_limited(with_env(sweep_cmd(ns, args), env), RUN_LIMIT)
+}
+
+/// `sweep ARGS` run directly (no namespace), environment as in
+/// [`sweep_in_env`]: only for usage errors with loopback targets, which never
+/// send a packet or look a name up.
+pub fn sweep_local(args: &[&str], env: &[(&str, &str)]) -> Result<SweepRun, String> {
+    let mut cmd = Command::new(sweep_bin());
+    cmd.args(args);
+    run_limited(with_env(cmd, env), LOCAL_LIMIT)
+}
+
+/// One stderr line, starting `sweep: `, containing every one of `needles`.
+pub fn one_line_naming(stderr: &str, needles: &[&str]) -> Result<(), String> {
+    let lines: Vec<&str> = stderr.lines().collect();
+    ensure(
+        lines.len() == 1
+            && lines[0].starts_with("sweep: ")
+            && needles.iter().all(|n| lines[0].contains(n)),
+        || format!("want one `sweep: ` stderr line naming {needles:?}, got {stderr:?}"),
+    )
 }
 
 // ---------------------------------------------------------------------------
 // CSV formats
 
+/// An address type CSV rows are read as: `Ipv4Addr` for the IPv4-only
+/// kernel labs (an IPv6 row is then a parse error), `IpAddr` for scans that
+/// include IPv6 (IpAddr orders every IPv4 address first, as sweep does).
+pub trait Addr: FromStr + Ord + Copy + Debug + Display {}
+impl<A: FromStr + Ord + Copy + Debug + Display> Addr for A {}
+
+pub fn parse_addr<A: Addr>(s: &str) -> Result<A, String> {
+    s.parse().map_err(|_| format!("bad address {s:?}"))
+}
+
 /// One row of sweep's output.
 #[derive(Clone, Debug, PartialEq)]
-pub struct SweepRow {
-    pub addr: Ipv4Addr,
+pub struct SweepRow<A = Ipv4Addr> {
+    pub addr: A,
     pub status: String,
     pub rtt_ms: String,
     pub ttl: String,
@@ -376,47 +610,73 @@ pub struct TruthRow {
     pub responder: String,
 }
 
-fn read_rows(path: &Path, header: &str) -> Result<Vec<Vec<String>>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_rows(&text, header).map_err(|e| format!("{}: {e}", path.display()))
+fn read_text(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
 }
 
-fn parse_rows(text: &str, header: &str) -> Result<Vec<Vec<String>>, String> {
+/// Any CSV: its header and rows (every row as long as the header).
+pub fn parse_csv(text: &str) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(text.as_bytes());
-    let mut rows = rdr.records();
-    let head = match rows.next() {
-        Some(r) => r.map_err(|e| e.to_string())?,
+    let mut records = rdr.records();
+    let header: Vec<String> = match records.next() {
+        Some(r) => r
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(String::from)
+            .collect(),
         None => return Err("empty (no header)".into()),
     };
-    let head: Vec<&str> = head.iter().collect();
-    if head.join(",") != header {
-        return Err(format!("header {head:?}, want {header:?}"));
-    }
-    let want = head.len();
-    rows.map(|r| {
-        let r = r.map_err(|e| e.to_string())?;
-        if r.len() != want {
-            return Err(format!("row {r:?} has {} fields, want {want}", r.len()));
-        }
-        Ok(r.iter().map(str::to_string).collect())
-    })
-    .collect()
+    let rows = records
+        .map(|r| {
+            let r = r.map_err(|e| e.to_string())?;
+            if r.len() != header.len() {
+                return Err(format!(
+                    "row {r:?} has {} fields, want {}",
+                    r.len(),
+                    header.len()
+                ));
+            }
+            Ok(r.iter().map(String::from).collect())
+        })
+        .collect::<Result<Vec<Vec<String>>, String>>()?;
+    Ok((header, rows))
 }
 
-fn addr(s: &str) -> Result<Ipv4Addr, String> {
-    s.parse().map_err(|_| format!("bad address {s:?}"))
+pub fn read_csv(path: &Path) -> Result<(Vec<String>, Vec<Vec<String>>), String> {
+    parse_csv(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The rows of a CSV whose header is exactly `header`.
+fn parse_rows(text: &str, header: &str) -> Result<Vec<Vec<String>>, String> {
+    let (head, rows) = parse_csv(text)?;
+    ensure(head.join(",") == header, || {
+        format!("header {head:?}, want {header:?}")
+    })?;
+    Ok(rows)
+}
+
+/// Fails unless every line of `text` ends in CRLF (sweep's CSV contract).
+pub fn check_crlf(text: &str) -> Result<(), String> {
+    let bare_lf = text
+        .match_indices('\n')
+        .any(|(i, _)| i == 0 || &text[i - 1..i] != "\r");
+    ensure(!bare_lf, || {
+        format!(
+            "CSV lines must end in CRLF: {:?}",
+            &text[..text.len().min(120)]
+        )
+    })
 }
 
 /// Parses sweep CSV text (header checked exactly).
-pub fn parse_sweep(text: &str) -> Result<Vec<SweepRow>, String> {
-    let rows = parse_rows(text, SWEEP_HEADER)?;
-    rows.into_iter()
+pub fn parse_sweep<A: Addr>(text: &str) -> Result<Vec<SweepRow<A>>, String> {
+    parse_rows(text, SWEEP_HEADER)?
+        .into_iter()
         .map(|f| {
             Ok(SweepRow {
-                addr: addr(&f[0])?,
+                addr: parse_addr(&f[0])?,
                 status: f[1].clone(),
                 rtt_ms: f[2].clone(),
                 ttl: f[3].clone(),
@@ -429,18 +689,18 @@ pub fn parse_sweep(text: &str) -> Result<Vec<SweepRow>, String> {
         .collect()
 }
 
+/// Reads sweep CSV of an IPv4 scan (an IPv6 row is an error).
 pub fn read_sweep(path: &Path) -> Result<Vec<SweepRow>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_sweep(&text).map_err(|e| format!("{}: {e}", path.display()))
+    parse_sweep(&read_text(path)?).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>, String> {
-    read_rows(path, "addr,expect,detail,responder")?
+    parse_rows(&read_text(path)?, TRUTH_HEADER)
+        .map_err(|e| format!("{}: {e}", path.display()))?
         .into_iter()
         .map(|f| {
             Ok(TruthRow {
-                addr: addr(&f[0])?,
+                addr: parse_addr(&f[0])?,
                 expect: f[1].clone(),
                 detail: f[2].clone(),
                 responder: f[3].clone(),
@@ -452,18 +712,19 @@ pub fn read_truth(path: &Path) -> Result<Vec<TruthRow>, String> {
 // ---------------------------------------------------------------------------
 // Checks
 
-/// Fails unless addresses are strictly ascending (sorted, no duplicates).
-pub fn check_ascending(rows: &[SweepRow]) -> Result<(), String> {
+/// Fails unless addresses are strictly ascending (sorted, no duplicates):
+/// every IPv4 address before every IPv6 one, each family numerically.
+pub fn check_ascending<A: Addr>(rows: &[SweepRow<A>]) -> Result<(), String> {
     match rows.windows(2).find(|w| w[0].addr >= w[1].addr) {
         None => Ok(()),
         Some(w) => Err(format!(
-            "rows not strictly ascending: {} then {}",
+            "rows not strictly ascending (IPv4 first, then IPv6): {} then {}",
             w[0].addr, w[1].addr
         )),
     }
 }
 
-pub fn sweep_with(rows: &[SweepRow], status: &str) -> BTreeSet<Ipv4Addr> {
+pub fn sweep_with<A: Addr>(rows: &[SweepRow<A>], status: &str) -> BTreeSet<A> {
     rows.iter()
         .filter(|r| r.status == status)
         .map(|r| r.addr)
@@ -477,16 +738,26 @@ pub fn truth_with(rows: &[TruthRow], expect: &str) -> BTreeSet<Ipv4Addr> {
         .collect()
 }
 
-/// How a found set compares with the truth.
-#[derive(Debug)]
-pub struct Score {
-    pub true_pos: usize,
-    pub false_pos: Vec<Ipv4Addr>,
-    pub missed: Vec<Ipv4Addr>,
+/// The first five items, space-separated (`...` if there are more): for
+/// failure messages.
+pub fn few<T: Display>(items: impl IntoIterator<Item = T>) -> String {
+    let mut s: Vec<String> = items.into_iter().take(6).map(|a| a.to_string()).collect();
+    if s.len() > 5 {
+        s[5] = "...".into();
+    }
+    s.join(" ")
 }
 
-impl Score {
-    pub fn new(found: &BTreeSet<Ipv4Addr>, truth: &BTreeSet<Ipv4Addr>) -> Self {
+/// How a found set compares with the truth.
+#[derive(Debug)]
+pub struct Score<A = Ipv4Addr> {
+    pub true_pos: usize,
+    pub false_pos: Vec<A>,
+    pub missed: Vec<A>,
+}
+
+impl<A: Addr> Score<A> {
+    pub fn new(found: &BTreeSet<A>, truth: &BTreeSet<A>) -> Self {
         Score {
             true_pos: found.intersection(truth).count(),
             false_pos: found.difference(truth).copied().collect(),
@@ -505,13 +776,6 @@ impl Score {
 
     /// A short description, listing at most a few addresses of each kind.
     pub fn describe(&self) -> String {
-        let few = |v: &[Ipv4Addr]| {
-            let mut s: Vec<String> = v.iter().take(5).map(|a| a.to_string()).collect();
-            if v.len() > 5 {
-                s.push("...".into());
-            }
-            s.join(" ")
-        };
         format!(
             "{} found, {} false positives [{}], {} missed [{}], recall {:.2}%",
             self.true_pos,
@@ -522,6 +786,26 @@ impl Score {
             100.0 * self.recall()
         )
     }
+}
+
+/// Fails unless `found` equals `want` exactly, naming false positives and
+/// misses: `{what} differs from the truth: ...`.
+pub fn same_set<A: Addr>(
+    what: &str,
+    found: &BTreeSet<A>,
+    want: &BTreeSet<A>,
+) -> Result<(), String> {
+    let score = Score::new(found, want);
+    ensure(
+        score.false_pos.is_empty() && score.missed.is_empty(),
+        || format!("{what} differs from the truth: {}", score.describe()),
+    )
+}
+
+/// Fails unless the hosts `rows` report up are exactly the lab truth's up
+/// hosts: `{what} differs from the truth: ...`.
+pub fn check_up_set(what: &str, rows: &[SweepRow], truth: &[TruthRow]) -> Result<(), String> {
+    same_set(what, &sweep_with(rows, "up"), &truth_with(truth, "up"))
 }
 
 /// `Err(msg)` unless `cond`; keeps test bodies flat.

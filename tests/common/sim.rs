@@ -1,16 +1,17 @@
 //! Helpers for the sweep-sim end-to-end tests (tests/sim.rs, tests/sim_v6.rs):
 //! build and run the simulator in a fresh namespace, run sweep against it,
-//! read its truth and log files.
+//! read its truth and log files, and compare sweep's rows with them.
 //!
-//! [`SimNet`] is generic over the address type of the truth and log maps:
-//! [`Sim`] (IPv4 only) for tests/sim.rs, `SimNet<IpAddr>` for scans that
-//! include IPv6 (IpAddr orders IPv4 first, as both files do).
+//! [`SimNet`] is generic over the address type of the truth, the log and
+//! sweep's rows ([`Addr`]): [`Sim`] (IPv4 only: an IPv6 row is an error) for
+//! tests/sim.rs, `SimNet<IpAddr>` for scans that include IPv6 (IpAddr orders
+//! IPv4 first, as both files and sweep's output do).
 //!
 //! Included with `#[path]` next to `mod common;`, so it can use `common`.
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,7 +19,10 @@ use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{parse_sweep, sweep_in, Netns, SweepRow, SweepRun};
+use crate::common::{
+    check_ascending, check_crlf, ensure, parse_addr, parse_sweep, sweep_in, Addr, Netns, SweepRow,
+    SweepRun,
+};
 
 /// Builds sweep-sim (release: its timing is part of what is tested) once per
 /// test process. `SWEEP_SIM_BIN` overrides with a prebuilt binary.
@@ -56,10 +60,6 @@ pub fn sim_bin() -> Result<PathBuf, String> {
     })
     .clone()
 }
-
-/// An address type the truth and log files can be read as.
-pub trait SimAddr: std::str::FromStr + Ord + Copy + std::fmt::Debug {}
-impl<A: std::str::FromStr + Ord + Copy + std::fmt::Debug> SimAddr for A {}
 
 /// One row of sweep-sim's truth file.
 #[derive(Clone, Debug)]
@@ -112,16 +112,12 @@ fn rows<'a>(text: &'a str, header: &str, what: &str) -> Result<Vec<Vec<&'a str>>
         .collect()
 }
 
-fn ip<A: SimAddr>(s: &str) -> Result<A, String> {
-    s.parse().map_err(|_| format!("bad address {s:?}"))
-}
-
-pub fn parse_sim_truth<A: SimAddr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>>, String> {
+pub fn parse_sim_truth<A: Addr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>>, String> {
     rows(text, TRUTH_HEADER, "truth")?
         .into_iter()
         .map(|f| {
             let t = SimTruth {
-                addr: ip(f[0])?,
+                addr: parse_addr(f[0])?,
                 expect: f[1].to_string(),
                 rtt_ms: f[2].parse().ok(),
                 responder: f[3].to_string(),
@@ -132,7 +128,7 @@ pub fn parse_sim_truth<A: SimAddr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>
         .collect()
 }
 
-pub fn parse_sim_log<A: SimAddr>(text: &str) -> Result<BTreeMap<A, SimLog>, String> {
+pub fn parse_sim_log<A: Addr>(text: &str) -> Result<BTreeMap<A, SimLog>, String> {
     rows(text, LOG_HEADER, "log")?
         .into_iter()
         .map(|f| {
@@ -154,14 +150,14 @@ pub fn parse_sim_log<A: SimAddr>(text: &str) -> Result<BTreeMap<A, SimLog>, Stri
                 dropped_out: n(11)?,
                 ratelimited: n(12)?,
             };
-            Ok((ip(f[0])?, l))
+            Ok((parse_addr(f[0])?, l))
         })
         .collect()
 }
 
 /// A running simulator in its own namespace. Dropping it stops the simulator
 /// and deletes the namespace (also when a test fails or panics).
-pub struct SimNet<A: SimAddr> {
+pub struct SimNet<A: Addr> {
     child: Option<Child>,
     dir: tempfile::TempDir,
     pub truth: BTreeMap<A, SimTruth<A>>,
@@ -177,7 +173,7 @@ const READY_LIMIT: Duration = Duration::from_secs(20);
 /// Safety bound passed to the simulator itself.
 const SIM_LIFETIME_SECS: &str = "300";
 
-impl<A: SimAddr> SimNet<A> {
+impl<A: Addr> SimNet<A> {
     /// Starts sweep-sim with `profile` in a new namespace and waits for it.
     pub fn start(profile: &str) -> Result<Self, String> {
         let bin = sim_bin()?;
@@ -280,29 +276,54 @@ impl<A: SimAddr> SimNet<A> {
     }
 }
 
-impl Sim {
+impl<A: Addr> SimNet<A> {
     /// Runs sweep in the namespace with `--all -q -o FILE` plus `args`, and
-    /// parses its CSV.
-    pub fn sweep(&self, args: &[&str]) -> Result<(SweepRun, Vec<SweepRow>), String> {
+    /// parses its CSV (CRLF line ends, exact header).
+    pub fn sweep(&self, args: &[&str]) -> Result<(SweepRun, Vec<SweepRow<A>>), String> {
         let (run, text) = self.sweep_text(args)?;
-        let rows = parse_sweep(&text)?;
+        let rows = check_crlf(&text)
+            .and_then(|()| parse_sweep(&text))
+            .map_err(|e| format!("{e}; stderr: {}", run.stderr))?;
         Ok((run, rows))
+    }
+
+    /// [`SimNet::sweep`], then fails unless sweep exited `code` and its rows
+    /// pass [`check_all`] (at most `max_skipped` described addresses without
+    /// a row).
+    pub fn sweep_checked(
+        &self,
+        args: &[&str],
+        code: i32,
+        max_skipped: usize,
+    ) -> Result<Vec<SweepRow<A>>, String> {
+        let (run, rows) = self.sweep(args)?;
+        run.expect_code(code)?;
+        check_all(self, &rows, max_skipped)?;
+        Ok(rows)
+    }
+
+    /// The described addresses whose truth is `expect`.
+    pub fn truth_with(&self, expect: &str) -> BTreeSet<A> {
+        self.truth
+            .values()
+            .filter(|t| t.expect == expect)
+            .map(|t| t.addr)
+            .collect()
     }
 }
 
-impl<A: SimAddr> Drop for SimNet<A> {
+impl<A: Addr> Drop for SimNet<A> {
     fn drop(&mut self) {
         self.terminate();
     }
 }
 
-/// Every disagreement between sweep's rows and the truth, for addresses
-/// sweep reported (it may skip network and broadcast addresses). Also fails
-/// if sweep reported an address the profile doesn't describe, or skipped
-/// more than `max_skipped` described ones.
-pub fn mismatches(
-    rows: &[SweepRow],
-    truth: &BTreeMap<Ipv4Addr, SimTruth>,
+/// Every status disagreement with the truth, addresses sweep reported that
+/// the profile doesn't describe, and more than `max_skipped` described
+/// addresses without a row (sweep may skip network and broadcast addresses).
+pub fn mismatches<A: Addr>(
+    rows: &[SweepRow<A>],
+    truth: &BTreeMap<A, SimTruth<A>>,
     max_skipped: usize,
 ) -> Vec<String> {
     let mut bad = Vec::new();
@@ -310,18 +331,19 @@ pub fn mismatches(
         match truth.get(&r.addr) {
             None => bad.push(format!("{}: not in the profile", r.addr)),
             Some(t) if t.expect != r.status => bad.push(format!(
-                "{}: sweep says {}, truth {} ({})",
-                r.addr, r.status, t.expect, t.detail
+                "{}: sweep says {} ({}), truth {} ({})",
+                r.addr, r.status, r.detail, t.expect, t.detail
             )),
             Some(_) => {}
         }
     }
-    let skipped = truth.len().saturating_sub(rows.len());
-    if skipped > max_skipped {
+    let reported: BTreeSet<A> = rows.iter().map(|r| r.addr).collect();
+    let skipped: Vec<&A> = truth.keys().filter(|a| !reported.contains(a)).collect();
+    if skipped.len() > max_skipped {
         bad.push(format!(
-            "sweep reported {} rows for {} described addresses",
-            rows.len(),
-            truth.len()
+            "no row for {} described addresses, e.g. {}",
+            skipped.len(),
+            crate::common::few(skipped)
         ));
     }
     bad
@@ -334,4 +356,104 @@ pub fn summarize(bad: &[String]) -> String {
         s.push(format!("... {} more", bad.len() - 8));
     }
     s.join("\n  ")
+}
+
+/// Fails unless `bad` is empty, listing a few of its problems after `what`.
+fn none_of(what: &str, bad: &[String]) -> Result<(), String> {
+    ensure(bad.is_empty(), || format!("{what}:\n  {}", summarize(bad)))
+}
+
+/// Rows strictly ascending, and every status as the truth says (see
+/// [`mismatches`]).
+pub fn check_all<A: Addr>(
+    sim: &SimNet<A>,
+    rows: &[SweepRow<A>],
+    max_skipped: usize,
+) -> Result<(), String> {
+    check_ascending(rows)?;
+    let bad = mismatches(rows, &sim.truth, max_skipped);
+    none_of(&format!("{} rows disagree with the truth", bad.len()), &bad)
+}
+
+/// No row says up where the truth says otherwise.
+pub fn check_no_false_positives<A: Addr>(
+    sim: &SimNet<A>,
+    rows: &[SweepRow<A>],
+) -> Result<(), String> {
+    let false_pos: Vec<String> = mismatches(rows, &sim.truth, usize::MAX)
+        .into_iter()
+        .filter(|b| b.contains("says up"))
+        .collect();
+    none_of(&format!("{} false positives", false_pos.len()), &false_pos)
+}
+
+/// Every row's `detail` and `responder` as the truth says.
+pub fn check_details<A: Addr>(sim: &SimNet<A>, rows: &[SweepRow<A>]) -> Result<(), String> {
+    let mut bad = Vec::new();
+    for r in rows {
+        let t = &sim.truth[&r.addr];
+        if r.detail != t.detail || r.responder != t.responder {
+            bad.push(format!(
+                "{}: detail {:?} responder {:?}, want {:?} from {:?}",
+                r.addr, r.detail, r.responder, t.detail, t.responder
+            ));
+        }
+    }
+    none_of("wrong detail or responder", &bad)
+}
+
+/// Every row's RTT within 2 ms of the simulated fixed delay, and its `ttl`
+/// the TTL (hop limit) the simulator sent. Returns the largest RTT error.
+pub fn check_rtt_and_ttl<A: Addr>(sim: &SimNet<A>, rows: &[SweepRow<A>]) -> Result<f64, String> {
+    let mut bad = Vec::new();
+    let mut worst: f64 = 0.0;
+    for r in rows {
+        let t = &sim.truth[&r.addr];
+        let want = t.rtt_ms.ok_or("truth without rtt")?;
+        match r.rtt_ms.parse::<f64>() {
+            Ok(got) if (got - want).abs() <= 2.0 => worst = worst.max((got - want).abs()),
+            _ => bad.push(format!("{}: rtt {:?}, simulated {want}", r.addr, r.rtt_ms)),
+        }
+        // The truth detail starts with the reply TTL: "ttl=57;rtt=200ms".
+        let ttl = t
+            .detail
+            .split(';')
+            .next()
+            .and_then(|kv| kv.strip_prefix("ttl="));
+        if ttl != Some(r.ttl.as_str()) {
+            bad.push(format!("{}: ttl {:?}, simulated {ttl:?}", r.addr, r.ttl));
+        }
+    }
+    none_of("wrong RTT or TTL", &bad)?;
+    Ok(worst)
+}
+
+/// Every up row's `dups` against `want(addr)` copies per answered probe:
+/// exactly that many after a single probe, at least that many after more
+/// (sweep normally sends one).
+pub fn check_dups<A: Addr>(
+    rows: &[SweepRow<A>],
+    want: impl Fn(A) -> Result<u64, String>,
+) -> Result<(), String> {
+    let mut bad = Vec::new();
+    for r in rows.iter().filter(|r| r.status == "up") {
+        let want = want(r.addr)?;
+        let probes: u64 = r.probes.parse().unwrap_or(0);
+        let dups: u64 = r
+            .dups
+            .parse()
+            .map_err(|_| format!("bad dups {:?}", r.dups))?;
+        let ok = if probes <= 1 {
+            dups == want
+        } else {
+            dups >= want
+        };
+        if !ok {
+            bad.push(format!(
+                "{}: dups {dups} (probes {probes}), want {want}",
+                r.addr
+            ));
+        }
+    }
+    none_of("wrong duplicate counts", &bad)
 }
