@@ -421,6 +421,12 @@ run_tool() {
 	fping-r0) cmd=(fping -a -q -s -i 0 -r 0 -t 500 -f "$LIST") ;;
 	# fping's default retries (3, with back-off from -t 500).
 	fping) cmd=(fping -a -q -s -i 0 -t 500 -f "$LIST") ;;
+	# The engine issue's equal-settings pair, on the main prefix alone (fping -g
+	# takes one range, and a /16 without network/broadcast fits fping's 65,535
+	# sequence numbers exactly): sweep --rate max --retries 0 --timeout 500ms vs
+	# fping -g PREFIX -a -q -i 0 -r 0 -t 500.
+	sweep-g-r0) cmd=("$SWEEP" --seed "$rep" --rate max --retries 0 --timeout 500ms -o "$out" "$PREFIX") ;;
+	fping-g-r0) cmd=(fping -a -q -s -i 0 -r 0 -t 500 -g "$PREFIX") ;;
 	# nmap: ping scan, ICMP echo only, no DNS, at least 100k probes/s, no retransmissions.
 	nmap) cmd=(nmap -sn -PE -n --min-rate 100000 --max-retries 0 -oG "$out" "${SPECS[@]}") ;;
 	# zmap: ICMP echo module, -r 0 = no rate limit, 1 s cooldown for late replies,
@@ -515,12 +521,16 @@ lab_scenario() {
 	MAC=$(ip -n "$name-tgt" -br link show veth1 | awk '{print $3}')
 	[[ $MAC =~ ^[0-9a-f:]{17}$ ]] || die "no MAC for veth1 in $name-tgt"
 	SPECS=("$prefix" 203.0.113.0/24)
+	PREFIX=$prefix
 	ALLOW=$WORK/$SCEN-allow.txt
 	printf '%s\n' "${SPECS[@]}" >"$ALLOW"
 	# The lab's truth lists exactly the hosts of both prefixes (no network/broadcast).
 	LIST=$WORK/$SCEN-targets.txt
 	awk -F, 'NR > 1 { print $1 }' "$TRUTH" >"$LIST"
-	run_scenario sweep-default sweep-max sweep-max-r0 sweep-pnet-r0 fping-r0 fping nmap zmap masscan
+	local extra=()
+	# fping -g fits a /16 (65,534 hosts) but not a /15.
+	[[ $prefix == */16 ]] && extra=(sweep-g-r0 fping-g-r0)
+	run_scenario sweep-default sweep-max sweep-max-r0 sweep-pnet-r0 fping-r0 fping "${extra[@]}" nmap zmap masscan
 	bash "$ROOT/scripts/lab.sh" down --name "$name" >/dev/null
 }
 
