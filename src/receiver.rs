@@ -84,9 +84,11 @@ pub fn run(
         for j in 0..k {
             let got = rx.packet(j);
             // The kernel's arrival time, on the scan's clock; our read time if absent.
+            // A wall-clock step during the scan would skew it: then trust our read time.
             let now_ns = got
                 .at_unix_ns
                 .and_then(|t| t.checked_sub(epoch_unix_ns))
+                .filter(|&t| t <= read_ns && read_ns - t < 1_000_000_000)
                 .unwrap_or(read_ns);
             let verdict = match got.payload {
                 Payload::Ipv4(pkt) => validator.classify_ipv4(pkt),
