@@ -287,7 +287,7 @@ fn layout(a: &Args) -> Result<Layout, Error> {
         fields.push(f);
     }
     if fields.is_empty() {
-        fields.extend(Field::DEFAULT);
+        fields.extend_from_slice(Field::DEFAULT);
         if a.timestamp {
             fields.push(Field::SeenAt);
         }

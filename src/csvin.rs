@@ -8,6 +8,7 @@
 //! compared as `IpAddr`s everywhere. IPv6 text is read in any form `Ipv6Addr` parses and
 //! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
+use crate::output::Field;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
@@ -80,39 +81,12 @@ impl Status {
     }
 }
 
-/// A column sweep knows how to read, or any other column (carried as text).
+/// A column sweep writes (see `output::Field`), or any other column (carried as text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Col {
-    Addr,
-    Status,
-    RttMs,
-    Ttl,
-    Responder,
-    Probes,
-    Dups,
-    Detail,
-    SeenAt,
-    Hostname,
+    Known(Field),
     /// An unknown column: index into `Row::extra`.
     Other(usize),
-}
-
-impl Col {
-    fn known(name: &str) -> Option<Col> {
-        Some(match name {
-            "addr" => Col::Addr,
-            "status" => Col::Status,
-            "rtt_ms" => Col::RttMs,
-            "ttl" => Col::Ttl,
-            "responder" => Col::Responder,
-            "probes" => Col::Probes,
-            "dups" => Col::Dups,
-            "detail" => Col::Detail,
-            "seen_at" => Col::SeenAt,
-            "hostname" => Col::Hostname,
-            _ => return None,
-        })
-    }
 }
 
 /// A checked header: names as written, and what each column holds.
@@ -138,7 +112,7 @@ impl Header {
             if names[..i].contains(name) {
                 return Err(format!("header names column '{name}' twice"));
             }
-            cols.push(Col::known(name).unwrap_or_else(|| {
+            cols.push(Field::parse(name).map(Col::Known).unwrap_or_else(|| {
                 others += 1;
                 Col::Other(others - 1)
             }));
@@ -249,16 +223,18 @@ impl Row {
             .cols
             .iter()
             .map(|c| match c {
-                Col::Addr => self.addr.to_string(),
-                Col::Status => self.status.as_str().to_string(),
-                Col::RttMs => self.rtt_us.map(format_rtt).unwrap_or_default(),
-                Col::Ttl => self.ttl.map(|t| t.to_string()).unwrap_or_default(),
-                Col::Responder => self.responder.map(|r| r.to_string()).unwrap_or_default(),
-                Col::Probes => self.probes.to_string(),
-                Col::Dups => self.dups.to_string(),
-                Col::Detail => self.detail.clone(),
-                Col::SeenAt => self.seen_at.clone(),
-                Col::Hostname => self.hostname.clone(),
+                Col::Known(Field::Addr) => self.addr.to_string(),
+                Col::Known(Field::Status) => self.status.as_str().to_string(),
+                Col::Known(Field::RttMs) => self.rtt_us.map(format_rtt).unwrap_or_default(),
+                Col::Known(Field::Ttl) => self.ttl.map(|t| t.to_string()).unwrap_or_default(),
+                Col::Known(Field::Responder) => {
+                    self.responder.map(|r| r.to_string()).unwrap_or_default()
+                }
+                Col::Known(Field::Probes) => self.probes.to_string(),
+                Col::Known(Field::Dups) => self.dups.to_string(),
+                Col::Known(Field::Detail) => self.detail.clone(),
+                Col::Known(Field::SeenAt) => self.seen_at.clone(),
+                Col::Known(Field::Hostname) => self.hostname.clone(),
                 Col::Other(i) => self.extra.get(*i).cloned().unwrap_or_default(),
             })
             .collect()
@@ -301,12 +277,12 @@ pub fn parse_row<'a>(
     let (mut rtt_text, mut ttl_text) = ("", "");
     for (col, f) in header.cols.iter().zip(fields) {
         match col {
-            Col::Addr => {
+            Col::Known(Field::Addr) => {
                 let bad = || format!("invalid addr '{f}' (want an IPv4 or IPv6 address)");
                 addr = Some(f.parse::<IpAddr>().map_err(|_| bad())?);
             }
-            Col::Status => status = Some(Status::parse(f)?),
-            Col::RttMs => {
+            Col::Known(Field::Status) => status = Some(Status::parse(f)?),
+            Col::Known(Field::RttMs) => {
                 rtt_text = f;
                 if !f.is_empty() {
                     row.rtt_us = Some(parse_rtt(f).ok_or_else(|| {
@@ -314,7 +290,7 @@ pub fn parse_row<'a>(
                     })?);
                 }
             }
-            Col::Ttl => {
+            Col::Known(Field::Ttl) => {
                 ttl_text = f;
                 if !f.is_empty() {
                     row.ttl = Some(
@@ -323,18 +299,18 @@ pub fn parse_row<'a>(
                     );
                 }
             }
-            Col::Responder => {
+            Col::Known(Field::Responder) => {
                 if !f.is_empty() {
                     row.responder = Some(f.parse().map_err(|_| {
                         format!("invalid responder '{f}' (want an IP address or nothing)")
                     })?);
                 }
             }
-            Col::Probes => row.probes = count("probes", f)?,
-            Col::Dups => row.dups = count("dups", f)?,
-            Col::Detail => row.detail = f.to_string(),
-            Col::SeenAt => row.seen_at = f.to_string(),
-            Col::Hostname => row.hostname = f.to_string(),
+            Col::Known(Field::Probes) => row.probes = count("probes", f)?,
+            Col::Known(Field::Dups) => row.dups = count("dups", f)?,
+            Col::Known(Field::Detail) => row.detail = f.to_string(),
+            Col::Known(Field::SeenAt) => row.seen_at = f.to_string(),
+            Col::Known(Field::Hostname) => row.hostname = f.to_string(),
             Col::Other(i) => row.extra[*i] = f.to_string(),
         }
     }
@@ -343,8 +319,8 @@ pub fn parse_row<'a>(
     row.status = status.ok_or("no status field")?;
     let up = row.status == Status::Up;
     for (name, text, present) in [
-        ("rtt_ms", rtt_text, header.has(Col::RttMs)),
-        ("ttl", ttl_text, header.has(Col::Ttl)),
+        ("rtt_ms", rtt_text, header.has(Col::Known(Field::RttMs))),
+        ("ttl", ttl_text, header.has(Col::Known(Field::Ttl))),
     ] {
         if !up && !text.is_empty() {
             return Err(format!(

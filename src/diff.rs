@@ -5,6 +5,7 @@
 
 use crate::csvin::{format_rtt, Col, Error, Reader, Result, Row, Status};
 use crate::merge::Output;
+use crate::output::Field;
 use std::cmp::Ordering;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -187,7 +188,7 @@ pub fn run(
     let mut new = Reader::open(new)?;
     if rtt_change_us.is_some() {
         for r in [&old, &new] {
-            if !r.header().has(Col::RttMs) {
+            if !r.header().has(Col::Known(Field::RttMs)) {
                 return Err(Error::Header {
                     path: r.path().to_path_buf(),
                     reason: "--rtt-change needs an 'rtt_ms' column and this file has none".into(),
