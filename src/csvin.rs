@@ -559,6 +559,15 @@ impl Recent {
     }
 }
 
+/// A failed CSV write as sweep's error (the sink's I/O error, or the csv crate's).
+pub fn write_error(e: csv::Error) -> Error {
+    let source = match e.into_kind() {
+        csv::ErrorKind::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    };
+    crate::error::Error::Write(source).into()
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

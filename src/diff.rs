@@ -3,11 +3,11 @@
 //! them), so memory stays constant however big they are. A host missing from a file
 //! (written without --all) counts as down.
 
-use crate::csvin::{format_rtt, Col, Error, Reader, Result, Row, Status};
+use crate::csvin::{format_rtt, write_error, Col, Error, Reader, Result, Row, Status};
 use crate::merge::Output;
 use crate::output::Field;
 use std::cmp::Ordering;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -113,16 +113,8 @@ pub fn write_diff(
     rtt_change_us: Option<u64>,
     out: &mut dyn Write,
 ) -> Result<Diffed> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    let io = |e: csv::Error| -> Error {
-        let source = match e.into_kind() {
-            csv::ErrorKind::Io(e) => e,
-            other => io::Error::other(format!("{other:?}")),
-        };
-        crate::error::Error::Write(source).into()
-    };
+    let mut w = crate::output::csv_writer(out);
+    let io = write_error;
     w.write_record(HEADER).map_err(io)?;
     let mut found = Diffed::default();
     let (mut a, mut b) = (old.next_row()?, new.next_row()?);

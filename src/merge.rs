@@ -3,7 +3,7 @@
 //! A k-way merge of the already-sorted inputs: one row per input is held at a time, so
 //! millions of rows merge in constant memory.
 
-use crate::csvin::{self, Error, Header, Reader, Result, Row, Status};
+use crate::csvin::{self, write_error, Error, Header, Reader, Result, Row, Status};
 use crate::sink::Sink;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -108,16 +108,8 @@ impl Merger {
 
 /// Writes the merged rows of `merger` as CSV (header first, CRLF line ends).
 pub fn write_merged(merger: &mut Merger, out: &mut dyn Write) -> Result<Merged> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(out);
-    let io = |e: csv::Error| -> Error {
-        let source = match e.into_kind() {
-            csv::ErrorKind::Io(e) => e,
-            other => io::Error::other(format!("{other:?}")),
-        };
-        crate::error::Error::Write(source).into()
-    };
+    let mut w = crate::output::csv_writer(out);
+    let io = write_error;
     w.write_record(merger.header().names()).map_err(io)?;
     let mut done = Merged::default();
     while let Some(row) = merger.next_row()? {

@@ -153,7 +153,8 @@ fn json_value(v: Value) -> serde_json::Value {
     }
 }
 
-fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
+/// sweep's CSV dialect: RFC 4180 with CRLF line ends.
+pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(w)
