@@ -4,9 +4,11 @@ use crate::counters::Counters;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
 
 pub struct Progress {
     bar: Option<ProgressBar>,
+    start: Instant,
 }
 
 impl Progress {
@@ -15,24 +17,27 @@ impl Progress {
             let bar =
                 ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(10));
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} probes, {msg}, {per_sec}, ETA {eta}",
-                )
-                .expect("static template"),
+                ProgressStyle::with_template("{bar:30} {pos}/{len} probes, {msg}, ETA {eta}")
+                    .expect("static template"),
             );
             bar
         });
-        Progress { bar }
+        Progress {
+            bar,
+            start: Instant::now(),
+        }
     }
 
     pub fn tick(&self, c: &Counters) {
         if let Some(bar) = &self.bar {
             bar.set_length(c.planned.load(Relaxed).max(1));
-            bar.set_position(c.sent.load(Relaxed));
+            let sent = c.sent.load(Relaxed);
+            bar.set_position(sent);
             bar.set_message(format!(
-                "{} up, {} unreachable",
+                "{} up, {} unreachable, {:.0} pps",
                 c.up.load(Relaxed),
-                c.unreachable.load(Relaxed)
+                c.unreachable.load(Relaxed),
+                sent as f64 / self.start.elapsed().as_secs_f64().max(1e-3)
             ));
         }
     }
