@@ -72,26 +72,10 @@ pub struct SimTruth<A = Ipv4Addr> {
     pub detail: String,
 }
 
-/// One row of sweep-sim's log: what it did for one address.
-#[derive(Clone, Debug, Default)]
-#[allow(dead_code)] // Printed in failure messages; not every field is checked.
-pub struct SimLog {
-    pub requests_seen: u64,
-    pub replies_sent: u64,
-    pub dups_sent: u64,
-    pub corrupt_sent: u64,
-    pub truncated_sent: u64,
-    pub options_sent: u64,
-    pub foreign_id_sent: u64,
-    pub other_src_sent: u64,
-    pub errors_sent: u64,
-    pub dropped_in: u64,
-    pub dropped_out: u64,
-    pub ratelimited: u64,
-}
+/// One row of sweep-sim's log: what it did for one address (the simulator's own type).
+pub use sweep_sim::engine::Stats as SimLog;
 
 const TRUTH_HEADER: &str = "addr,expect,rtt_ms,responder,detail";
-const LOG_HEADER: &str = "addr,requests_seen,replies_sent,dups_sent,corrupt_sent,truncated_sent,options_sent,foreign_id_sent,other_src_sent,errors_sent,dropped_in,dropped_out,ratelimited";
 
 /// Lines after an exact header, split on commas (neither file quotes fields).
 fn rows<'a>(text: &'a str, header: &str, what: &str) -> Result<Vec<Vec<&'a str>>, String> {
@@ -129,7 +113,7 @@ pub fn parse_sim_truth<A: Addr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>>, 
 }
 
 pub fn parse_sim_log<A: Addr>(text: &str) -> Result<BTreeMap<A, SimLog>, String> {
-    rows(text, LOG_HEADER, "log")?
+    rows(text, &format!("addr,{}", SimLog::HEADER), "log")?
         .into_iter()
         .map(|f| {
             let n = |i: usize| {
