@@ -174,6 +174,7 @@ fn csv(c: &mut Criterion) {
         started: SystemTime::UNIX_EPOCH,
         hostnames: &hostnames,
         partial: false,
+        onlink: None,
     };
     let layout = |all| Layout {
         format: Format::Csv,

@@ -7,11 +7,22 @@
 #                                   UNREACH: `unreachable` route, plus an nftables
 #                                   prerouting reject (ICMP host-unreachable)
 #
+# With --onlink the scanner sits on the targets' Ethernet segment instead (no
+# gateway), as on an office LAN:
+#
+#   NAME-scan  veth0 198.19.255.254/15, 2001:2:0:1::ffff/64, 192.0.2.1/30
+#                    (UNREACH still routed via 192.0.2.2)
+#   NAME-tgt   veth1 192.0.2.2/30 and route 198.18.0.0/15 dev veth1; live IPv4
+#                    hosts are `local` routes, so the kernel answers ARP for them;
+#                    live IPv6 hosts of --prefix6 are addresses on veth1 (nodad),
+#                    so it answers neighbour solicitations for them
+#
 # Nothing is connected to the root namespace, and no default route exists,
 # so no probe can leave the lab.
 #
 # usage: lab.sh up|down [--name NAME] [--prefix CIDR] [--alive FRACTION]
 #                       [--seed N] [--unreach CIDR] [--truth FILE] [--tune-host]
+#                       [--onlink [--prefix6 2001:2:0:1::/116]]
 set -euo pipefail
 
 NAME=sweeplab
@@ -21,10 +32,14 @@ SEED=1
 UNREACH=203.0.113.0/24
 TRUTH=
 TUNE_HOST=0
+ONLINK=0
+PREFIX6=2001:2:0:1::/116
 
 LAB_NET=198.18.0.0/15 # everything the scanner routes into the lab
 SCAN_ADDR=192.0.2.1
 TGT_ADDR=192.0.2.2
+ONLINK_SCAN_ADDR=198.19.255.254/15 # on the segment, outside every --prefix host range used
+ONLINK_SCAN_ADDR6=2001:2:0:1::ffff/64
 
 die() {
 	echo "lab.sh: $*" >&2
@@ -119,7 +134,15 @@ lab_up() {
 	ip -n "$SCAN_NS" link set lo up
 	ip -n "$SCAN_NS" addr add "$SCAN_ADDR/30" dev veth0
 	ip -n "$SCAN_NS" link set veth0 up
-	ip -n "$SCAN_NS" route add "$LAB_NET" via "$TGT_ADDR"
+	if ((ONLINK)); then
+		ns_sysctl "$SCAN_NS" net.ipv6.conf.all.disable_ipv6 0
+		ns_sysctl "$SCAN_NS" net.ipv6.conf.veth0.disable_ipv6 0
+		ns_sysctl "$SCAN_NS" net.ipv6.conf.veth0.accept_ra 0
+		ip -n "$SCAN_NS" addr add "$ONLINK_SCAN_ADDR" dev veth0
+		ip -n "$SCAN_NS" addr add "$ONLINK_SCAN_ADDR6" dev veth0 nodad
+	else
+		ip -n "$SCAN_NS" route add "$LAB_NET" via "$TGT_ADDR"
+	fi
 	ip -n "$SCAN_NS" route add "$UNREACH" via "$TGT_ADDR"
 	# Lets sweep fall back to unprivileged ICMP sockets if it wants to.
 	ns_sysctl "$SCAN_NS" net.ipv4.ping_group_range "0 2147483647"
@@ -187,7 +210,14 @@ lab_up() {
 		ip -n "$TGT_NS" -batch "/tmp/$NAME/routes.batch"
 	fi
 	rm -f "/tmp/$NAME/routes.batch"
-	ip -n "$TGT_NS" route add blackhole "$LAB_NET"
+	if ((ONLINK)); then
+		# Replies to the scanner go back out on the segment; the rest of the lab net
+		# is simply absent (nobody answers ARP for it), not a blackhole.
+		ip -n "$TGT_NS" route add "$LAB_NET" dev veth1
+		onlink_v6
+	else
+		ip -n "$TGT_NS" route add blackhole "$LAB_NET"
+	fi
 	ip -n "$TGT_NS" route add unreachable "$UNREACH"
 	# The kernel answers `unreachable` routes through ip_error(), which has a
 	# host-wide limiter (net.ipv4.route.error_cost/burst: 5 then 1/s per
@@ -207,10 +237,52 @@ EOF
 	fi
 	trap - EXIT
 
-	echo "lab $NAME up: scanner netns $SCAN_NS, target netns $TGT_NS"
+	echo "lab $NAME up: scanner netns $SCAN_NS, target netns $TGT_NS$( ((ONLINK)) && echo ' (on-link)')"
 	echo "  prefix $PREFIX: $alive_count hosts alive (alive=$ALIVE seed=$SEED); unreachable block $UNREACH"
+	if ((ONLINK)); then
+		echo "  prefix $PREFIX6: $ALIVE6_COUNT hosts alive, on the scanner's segment"
+	fi
 	echo "  truth: $TRUTH"
 	echo "  scan with: ip netns exec $SCAN_NS sweep $PREFIX $UNREACH"
+}
+
+# The IPv6 half of an on-link lab: live addresses of PREFIX6 on veth1, rows
+# appended to the truth (same LCG, seeded apart from the IPv4 draw).
+onlink_v6() {
+	local re='^2001:2:0:1::/(11[2-9]|12[0-8])$'
+	[[ $PREFIX6 =~ $re ]] || die "--prefix6 must be 2001:2:0:1::/112 to /128, got '$PREFIX6'"
+	local len=${PREFIX6#*/}
+	ns_sysctl "$TGT_NS" net.ipv6.conf.all.disable_ipv6 0
+	ns_sysctl "$TGT_NS" net.ipv6.conf.veth1.disable_ipv6 0
+	ns_sysctl "$TGT_NS" net.ipv6.conf.veth1.accept_dad 0
+	ns_sysctl "$TGT_NS" net.ipv6.conf.veth1.accept_ra 0
+	ns_sysctl "$TGT_NS" net.ipv6.icmp.ratelimit 0
+	ALIVE6_COUNT=$(
+		awk -v n=$((1 << (128 - len))) -v frac="$ALIVE" -v seed="$SEED" -v truth="$TRUTH" \
+			-v batch="/tmp/$NAME/addrs6.batch" '
+			function rnd() { x = (x * 48271) % 2147483647; return x / 2147483647 }
+			BEGIN {
+				x = (seed * 7919 + 17) % 2147483647; if (x == 0) x = 1
+				for (i = 0; i < 8; i++) rnd()
+				printf "" > batch
+				up = 0
+				# ::0 is the subnet-router anycast address: not a host.
+				for (k = 1; k < n; k++) {
+					a = sprintf("2001:2:0:1::%x", k)
+					if (frac >= 1 || rnd() < frac) {
+						print a ",up,echo-reply," a >> truth
+						print "address add " a "/64 dev veth1 nodad" > batch
+						up++
+					} else {
+						print a ",down,," >> truth
+					}
+				}
+				close(batch)
+				print up
+			}'
+	)
+	ip -n "$TGT_NS" -batch "/tmp/$NAME/addrs6.batch"
+	rm -f "/tmp/$NAME/addrs6.batch"
 }
 
 # Host-wide knobs that no namespace can scope. Only ever raised, and only
@@ -236,6 +308,8 @@ main() {
 		--unreach) UNREACH=${2:?--unreach needs a value}; shift 2 ;;
 		--truth) TRUTH=${2:?--truth needs a value}; shift 2 ;;
 		--tune-host) TUNE_HOST=1; shift ;;
+		--onlink) ONLINK=1; shift ;;
+		--prefix6) PREFIX6=${2:?--prefix6 needs a value}; shift 2 ;;
 		-h | --help) usage ;;
 		*) die "unknown option '$1' (try --help)" ;;
 		esac

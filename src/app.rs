@@ -4,6 +4,9 @@
 use crate::cli::Config;
 use crate::counters::Counters;
 use crate::error::{Error, Result};
+use crate::net::packet::PacketSocket;
+use crate::net::route::{self, Netlink};
+use crate::onlink::{Lane, OnLink};
 use crate::output::{self, Results};
 use crate::progress::Progress;
 use crate::sender::Shard;
@@ -12,7 +15,7 @@ use crate::state::{self, State};
 use crate::summary::Summary;
 use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
-use crate::transport::Sockets;
+use crate::transport::{SocketChoice, Sockets};
 use crate::{interrupt, rdns, scan};
 use std::collections::HashMap;
 
@@ -49,6 +52,23 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         None => None,
     };
+    let onlink = match onlink_path(cfg, &targets)? {
+        L2::Frames(o) => Some(o),
+        L2::Kernel => None,
+        L2::Paced { onlink, iface } => {
+            let cap = neighbour_safe_rate();
+            if opts.rate.is_none_or(|r| r > cap) {
+                opts.rate = Some(cap);
+            }
+            warn(&format!(
+                "{onlink} targets are on-link ({iface}) and layer-2 discovery needs CAP_NET_RAW: \
+                 probing at most {cap}/s so the kernel's neighbour table does not overflow, and no \
+                 MAC addresses; {}",
+                crate::transport::setcap_hint()
+            ));
+            None
+        }
+    };
     let sink = Sink::prepare(cfg.output.as_deref())?;
     let senders = scan::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
@@ -63,6 +83,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         resume.as_ref(),
         &socks,
         &counters,
+        onlink.as_ref(),
         &mut || progress.tick(&counters),
     )?;
     progress.finish();
@@ -79,7 +100,12 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         None => HashMap::new(),
     };
-    let summary = Summary::new(&scanned, &counters, opts.seed, partial);
+    let present = |i: u32| {
+        onlink
+            .as_ref()
+            .is_some_and(|o| o.mac_of(u64::from(i)).is_some())
+    };
+    let summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     let results = Results {
         targets: &targets,
         table,
@@ -87,6 +113,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         started: scanned.started,
         hostnames: &hostnames,
         partial,
+        onlink: onlink.as_ref(),
     };
     sink.finish(|w| output::write(w, &cfg.layout, &results))?;
     if !cfg.quiet {
@@ -105,6 +132,84 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         up: summary.up,
         interrupted: scanned.stopped_at.is_some(),
     })
+}
+
+/// How on-link targets will be probed.
+enum L2 {
+    /// Frames we build, on packet sockets.
+    Frames(OnLink),
+    /// Through the kernel: none are on-link, or layer 2 is off.
+    Kernel,
+    /// Through the kernel, slowly: on-link targets but no packet sockets allowed.
+    Paced { onlink: u64, iface: String },
+}
+
+/// The route decision, and the packet sockets it asks for. `--iface`/`--src` problems are
+/// input errors, found before anything is sent.
+fn onlink_path(cfg: &Config, targets: &Targets) -> Result<L2> {
+    let mut nl = Netlink::open().map_err(Error::Routes)?;
+    let routes = nl.dump().map_err(Error::Routes)?;
+    let mut lookup = |a| nl.get(a).ok().flatten();
+    let plan = route::plan(&routes, targets, cfg.iface.as_deref(), cfg.src, &mut lookup)
+        .map_err(|r| Error::Route(r.to_string()))?;
+    if plan.is_empty() || !cfg.l2 {
+        return Ok(L2::Kernel);
+    }
+    let names = || {
+        plan.links()
+            .iter()
+            .filter_map(|&i| routes.link(i).map(|l| l.name.clone()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if cfg.socket == SocketChoice::Datagram {
+        return Ok(L2::Paced {
+            onlink: plan.onlink_count(),
+            iface: names(),
+        });
+    }
+    let mut lanes = Vec::new();
+    for index in plan.links() {
+        let link = routes.link(index).expect("the plan names dumped links");
+        let mac = link.mac.expect("on-link only on Ethernet links with a MAC");
+        match PacketSocket::open(index, mac) {
+            Ok(sock) => lanes.push(Lane { sock }),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
+                if cfg.socket == SocketChoice::Raw {
+                    return Err(crate::transport::permission_error(
+                        "opening a layer-2 socket for on-link targets",
+                    ));
+                }
+                return Ok(L2::Paced {
+                    onlink: plan.onlink_count(),
+                    iface: names(),
+                });
+            }
+            Err(source) => {
+                return Err(Error::PacketSocket {
+                    iface: link.name.clone(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(L2::Frames(OnLink::new(plan, lanes, cfg.ttl.unwrap_or(64))))
+}
+
+/// Without layer 2, every on-link probe needs a kernel neighbour entry, and unresolved
+/// entries live about 3 s (3 solicitations 1 s apart): at most `gc_thresh3` of them fit,
+/// beyond which the kernel drops probes. Keep three quarters of the table for them.
+fn neighbour_safe_rate() -> u64 {
+    let thresh = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(1024);
+    (thresh * 3 / 4 / 3).max(10)
+}
+
+fn warn(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "sweep: warning: {msg}");
 }
 
 /// Every spec parsed (hostnames resolved once), merged, minus the exclusions.

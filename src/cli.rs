@@ -9,6 +9,7 @@ use crate::targets::Family;
 use crate::transport::{SendPath, SocketChoice};
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -65,7 +66,7 @@ struct Args {
     /// Output format
     #[arg(long, value_enum, default_value = "csv")]
     format: FormatArg,
-    /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,seen_at,hostname)
+    /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor,seen_at,hostname)
     #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
     fields: Vec<String>,
     /// Add a seen_at column: RFC 3339 time of the first reply
@@ -89,6 +90,16 @@ struct Args {
     /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
     #[arg(long, value_enum, default_value = "auto")]
     socket: SocketArg,
+    /// Send only through this interface; every target must be reachable through it
+    #[arg(short = 'I', long = "iface", value_name = "NAME")]
+    iface: Option<String>,
+    /// Source address of the probes; must be configured on the interface that sends them
+    #[arg(short = 'S', long = "src", value_name = "ADDR")]
+    src: Option<String>,
+    /// Targets on our own Ethernet segments: ARP/neighbour discovery at layer 2 (auto) or
+    /// the kernel's path (off; for benchmarks)
+    #[arg(long, value_enum, default_value = "auto", hide = true)]
+    l2: L2Arg,
     /// Sending threads (for benchmarks; 0 = 2 at --rate max or above 120k pps, else 1)
     #[arg(long, value_name = "N", default_value = "0", hide = true)]
     senders: String,
@@ -100,7 +111,7 @@ struct Args {
 const AFTER_HELP: &str = "\
 Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
-CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail (status: up, unreachable, down)
+CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor (status: up, unreachable, down)
 Exit status: 0 some host up; 1 none up; 2 usage or input error (nothing sent); 3 runtime error";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -115,6 +126,12 @@ enum FormatArg {
     Csv,
     Json,
     Ndjson,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum L2Arg {
+    Auto,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -145,6 +162,12 @@ pub struct Config {
     pub seed_given: bool,
     pub resume: Option<PathBuf>,
     pub state: Option<PathBuf>,
+    /// `-I`: the only interface to send through.
+    pub iface: Option<String>,
+    /// `-S`: the probes' source address.
+    pub src: Option<IpAddr>,
+    /// Layer-2 discovery for on-link targets.
+    pub l2: bool,
 }
 
 impl Config {
@@ -270,6 +293,19 @@ fn validate(a: Args) -> Result<Config, Error> {
         seed_given: a.seed.is_some(),
         resume: a.resume,
         state: a.state,
+        iface: a.iface,
+        src: a
+            .src
+            .as_deref()
+            .map(|t| {
+                t.parse::<IpAddr>().map_err(|_| Error::BadValue {
+                    flag: "--src",
+                    token: t.into(),
+                    reason: "not an IPv4 or IPv6 address".into(),
+                })
+            })
+            .transpose()?,
+        l2: matches!(a.l2, L2Arg::Auto),
     })
 }
 
@@ -452,7 +488,7 @@ mod tests {
         let c = cfg(&["--seed", "1", "--shard", "1/4", "x"]).unwrap();
         assert_eq!(c.scan.shard, Shard { index: 1, count: 4 });
         let c = cfg(&["--timestamp", "--rdns", "--format", "ndjson", "x"]).unwrap();
-        assert_eq!(c.layout.fields.len(), 10);
+        assert_eq!(c.layout.fields.len(), 12);
         assert_eq!(c.layout.format, Format::Ndjson);
         assert!(c.rdns.is_some());
         let c = cfg(&["--fields", "addr,hostname", "x"]).unwrap();

@@ -12,6 +12,8 @@ pub struct Counters {
     /// Targets that answered (echo reply or ICMP error).
     pub answered: AtomicU64,
     pub up: AtomicU64,
+    /// On-link targets that answered ARP / neighbour discovery.
+    pub resolved: AtomicU64,
     pub unreachable: AtomicU64,
     pub dups: AtomicU64,
     /// Valid replies to a probe other than the one that first got an answer.

@@ -9,6 +9,7 @@
 //! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
 use crate::output::Field;
+use crate::wire::ether::Mac;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
@@ -193,6 +194,9 @@ pub struct Row {
     pub probes: u64,
     pub dups: u64,
     pub detail: String,
+    /// The MAC an on-link host answered from.
+    pub mac: Option<Mac>,
+    pub vendor: String,
     pub seen_at: String,
     pub hostname: String,
     /// Unknown columns, in header order.
@@ -211,6 +215,8 @@ impl Row {
             probes: 0,
             dups: 0,
             detail: String::new(),
+            mac: None,
+            vendor: String::new(),
             seen_at: String::new(),
             hostname: String::new(),
             extra: Vec::new(),
@@ -233,6 +239,8 @@ impl Row {
                 Col::Known(Field::Probes) => self.probes.to_string(),
                 Col::Known(Field::Dups) => self.dups.to_string(),
                 Col::Known(Field::Detail) => self.detail.clone(),
+                Col::Known(Field::Mac) => self.mac.map(|m| m.to_string()).unwrap_or_default(),
+                Col::Known(Field::Vendor) => self.vendor.clone(),
                 Col::Known(Field::SeenAt) => self.seen_at.clone(),
                 Col::Known(Field::Hostname) => self.hostname.clone(),
                 Col::Other(i) => self.extra.get(*i).cloned().unwrap_or_default(),
@@ -309,6 +317,14 @@ pub fn parse_row<'a>(
             Col::Known(Field::Probes) => row.probes = count("probes", f)?,
             Col::Known(Field::Dups) => row.dups = count("dups", f)?,
             Col::Known(Field::Detail) => row.detail = f.to_string(),
+            Col::Known(Field::Mac) => {
+                if !f.is_empty() {
+                    row.mac = Some(f.parse().map_err(|_| {
+                        format!("invalid mac '{f}' (want six hex octets like 00:1b:21:0a:0b:0c)")
+                    })?);
+                }
+            }
+            Col::Known(Field::Vendor) => row.vendor = f.to_string(),
             Col::Known(Field::SeenAt) => row.seen_at = f.to_string(),
             Col::Known(Field::Hostname) => row.hostname = f.to_string(),
             Col::Other(i) => row.extra[*i] = f.to_string(),
@@ -317,7 +333,9 @@ pub fn parse_row<'a>(
     // Header::parse guarantees both columns exist and csv guarantees every field is there.
     row.addr = addr.ok_or("no addr field")?;
     row.status = status.ok_or("no status field")?;
+    // A host present on the segment but silent to echo is up without an RTT.
     let up = row.status == Status::Up;
+    let echo = up && !matches!(row.detail.as_str(), "arp-only" | "ndp-only");
     for (name, text, present) in [
         ("rtt_ms", rtt_text, header.has(Col::Known(Field::RttMs))),
         ("ttl", ttl_text, header.has(Col::Known(Field::Ttl))),
@@ -328,7 +346,7 @@ pub fn parse_row<'a>(
                 row.status.as_str()
             ));
         }
-        if up && present && text.is_empty() {
+        if echo && present && text.is_empty() {
             return Err(format!("empty {name} for a host that is up"));
         }
     }

@@ -11,7 +11,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub const HEADER: [&str; 8] = [
+pub const HEADER: [&str; 10] = [
     "addr",
     "change",
     "old_status",
@@ -20,6 +20,8 @@ pub const HEADER: [&str; 8] = [
     "new_rtt_ms",
     "old_ttl",
     "new_ttl",
+    "old_mac",
+    "new_mac",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub enum Change {
     StatusChanged,
     /// Up in both, RTT moved by at least the threshold.
     RttChanged,
+    /// The same status, but another MAC answered for the address.
+    MacChanged,
 }
 
 impl Change {
@@ -41,6 +45,7 @@ impl Change {
             Change::Disappeared => "disappeared",
             Change::StatusChanged => "status-changed",
             Change::RttChanged => "rtt-changed",
+            Change::MacChanged => "mac-changed",
         }
     }
 }
@@ -54,6 +59,12 @@ pub fn classify(
 ) -> Option<Change> {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status);
     let (o, n) = (status(old), status(new));
+    let macs = (old.and_then(|r| r.mac), new.and_then(|r| r.mac));
+    if let (Some(a), Some(b)) = macs {
+        if o == n && a != b {
+            return Some(Change::MacChanged);
+        }
+    }
     match (o == Status::Up, n == Status::Up) {
         (false, true) => Some(Change::Appeared),
         (true, false) => Some(Change::Disappeared),
@@ -89,11 +100,12 @@ pub struct Diffed {
     pub disappeared: u64,
     pub status_changed: u64,
     pub rtt_changed: u64,
+    pub mac_changed: u64,
 }
 
 impl Diffed {
     pub fn total(&self) -> u64 {
-        self.appeared + self.disappeared + self.status_changed + self.rtt_changed
+        self.appeared + self.disappeared + self.status_changed + self.rtt_changed + self.mac_changed
     }
 
     fn count(&mut self, c: Change) {
@@ -102,6 +114,7 @@ impl Diffed {
             Change::Disappeared => self.disappeared += 1,
             Change::StatusChanged => self.status_changed += 1,
             Change::RttChanged => self.rtt_changed += 1,
+            Change::MacChanged => self.mac_changed += 1,
         }
     }
 }
@@ -149,9 +162,14 @@ pub fn write_diff(
     Ok(found)
 }
 
-fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 8] {
+fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 10] {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status).as_str().to_string();
     let rtt = |r: Option<&Row>| r.and_then(|r| r.rtt_us).map(format_rtt).unwrap_or_default();
+    let mac = |r: Option<&Row>| {
+        r.and_then(|r| r.mac)
+            .map(|m| m.to_string())
+            .unwrap_or_default()
+    };
     let ttl = |r: Option<&Row>| {
         r.and_then(|r| r.ttl)
             .map(|t| t.to_string())
@@ -166,6 +184,8 @@ fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) ->
         rtt(new),
         ttl(old),
         ttl(new),
+        mac(old),
+        mac(new),
     ]
 }
 
@@ -262,11 +282,11 @@ mod tests {
         let found = write_diff(&mut old, &mut new, Some(5000), &mut out).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl\r\n\
-             10.0.0.1,disappeared,up,down,1.000,,64,\r\n\
-             10.0.0.2,rtt-changed,up,up,1.000,9.000,64,60\r\n\
-             10.0.0.3,status-changed,down,unreachable,,,,\r\n\
-             10.0.0.10,appeared,down,up,,0.500,,64\r\n"
+            "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac\r\n\
+             10.0.0.1,disappeared,up,down,1.000,,64,,,\r\n\
+             10.0.0.2,rtt-changed,up,up,1.000,9.000,64,60,,\r\n\
+             10.0.0.3,status-changed,down,unreachable,,,,,,\r\n\
+             10.0.0.10,appeared,down,up,,0.500,,64,,\r\n"
         );
         assert_eq!(
             found,
@@ -274,7 +294,8 @@ mod tests {
                 appeared: 1,
                 disappeared: 1,
                 status_changed: 1,
-                rtt_changed: 1
+                rtt_changed: 1,
+                mac_changed: 0
             }
         );
     }
@@ -303,13 +324,13 @@ mod tests {
         );
         assert_eq!(
             out,
-            "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl\r\n\
-             255.255.255.255,appeared,down,up,,0.100,,64\r\n\
-             ::1,status-changed,down,unreachable,,,,\r\n\
-             2001:db8::9,disappeared,up,down,1.000,,64,\r\n\
-             2001:db8::a,rtt-changed,up,up,1.000,7.000,64,60\r\n\
-             2001:db8::10,appeared,down,up,,0.750,,63\r\n\
-             2001:db8:1::,appeared,down,up,,0.500,,64\r\n"
+            "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac\r\n\
+             255.255.255.255,appeared,down,up,,0.100,,64,,\r\n\
+             ::1,status-changed,down,unreachable,,,,,,\r\n\
+             2001:db8::9,disappeared,up,down,1.000,,64,,,\r\n\
+             2001:db8::a,rtt-changed,up,up,1.000,7.000,64,60,,\r\n\
+             2001:db8::10,appeared,down,up,,0.750,,63,,\r\n\
+             2001:db8:1::,appeared,down,up,,0.500,,64,,\r\n"
         );
         assert_eq!(
             found,
@@ -317,7 +338,8 @@ mod tests {
                 appeared: 3,
                 disappeared: 1,
                 status_changed: 1,
-                rtt_changed: 1
+                rtt_changed: 1,
+                mac_changed: 0
             }
         );
     }
@@ -333,9 +355,9 @@ mod tests {
         assert_eq!(
             rows,
             [
-                "10.0.0.1,disappeared,up,down,1.000,,64,",
-                "::a00:1,appeared,down,up,,1.000,,64",
-                "2001:db8::1,appeared,down,up,,2.000,,64",
+                "10.0.0.1,disappeared,up,down,1.000,,64,,,",
+                "::a00:1,appeared,down,up,,1.000,,64,,",
+                "2001:db8::1,appeared,down,up,,2.000,,64,,",
             ]
         );
         assert_eq!((found.appeared, found.disappeared), (2, 1));

@@ -31,6 +31,14 @@ pub enum Error {
     Socket(io::Error),
     #[error("sending to {dst} failed: {source}")]
     Send { dst: IpAddr, source: io::Error },
+    #[error("sending frames failed: {0}")]
+    Frames(io::Error),
+    #[error("cannot open a layer-2 socket on '{iface}': {source}")]
+    PacketSocket { iface: String, source: io::Error },
+    #[error("reading the routing table failed: {0}")]
+    Routes(io::Error),
+    #[error("{0}")]
+    Route(String),
     #[error("receiving failed: {0}")]
     Receive(io::Error),
     #[error("the state file '{}' {reason}", path.display())]
@@ -52,6 +60,7 @@ impl Error {
             | Error::Output { .. }
             | Error::NoTargets(_)
             | Error::StateMismatch { .. }
+            | Error::Route(_)
             | Error::TooManyTargets { .. } => 2,
             _ => 3,
         }

@@ -9,6 +9,8 @@ pub mod diff;
 pub mod error;
 pub mod interrupt;
 pub mod merge;
+pub mod net;
+pub mod onlink;
 pub mod output;
 pub mod permute;
 pub mod probe;

@@ -3,9 +3,11 @@
 //! formatted in parallel chunks (rayon) and written in order, a bounded number of chunks at
 //! a time, so a /8 never holds all its text at once.
 
+use crate::onlink::OnLink;
 use crate::receiver::Heard;
 use crate::table::{Cell, Status, Table};
 use crate::targets::Targets;
+use crate::wire::ether::Mac;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -22,14 +24,16 @@ pub enum Field {
     Probes,
     Dups,
     Detail,
+    Mac,
+    Vendor,
     SeenAt,
     Hostname,
 }
 
 impl Field {
-    /// The contract's columns, in order: the first eight of `ALL`.
-    pub const DEFAULT: &'static [Field] = Field::ALL.split_at(8).0;
-    pub const ALL: [Field; 10] = [
+    /// The contract's columns, in order: the first ten of `ALL`.
+    pub const DEFAULT: &'static [Field] = Field::ALL.split_at(10).0;
+    pub const ALL: [Field; 12] = [
         Field::Addr,
         Field::Status,
         Field::RttMs,
@@ -38,6 +42,8 @@ impl Field {
         Field::Probes,
         Field::Dups,
         Field::Detail,
+        Field::Mac,
+        Field::Vendor,
         Field::SeenAt,
         Field::Hostname,
     ];
@@ -52,6 +58,8 @@ impl Field {
             Field::Probes => "probes",
             Field::Dups => "dups",
             Field::Detail => "detail",
+            Field::Mac => "mac",
+            Field::Vendor => "vendor",
             Field::SeenAt => "seen_at",
             Field::Hostname => "hostname",
         }
@@ -86,6 +94,34 @@ pub struct Results<'a> {
     pub hostnames: &'a HashMap<u32, String>,
     /// Sharded, interrupted or resumed: targets this run never probed get no row.
     pub partial: bool,
+    /// The layer-2 path's resolutions (MACs), when it ran.
+    pub onlink: Option<&'a OnLink>,
+}
+
+/// A target's row facts beyond its table cell.
+struct Seen {
+    i: u32,
+    addr: IpAddr,
+    /// The MAC it answered ARP / neighbour discovery from.
+    mac: Option<Mac>,
+}
+
+impl Seen {
+    /// Present on the segment (it answered ARP / NDP) but silent to echo: up, as nmap
+    /// reports it.
+    fn neighbour_only(&self, c: &Cell) -> bool {
+        c.status == Status::Down && self.mac.is_some()
+    }
+}
+
+/// The IEEE registry's name for the MAC's OUI; empty for locally administered or
+/// unregistered prefixes.
+pub fn vendor(mac: Mac) -> Option<&'static str> {
+    if !mac.is_universal_unicast() {
+        return None;
+    }
+    let hex: String = mac.0.iter().map(|b| format!("{b:02X}")).collect();
+    oui_data::lookup(&hex).map(|r| r.organization())
 }
 
 enum Value {
@@ -104,11 +140,28 @@ pub fn status_str(s: Status) -> &'static str {
     }
 }
 
-fn value(f: Field, i: u32, addr: IpAddr, c: &Cell, r: &Results) -> Value {
+fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
+    let (i, addr) = (s.i, s.addr);
     let up = c.status == Status::Up;
+    let present = s.neighbour_only(c);
     match f {
         Field::Addr => Value::Str(addr.to_string()),
+        Field::Status if present => Value::Str("up".into()),
         Field::Status => Value::Str(status_str(c.status).into()),
+        Field::Responder if present => Value::Str(addr.to_string()),
+        Field::Detail if present => Value::Str(
+            if addr.is_ipv4() {
+                "arp-only"
+            } else {
+                "ndp-only"
+            }
+            .into(),
+        ),
+        Field::Mac => s.mac.map_or(Value::Null, |m| Value::Str(m.to_string())),
+        Field::Vendor => s
+            .mac
+            .and_then(vendor)
+            .map_or(Value::Null, |v| Value::Str(v.into())),
         Field::RttMs if up => Value::Ms(c.rtt_us),
         Field::Ttl if up => Value::Int(u64::from(c.ttl)),
         Field::Responder => match (c.status, r.heard.responders.get(&i)) {
@@ -167,14 +220,19 @@ fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Resul
     let rows = range.filter_map(|i| {
         let i = i as u32;
         let c = r.table.get(i);
+        let seen = Seen {
+            i,
+            addr: r.targets.addr_at(u64::from(i)),
+            mac: r.onlink.and_then(|o| o.mac_of(u64::from(i))),
+        };
         let wanted = c.status == Status::Up
+            || seen.neighbour_only(&c)
             || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
         wanted.then(|| {
-            let addr = r.targets.addr_at(u64::from(i));
             layout
                 .fields
                 .iter()
-                .map(move |&f| (f, value(f, i, addr, &c, r)))
+                .map(move |&f| (f, value(f, &seen, &c, r)))
         })
     });
     match layout.format {
@@ -281,6 +339,7 @@ mod tests {
             started: SystemTime::UNIX_EPOCH,
             hostnames: &names,
             partial: false,
+            onlink: None,
         };
         let mut out = Vec::new();
         write(&mut out, layout, &r).unwrap();
@@ -296,6 +355,56 @@ mod tests {
     }
 
     #[test]
+    fn on_link_hosts_carry_mac_vendor_and_arp_only() {
+        use crate::net::route::{Plan, Segment};
+        let (t, table, heard) = fixture();
+        let plan = Plan {
+            segments: vec![Segment {
+                first: 0,
+                len: 4,
+                link: 2,
+                src: "198.18.255.254".parse().unwrap(),
+            }],
+        };
+        let onlink = OnLink::new(plan, Vec::new(), 64);
+        // .1 answered echo from a Raspberry Pi; .3 answered only ARP, from a locally
+        // administered MAC (no vendor); .4 never resolved.
+        assert!(onlink
+            .neighbours
+            .resolve(0, "b8:27:eb:01:02:03".parse().unwrap()));
+        assert!(onlink
+            .neighbours
+            .resolve(2, "02:42:ac:11:00:02".parse().unwrap()));
+        let names = HashMap::new();
+        let r = Results {
+            targets: &t,
+            table: &table,
+            heard: &heard,
+            started: SystemTime::UNIX_EPOCH,
+            hostnames: &names,
+            partial: false,
+            onlink: Some(&onlink),
+        };
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, Field::DEFAULT, false), &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor\r\n\
+             198.18.0.1,up,1.234,63,198.18.0.1,1,1,,b8:27:eb:01:02:03,Raspberry Pi Foundation\r\n\
+             198.18.0.3,up,,,198.18.0.3,2,0,arp-only,02:42:ac:11:00:02,\r\n"
+        );
+        assert_eq!(
+            vendor("00:1b:21:00:00:01".parse().unwrap()),
+            Some("Intel Corporate")
+        );
+        assert_eq!(
+            vendor("01:1b:21:00:00:01".parse().unwrap()),
+            None,
+            "multicast"
+        );
+    }
+
+    #[test]
     fn csv_rows_follow_the_schema() {
         let (t, table, heard) = fixture();
         assert_eq!(
@@ -305,11 +414,11 @@ mod tests {
                 &table,
                 &heard
             ),
-            "addr,status,rtt_ms,ttl,responder,probes,dups,detail\r\n\
-             198.18.0.1,up,1.234,63,198.18.0.1,1,1,\r\n\
-             198.18.0.2,unreachable,,,192.0.2.2,1,0,host-unreachable\r\n\
-             198.18.0.3,down,,,,2,0,\r\n\
-             198.18.0.4,down,,,,1,0,\r\n"
+            "addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor\r\n\
+             198.18.0.1,up,1.234,63,198.18.0.1,1,1,,,\r\n\
+             198.18.0.2,unreachable,,,192.0.2.2,1,0,host-unreachable,,\r\n\
+             198.18.0.3,down,,,,2,0,,,\r\n\
+             198.18.0.4,down,,,,1,0,,,\r\n"
         );
         let up = render(
             &layout(Format::Csv, Field::DEFAULT, false),

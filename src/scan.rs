@@ -3,6 +3,7 @@
 
 use crate::counters::Counters;
 use crate::error::Result;
+use crate::onlink::{self, OnLink};
 use crate::permute::{mix64, Permutation};
 use crate::probe::{ProbeTemplate, Proto};
 use crate::receiver::{self, Heard};
@@ -55,6 +56,8 @@ pub struct Scanned {
     pub started: SystemTime,
     /// Where sending stopped, if the scan was interrupted.
     pub stopped_at: Option<Position>,
+    /// What the layer-2 receivers ignored.
+    pub l2: onlink::Heard,
 }
 
 /// How often the caller's `tick` (progress display) runs while the scan goes on.
@@ -68,6 +71,7 @@ pub fn run(
     resume: Option<&State>,
     socks: &Sockets,
     counters: &Counters,
+    onlink: Option<&OnLink>,
     tick: &mut dyn FnMut(),
 ) -> Result<Scanned> {
     let n = targets.len();
@@ -128,12 +132,13 @@ pub fn run(
         shard: opts.shard,
         start: resume.map(|s| s.position),
         epoch,
+        onlink,
     };
     let clock = receiver::Clock {
         epoch,
         unix_ns: epoch_unix_ns,
     };
-    let (sent, heard) = std::thread::scope(|s| {
+    let (sent, heard, l2) = std::thread::scope(|s| {
         let receivers: Vec<_> = socks
             .each()
             .map(|sock| {
@@ -149,6 +154,24 @@ pub fn run(
                         clock,
                         opts.timeout,
                     )
+                })
+            })
+            .collect();
+        let lanes = onlink.map_or(0, |o| o.lanes.len());
+        let l2_receivers: Vec<_> = (0..lanes)
+            .map(|lane| {
+                let (table, templates) = (&table, &templates);
+                s.spawn(move || {
+                    let cx = onlink::Ctx {
+                        onlink: onlink.expect("lanes imply the layer-2 path"),
+                        lane,
+                        targets,
+                        table,
+                        counters,
+                        templates: [&templates[0], &templates[1]],
+                        epoch,
+                    };
+                    onlink::receive(&cx)
                 })
             })
             .collect();
@@ -175,6 +198,22 @@ pub fn run(
             }
         }
         counters.stop.store(true, Relaxed);
+        let mut l2 = Ok(onlink::Heard::default());
+        for rx in l2_receivers {
+            match (
+                rx.join().expect("layer-2 receiver thread panicked"),
+                &mut l2,
+            ) {
+                (Ok(h), Ok(all)) => {
+                    all.not_ours += h.not_ours;
+                    all.unasked += h.unasked;
+                    all.bad_mac += h.bad_mac;
+                    all.repeats += h.repeats;
+                }
+                (Err(e), _) => l2 = Err(e),
+                (Ok(_), Err(_)) => {}
+            }
+        }
         let mut heard = Ok(Heard::default());
         for rx in receivers {
             match (rx.join().expect("receiver thread panicked"), &mut heard) {
@@ -183,7 +222,7 @@ pub fn run(
                 (Ok(_), Err(_)) => {}
             }
         }
-        (sent, heard)
+        (sent, heard, l2)
     });
     let end = sent?;
     tick();
@@ -194,5 +233,6 @@ pub fn run(
         sending: end.last_probe.saturating_duration_since(epoch),
         started,
         stopped_at: end.stopped_at,
+        l2: l2.map_err(crate::error::Error::Receive)?,
     })
 }

@@ -4,7 +4,9 @@
 //! at the position where the interrupted one stopped.
 
 use crate::counters::Counters;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::net::packet::Frames;
+use crate::onlink::{self, Echo, OnLink};
 use crate::permute::Permutation;
 use crate::probe::ProbeTemplate;
 use crate::rate::Pacer;
@@ -63,6 +65,8 @@ pub struct Plan<'a> {
     pub start: Option<Position>,
     /// Probe stamps are nanoseconds since this instant.
     pub epoch: Instant,
+    /// The layer-2 path for on-link targets, if any.
+    pub onlink: Option<&'a OnLink>,
 }
 
 /// How sending ended.
@@ -79,6 +83,13 @@ struct Batch<'s> {
     template: &'s ProbeTemplate,
     index: Vec<u32>,
     dst: Vec<IpAddr>,
+}
+
+/// On-link targets waiting to go out on one interface: a solicitation for those not yet
+/// resolved, an echo frame to the MAC of those that are.
+struct L2Batch<'s> {
+    frames: Frames<'s>,
+    index: Vec<u32>,
 }
 
 /// Positions a worker claims at a time (times the shard stride). Each claimed chunk is
@@ -110,6 +121,9 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         } else {
             plan.shard.index
         };
+        if let Some(o) = plan.onlink {
+            o.round.store(round, Relaxed);
+        }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.planned.fetch_add(pending, Relaxed);
         let next = AtomicU64::new(first);
@@ -170,6 +184,22 @@ fn worker(
             dst: Vec::with_capacity(size),
         })
     });
+    let mut l2: Vec<L2Batch> = plan.onlink.map_or_else(Vec::new, |o| {
+        let flen = onlink::frame_len(
+            lane.iter()
+                .flatten()
+                .map(|f| f.template.len())
+                .max()
+                .unwrap_or(0),
+        );
+        o.lanes
+            .iter()
+            .map(|l| L2Batch {
+                frames: Frames::new(&l.sock, size, flen),
+                index: Vec::with_capacity(size),
+            })
+            .collect()
+    });
     let span = CHUNK * plan.shard.count;
     let mut last = None;
     while !plan.counters.interrupted() {
@@ -182,6 +212,17 @@ fn worker(
             let i = plan.perm.at(pos) as u32;
             pos += plan.shard.count;
             if plan.table.is_answered(i) {
+                continue;
+            }
+            if let Some((o, seg)) = plan
+                .onlink
+                .and_then(|o| Some((o, o.plan.find(u64::from(i))?.0)))
+            {
+                let b = &mut l2[o.lane_of(seg)];
+                b.index.push(i);
+                if b.index.len() == size {
+                    last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
+                }
                 continue;
             }
             let dst = plan.targets.addr_at(u64::from(i));
@@ -197,8 +238,66 @@ fn worker(
         for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
             last = Some(flush(plan, b, &mut pacer, round)?);
         }
+        if let Some(o) = plan.onlink {
+            for b in l2.iter_mut().filter(|b| !b.index.is_empty()) {
+                last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
+            }
+        }
     }
     Ok(last)
+}
+
+/// Writes and sends a batch of on-link probes: what each target gets depends on whether
+/// it has resolved (echo to its MAC) or not (ARP request / neighbour solicitation).
+fn flush_l2(
+    plan: &Plan,
+    o: &OnLink,
+    lane: &[Option<Family>; 2],
+    b: &mut L2Batch,
+    pacer: &mut Pacer,
+    round: u8,
+) -> Result<Instant> {
+    pacer.wait_for(b.index.len() as u64);
+    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+    let us = b.frames_mac();
+    for &i in &b.index {
+        let dst = plan.targets.addr_at(u64::from(i));
+        let (seg, slot) = o.plan.find(u64::from(i)).expect("queued as on-link");
+        let src = seg.src;
+        match (o.neighbours.mac(slot), &lane[usize::from(dst.is_ipv6())]) {
+            (Some(them), Some(f)) => {
+                let e = Echo {
+                    template: f.template,
+                    us,
+                    them,
+                    src,
+                    dst,
+                    ttl: o.ttl,
+                };
+                b.frames
+                    .push(|buf| onlink::write_echo(buf, &e, i, round, now_ns));
+            }
+            _ => b
+                .frames
+                .push(|buf| onlink::write_solicitation(buf, us, src, dst)),
+        }
+    }
+    let sent = b.frames.send().map_err(Error::Frames)?;
+    for &i in &b.index[..sent] {
+        plan.table.add_probe(i);
+    }
+    plan.counters.sent.fetch_add(sent as u64, Relaxed);
+    plan.counters
+        .send_errors
+        .fetch_add((b.index.len() - sent) as u64, Relaxed);
+    b.index.clear();
+    Ok(Instant::now())
+}
+
+impl L2Batch<'_> {
+    fn frames_mac(&self) -> crate::wire::ether::Mac {
+        self.frames.mac()
+    }
 }
 
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {

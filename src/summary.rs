@@ -23,26 +23,42 @@ pub struct Summary {
     pub late: u64,
     pub ignored: IgnoredCounts,
     pub seed: u64,
+    /// On-link targets resolved at layer 2, and how many of them answered only that.
+    pub resolved: u64,
+    pub neighbour_only: u64,
 }
 
 impl Summary {
     /// Counts statuses from the table (the record of truth), in parallel for big scans.
     /// `partial`: count only targets this run probed (a shard, an interrupted or resumed run).
-    pub fn new(scanned: &Scanned, c: &Counters, seed: u64, partial: bool) -> Summary {
+    /// A target `present(i)` says answered ARP / neighbour discovery counts as up.
+    pub fn new(
+        scanned: &Scanned,
+        c: &Counters,
+        seed: u64,
+        partial: bool,
+        present: &(dyn Fn(u32) -> bool + Sync),
+    ) -> Summary {
         let table = &scanned.table;
-        let (targets, up, unreachable) = (0..table.len() as u32)
+        let (targets, up, unreachable, only) = (0..table.len() as u32)
             .into_par_iter()
             .map(|i| {
                 let cell = table.get(i);
                 let counted = cell.status != Status::Prior && (cell.in_scope() || !partial);
                 match cell.status {
-                    Status::Up => (1, 1, 0),
-                    Status::Unreachable => (1, 0, 1),
-                    _ => (u64::from(counted), 0, 0),
+                    Status::Up => (1, 1, 0, 0),
+                    Status::Unreachable => (1, 0, 1, 0),
+                    Status::Down if counted && present(i) => (1, 1, 0, 1),
+                    _ => (u64::from(counted), 0, 0, 0),
                 }
             })
-            .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+            .reduce(
+                || (0, 0, 0, 0),
+                |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2, a.3 + b.3),
+            );
         Summary {
+            resolved: c.resolved.load(Relaxed),
+            neighbour_only: only,
             targets,
             up,
             unreachable,
@@ -84,6 +100,13 @@ impl fmt::Display for Summary {
                 f,
                 " ({} damaged, {} not ours, {} bad tag, {} wrong source)",
                 i.damaged, i.not_ours, i.bad_tag, i.wrong_source
+            )?;
+        }
+        if self.resolved > 0 {
+            write!(
+                f,
+                "; {} on-link hosts resolved by ARP/NDP ({} answered only that)",
+                self.resolved, self.neighbour_only
             )?;
         }
         if self.send_errors > 0 {

@@ -259,18 +259,36 @@ fn classify(e: io::Error, what: &'static str) -> Error {
     if !is_permission(&e) {
         return Error::Socket(e);
     }
+    permission_error(what)
+}
+
+/// What to run to be allowed `what`.
+pub fn permission_error(what: &'static str) -> Error {
+    Error::Permission {
+        what,
+        hint: capability_hint(),
+    }
+}
+
+/// The command that grants raw and packet sockets to this binary.
+pub fn setcap_hint() -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sweep".into());
+    format!("run as root, or grant it with `sudo setcap cap_net_raw+ep {exe}`")
+}
+
+/// The exact commands that grant raw sockets (or, failing that, ICMP datagram sockets).
+pub fn capability_hint() -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "sweep".into());
     // SAFETY: getgid cannot fail.
     let gid = unsafe { libc::getgid() };
-    Error::Permission {
-        what,
-        hint: format!(
-            "run as root, or grant the capability with `sudo setcap cap_net_raw+ep {exe}`, \
-             or allow ICMP datagram sockets with `sudo sysctl -w net.ipv4.ping_group_range=\"0 {gid}\"`"
-        ),
-    }
+    format!(
+        "run as root, or grant the capability with `sudo setcap cap_net_raw+ep {exe}`, \
+         or allow ICMP datagram sockets with `sudo sysctl -w net.ipv4.ping_group_range=\"0 {gid}\"`"
+    )
 }
 
 fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: T) -> io::Result<()> {

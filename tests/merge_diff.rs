@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use assert_cmd::assert::Assert;
 use assert_cmd::Command;
-use common::{file_names, one_line_naming, path_str as s, DIFF_HEADER, SWEEP_HEADER};
+use common::{file_names, one_line_naming, path_str as s, DIFF_HEADER, V1_HEADER};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -19,7 +19,7 @@ fn sweep(args: &[&str]) -> Command {
 
 /// A sweep CSV at `dir/name`: the default header, then `rows` with CRLF line ends.
 fn csv(dir: &TempDir, name: &str, rows: &[&str]) -> PathBuf {
-    csv_with(dir, name, SWEEP_HEADER, rows)
+    csv_with(dir, name, V1_HEADER, rows)
 }
 
 fn csv_with(dir: &TempDir, name: &str, header: &str, rows: &[&str]) -> PathBuf {
@@ -94,7 +94,7 @@ fn merge_of_disjoint_shards_is_the_union_in_address_order() {
     prints(
         &["merge", s(&a), s(&b)],
         0,
-        SWEEP_HEADER,
+        V1_HEADER,
         &[
             "9.255.255.255,down,,,,3,0,",
             "10.0.0.9,up,1.250,64,10.0.0.9,1,0,",
@@ -133,7 +133,7 @@ fn merge_of_overlapping_runs_keeps_the_best_status_and_sums_counts() {
     prints(
         &["merge", s(&run1), s(&run2)],
         0,
-        SWEEP_HEADER,
+        V1_HEADER,
         &[
             "10.0.0.1,up,5.500,60,10.0.0.1,5,1,",
             // Tie: the earlier file's rtt and ttl.
@@ -156,7 +156,7 @@ fn merge_exits_1_when_no_host_is_up() {
     );
     sweep(&["merge", s(&a), s(&b)]).assert().code(1);
     let empty = csv(&dir, "empty.csv", &[]);
-    prints(&["merge", s(&empty)], 1, SWEEP_HEADER, &[]);
+    prints(&["merge", s(&empty)], 1, V1_HEADER, &[]);
 }
 
 #[test]
@@ -172,7 +172,7 @@ fn merge_writes_the_output_file_atomically() {
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         text(
-            SWEEP_HEADER,
+            V1_HEADER,
             &[
                 "10.0.0.1,down,,,,3,0,",
                 "10.0.0.2,up,1.000,64,10.0.0.2,1,0,"
@@ -222,7 +222,7 @@ fn output_to_a_fifo_writes_through_it_instead_of_replacing_it() {
     assert!(reader.is_finished(), "nothing was written to the FIFO");
     assert_eq!(
         reader.join().unwrap(),
-        text(SWEEP_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
+        text(V1_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
     );
 }
 
@@ -237,7 +237,7 @@ fn merge_may_overwrite_one_of_its_inputs() {
     assert_eq!(
         std::fs::read_to_string(&a).unwrap(),
         text(
-            SWEEP_HEADER,
+            V1_HEADER,
             &[
                 "10.0.0.1,down,,,,3,0,",
                 "10.0.0.2,up,1.000,64,10.0.0.2,1,0,"
@@ -280,7 +280,7 @@ fn merge_accepts_extra_known_columns_keyed_by_name() {
 fn merge_rejects_mismatched_headers() {
     let dir = TempDir::new().unwrap();
     let a = csv(&dir, "a.csv", &[]);
-    let b = csv_with(&dir, "b.csv", &format!("{SWEEP_HEADER},seen_at"), &[]);
+    let b = csv_with(&dir, "b.csv", &format!("{V1_HEADER},seen_at"), &[]);
     input_error(
         &["merge", s(&a), s(&b)],
         2,
@@ -379,12 +379,12 @@ fn diff_reports_each_kind_of_change() {
         1,
         DIFF_HEADER,
         &[
-            "10.0.0.1,disappeared,up,down,1.000,,64,",
-            "10.0.0.2,disappeared,up,down,1.000,,64,",
-            "10.0.0.3,status-changed,down,unreachable,,,,",
-            "10.0.0.4,rtt-changed,up,up,2.000,30.000,64,60",
-            "10.0.0.6,appeared,unreachable,up,,0.250,,64",
-            "10.0.0.10,appeared,down,up,,4.000,,64",
+            "10.0.0.1,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.2,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.3,status-changed,down,unreachable,,,,,,",
+            "10.0.0.4,rtt-changed,up,up,2.000,30.000,64,60,,",
+            "10.0.0.6,appeared,unreachable,up,,0.250,,64,,",
+            "10.0.0.10,appeared,down,up,,4.000,,64,,",
         ],
     )
     .stderr(predicate::str::is_empty());
@@ -440,7 +440,7 @@ fn diff_works_on_merged_shards_and_writes_files() {
         .stdout(predicate::str::is_empty());
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
-        text(DIFF_HEADER, &["10.0.0.1,disappeared,up,down,1.000,,64,"])
+        text(DIFF_HEADER, &["10.0.0.1,disappeared,up,down,1.000,,64,,,"])
     );
 }
 
@@ -449,19 +449,19 @@ fn dash_reads_stdin() {
     let dir = TempDir::new().unwrap();
     let old = csv(&dir, "old.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
     sweep(&["diff", s(&old), "-"])
-        .write_stdin(text(SWEEP_HEADER, &["10.0.0.2,up,2.000,64,10.0.0.2,1,0,"]))
+        .write_stdin(text(V1_HEADER, &["10.0.0.2,up,2.000,64,10.0.0.2,1,0,"]))
         .assert()
         .code(1)
         .stdout(text(
             DIFF_HEADER,
             &[
-                "10.0.0.1,disappeared,up,down,1.000,,64,",
-                "10.0.0.2,appeared,down,up,,2.000,,64",
+                "10.0.0.1,disappeared,up,down,1.000,,64,,,",
+                "10.0.0.2,appeared,down,up,,2.000,,64,,",
             ],
         ));
     let out = sweep(&["merge", "-", s(&old)])
         .write_stdin(text(
-            SWEEP_HEADER,
+            V1_HEADER,
             &["10.0.0.0,down,,,,3,0,", "10.0.0.1,bad,,,,3,0,"],
         ))
         .assert()
@@ -482,7 +482,7 @@ fn diff_accepts_different_column_sets() {
     let new = csv_with(
         &dir,
         "new.csv",
-        &format!("{SWEEP_HEADER},seen_at,hostname"),
+        &format!("{V1_HEADER},seen_at,hostname"),
         &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,,2030-01-01T00:00:00Z,one.example"],
     );
     prints(&["diff", s(&old), s(&new)], 0, DIFF_HEADER, &[]);
@@ -567,7 +567,7 @@ fn merge_of_an_ipv4_file_and_an_ipv6_file_puts_ipv4_first() {
         ],
     );
     let want = text(
-        SWEEP_HEADER,
+        V1_HEADER,
         &[
             "10.0.0.9,up,1.000,64,10.0.0.9,1,0,",
             "10.0.0.10,down,,,,3,0,",
@@ -626,7 +626,7 @@ fn merge_of_mixed_family_files_combines_within_each_family() {
     prints(
         &["merge", s(&run1), s(&run2)],
         0,
-        SWEEP_HEADER,
+        V1_HEADER,
         &[
             "10.0.0.1,unreachable,,,192.0.2.1,6,0,host-unreachable",
             "10.0.0.9,down,,,,3,0,",
@@ -654,7 +654,7 @@ fn merge_writes_ipv6_compressed_and_joins_spellings() {
     prints(
         &["merge", s(&a), s(&b)],
         0,
-        SWEEP_HEADER,
+        V1_HEADER,
         &["2001:db8::1,up,1.000,64,2001:db8::1,4,0,"],
     );
 }
@@ -785,16 +785,16 @@ fn diff_reports_ipv6_hosts_appearing_and_disappearing() {
         1,
         DIFF_HEADER,
         &[
-            "10.0.0.9,disappeared,up,down,1.000,,64,",
-            "10.0.0.10,appeared,down,up,,1.000,,64",
-            "::ffff:10.0.0.9,appeared,down,up,,1.000,,64",
-            "2001:db8::1,disappeared,up,down,1.000,,64,",
-            "2001:db8::2,disappeared,up,unreachable,1.000,,64,",
-            "2001:db8::9,status-changed,down,unreachable,,,,",
-            "2001:db8::a,rtt-changed,up,up,2.000,30.000,64,60",
-            "2001:db8::10,appeared,down,up,,0.250,,64",
-            "2001:db8::ffff,appeared,unreachable,up,,0.500,,63",
-            "2001:db8:1::,appeared,down,up,,4.000,,64",
+            "10.0.0.9,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.10,appeared,down,up,,1.000,,64,,",
+            "::ffff:10.0.0.9,appeared,down,up,,1.000,,64,,",
+            "2001:db8::1,disappeared,up,down,1.000,,64,,,",
+            "2001:db8::2,disappeared,up,unreachable,1.000,,64,,,",
+            "2001:db8::9,status-changed,down,unreachable,,,,,,",
+            "2001:db8::a,rtt-changed,up,up,2.000,30.000,64,60,,",
+            "2001:db8::10,appeared,down,up,,0.250,,64,,",
+            "2001:db8::ffff,appeared,unreachable,up,,0.500,,63,,",
+            "2001:db8:1::,appeared,down,up,,4.000,,64,,",
         ],
     )
     .stderr(predicate::str::is_empty());
@@ -811,8 +811,8 @@ fn diff_of_an_ipv4_run_against_an_ipv6_run() {
         1,
         DIFF_HEADER,
         &[
-            "10.0.0.1,appeared,down,up,,1.000,,64",
-            "::a00:1,disappeared,up,down,2.000,,64,",
+            "10.0.0.1,appeared,down,up,,1.000,,64,,",
+            "::a00:1,disappeared,up,down,2.000,,64,,,",
         ],
     );
 }

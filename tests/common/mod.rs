@@ -24,10 +24,13 @@ use std::time::{Duration, Instant};
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 
 /// Exact header of sweep's CSV output (fixed by the CLI contract).
-pub const SWEEP_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
+pub const SWEEP_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor";
+/// The header before on-link discovery added `mac,vendor`: merge and diff still read it.
+#[allow(dead_code)]
+pub const V1_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
 /// Exact header of `sweep diff` output (fixed by its contract).
 pub const DIFF_HEADER: &str =
-    "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl";
+    "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac";
 /// Header of lab.sh's ground truth.
 const TRUTH_HEADER: &str = "addr,expect,detail,responder";
 /// Address of the target namespace's veth end: the lab's only router.
@@ -599,6 +602,8 @@ pub struct SweepRow<A = Ipv4Addr> {
     pub probes: String,
     pub dups: String,
     pub detail: String,
+    pub mac: String,
+    pub vendor: String,
 }
 
 /// One row of lab.sh's ground truth.
@@ -684,6 +689,8 @@ pub fn parse_sweep<A: Addr>(text: &str) -> Result<Vec<SweepRow<A>>, String> {
                 probes: f[5].clone(),
                 dups: f[6].clone(),
                 detail: f[7].clone(),
+                mac: f[8].clone(),
+                vendor: f[9].clone(),
             })
         })
         .collect()

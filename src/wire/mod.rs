@@ -1,6 +1,12 @@
 //! ICMP and ICMPv6 on the wire: parse untrusted bytes (IHL-aware for the outer and the
 //! quoted IPv4 header; extension-header-aware for quoted IPv6) and emit echo requests.
-//! Pure functions over byte slices; no sockets here.
+//! Pure functions over byte slices; no sockets here. `ether`, `arp`, `ndp` and `ip` are the
+//! layer-2 path's frames.
+
+pub mod arp;
+pub mod ether;
+pub mod ip;
+pub mod ndp;
 
 use pnet_packet::ipv4::Ipv4Packet;
 use std::net::{IpAddr, Ipv6Addr};

@@ -1,0 +1,318 @@
+//! The layer-2 socket: AF_PACKET bound to one Ethernet interface. Frames go out by the
+//! batch (sendmmsg); a classic BPF filter lets only ARP replies and ICMPv6 neighbour
+//! advertisements reach it, so the receiver is not woken for the scan's other traffic.
+//! Echo replies to frames sent here come back through the kernel's IP stack and the ICMP
+//! sockets, like any other reply.
+
+use crate::wire::ether::Mac;
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+/// How long a receive call blocks before the receiver checks whether the scan is over.
+const RECV_TIMEOUT: Duration = Duration::from_millis(20);
+const RCVBUF: libc::c_int = 16 << 20;
+/// Give up when the device queue stays full this long.
+const MAX_STALL: Duration = Duration::from_secs(5);
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+pub struct PacketSocket {
+    fd: OwnedFd,
+    ifindex: u32,
+    pub mac: Mac,
+}
+
+/// ARP replies (ethertype 0x0806, op 2) and ICMPv6 type 136 directly after the IPv6
+/// header; everything else is dropped in the kernel.
+fn filter() -> [libc::sock_filter; 11] {
+    const LDH: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
+    const LDB: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+    const RET: u16 = 0x06; // BPF_RET | BPF_K
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    [
+        op(LDH, 0, 0, 12),     // 0: ethertype
+        op(JEQ, 0, 2, 0x0806), // 1: ARP? else 4
+        op(LDH, 0, 0, 20),     // 2: ARP operation
+        op(JEQ, 5, 6, 2),      // 3: reply → 9, else 10
+        op(JEQ, 0, 5, 0x86dd), // 4: IPv6? else 10
+        op(LDB, 0, 0, 20),     // 5: next header
+        op(JEQ, 0, 3, 58),     // 6: ICMPv6? else 10
+        op(LDB, 0, 0, 54),     // 7: ICMPv6 type
+        op(JEQ, 0, 1, 136),    // 8: neighbour advertisement? else 10
+        op(RET, 0, 0, 0xffff), // 9: accept
+        op(RET, 0, 0, 0),      // 10: drop
+    ]
+}
+
+fn check(r: libc::c_int) -> io::Result<libc::c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io::Result<()> {
+    // SAFETY: `v` lives for the call and its size is passed alongside it.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            v as *const T as *const libc::c_void,
+            size_of::<T>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+fn link_addr(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
+    // SAFETY: plain C struct; all-zero is valid.
+    let mut sa: libc::sockaddr_ll = unsafe { zeroed() };
+    sa.sll_family = libc::AF_PACKET as u16;
+    sa.sll_protocol = protocol.to_be();
+    sa.sll_ifindex = ifindex as i32;
+    sa
+}
+
+impl PacketSocket {
+    /// Opens and binds the socket to interface `ifindex` (needs CAP_NET_RAW).
+    pub fn open(ifindex: u32, mac: Mac) -> io::Result<PacketSocket> {
+        // Protocol 0 receives nothing until the filter is in place and we bind for all.
+        // SAFETY: plain socket(2) call; the fd is owned right away.
+        let fd = check(unsafe {
+            libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0)
+        })?;
+        // SAFETY: fd was just returned by socket(2) and nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let raw = fd.as_raw_fd();
+        let prog = filter();
+        let fprog = libc::sock_fprog {
+            len: prog.len() as u16,
+            filter: prog.as_ptr() as *mut libc::sock_filter,
+        };
+        setsockopt(raw, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)?;
+        // Our own frames would otherwise come back to us on every send.
+        let _ = setsockopt(
+            raw,
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            &(1 as libc::c_int),
+        );
+        if setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &RCVBUF).is_err() {
+            setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF)?;
+        }
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: RECV_TIMEOUT.as_micros() as libc::suseconds_t,
+        };
+        setsockopt(raw, libc::SOL_SOCKET, libc::SO_RCVTIMEO, &tv)?;
+        let sa = link_addr(ifindex, libc::ETH_P_ALL as u16);
+        // SAFETY: `sa` is a valid sockaddr_ll and its size is passed.
+        check(unsafe {
+            libc::bind(
+                raw,
+                &sa as *const _ as *const libc::sockaddr,
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })?;
+        // Frames already queued before the filter applied may be anything: drain them.
+        let mut junk = [0u8; 64];
+        // SAFETY: reading into a local buffer of the given length.
+        while unsafe {
+            libc::recv(
+                raw,
+                junk.as_mut_ptr() as *mut libc::c_void,
+                junk.len(),
+                libc::MSG_DONTWAIT,
+            )
+        } >= 0
+        {}
+        Ok(PacketSocket { fd, ifindex, mac })
+    }
+
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Frames waiting to go out together: `max` slots of up to `len` bytes each.
+pub struct Frames<'s> {
+    sock: &'s PacketSocket,
+    len: usize,
+    slots: Vec<u8>,
+    sizes: Vec<usize>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl<'s> Frames<'s> {
+    pub fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Frames<'s> {
+        Frames {
+            sock,
+            len,
+            slots: vec![0; max * len],
+            sizes: Vec::with_capacity(max),
+            // SAFETY (zeroed): plain C structs, filled in before each use.
+            iovs: vec![unsafe { zeroed() }; max],
+            hdrs: vec![unsafe { zeroed() }; max],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.sizes.len()
+    }
+
+    /// The MAC of the interface these frames leave from.
+    pub fn mac(&self) -> Mac {
+        self.sock.mac
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sizes.is_empty()
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.sizes.len() == self.hdrs.len()
+    }
+
+    /// Appends a frame: `fill` writes it into the slot and returns its length.
+    pub fn push(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) {
+        let k = self.sizes.len();
+        let slot = &mut self.slots[k * self.len..(k + 1) * self.len];
+        let n = fill(slot).min(self.len);
+        self.sizes.push(n);
+    }
+
+    /// Sends every queued frame; returns how many the kernel took (the rest were
+    /// refused one by one, e.g. the link went down) and empties the batch.
+    pub fn send(&mut self) -> io::Result<usize> {
+        let k = self.sizes.len();
+        for i in 0..k {
+            self.iovs[i] = libc::iovec {
+                iov_base: self.slots[i * self.len..].as_mut_ptr() as *mut libc::c_void,
+                iov_len: self.sizes[i],
+            };
+            let h = &mut self.hdrs[i].msg_hdr;
+            // Bound to the interface: no address needed.
+            h.msg_name = std::ptr::null_mut();
+            h.msg_namelen = 0;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+        }
+        let (mut next, mut ok) = (0, 0);
+        let mut stalled: Option<std::time::Instant> = None;
+        while next < k {
+            // SAFETY: hdrs[next..k] point into buffers owned by self that outlive the call.
+            let r = unsafe {
+                libc::sendmmsg(
+                    self.sock.raw(),
+                    self.hdrs[next..].as_mut_ptr(),
+                    (k - next) as u32,
+                    0,
+                )
+            };
+            if r > 0 {
+                next += r as usize;
+                ok += r as usize;
+                stalled = None;
+                continue;
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => {}
+                Some(libc::ENOBUFS | libc::EAGAIN) => {
+                    if stalled
+                        .get_or_insert_with(std::time::Instant::now)
+                        .elapsed()
+                        > MAX_STALL
+                    {
+                        self.sizes.clear();
+                        return Err(err);
+                    }
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+                Some(libc::ENETDOWN | libc::ENXIO | libc::EMSGSIZE) => next += 1,
+                _ => {
+                    self.sizes.clear();
+                    return Err(err);
+                }
+            }
+        }
+        self.sizes.clear();
+        Ok(ok)
+    }
+}
+
+/// Received frames, by the batch.
+pub struct Inbox<'s> {
+    sock: &'s PacketSocket,
+    len: usize,
+    bufs: Vec<u8>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+impl<'s> Inbox<'s> {
+    pub fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Inbox<'s> {
+        let mut b = Inbox {
+            sock,
+            len,
+            bufs: vec![0; max * len],
+            // SAFETY (zeroed): plain C structs, filled in before each use.
+            iovs: vec![unsafe { zeroed() }; max],
+            hdrs: vec![unsafe { zeroed() }; max],
+        };
+        for i in 0..max {
+            b.iovs[i] = libc::iovec {
+                iov_base: b.bufs[i * len..].as_mut_ptr() as *mut libc::c_void,
+                iov_len: len,
+            };
+        }
+        b
+    }
+
+    /// Waits (up to a short timeout) for frames; returns how many arrived (0 on timeout).
+    pub fn recv(&mut self) -> io::Result<usize> {
+        for i in 0..self.hdrs.len() {
+            let h = &mut self.hdrs[i].msg_hdr;
+            h.msg_iov = &mut self.iovs[i];
+            h.msg_iovlen = 1;
+            h.msg_name = std::ptr::null_mut();
+            h.msg_namelen = 0;
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+            h.msg_flags = 0;
+        }
+        // SAFETY: every header points into buffers owned by self that outlive the call.
+        let r = unsafe {
+            libc::recvmmsg(
+                self.sock.raw(),
+                self.hdrs.as_mut_ptr(),
+                self.hdrs.len() as u32,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        if r >= 0 {
+            return Ok(r as usize);
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EAGAIN | libc::EINTR) => Ok(0),
+            _ => Err(err),
+        }
+    }
+
+    /// Frame `k` of the last `recv` (cut to the buffer: longer frames are truncated).
+    pub fn frame(&self, k: usize) -> &[u8] {
+        let n = (self.hdrs[k].msg_len as usize).min(self.len);
+        &self.bufs[k * self.len..k * self.len + n]
+    }
+}

@@ -1,0 +1,896 @@
+//! The route decision: for every target, whether it sits on an Ethernet segment of ours
+//! (no gateway), and then on which interface and from which source address. Read from the
+//! kernel over rtnetlink once (links, addresses, routes, rules); targets are grouped by
+//! the elementary intervals of the route prefixes, so a /16 costs a handful of lookups.
+//! With policy-routing rules beyond the kernel's defaults the tables alone do not say
+//! which route applies: then every target is asked of the kernel (RTM_GETROUTE).
+
+use crate::targets::Targets;
+use crate::wire::ether::Mac;
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkLayerType, LinkMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
+};
+use netlink_packet_route::rule::{RuleAttribute, RuleMessage};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// One network interface as the kernel describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub index: u32,
+    pub name: String,
+    /// Its hardware address, for Ethernet links.
+    pub mac: Option<Mac>,
+    /// ARPHRD_ETHER, not loopback, ARP enabled: frames we build can go out on it.
+    pub ethernet: bool,
+    pub up: bool,
+    /// Configured addresses with their prefix lengths.
+    pub addrs: Vec<(IpAddr, u8)>,
+}
+
+impl Link {
+    /// The address to send from to `dst` on this link: one whose prefix holds `dst`, else
+    /// the first of the family (IPv6: never a link-local one, which needs a scope).
+    fn source_for(&self, dst: IpAddr) -> Option<IpAddr> {
+        let usable = |a: &IpAddr| match a {
+            IpAddr::V4(_) => dst.is_ipv4(),
+            IpAddr::V6(v6) => dst.is_ipv6() && !is_link_local(*v6),
+        };
+        let fam: Vec<_> = self.addrs.iter().filter(|(a, _)| usable(a)).collect();
+        fam.iter()
+            .find(|(a, len)| contains(key(*a), *len, key(dst), dst.is_ipv6()))
+            .or(fam.first())
+            .map(|(a, _)| *a)
+    }
+}
+
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// What a route does with the addresses it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Directly on the link `oif`: no gateway.
+    Direct,
+    /// Through a gateway (or several).
+    Gateway,
+    /// One of ours (the local table): loopback.
+    Local,
+    /// Blackhole, unreachable, prohibit, throw, …: the kernel refuses or drops.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub v6: bool,
+    /// Prefix start, as an integer (IPv4 in the low 32 bits).
+    pub dst: u128,
+    pub len: u8,
+    pub table: u32,
+    pub kind: Kind,
+    pub oif: Option<u32>,
+    pub prefsrc: Option<IpAddr>,
+    pub metric: u32,
+}
+
+/// How probes to a target leave the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// Through the kernel's IP stack (routed, loopback, TUN/VPN, point-to-point, no route).
+    Kernel,
+    /// On an Ethernet segment of ours: ARP / neighbour discovery and frames built by us.
+    OnLink { link: u32, src: IpAddr },
+}
+
+/// Everything the decision needs, dumped from the kernel once.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    pub links: Vec<Link>,
+    pub routes: Vec<Route>,
+    /// Only the kernel's default rules (local, main, default): the tables decide alone.
+    pub default_rules: bool,
+}
+
+const TABLE_DEFAULT: u32 = 253;
+const TABLE_MAIN: u32 = 254;
+const TABLE_LOCAL: u32 = 255;
+
+fn key(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => u32::from(a).into(),
+        IpAddr::V6(a) => a.into(),
+    }
+}
+
+fn addr_of(k: u128, v6: bool) -> IpAddr {
+    match v6 {
+        false => IpAddr::V4(Ipv4Addr::from(k as u32)),
+        true => IpAddr::V6(Ipv6Addr::from(k)),
+    }
+}
+
+fn bits(v6: bool) -> u32 {
+    if v6 {
+        128
+    } else {
+        32
+    }
+}
+
+/// The last address of the prefix `dst/len`.
+fn prefix_last(dst: u128, len: u8, v6: bool) -> u128 {
+    let host = bits(v6).saturating_sub(u32::from(len));
+    let mask = if host >= 128 {
+        u128::MAX
+    } else {
+        (1u128 << host) - 1
+    };
+    let top = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+    (dst | mask) & top
+}
+
+fn contains(dst: u128, len: u8, a: u128, v6: bool) -> bool {
+    let last = prefix_last(dst, len, v6);
+    let first = last - (prefix_last(0, len, v6));
+    (first..=last).contains(&a)
+}
+
+impl Route {
+    fn covers(&self, a: u128, v6: bool) -> bool {
+        self.v6 == v6 && contains(self.dst, self.len, a, v6)
+    }
+}
+
+/// Targets `first..first + len` (indices) leave on link `link` from `src`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub first: u64,
+    pub len: u64,
+    pub link: u32,
+    pub src: IpAddr,
+}
+
+/// Why a run cannot go on with `--iface` / `--src` as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NoSuchIface(String),
+    IfaceDown(String),
+    NotThroughIface { target: IpAddr, iface: String },
+    SrcNotOnIface { src: IpAddr, iface: String },
+    SrcNotLocal(IpAddr),
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Refusal::NoSuchIface(n) => write!(f, "no interface '{n}' here"),
+            Refusal::IfaceDown(n) => write!(f, "interface '{n}' is down"),
+            Refusal::NotThroughIface { target, iface } => {
+                write!(f, "target {target} is not reachable through '{iface}'")
+            }
+            Refusal::SrcNotOnIface { src, iface } => {
+                write!(f, "source address {src} is not configured on '{iface}'")
+            }
+            Refusal::SrcNotLocal(src) => {
+                write!(f, "source address {src} is not configured on any interface")
+            }
+        }
+    }
+}
+
+impl Routes {
+    pub fn link(&self, index: u32) -> Option<&Link> {
+        self.links.iter().find(|l| l.index == index)
+    }
+
+    pub fn link_named(&self, name: &str) -> Option<&Link> {
+        self.links.iter().find(|l| l.name == name)
+    }
+
+    /// The route the kernel's default rules pick for `a`: the local table, then main,
+    /// then default; longest prefix first, lowest metric among equals. With `via`, only
+    /// routes out of that interface (as SO_BINDTODEVICE restricts the kernel's lookup).
+    pub fn lookup(&self, a: IpAddr, via: Option<u32>) -> Option<&Route> {
+        let (k, v6) = (key(a), a.is_ipv6());
+        [TABLE_LOCAL, TABLE_MAIN, TABLE_DEFAULT]
+            .into_iter()
+            .find_map(|table| {
+                self.routes
+                    .iter()
+                    .filter(|r| r.table == table && r.covers(k, v6))
+                    .filter(|r| via.is_none() || r.kind == Kind::Local || r.oif == via)
+                    .max_by(|x, y| x.len.cmp(&y.len).then(y.metric.cmp(&x.metric)))
+            })
+    }
+
+    /// The path for one target, given the route that covers it.
+    pub fn path_of(&self, a: IpAddr, route: Option<&Route>, src: Option<IpAddr>) -> Path {
+        let Some(r) = route else { return Path::Kernel };
+        if r.kind != Kind::Direct {
+            return Path::Kernel;
+        }
+        if let IpAddr::V6(v6) = a {
+            if is_link_local(v6) || v6.is_multicast() {
+                return Path::Kernel;
+            }
+        }
+        let Some(link) = r.oif.and_then(|i| self.link(i)) else {
+            return Path::Kernel;
+        };
+        if !link.ethernet || !link.up || link.mac.is_none() {
+            return Path::Kernel;
+        }
+        let src = src
+            .filter(|s| s.is_ipv4() == a.is_ipv4())
+            .or(r.prefsrc.filter(|s| s.is_ipv4() == a.is_ipv4()))
+            .or_else(|| link.source_for(a));
+        match src {
+            Some(src) => Path::OnLink {
+                link: link.index,
+                src,
+            },
+            None => Path::Kernel,
+        }
+    }
+
+    /// Every address where the table lookup may change: prefix starts and one past ends.
+    fn boundaries(&self, v6: bool) -> Vec<u128> {
+        let mut b: Vec<u128> = self
+            .routes
+            .iter()
+            .filter(|r| r.v6 == v6)
+            .flat_map(|r| {
+                let last = prefix_last(r.dst, r.len, v6);
+                [Some(last - prefix_last(0, r.len, v6)), last.checked_add(1)]
+            })
+            .flatten()
+            .collect();
+        b.sort_unstable();
+        b.dedup();
+        b
+    }
+}
+
+/// The decision for a whole scan: which target indices go on-link, grouped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub segments: Vec<Segment>,
+}
+
+/// Checks `--iface`/`--src` against the links, then decides every target's path. `lookup`
+/// answers one address when the tables alone cannot (policy rules): the kernel's own
+/// answer, as a route.
+pub fn plan(
+    routes: &Routes,
+    targets: &Targets,
+    iface: Option<&str>,
+    src: Option<IpAddr>,
+    lookup: &mut dyn FnMut(IpAddr) -> Option<Route>,
+) -> Result<Plan, Refusal> {
+    let via = match iface {
+        Some(name) => {
+            let l = routes
+                .link_named(name)
+                .ok_or_else(|| Refusal::NoSuchIface(name.into()))?;
+            if !l.up {
+                return Err(Refusal::IfaceDown(name.into()));
+            }
+            if let Some(s) = src {
+                if !l.addrs.iter().any(|(a, _)| *a == s) {
+                    return Err(Refusal::SrcNotOnIface {
+                        src: s,
+                        iface: name.into(),
+                    });
+                }
+            }
+            Some(l.index)
+        }
+        None => None,
+    };
+    if let (Some(s), None) = (src, via) {
+        if !routes
+            .links
+            .iter()
+            .any(|l| l.addrs.iter().any(|(a, _)| *a == s))
+        {
+            return Err(Refusal::SrcNotLocal(s));
+        }
+    }
+    let mut segments: Vec<Segment> = Vec::new();
+    let mut add = |first: u64, len: u64, path: Path| {
+        let Path::OnLink { link, src } = path else {
+            return;
+        };
+        match segments.last_mut() {
+            Some(s) if s.first + s.len == first && s.link == link && s.src == src => s.len += len,
+            _ => segments.push(Segment {
+                first,
+                len,
+                link,
+                src,
+            }),
+        }
+    };
+    let refuse = |a: IpAddr| Refusal::NotThroughIface {
+        target: a,
+        iface: iface.unwrap_or_default().into(),
+    };
+    for span in targets.spans() {
+        let v6 = span.v6;
+        let base = targets
+            .index_of(addr_of(span.first, v6))
+            .expect("a span's first address is a target");
+        if routes.default_rules {
+            let bounds = routes.boundaries(v6);
+            let mut at = span.first;
+            loop {
+                let k = bounds.partition_point(|&b| b <= at);
+                let end = bounds.get(k).map_or(span.last, |&b| (b - 1).min(span.last));
+                let a = addr_of(at, v6);
+                let route = routes.lookup(a, via);
+                if via.is_some() && route.is_none() {
+                    return Err(refuse(a));
+                }
+                let path = routes.path_of(a, route, src);
+                add(base + (at - span.first) as u64, (end - at + 1) as u64, path);
+                if end == span.last {
+                    break;
+                }
+                at = end + 1;
+            }
+        } else {
+            for (j, at) in (span.first..=span.last).enumerate() {
+                let a = addr_of(at, v6);
+                let route = lookup(a);
+                if via.is_some_and(|v| {
+                    route
+                        .as_ref()
+                        .is_some_and(|r| r.oif != Some(v) && r.kind != Kind::Local)
+                }) {
+                    return Err(refuse(a));
+                }
+                let path = routes.path_of(a, route.as_ref(), src);
+                add(base + j as u64, 1, path);
+            }
+        }
+    }
+    Ok(Plan { segments })
+}
+
+impl Plan {
+    /// The segment holding target `i`, and `i`'s position among all on-link targets.
+    #[inline]
+    pub fn find(&self, i: u64) -> Option<(&Segment, u64)> {
+        let k = self.segments.partition_point(|s| s.first <= i);
+        let s = self.segments.get(k.checked_sub(1)?)?;
+        (i < s.first + s.len).then_some(s)?;
+        let before: u64 = self.segments[..k - 1].iter().map(|s| s.len).sum();
+        Some((s, before + (i - s.first)))
+    }
+
+    pub fn onlink_count(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+
+    /// The distinct links the segments use.
+    pub fn links(&self) -> Vec<u32> {
+        let mut l: Vec<u32> = self.segments.iter().map(|s| s.link).collect();
+        l.sort_unstable();
+        l.dedup();
+        l
+    }
+}
+
+// ---- rtnetlink ----
+
+/// A netlink route socket that answers dumps and single lookups.
+pub struct Netlink {
+    sock: Socket,
+    seq: u32,
+    buf: Vec<u8>,
+}
+
+impl Netlink {
+    pub fn open() -> io::Result<Netlink> {
+        let mut sock = Socket::new(NETLINK_ROUTE)?;
+        sock.bind_auto()?;
+        sock.connect(&SocketAddr::new(0, 0))?;
+        Ok(Netlink {
+            sock,
+            seq: 0,
+            buf: vec![0; 1 << 16],
+        })
+    }
+
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        dump: bool,
+    ) -> io::Result<Vec<RouteNetlinkMessage>> {
+        self.seq += 1;
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = NLM_F_REQUEST | if dump { NLM_F_DUMP } else { 0 };
+        hdr.sequence_number = self.seq;
+        let mut packet = NetlinkMessage::new(hdr, NetlinkPayload::from(msg));
+        packet.finalize();
+        let mut out = vec![0; packet.buffer_len()];
+        packet.serialize(&mut out);
+        self.sock.send(&out, 0)?;
+        let mut got = Vec::new();
+        loop {
+            let n = self.sock.recv(&mut &mut self.buf[..], 0)?;
+            let mut at = 0;
+            while at < n {
+                let bytes = &self.buf[at..n];
+                let msg = <NetlinkMessage<RouteNetlinkMessage>>::deserialize(bytes)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let len = msg.header.length as usize;
+                if msg.header.sequence_number != self.seq {
+                    at += len.max(1);
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Done(_) => return Ok(got),
+                    NetlinkPayload::Error(e) => {
+                        return match e.code {
+                            None => Ok(got),
+                            Some(code) => Err(io::Error::from_raw_os_error(-code.get())),
+                        }
+                    }
+                    NetlinkPayload::InnerMessage(m) => {
+                        got.push(m);
+                        if !dump {
+                            return Ok(got);
+                        }
+                    }
+                    _ => {}
+                }
+                if len == 0 {
+                    break;
+                }
+                at += len;
+            }
+        }
+    }
+
+    /// Links, addresses, routes and rules of this network namespace.
+    pub fn dump(&mut self) -> io::Result<Routes> {
+        let mut links = Vec::new();
+        for m in self.request(RouteNetlinkMessage::GetLink(LinkMessage::default()), true)? {
+            if let RouteNetlinkMessage::NewLink(l) = m {
+                links.push(link_of(&l));
+            }
+        }
+        for m in self.request(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            true,
+        )? {
+            if let RouteNetlinkMessage::NewAddress(a) = m {
+                let addr = a.attributes.iter().find_map(|at| match at {
+                    AddressAttribute::Local(a) => Some(*a),
+                    _ => None,
+                });
+                let addr = addr.or_else(|| {
+                    a.attributes.iter().find_map(|at| match at {
+                        AddressAttribute::Address(a) => Some(*a),
+                        _ => None,
+                    })
+                });
+                if let (Some(addr), Some(l)) = (
+                    addr,
+                    links
+                        .iter_mut()
+                        .find(|l: &&mut Link| l.index == a.header.index),
+                ) {
+                    l.addrs.push((addr, a.header.prefix_len));
+                }
+            }
+        }
+        let mut routes = Vec::new();
+        for m in self.request(RouteNetlinkMessage::GetRoute(RouteMessage::default()), true)? {
+            if let RouteNetlinkMessage::NewRoute(r) = m {
+                routes.extend(route_of(&r));
+            }
+        }
+        let mut rules = Vec::new();
+        for family in [AddressFamily::Inet, AddressFamily::Inet6] {
+            let mut q = RuleMessage::default();
+            q.header.family = family;
+            for m in self.request(RouteNetlinkMessage::GetRule(q), true)? {
+                if let RouteNetlinkMessage::NewRule(r) = m {
+                    let table = r
+                        .attributes
+                        .iter()
+                        .find_map(|a| match a {
+                            RuleAttribute::Table(t) => Some(*t),
+                            _ => None,
+                        })
+                        .unwrap_or(u32::from(r.header.table));
+                    let prio = r
+                        .attributes
+                        .iter()
+                        .find_map(|a| match a {
+                            RuleAttribute::Priority(p) => Some(*p),
+                            _ => None,
+                        })
+                        .unwrap_or(0);
+                    let selectors = r.header.dst_len != 0
+                        || r.header.src_len != 0
+                        || r.header.tos != 0
+                        || r.attributes.iter().any(|a| {
+                            !matches!(
+                                a,
+                                RuleAttribute::Table(_)
+                                    | RuleAttribute::Priority(_)
+                                    | RuleAttribute::Protocol(_)
+                                    // The kernel reports "no suppression" as -1.
+                                    | RuleAttribute::SuppressPrefixLen(u32::MAX)
+                            )
+                        });
+                    rules.push((family == AddressFamily::Inet6, prio, table, selectors));
+                }
+            }
+        }
+        Ok(Routes {
+            links,
+            routes,
+            default_rules: rules_are_default(&rules),
+        })
+    }
+
+    /// The kernel's own answer for one destination (all rules applied).
+    pub fn get(&mut self, a: IpAddr) -> io::Result<Option<Route>> {
+        let mut q = RouteMessage::default();
+        q.header.address_family = match a {
+            IpAddr::V4(_) => AddressFamily::Inet,
+            IpAddr::V6(_) => AddressFamily::Inet6,
+        };
+        q.header.destination_prefix_length = bits(a.is_ipv6()) as u8;
+        q.attributes
+            .push(RouteAttribute::Destination(RouteAddress::from(a)));
+        match self.request(RouteNetlinkMessage::GetRoute(q), false) {
+            Ok(m) => Ok(m.into_iter().find_map(|m| match m {
+                RouteNetlinkMessage::NewRoute(r) => route_of(&r).map(|mut r| {
+                    // The answer names the destination itself, /32 or /128.
+                    r.dst = key(a);
+                    r
+                }),
+                _ => None,
+            })),
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENETUNREACH | libc::EHOSTUNREACH)
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The kernel's defaults: IPv4 local (0), main (32766), default (32767); IPv6 local and
+/// main. Anything else (another table, a selector) is policy routing.
+fn rules_are_default(rules: &[(bool, u32, u32, bool)]) -> bool {
+    rules.iter().all(|&(_, prio, table, selectors)| {
+        !selectors
+            && matches!(
+                (prio, table),
+                (0, TABLE_LOCAL) | (32766, TABLE_MAIN) | (32767, TABLE_DEFAULT)
+            )
+    })
+}
+
+fn link_of(l: &LinkMessage) -> Link {
+    let flags = l.header.flags;
+    let name = l
+        .attributes
+        .iter()
+        .find_map(|a| match a {
+            LinkAttribute::IfName(n) => Some(n.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let ether = l.header.link_layer_type == LinkLayerType::Ether
+        && !flags.contains(LinkFlags::Loopback)
+        && !flags.contains(LinkFlags::Noarp);
+    let mac = l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Address(b) if b.len() == 6 => Some(Mac(b[..6].try_into().ok()?)),
+        _ => None,
+    });
+    Link {
+        index: l.header.index,
+        name,
+        mac: mac.filter(|_| ether),
+        ethernet: ether,
+        up: flags.contains(LinkFlags::Up),
+        addrs: Vec::new(),
+    }
+}
+
+fn route_addr(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
+        RouteAddress::Inet6(a) => Some(IpAddr::V6(*a)),
+        _ => None,
+    }
+}
+
+fn route_of(r: &RouteMessage) -> Option<Route> {
+    let v6 = match r.header.address_family {
+        AddressFamily::Inet => false,
+        AddressFamily::Inet6 => true,
+        _ => return None,
+    };
+    let mut dst = None;
+    let mut table = u32::from(r.header.table);
+    let (mut oif, mut prefsrc, mut metric, mut gateway) = (None, None, 0, false);
+    for a in &r.attributes {
+        match a {
+            RouteAttribute::Destination(d) => dst = route_addr(d),
+            RouteAttribute::Table(t) => table = *t,
+            RouteAttribute::Oif(i) => oif = Some(*i),
+            RouteAttribute::PrefSource(s) => prefsrc = route_addr(s),
+            RouteAttribute::Priority(p) => metric = *p,
+            RouteAttribute::Gateway(_) | RouteAttribute::Via(_) | RouteAttribute::MultiPath(_) => {
+                gateway = true
+            }
+            _ => {}
+        }
+    }
+    let kind = match r.header.kind {
+        RouteType::Unicast if gateway => Kind::Gateway,
+        RouteType::Unicast => Kind::Direct,
+        RouteType::Local | RouteType::Broadcast | RouteType::Anycast => Kind::Local,
+        _ => Kind::Other,
+    };
+    let len = r.header.destination_prefix_length.min(bits(v6) as u8);
+    let dst = dst.map_or(0, key);
+    let _ = RouteHeader::RT_TABLE_MAIN;
+    Some(Route {
+        v6,
+        dst: prefix_last(dst, len, v6) - prefix_last(0, len, v6),
+        len,
+        table,
+        kind,
+        oif,
+        prefsrc,
+        metric,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::targets::Span;
+
+    fn v4(s: &str) -> u128 {
+        u32::from(s.parse::<Ipv4Addr>().unwrap()).into()
+    }
+
+    fn route(dst: &str, len: u8, table: u32, kind: Kind, oif: Option<u32>) -> Route {
+        Route {
+            v6: dst.contains(':'),
+            dst: key(dst.parse::<IpAddr>().unwrap()),
+            len,
+            table,
+            kind,
+            oif,
+            prefsrc: None,
+            metric: 0,
+        }
+    }
+
+    /// A scanner with lo, eth0 (Ethernet, 198.19.255.254/15), tun0 (a VPN, no ARP),
+    /// and a routed block behind a gateway inside the on-link prefix.
+    fn host() -> Routes {
+        let mac = Some(Mac([2, 0, 0, 0, 0, 1]));
+        Routes {
+            links: vec![
+                Link {
+                    index: 1,
+                    name: "lo".into(),
+                    mac: None,
+                    ethernet: false,
+                    up: true,
+                    addrs: vec![("127.0.0.1".parse().unwrap(), 8)],
+                },
+                Link {
+                    index: 2,
+                    name: "eth0".into(),
+                    mac,
+                    ethernet: true,
+                    up: true,
+                    addrs: vec![
+                        ("198.19.255.254".parse().unwrap(), 15),
+                        ("fe80::1".parse().unwrap(), 64),
+                        ("2001:2:0:1::ffff".parse().unwrap(), 64),
+                    ],
+                },
+                Link {
+                    index: 3,
+                    name: "tun0".into(),
+                    mac: None,
+                    ethernet: false,
+                    up: true,
+                    addrs: vec![("10.8.0.2".parse().unwrap(), 32)],
+                },
+                Link {
+                    index: 4,
+                    name: "eth1".into(),
+                    mac,
+                    ethernet: true,
+                    up: false,
+                    addrs: vec![],
+                },
+            ],
+            routes: vec![
+                route("127.0.0.0", 8, TABLE_LOCAL, Kind::Local, Some(1)),
+                route("198.19.255.254", 32, TABLE_LOCAL, Kind::Local, Some(2)),
+                route("198.18.0.0", 15, TABLE_MAIN, Kind::Direct, Some(2)),
+                route("198.18.128.0", 24, TABLE_MAIN, Kind::Gateway, Some(2)),
+                route("10.8.0.0", 16, TABLE_MAIN, Kind::Direct, Some(3)),
+                route("203.0.113.0", 24, TABLE_MAIN, Kind::Other, None),
+                route("0.0.0.0", 0, TABLE_MAIN, Kind::Gateway, Some(2)),
+                route("2001:2:0:1::", 64, TABLE_MAIN, Kind::Direct, Some(2)),
+                route("fe80::", 64, TABLE_MAIN, Kind::Direct, Some(2)),
+            ],
+            default_rules: true,
+        }
+    }
+
+    fn no_lookup(_: IpAddr) -> Option<Route> {
+        panic!("the tables decide alone under default rules")
+    }
+
+    #[test]
+    fn on_link_routed_tun_and_loopback() {
+        let r = host();
+        let path = |a: &str| {
+            let a: IpAddr = a.parse().unwrap();
+            r.path_of(a, r.lookup(a, None), None)
+        };
+        let eth = |src: &str| Path::OnLink {
+            link: 2,
+            src: src.parse().unwrap(),
+        };
+        assert_eq!(path("198.18.0.7"), eth("198.19.255.254"));
+        assert_eq!(
+            path("198.18.128.7"),
+            Path::Kernel,
+            "more specific, via a gateway"
+        );
+        assert_eq!(path("198.19.255.254"), Path::Kernel, "our own address");
+        assert_eq!(path("127.0.0.1"), Path::Kernel);
+        assert_eq!(path("10.8.1.1"), Path::Kernel, "TUN: no Ethernet");
+        assert_eq!(path("8.8.8.8"), Path::Kernel, "default route: a gateway");
+        assert_eq!(path("203.0.113.5"), Path::Kernel);
+        assert_eq!(path("2001:2:0:1::abc"), eth("2001:2:0:1::ffff"));
+        assert_eq!(path("fe80::2"), Path::Kernel, "link-local needs a scope");
+    }
+
+    #[test]
+    fn a_16_costs_a_handful_of_groups() {
+        let r = host();
+        let t = Targets::new(
+            vec![Span::v4(
+                v4("198.18.0.1") as u32,
+                v4("198.18.255.254") as u32,
+            )],
+            vec![],
+        );
+        let p = plan(&r, &t, None, None, &mut no_lookup).unwrap();
+        // Everything but the routed /24 in the middle, in two segments.
+        assert_eq!(p.segments.len(), 2);
+        assert_eq!(p.onlink_count(), 65534 - 256);
+        let i = t.index_of("198.18.128.9".parse().unwrap()).unwrap();
+        assert_eq!(p.find(i), None);
+        let j = t.index_of("198.18.129.0".parse().unwrap()).unwrap();
+        let (s, slot) = p.find(j).unwrap();
+        assert_eq!((s.link, slot), (2, j - 256));
+        assert_eq!(p.find(0).map(|(_, k)| k), Some(0));
+    }
+
+    #[test]
+    fn iface_and_src_are_checked() {
+        let r = host();
+        let t = Targets::from_v4(
+            vec![(v4("198.18.0.1") as u32, v4("198.18.0.9") as u32)],
+            vec![],
+        );
+        let p = plan(&r, &t, Some("eth0"), None, &mut no_lookup).unwrap();
+        assert_eq!(p.onlink_count(), 9);
+        let e = |iface, src: Option<&str>| {
+            plan(
+                &r,
+                &t,
+                iface,
+                src.map(|s| s.parse().unwrap()),
+                &mut no_lookup,
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        assert_eq!(e(Some("eth9"), None), "no interface 'eth9' here");
+        assert_eq!(e(Some("eth1"), None), "interface 'eth1' is down");
+        assert_eq!(
+            e(Some("tun0"), None),
+            "target 198.18.0.1 is not reachable through 'tun0'"
+        );
+        assert_eq!(
+            e(Some("eth0"), Some("10.8.0.2")),
+            "source address 10.8.0.2 is not configured on 'eth0'"
+        );
+        assert_eq!(
+            e(None, Some("192.0.2.9")),
+            "source address 192.0.2.9 is not configured on any interface"
+        );
+        // Through tun0 the loopback target is still fine (local routes need no device).
+        let lo = Targets::from_v4(
+            vec![(v4("127.0.0.1") as u32, v4("127.0.0.1") as u32)],
+            vec![],
+        );
+        assert!(plan(&r, &lo, Some("tun0"), None, &mut no_lookup)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn policy_rules_ask_the_kernel_per_target() {
+        let mut r = host();
+        r.default_rules = false;
+        let t = Targets::from_v4(
+            vec![(v4("198.18.0.1") as u32, v4("198.18.0.4") as u32)],
+            vec![],
+        );
+        let mut asked = Vec::new();
+        let mut lookup = |a: IpAddr| {
+            asked.push(a);
+            // The rules send .3 through the TUN.
+            let oif = if a.to_string().ends_with(".3") { 3 } else { 2 };
+            Some(route(&a.to_string(), 32, 100, Kind::Direct, Some(oif)))
+        };
+        let p = plan(&r, &t, None, None, &mut lookup).unwrap();
+        assert_eq!(asked.len(), 4);
+        assert_eq!(
+            p.segments
+                .iter()
+                .map(|s| (s.first, s.len))
+                .collect::<Vec<_>>(),
+            [(0, 2), (3, 1)]
+        );
+    }
+
+    #[test]
+    fn rules_beyond_the_defaults_are_policy() {
+        assert!(rules_are_default(&[
+            (false, 0, 255, false),
+            (false, 32766, 254, false),
+            (false, 32767, 253, false)
+        ]));
+        assert!(!rules_are_default(&[(false, 100, 10, false)]));
+        assert!(!rules_are_default(&[(false, 32766, 254, true)]));
+    }
+
+    #[test]
+    fn prefix_arithmetic() {
+        assert_eq!(prefix_last(v4("10.0.0.0"), 8, false), v4("10.255.255.255"));
+        assert_eq!(prefix_last(0, 0, false), u128::from(u32::MAX));
+        assert_eq!(prefix_last(0, 0, true), u128::MAX);
+        assert!(contains(v4("10.0.0.0"), 8, v4("10.9.9.9"), false));
+        assert!(!contains(v4("10.0.0.0"), 8, v4("11.0.0.0"), false));
+    }
+}
