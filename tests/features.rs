@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::*;
 
 /// The contract's columns, in order: what JSON objects carry by default.
-const COLUMNS: [&str; 8] = [
+const COLUMNS: [&str; 10] = [
     "addr",
     "status",
     "rtt_ms",
@@ -24,6 +24,8 @@ const COLUMNS: [&str; 8] = [
     "probes",
     "dups",
     "detail",
+    "mac",
+    "vendor",
 ];
 
 fn main() {
@@ -122,7 +124,7 @@ fn timestamp_column() -> Result<(), String> {
     let mut up = BTreeSet::new();
     for r in &rows {
         let addr: Ipv4Addr = parse_addr(&r[0])?;
-        let (status, seen) = (r[1].as_str(), r[8].as_str());
+        let (status, seen) = (r[1].as_str(), r[10].as_str());
         match status {
             "up" => {
                 up.insert(addr);
@@ -321,8 +323,8 @@ fn rdns_names() -> Result<(), String> {
             .iter()
             .find(|(a, _)| *a == addr)
             .map_or("", |(_, n)| n.as_str());
-        ensure(r[8] == expect, || {
-            format!("{addr} ({}): hostname {:?}, want {expect:?}", r[1], r[8])
+        ensure(r[10] == expect, || {
+            format!("{addr} ({}): hostname {:?}, want {expect:?}", r[1], r[10])
         })?;
         seen += usize::from(!expect.is_empty());
     }

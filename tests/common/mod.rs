@@ -275,6 +275,8 @@ pub struct LabOpts {
     pub alive: &'static str,
     pub seed: u64,
     pub unreach: &'static str,
+    /// The scanner on the targets' segment (`lab.sh --onlink`), with this IPv6 prefix.
+    pub onlink: Option<&'static str>,
 }
 
 impl Default for LabOpts {
@@ -284,6 +286,7 @@ impl Default for LabOpts {
             alive: "0.25",
             seed: 1,
             unreach: "203.0.113.0/24",
+            onlink: None,
         }
     }
 }
@@ -314,6 +317,10 @@ impl Lab {
             .args(["--prefix", lab.opts.prefix, "--alive", lab.opts.alive])
             .args(["--seed", &lab.opts.seed.to_string()])
             .args(["--unreach", lab.opts.unreach])
+            .args(match lab.opts.onlink {
+                Some(p6) => vec!["--onlink", "--prefix6", p6],
+                None => vec![],
+            })
             .arg("--truth")
             .arg(&lab.truth)
             .output()
