@@ -19,6 +19,8 @@ pub mod kind {
     pub const FOREIGN_ID: u16 = 1 << 5;
     pub const OTHER_SRC: u16 = 1 << 6;
     pub const ERROR: u16 = 1 << 7;
+    /// An ARP reply or neighbour advertisement (TAP mode).
+    pub const NEIGHBOR: u16 = 1 << 8;
 }
 
 /// Per-address counters written to the log.
@@ -103,9 +105,47 @@ impl Stats {
     }
 }
 
+/// Per-address layer-2 counters, written to the log in TAP mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// ARP requests / neighbour solicitations for the address.
+    pub nd_seen: u64,
+    /// ARP replies / neighbour advertisements written.
+    pub nd_replied: u64,
+    /// Requests dropped by `arp_loss`.
+    pub nd_lost: u64,
+    /// Echo requests an `arp_only` host dropped.
+    pub echo_filtered: u64,
+    /// Frames for the address sent to a MAC other than its owner's.
+    pub wrong_mac: u64,
+}
+
+impl LinkStats {
+    pub const HEADER: &'static str = "nd_seen,nd_replied,nd_lost,echo_filtered,wrong_mac";
+
+    pub fn values(&self) -> [u64; 5] {
+        [
+            self.nd_seen,
+            self.nd_replied,
+            self.nd_lost,
+            self.echo_filtered,
+            self.wrong_mac,
+        ]
+    }
+
+    pub fn add(&mut self, o: &LinkStats) {
+        self.nd_seen += o.nd_seen;
+        self.nd_replied += o.nd_replied;
+        self.nd_lost += o.nd_lost;
+        self.echo_filtered += o.echo_filtered;
+        self.wrong_mac += o.wrong_mac;
+    }
+}
+
 #[derive(Default)]
 pub struct Host {
     pub stats: Stats,
+    pub link: LinkStats,
     bucket: Bucket,
 }
 
@@ -225,6 +265,10 @@ impl Engine {
         if !alive {
             return;
         }
+        if profile.is_arp_only(rule, addr) {
+            host.link.echo_filtered += 1;
+            return;
+        }
         if chance(b.loss_in, seed, addr, n, Tag::LossIn, 0) {
             host.stats.dropped_in += 1;
             return;
@@ -264,7 +308,11 @@ impl Engine {
     /// Counts a packet that was written to the device.
     pub fn sent(&mut self, target: Key, kind: u16) {
         if let Some(h) = self.hosts.get_mut(&target) {
-            h.stats.count_sent(kind);
+            if kind & kind::NEIGHBOR != 0 {
+                h.link.nd_replied += 1;
+            } else {
+                h.stats.count_sent(kind);
+            }
         }
     }
 
@@ -272,6 +320,14 @@ impl Engine {
         let mut t = Stats::default();
         for h in self.hosts.values() {
             t.add(&h.stats);
+        }
+        t
+    }
+
+    pub fn link_totals(&self) -> LinkStats {
+        let mut t = LinkStats::default();
+        for h in self.hosts.values() {
+            t.add(&h.link);
         }
         t
     }
@@ -724,6 +780,23 @@ mod tests {
             .filter(|&a| p.is_alive(p.rule_for(a).unwrap(), a))
             .count();
         assert!((50..110).contains(&alive), "{alive}");
+    }
+
+    #[test]
+    fn arp_only_hosts_drop_echo() {
+        let p = "seed 5\n198.18.0.0/24 arp_only=50%";
+        let mut e = Engine::new(parse_profile(p).unwrap());
+        let mut out = Vec::new();
+        for host in 0..=255u8 {
+            e.handle(0, &request([198, 18, 0, host], 1), &mut out);
+        }
+        let filtered = e.link_totals().echo_filtered;
+        assert_eq!(filtered + out.len() as u64, 256);
+        assert!((90..170).contains(&filtered), "{filtered}");
+        assert_eq!(e.totals().requests_seen, 256);
+        let (out, st) = run("198.18.0.0/24 arp_only=1", [198, 18, 0, 5], 3);
+        assert!(out.is_empty());
+        assert_eq!(st.requests_seen, 3);
     }
 
     #[test]

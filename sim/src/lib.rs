@@ -1,7 +1,13 @@
-//! sweep-sim: a simulated network of ICMP echo hosts behind a TUN device.
+//! sweep-sim: a simulated network of ICMP echo hosts behind a TUN device,
+//! or an Ethernet segment of them behind a TAP device.
 //! See README.md for the profile format.
 
 pub mod engine;
+pub mod ether;
+pub mod lan;
+pub mod link;
+pub mod mac;
+pub mod ndp;
 pub mod netconf;
 pub mod packet;
 pub mod packet6;

@@ -1,4 +1,4 @@
-//! sweep-sim command line: set up the TUN network, run, write the log.
+//! sweep-sim command line: set up the TUN (or TAP) network, run, write the log.
 
 use clap::Parser;
 use std::fs::File;
@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 use sweep_sim::engine::Engine;
+use sweep_sim::lan::Lan;
+use sweep_sim::profile::LinkMode;
 use sweep_sim::{netconf, parse, run, truth, tun};
 
-/// Simulated network of ICMP echo hosts behind a TUN device.
+/// Simulated network of ICMP echo hosts behind a TUN device, or an Ethernet
+/// segment of them behind a TAP device (--tap).
 /// Run it inside a network namespace you created: it installs routes.
 #[derive(Parser, Debug)]
 #[command(version)]
@@ -26,9 +29,13 @@ struct Args {
     /// Create this file once packets are being answered (else print "ready").
     #[arg(long)]
     ready_file: Option<PathBuf>,
-    /// TUN device name.
+    /// TUN (TAP) device name.
     #[arg(long, default_value = "sim0")]
     dev: String,
+    /// Simulate an Ethernet segment behind a TAP device: a MAC per host,
+    /// ARP and neighbour discovery (same as `link tap` in the profile).
+    #[arg(long)]
+    tap: bool,
     /// Exit after this many seconds even without a signal.
     #[arg(long, default_value_t = 600)]
     duration_limit: u64,
@@ -56,8 +63,12 @@ fn write_file(
 fn real_main(args: Args) -> Result<(), String> {
     let text = std::fs::read_to_string(&args.profile)
         .map_err(|e| format!("profile {}: {e}", args.profile.display()))?;
-    let profile =
+    let mut profile =
         parse::parse_profile(&text).map_err(|e| format!("{}: {e}", args.profile.display()))?;
+    if args.tap {
+        profile.lan.mode = LinkMode::Tap;
+    }
+    let tap = profile.lan.mode == LinkMode::Tap;
     if let Some(path) = &args.truth {
         write_file(path, "truth", |w| truth::write_truth(&profile, w))?;
     }
@@ -70,14 +81,27 @@ fn real_main(args: Args) -> Result<(), String> {
                 .into(),
         );
     }
-    let mut dev = tun::Tun::open(&args.dev).map_err(|e| format!("TUN device {}: {e}", args.dev))?;
-    let extra: Vec<_> = profile
-        .prefixes()
-        .into_iter()
-        .filter(|&(net, len)| !netconf::covered_by_lab(net, len))
-        .collect();
-    netconf::configure(&dev.name, &extra, profile.has_v6())
-        .map_err(|e| format!("network setup: {e}"))?;
+    let mut dev = if tap {
+        tun::Tun::open_tap(&args.dev).map_err(|e| format!("TAP device {}: {e}", args.dev))?
+    } else {
+        tun::Tun::open(&args.dev).map_err(|e| format!("TUN device {}: {e}", args.dev))?
+    };
+    if tap {
+        netconf::configure_tap(
+            &dev.name,
+            &profile.lan,
+            &profile.prefixes(),
+            profile.has_v6(),
+        )
+    } else {
+        let extra: Vec<_> = profile
+            .prefixes()
+            .into_iter()
+            .filter(|&(net, len)| !netconf::covered_by_lab(net, len))
+            .collect();
+        netconf::configure(&dev.name, &extra, profile.has_v6())
+    }
+    .map_err(|e| format!("network setup: {e}"))?;
     match &args.ready_file {
         Some(path) => write_file(path, "ready file", |w| w.write_all(b"ready\n"))?,
         None => {
@@ -90,13 +114,17 @@ fn real_main(args: Args) -> Result<(), String> {
             eprintln!("sweep-sim: warning: --realtime: {e}");
         }
     }
-    let mut engine = Engine::new(profile);
-    let st = run::run(
-        &mut dev,
-        &mut engine,
-        Duration::from_secs(args.duration_limit),
-    )
-    .map_err(|e| format!("running: {e}"))?;
+    let limit = Duration::from_secs(args.duration_limit);
+    let (st, engine, lan) = if tap {
+        let mut lan = Lan::new(Engine::new(profile));
+        let st = run::run(&mut dev, &mut lan, limit);
+        (st, lan.engine, Some(lan.counts))
+    } else {
+        let mut engine = Engine::new(profile);
+        let st = run::run(&mut dev, &mut engine, limit);
+        (st, engine, None)
+    };
+    let st = st.map_err(|e| format!("running: {e}"))?;
     if let Some(path) = &args.log {
         write_file(path, "log", |w| truth::write_log(&engine, w))?;
     }
@@ -122,6 +150,14 @@ fn real_main(args: Args) -> Result<(), String> {
         st.late_1ms,
         st.max_late_ns as f64 / 1e6,
     );
+    if let Some(c) = lan {
+        let l = engine.link_totals();
+        eprintln!(
+            "sweep-sim: tap: {} ARP/NDP requests, {} answered, {} lost, {} echo dropped by arp-only hosts, \
+             {} frames to the wrong MAC, {} frames ignored",
+            l.nd_seen, l.nd_replied, l.nd_lost, l.echo_filtered, c.wrong_mac, c.ignored,
+        );
+    }
     Ok(())
 }
 

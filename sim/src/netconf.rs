@@ -1,6 +1,7 @@
-//! Network setup around the TUN device, done with `ip` and /proc/sys.
-//! Only ever touches the network namespace the simulator runs in.
+//! Network setup around the TUN or TAP device, done with `ip` and
+//! /proc/sys. Only ever touches the network namespace the simulator runs in.
 
+use crate::profile::Lan;
 use std::fs;
 use std::io;
 use std::net::IpAddr;
@@ -92,14 +93,15 @@ pub fn configure(dev: &str, extra: &[(IpAddr, u8)], need_v6: bool) -> io::Result
     configure_v6(dev, extra)
 }
 
-fn configure_v6(dev: &str, extra: &[(IpAddr, u8)]) -> io::Result<()> {
+/// IPv6 on, and a quieter device: no duplicate address detection (the
+/// address is usable at once), no router solicitations, no
+/// autoconfiguration. Whatever the kernel still sends (MLD reports) is
+/// ignored by the engine.
+fn quiet_v6(dev: &str) -> io::Result<()> {
     let conf = |c: &str, key: &str| format!("/proc/sys/net/ipv6/conf/{c}/{key}");
     for c in ["all", "default", dev] {
         sysctl(&conf(c, "disable_ipv6"), "0")?;
     }
-    // Quieter device: no duplicate address detection (the address is usable
-    // at once), no router solicitations, no autoconfiguration. Whatever the
-    // kernel still sends (MLD reports) is ignored by the engine.
     for (key, value) in [
         ("accept_dad", "0"),
         ("accept_ra", "0"),
@@ -107,6 +109,11 @@ fn configure_v6(dev: &str, extra: &[(IpAddr, u8)]) -> io::Result<()> {
     ] {
         let _ = sysctl(&conf(dev, key), value);
     }
+    Ok(())
+}
+
+fn configure_v6(dev: &str, extra: &[(IpAddr, u8)]) -> io::Result<()> {
+    quiet_v6(dev)?;
     ip(&["-6", "addr", "replace", OWN_ADDR6, "dev", dev, "nodad"])?;
     let mut routes: Vec<String> = LAB_PREFIXES6.iter().map(|s| s.to_string()).collect();
     for &(net, len) in extra.iter().filter(|(a, _)| a.is_ipv6()) {
@@ -118,31 +125,126 @@ fn configure_v6(dev: &str, extra: &[(IpAddr, u8)]) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether the prefix `net/len` lies inside `outer/outer_len` (same family).
+fn prefix_inside(net: IpAddr, len: u8, outer: IpAddr, outer_len: u8) -> bool {
+    if len < outer_len {
+        return false;
+    }
+    match (net, outer) {
+        (IpAddr::V4(n), IpAddr::V4(o)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(outer_len)).unwrap_or(0);
+            u32::from(n) & mask == u32::from(o) & mask
+        }
+        (IpAddr::V6(n), IpAddr::V6(o)) => {
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(outer_len))
+                .unwrap_or(0);
+            u128::from(n) & mask == u128::from(o) & mask
+        }
+        _ => false,
+    }
+}
+
 /// Whether the prefix `net/len` lies inside one of the lab prefixes, which
 /// are routed anyway.
 pub fn covered_by_lab(net: IpAddr, len: u8) -> bool {
-    let inside = |lab: &str| {
-        let (a, l) = lab.split_once('/').expect("lab prefixes have a length");
-        let l: u8 = l.parse().expect("lab prefix length");
-        if len < l {
-            return false;
-        }
-        match (net, a.parse::<IpAddr>()) {
-            (IpAddr::V4(n), Ok(IpAddr::V4(a))) => {
-                let mask = u32::MAX << (32 - u32::from(l));
-                u32::from(n) & mask == u32::from(a)
-            }
-            (IpAddr::V6(n), Ok(IpAddr::V6(a))) => {
-                let mask = u128::MAX << (128 - u32::from(l));
-                u128::from(n) & mask == u128::from(a)
-            }
-            _ => false,
-        }
+    LAB_PREFIXES.iter().chain(LAB_PREFIXES6.iter()).any(|p| {
+        let (a, l) = p.split_once('/').expect("lab prefixes have a length");
+        let a: IpAddr = a.parse().expect("lab prefix address");
+        prefix_inside(net, len, a, l.parse().expect("lab prefix length"))
+    })
+}
+
+/// The routes TAP mode installs besides the kernel's connected ones: every
+/// lab and profile prefix of the family that is not inside the scanner's
+/// on-link prefix, as `(prefix, gateway)`. The on-link ones need nothing:
+/// the scanner's address brings `NET/LEN dev DEV proto kernel scope link`.
+pub fn tap_routes(lan: &Lan, prefixes: &[(IpAddr, u8)], v6: bool) -> Vec<(String, IpAddr)> {
+    let (block, block_len, gw): (IpAddr, u8, IpAddr) = if v6 {
+        (lan.scanner6.0.into(), lan.scanner6.1, lan.gateway6.into())
+    } else {
+        (lan.scanner.0.into(), lan.scanner.1, lan.gateway.into())
     };
-    LAB_PREFIXES
+    let lab = if v6 { &LAB_PREFIXES6 } else { &LAB_PREFIXES };
+    let mut all: Vec<(IpAddr, u8)> = lab
         .iter()
-        .chain(LAB_PREFIXES6.iter())
-        .any(|p| inside(p))
+        .map(|p| {
+            let (a, l) = p.split_once('/').expect("lab prefixes have a length");
+            (
+                a.parse().expect("lab prefix"),
+                l.parse().expect("lab length"),
+            )
+        })
+        .collect();
+    all.extend(prefixes.iter().filter(|(a, _)| a.is_ipv6() == v6));
+    let mut out: Vec<(String, IpAddr)> = Vec::new();
+    for (net, len) in all {
+        let r = format!("{net}/{len}");
+        if !prefix_inside(net, len, block, block_len) && !out.iter().any(|(o, _)| *o == r) {
+            out.push((r, gw));
+        }
+    }
+    out
+}
+
+/// TAP mode: `lo` and `dev` up, the scanner's addresses on `dev` with their
+/// on-link prefixes (so those targets are `scope link`, no gateway), and
+/// routes via the simulated gateway for every other lab and profile prefix.
+pub fn configure_tap(
+    dev: &str,
+    lan: &Lan,
+    prefixes: &[(IpAddr, u8)],
+    need_v6: bool,
+) -> io::Result<()> {
+    ip(&["link", "set", "dev", "lo", "up"])?;
+    // Before the link comes up, so its link-local address skips DAD too.
+    let have_v6 = Path::new("/proc/sys/net/ipv6").exists();
+    if have_v6 {
+        quiet_v6(dev)?;
+    }
+    ip(&[
+        "link",
+        "set",
+        "dev",
+        dev,
+        "up",
+        "mtu",
+        "1500",
+        "txqueuelen",
+        "10000",
+    ])?;
+    let own = format!("{}/{}", lan.scanner.0, lan.scanner.1);
+    ip(&["addr", "replace", &own, "dev", dev])?;
+    for (r, gw) in tap_routes(lan, prefixes, false) {
+        ip(&["route", "replace", &r, "via", &gw.to_string(), "dev", dev])?;
+    }
+    for conf in ["all", "default", dev] {
+        sysctl(&format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter"), "0")?;
+    }
+    if !have_v6 {
+        if need_v6 {
+            return Err(io::Error::other(
+                "the profile describes IPv6 addresses but the kernel has no IPv6",
+            ));
+        }
+        eprintln!("sweep-sim: warning: no IPv6 in this kernel; simulating IPv4 only");
+        return Ok(());
+    }
+    let own6 = format!("{}/{}", lan.scanner6.0, lan.scanner6.1);
+    ip(&["-6", "addr", "replace", &own6, "dev", dev, "nodad"])?;
+    for (r, gw) in tap_routes(lan, prefixes, true) {
+        ip(&[
+            "-6",
+            "route",
+            "replace",
+            &r,
+            "via",
+            &gw.to_string(),
+            "dev",
+            dev,
+        ])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -162,5 +264,39 @@ mod tests {
         assert!(covered_by_lab(v6("2001:db8:ff:1::"), 64));
         assert!(!covered_by_lab(v6("2001:2::"), 47));
         assert!(!covered_by_lab(v6("2001:db8::"), 120));
+    }
+
+    #[test]
+    fn tap_routes_skip_on_link_prefixes() {
+        let lan = Lan::default();
+        let v4 = |s: &str| IpAddr::V4(s.parse::<Ipv4Addr>().unwrap());
+        let v6 = |s: &str| IpAddr::V6(s.parse::<Ipv6Addr>().unwrap());
+        let extra = [
+            (v4("198.18.4.0"), 24),
+            (v4("10.9.0.0"), 16),
+            (v6("2001:2::"), 120),
+            (v6("2001:2:0:5::"), 64),
+        ];
+        let r4 = tap_routes(&lan, &extra, false);
+        let gw = v4("198.18.255.254");
+        assert_eq!(
+            r4,
+            [
+                ("203.0.113.0/24".to_string(), gw),
+                ("10.9.0.0/16".to_string(), gw)
+            ]
+        );
+        let r6: Vec<String> = tap_routes(&lan, &extra, true)
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(r6, ["2001:2::/48", "2001:db8:ff::/48", "2001:2:0:5::/64"]);
+        assert!(tap_routes(&lan, &extra, true)
+            .iter()
+            .all(|r| r.1 == v6("fe80::1")));
+        // A smaller on-link block leaves the rest of the lab routed.
+        let mut small = lan;
+        small.scanner = ("198.18.255.1".parse().unwrap(), 16);
+        assert_eq!(tap_routes(&small, &[], false)[0].0, "198.18.0.0/15");
     }
 }

@@ -73,7 +73,13 @@ pub fn parse_echo_request6(buf: &[u8]) -> Option<EchoRequest<'_>> {
 }
 
 /// IPv6 header for `payload_len` bytes after it.
-fn header(src: Ipv6Addr, dst: Ipv6Addr, hop_limit: u8, next: u8, payload_len: usize) -> Vec<u8> {
+pub fn header(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    hop_limit: u8,
+    next: u8,
+    payload_len: usize,
+) -> Vec<u8> {
     let mut h = Vec::with_capacity(HEADER_LEN + payload_len);
     h.extend_from_slice(&[0x60, 0, 0, 0]);
     h.extend_from_slice(&(payload_len as u16).to_be_bytes());

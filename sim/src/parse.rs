@@ -1,6 +1,7 @@
 //! Text profile parser. See sim/README.md for the format.
 //! Every error names the line and the offending token; nothing here panics.
 
+use crate::mac::Vendor;
 use crate::profile::*;
 use std::net::IpAddr;
 
@@ -25,6 +26,10 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
     let mut router6 = DEFAULT_ROUTER6;
     let mut defaults = Behavior::default();
     let mut rules = Vec::new();
+    let mut lan = Lan::default();
+    // The last scanner/gateway directive per family (line, token), named
+    // if the two don't fit together.
+    let mut lan_tok: [Option<(usize, String)>; 2] = [None, None];
     let mut total: u128 = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -52,6 +57,34 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
                         IpAddr::V6(a) => router6 = a,
                     }
                 }
+            }
+            "link" => {
+                lan.mode = match rest[..] {
+                    ["tun"] => LinkMode::Tun,
+                    ["tap"] => LinkMode::Tap,
+                    _ => return Err(err(head, "expected 'link tun' or 'link tap'".into())),
+                };
+            }
+            "scanner" | "gateway" => {
+                let [value] = rest[..] else {
+                    return Err(err(head, format!("expected '{head} VALUE'")));
+                };
+                let v6 = if head == "scanner" {
+                    let (addr, len) = parse_scanner(value).map_err(|m| err(value, m))?;
+                    match addr {
+                        IpAddr::V4(a) => lan.scanner = (a, len),
+                        IpAddr::V6(a) => lan.scanner6 = (a, len),
+                    }
+                    addr.is_ipv6()
+                } else {
+                    let addr = parse_ip(value).map_err(|m| err(value, m))?;
+                    match addr {
+                        IpAddr::V4(a) => lan.gateway = a,
+                        IpAddr::V6(a) => lan.gateway6 = a,
+                    }
+                    addr.is_ipv6()
+                };
+                lan_tok[usize::from(v6)] = Some((line, value.to_string()));
             }
             "default" => {
                 defaults = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
@@ -102,12 +135,66 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
             }
         }
     }
+    check_lan(&lan, &lan_tok)?;
     Ok(Profile {
         seed,
         router,
         router6,
         rules,
+        lan,
     })
+}
+
+/// `ADDR/LEN`: the scanner's address and on-link prefix, with room for
+/// hosts beside it.
+fn parse_scanner(v: &str) -> Res<(IpAddr, u8)> {
+    const HINT: &str = "expected the scanner's ADDR/LEN like 198.19.255.254/15 or 2001:2::1/64";
+    let (a, l) = v.split_once('/').ok_or(HINT)?;
+    let addr: IpAddr = a.parse().map_err(|_| HINT)?;
+    let max = if addr.is_ipv6() { 126 } else { 30 };
+    let len = l
+        .parse::<u8>()
+        .ok()
+        .filter(|l| (1..=max).contains(l))
+        .ok_or(format!("prefix length must be 1..={max}"))?;
+    let key = key_of(addr).ok_or("IPv6 scanner address may not be in ::/96")?;
+    let host = host_mask(addr.is_ipv6(), len);
+    if key & host == 0 || key & host == host {
+        return Err("the scanner needs a host address, not the prefix's first or last".into());
+    }
+    Ok((addr, len))
+}
+
+/// The gateway must be a neighbour of the scanner: on its prefix (IPv6 also
+/// link-local), and not the scanner itself.
+fn check_lan(lan: &Lan, toks: &[Option<(usize, String)>; 2]) -> Result<(), ProfileError> {
+    let checks = [
+        (
+            IpAddr::V4(lan.gateway),
+            format!("{}/{}", lan.scanner.0, lan.scanner.1),
+        ),
+        (
+            IpAddr::V6(lan.gateway6),
+            format!("{}/{}", lan.scanner6.0, lan.scanner6.1),
+        ),
+    ];
+    for ((gw, scanner), tok) in checks.into_iter().zip(toks) {
+        let Some((line, token)) = tok else { continue };
+        let key = key_of(gw).unwrap_or(0);
+        let msg = if lan.is_scanner(key) {
+            format!("gateway {gw} is the scanner's own address")
+        } else if !lan.on_link(key) {
+            format!("gateway {gw} is not on the scanner's link {scanner}")
+        } else {
+            continue;
+        };
+        return Err(ProfileError {
+            line: *line,
+            token: token.clone(),
+            msg,
+        });
+    }
+    Ok(())
 }
 
 /// Applies `key=value` tokens and flags on top of `base`.
@@ -220,6 +307,15 @@ fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
                 _ => return Err("expected host or rule".into()),
             }
         }
+        "arp_only" => b.arp_only = parse_prob(v)?,
+        "arp_loss" => b.arp_loss = parse_prob(v)?,
+        "arp_rtt" => b.arp_rtt = parse_delay(v)?,
+        "vendor" => {
+            b.vendors = v
+                .split(',')
+                .map(Vendor::parse)
+                .collect::<Result<Vec<_>, _>>()?
+        }
         _ => return Err(format!("unknown key '{key}'")),
     }
     Ok(())
@@ -237,7 +333,8 @@ fn parse_target(v: &str) -> Res<(Key, u8, bool)> {
         None => (v, None),
     };
     let addr: IpAddr = a.parse().map_err(|_| {
-        "expected a directive (seed, router, default) or an address/prefix like \
+        "expected a directive (seed, router, default, link, scanner, gateway) or an \
+         address/prefix like \
          198.18.0.0/24 or 2001:2::/120"
             .to_string()
     })?;
@@ -584,6 +681,69 @@ default ttl=60 rtt=2ms
         assert_eq!(error_of("router 2001:2::zz").token, "2001:2::zz");
         assert_eq!(error_of("2001:2::/120 router=nope").token, "router=nope");
         assert_eq!(error_of("2001:2:::/120").token, "2001:2:::/120");
+    }
+
+    #[test]
+    fn tap_directives_and_keys() {
+        use crate::mac::Vendor;
+        use std::net::{Ipv4Addr, Ipv6Addr};
+        let p = parse_profile(
+            "link tap\n\
+             scanner 10.1.255.254/16\n\
+             gateway 10.1.0.1\n\
+             scanner 2001:2::1/64\n\
+             gateway 2001:2::fe\n\
+             default vendor=intel,rpi\n\
+             10.1.0.0/24 arp_only=20% arp_loss=0.1 arp_rtt=1ms..2ms\n\
+             10.1.1.0/24 vendor=local,00:50:b6\n",
+        )
+        .unwrap();
+        assert_eq!(p.lan.mode, LinkMode::Tap);
+        assert_eq!(p.lan.scanner, (Ipv4Addr::new(10, 1, 255, 254), 16));
+        assert_eq!(p.lan.gateway, Ipv4Addr::new(10, 1, 0, 1));
+        assert_eq!(
+            p.lan.scanner6,
+            ("2001:2::1".parse::<Ipv6Addr>().unwrap(), 64)
+        );
+        assert_eq!(p.lan.gateway6, "2001:2::fe".parse::<Ipv6Addr>().unwrap());
+        let b = &p.rules[0].behavior;
+        assert_eq!((b.arp_only, b.arp_loss), (0.2, 0.1));
+        assert_eq!((b.arp_rtt.lo, b.arp_rtt.hi), (1_000_000, 2_000_000));
+        assert_eq!(b.vendors, [Vendor::Intel, Vendor::RaspberryPi]);
+        assert_eq!(
+            p.rules[1].behavior.vendors,
+            [Vendor::Local, Vendor::Oui([0, 0x50, 0xb6])]
+        );
+        assert_eq!(parse_profile("198.18.0.0/24").unwrap().lan, Lan::default());
+    }
+
+    #[test]
+    fn tap_errors_name_line_and_token() {
+        let e = error_of("scanner 10.0.0.1/24\n");
+        assert_eq!((e.line, e.token.as_str()), (1, "10.0.0.1/24"));
+        assert_eq!(
+            e.msg,
+            "gateway 198.18.255.254 is not on the scanner's link 10.0.0.1/24"
+        );
+        let e = error_of("gateway 198.19.255.254\n");
+        assert_eq!(e.msg, "gateway 198.19.255.254 is the scanner's own address");
+        assert!(error_of("gateway 2001:db8::1")
+            .msg
+            .contains("not on the scanner's link"));
+        assert!(parse_profile("gateway fe80::9").is_ok());
+        assert_eq!(error_of("scanner 10.0.0.1").token, "10.0.0.1");
+        assert_eq!(
+            error_of("scanner 10.0.0.1/31").msg,
+            "prefix length must be 1..=30"
+        );
+        assert!(error_of("scanner 10.0.0.0/24").msg.contains("host address"));
+        assert!(error_of("scanner 10.0.0.255/24")
+            .msg
+            .contains("host address"));
+        assert_eq!(error_of("link ethernet").token, "link");
+        assert_eq!(error_of("198.18.0.0/24 vendor=apple").token, "vendor=apple");
+        assert_eq!(error_of("198.18.0.0/24 arp_only=2").token, "arp_only=2");
+        assert_eq!(error_of("198.18.0.0/24 vendor=").token, "vendor=");
     }
 
     #[test]

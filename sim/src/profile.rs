@@ -6,6 +6,7 @@
 //! rules may not touch `::/96`, so the two never collide, and sorting keys
 //! puts every IPv4 address before every IPv6 address.
 
+use crate::mac::{Vendor, DEFAULT_VENDORS};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// An address of either family (see the module comment).
@@ -224,6 +225,15 @@ pub struct Behavior {
     pub ratelimit_scope: Scope,
     /// Bucket size; `None` means one second's worth (`ratelimit`).
     pub ratelimit_burst: Option<u32>,
+    /// Fraction of the alive hosts that answer ARP / neighbour solicitations
+    /// but drop echo requests (firewalled PCs, printers).
+    pub arp_only: f64,
+    /// Probability that one ARP request / neighbour solicitation is lost.
+    pub arp_loss: f64,
+    /// Delay before an ARP reply / neighbour advertisement.
+    pub arp_rtt: Delay,
+    /// Vendors whose OUIs the hosts' MACs are drawn from (TAP mode).
+    pub vendors: Vec<Vendor>,
 }
 
 impl Default for Behavior {
@@ -255,6 +265,10 @@ impl Default for Behavior {
             ratelimit: None,
             ratelimit_scope: Scope::Host,
             ratelimit_burst: None,
+            arp_only: 0.0,
+            arp_loss: 0.0,
+            arp_rtt: Delay::fixed(0),
+            vendors: DEFAULT_VENDORS.to_vec(),
         }
     }
 }
@@ -325,6 +339,73 @@ pub const DEFAULT_ROUTER: Ipv4Addr = Ipv4Addr::new(198, 18, 255, 254);
 /// Source of ICMPv6 errors unless the profile names another.
 pub const DEFAULT_ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 2, 0xffff, 0, 0, 0, 0, 0xfe);
 
+/// What the simulator sits behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkMode {
+    /// A TUN device: IP packets, the kernel routes every prefix to it.
+    Tun,
+    /// A TAP device: an Ethernet segment with one MAC per host, ARP and NDP.
+    Tap,
+}
+
+/// The scanner's side of the TAP link (see sim/README.md, "TAP mode").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lan {
+    pub mode: LinkMode,
+    /// The scanner's address on the device and its on-link prefix length.
+    pub scanner: (Ipv4Addr, u8),
+    pub scanner6: (Ipv6Addr, u8),
+    /// The simulated router on the segment, next hop for routed prefixes.
+    pub gateway: Ipv4Addr,
+    pub gateway6: Ipv6Addr,
+}
+
+/// Defaults: the scanner has the last-but-one address of the lab's
+/// 198.18.0.0/15 and of 2001:2::/64, so those are on-link; the router is
+/// 198.18.255.254 (also the default error source) and fe80::1.
+pub const DEFAULT_SCANNER: (Ipv4Addr, u8) = (Ipv4Addr::new(198, 19, 255, 254), 15);
+pub const DEFAULT_SCANNER6: (Ipv6Addr, u8) = (
+    Ipv6Addr::new(0x2001, 2, 0, 0, 0xffff, 0xffff, 0xffff, 0xfffe),
+    64,
+);
+pub const DEFAULT_GATEWAY6: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+
+impl Default for Lan {
+    fn default() -> Self {
+        Lan {
+            mode: LinkMode::Tun,
+            scanner: DEFAULT_SCANNER,
+            scanner6: DEFAULT_SCANNER6,
+            gateway: DEFAULT_ROUTER,
+            gateway6: DEFAULT_GATEWAY6,
+        }
+    }
+}
+
+impl Lan {
+    /// Whether `addr` is on the scanner's segment: inside its prefix (IPv6
+    /// also link-local), so the kernel routes it `scope link`, no gateway.
+    pub fn on_link(&self, addr: Key) -> bool {
+        match addr_of(addr) {
+            IpAddr::V4(a) => {
+                let (s, len) = self.scanner;
+                let mask = !(host_mask(false, len) as u32);
+                u32::from(a) & mask == u32::from(s) & mask
+            }
+            IpAddr::V6(a) => {
+                let (s, len) = self.scanner6;
+                let mask = !host_mask(true, len);
+                u128::from(a) & mask == u128::from(s) & mask || a.segments()[0] & 0xffc0 == 0xfe80
+            }
+        }
+    }
+
+    /// Whether `addr` is one of the scanner's own addresses.
+    pub fn is_scanner(&self, addr: Key) -> bool {
+        addr_of(addr) == IpAddr::V4(self.scanner.0) || addr_of(addr) == IpAddr::V6(self.scanner6.0)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Profile {
     pub seed: u64,
@@ -332,6 +413,7 @@ pub struct Profile {
     pub router6: Ipv6Addr,
     /// Later rules override earlier ones where they overlap.
     pub rules: Vec<Rule>,
+    pub lan: Lan,
 }
 
 impl Profile {
@@ -355,6 +437,18 @@ impl Profile {
                     .any(|&(a, b)| (u128::from(a)..=u128::from(b)).contains(&off))
             }
         }
+    }
+
+    /// Whether alive `addr` (covered by `rule`) answers ARP/NDP but no echo.
+    pub fn is_arp_only(&self, rule: &Rule, addr: Key) -> bool {
+        crate::rng::chance(
+            rule.behavior.arp_only,
+            self.seed,
+            addr,
+            0,
+            crate::rng::Tag::ArpOnly,
+            0,
+        )
     }
 
     /// The router that reports errors for `rule`.
@@ -435,6 +529,7 @@ mod tests {
                 rule([10, 0, 0, 2], 32),
                 rule([10, 0, 0, 4], 31),
             ],
+            lan: Lan::default(),
         };
         let got: Vec<u128> = p.addresses().map(|a| a & 0xff).collect();
         assert_eq!(got, vec![0, 1, 2, 3, 4, 5]);
@@ -470,6 +565,7 @@ mod tests {
                 rule6("2001:2::2", 128),
                 rule6("2001:2::", 120),
             ],
+            lan: Lan::default(),
         };
         let got: Vec<String> = p.addresses().map(|k| addr_of(k).to_string()).collect();
         assert_eq!(
@@ -489,6 +585,20 @@ mod tests {
         assert_eq!(host_mask(false, 0), u128::from(u32::MAX));
         assert_eq!(rule6("2001:2::", 120).size(), 256);
         assert!(p.has_v6());
+    }
+
+    #[test]
+    fn on_link_is_the_scanner_prefix() {
+        let lan = Lan::default();
+        let k = |s: &str| key_of(s.parse().unwrap()).unwrap();
+        assert!(lan.on_link(k("198.18.0.5")) && lan.on_link(k("198.19.200.1")));
+        assert!(!lan.on_link(k("198.20.0.1")) && !lan.on_link(k("203.0.113.5")));
+        assert!(lan.on_link(k("2001:2::5")) && lan.on_link(k("fe80::1")));
+        assert!(!lan.on_link(k("2001:2:0:1::5")) && !lan.on_link(k("2001:db8:ff::1")));
+        assert!(lan.on_link(k("198.18.255.254")));
+        assert!(lan.is_scanner(k("198.19.255.254")));
+        assert!(lan.is_scanner(k("2001:2::ffff:ffff:ffff:fffe")));
+        assert!(!lan.is_scanner(k("198.18.0.5")));
     }
 
     #[test]

@@ -20,6 +20,13 @@ pub enum Tag {
     Options,
     ForeignId,
     OtherSrc,
+    /// Whether a host answers ARP/NDP but drops echo (TAP mode).
+    ArpOnly,
+    /// Loss of one ARP request / neighbour solicitation.
+    ArpLoss,
+    ArpRtt,
+    /// Vendor and OUI of a host's MAC, and the seed's MAC permutation.
+    Mac,
 }
 
 /// SplitMix64 finaliser: cheap and well mixed, enough for simulation draws.
@@ -35,6 +42,11 @@ fn mix(mut z: u64) -> u64 {
 /// `addr` is a profile key: IPv4 addresses hash as they always did, IPv6
 /// addresses mix in their upper half too.
 pub fn draw(seed: u64, addr: u128, n: u64, tag: Tag, k: u64) -> f64 {
+    (word(seed, addr, n, tag, k) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The 64 random bits behind [`draw`].
+pub fn word(seed: u64, addr: u128, n: u64, tag: Tag, k: u64) -> u64 {
     let mut h = mix(seed);
     h = mix(h ^ addr as u64);
     let hi = (addr >> 64) as u64;
@@ -42,8 +54,7 @@ pub fn draw(seed: u64, addr: u128, n: u64, tag: Tag, k: u64) -> f64 {
         h = mix(h ^ hi);
     }
     h = mix(h ^ n);
-    h = mix(h ^ ((tag as u64) << 32) ^ k);
-    (h >> 11) as f64 / (1u64 << 53) as f64
+    mix(h ^ ((tag as u64) << 32) ^ k)
 }
 
 /// True with probability `p` for this decision.

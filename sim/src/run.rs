@@ -1,6 +1,8 @@
 //! The main loop: read requests, plan replies, send them when due.
 
 use crate::engine::{Engine, Planned};
+use crate::lan::Lan;
+use crate::profile::Key;
 use crate::sched::Scheduler;
 use crate::tun::Tun;
 use std::io;
@@ -97,7 +99,36 @@ const READ_BATCH: usize = 256;
 /// RTTs can't eat all memory.
 const MAX_PENDING: usize = 4_000_000;
 
-pub fn run(tun: &mut Tun, engine: &mut Engine, limit: Duration) -> io::Result<RunStats> {
+/// What the loop drives: the engine on a TUN device (IP packets), the
+/// segment on a TAP device (frames).
+pub trait Responder {
+    /// Plans what to send for one packet read at `now`.
+    fn handle(&mut self, now: u64, buf: &[u8], out: &mut Vec<Planned>);
+    /// Counts a planned packet that was written.
+    fn sent(&mut self, target: Key, kind: u16);
+}
+
+impl Responder for Engine {
+    fn handle(&mut self, now: u64, buf: &[u8], out: &mut Vec<Planned>) {
+        Engine::handle(self, now, buf, out)
+    }
+
+    fn sent(&mut self, target: Key, kind: u16) {
+        Engine::sent(self, target, kind)
+    }
+}
+
+impl Responder for Lan {
+    fn handle(&mut self, now: u64, buf: &[u8], out: &mut Vec<Planned>) {
+        Lan::handle(self, now, buf, out)
+    }
+
+    fn sent(&mut self, target: Key, kind: u16) {
+        self.engine.sent(target, kind)
+    }
+}
+
+pub fn run(tun: &mut Tun, engine: &mut impl Responder, limit: Duration) -> io::Result<RunStats> {
     let mask = install_signals()?;
     let start = Instant::now();
     let now = || start.elapsed().as_nanos() as u64;

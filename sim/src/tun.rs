@@ -1,4 +1,5 @@
-//! The TUN device: raw IPv4 packets in and out, no packet-info header.
+//! The TUN device (raw IP packets in and out) or TAP device (Ethernet
+//! frames), without the packet-info header.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -8,6 +9,7 @@ use std::os::unix::io::{AsRawFd, RawFd};
 // From <linux/if_tun.h>; not every libc version exports them.
 const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
 const IFF_TUN: libc::c_short = 0x0001;
+const IFF_TAP: libc::c_short = 0x0002;
 const IFF_NO_PI: libc::c_short = 0x1000;
 
 /// `struct ifreq` as TUNSETIFF reads it: name then flags, padded to 40 bytes.
@@ -26,6 +28,16 @@ pub struct Tun {
 impl Tun {
     /// Creates (or attaches to) TUN device `name`, non-blocking.
     pub fn open(name: &str) -> io::Result<Tun> {
+        Tun::open_with(name, IFF_TUN)
+    }
+
+    /// Creates (or attaches to) TAP device `name`, non-blocking: reads and
+    /// writes whole Ethernet frames.
+    pub fn open_tap(name: &str) -> io::Result<Tun> {
+        Tun::open_with(name, IFF_TAP)
+    }
+
+    fn open_with(name: &str, kind: libc::c_short) -> io::Result<Tun> {
         if name.is_empty() || name.len() >= libc::IFNAMSIZ {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -39,7 +51,7 @@ impl Tun {
             .open("/dev/net/tun")?;
         let mut req = IfReq {
             name: [0; libc::IFNAMSIZ],
-            flags: IFF_TUN | IFF_NO_PI,
+            flags: kind | IFF_NO_PI,
             _pad: [0; 22],
         };
         req.name[..name.len()].copy_from_slice(name.as_bytes());
@@ -64,13 +76,14 @@ impl Tun {
         }
     }
 
-    /// Writes one whole packet; the kernel takes it as received on the device.
+    /// Writes one whole packet (frame); the kernel takes it as received on
+    /// the device.
     pub fn send(&mut self, pkt: &[u8]) -> io::Result<()> {
         let n = self.file.write(pkt)?;
         if n != pkt.len() {
             return Err(io::Error::new(
                 io::ErrorKind::WriteZero,
-                "short write to TUN",
+                "short write to the device",
             ));
         }
         Ok(())

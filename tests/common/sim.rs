@@ -1,6 +1,7 @@
-//! Helpers for the sweep-sim end-to-end tests (tests/sim.rs, tests/sim_v6.rs):
-//! build and run the simulator in a fresh namespace, run sweep against it,
-//! read its truth and log files, and compare sweep's rows with them.
+//! Helpers for the sweep-sim end-to-end tests (tests/sim.rs, tests/sim_v6.rs,
+//! tests/sim_tap.rs): build and run the simulator in a fresh namespace (TUN
+//! or TAP mode), run sweep or other tools against it, read its truth and log
+//! files, and compare sweep's rows with them.
 //!
 //! [`SimNet`] is generic over the address type of the truth, the log and
 //! sweep's rows ([`Addr`]): [`Sim`] (IPv4 only: an IPv6 row is an error) for
@@ -15,13 +16,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::common::{
-    check_ascending, check_crlf, ensure, parse_addr, parse_sweep, sweep_in, Addr, Netns, SweepRow,
-    SweepRun,
+    check_ascending, check_crlf, ensure, parse_addr, parse_sweep, run_limited, sweep_in, Addr,
+    Netns, SweepRow, SweepRun,
 };
 
 /// Builds sweep-sim (release: its timing is part of what is tested) once per
@@ -70,12 +71,17 @@ pub struct SimTruth<A = Ipv4Addr> {
     pub rtt_ms: Option<f64>,
     pub responder: String,
     pub detail: String,
+    /// TAP mode: the MAC that answers ARP/NDP for the address (lowercase,
+    /// colon-separated); empty where nothing does, and in TUN mode.
+    pub mac: String,
 }
 
+/// The TAP mode's layer-2 counters in the log (the simulator's own type).
+pub use sweep_sim::engine::LinkStats as SimLinkLog;
 /// One row of sweep-sim's log: what it did for one address (the simulator's own type).
 pub use sweep_sim::engine::Stats as SimLog;
 
-const TRUTH_HEADER: &str = "addr,expect,rtt_ms,responder,detail";
+use sweep_sim::truth::{TRUTH_HEADER, TRUTH_HEADER_TAP};
 
 /// Lines after an exact header, split on commas (neither file quotes fields).
 fn rows<'a>(text: &'a str, header: &str, what: &str) -> Result<Vec<Vec<&'a str>>, String> {
@@ -96,8 +102,14 @@ fn rows<'a>(text: &'a str, header: &str, what: &str) -> Result<Vec<Vec<&'a str>>
         .collect()
 }
 
+/// The truth of either mode (TAP mode's has the `mac` column).
 pub fn parse_sim_truth<A: Addr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>>, String> {
-    rows(text, TRUTH_HEADER, "truth")?
+    let header = if text.lines().next() == Some(TRUTH_HEADER_TAP) {
+        TRUTH_HEADER_TAP
+    } else {
+        TRUTH_HEADER
+    };
+    rows(text, header, "truth")?
         .into_iter()
         .map(|f| {
             let t = SimTruth {
@@ -106,14 +118,24 @@ pub fn parse_sim_truth<A: Addr>(text: &str) -> Result<BTreeMap<A, SimTruth<A>>, 
                 rtt_ms: f[2].parse().ok(),
                 responder: f[3].to_string(),
                 detail: f[4].to_string(),
+                mac: f.get(5).map(|m| m.to_string()).unwrap_or_default(),
             };
             Ok((t.addr, t))
         })
         .collect()
 }
 
+fn tap_log_header() -> String {
+    format!("addr,{},{}", SimLog::HEADER, SimLinkLog::HEADER)
+}
+
+/// The log of either mode, without TAP mode's layer-2 columns.
 pub fn parse_sim_log<A: Addr>(text: &str) -> Result<BTreeMap<A, SimLog>, String> {
-    rows(text, &format!("addr,{}", SimLog::HEADER), "log")?
+    let header = match text.lines().next() {
+        Some(h) if h == tap_log_header() => tap_log_header(),
+        _ => format!("addr,{}", SimLog::HEADER),
+    };
+    rows(text, &header, "log")?
         .into_iter()
         .map(|f| {
             let n = |i: usize| {
@@ -139,6 +161,30 @@ pub fn parse_sim_log<A: Addr>(text: &str) -> Result<BTreeMap<A, SimLog>, String>
         .collect()
 }
 
+/// TAP mode's layer-2 log columns (ARP/NDP seen, answered, lost, echo
+/// dropped by arp-only hosts, frames to the wrong MAC) per address.
+pub fn parse_sim_link_log<A: Addr>(text: &str) -> Result<BTreeMap<A, SimLinkLog>, String> {
+    let at = 1 + SimLog::HEADER.split(',').count();
+    rows(text, &tap_log_header(), "TAP log")?
+        .into_iter()
+        .map(|f| {
+            let n = |i: usize| {
+                f[at + i]
+                    .parse::<u64>()
+                    .map_err(|_| format!("log: bad number {:?}", f[at + i]))
+            };
+            let l = SimLinkLog {
+                nd_seen: n(0)?,
+                nd_replied: n(1)?,
+                nd_lost: n(2)?,
+                echo_filtered: n(3)?,
+                wrong_mac: n(4)?,
+            };
+            Ok((parse_addr(f[0])?, l))
+        })
+        .collect()
+}
+
 /// A running simulator in its own namespace. Dropping it stops the simulator
 /// and deletes the namespace (also when a test fails or panics).
 pub struct SimNet<A: Addr> {
@@ -157,9 +203,32 @@ const READY_LIMIT: Duration = Duration::from_secs(20);
 /// Safety bound passed to the simulator itself.
 const SIM_LIFETIME_SECS: &str = "300";
 
+/// What a TAP-mode simulator did, read after it stopped.
+pub struct TapLog<A: Addr> {
+    pub log: BTreeMap<A, SimLog>,
+    pub link: BTreeMap<A, SimLinkLog>,
+    /// Its summary lines (stderr).
+    pub summary: String,
+}
+
+/// The TAP device's name inside the namespace.
+pub const SIM_DEV: &str = "sim0";
+
 impl<A: Addr> SimNet<A> {
     /// Starts sweep-sim with `profile` in a new namespace and waits for it.
     pub fn start(profile: &str) -> Result<Self, String> {
+        Self::start_with(profile, &[])
+    }
+
+    /// Starts sweep-sim in TAP mode (`--tap`): an Ethernet segment on
+    /// [`SIM_DEV`] whose on-link prefixes are the scanner's (198.18.0.0/15
+    /// and 2001:2::/64 by default), see sim/README.md.
+    pub fn start_tap(profile: &str) -> Result<Self, String> {
+        Self::start_with(profile, &["--tap"])
+    }
+
+    /// Starts sweep-sim with `profile` and extra command-line `args`.
+    pub fn start_with(profile: &str, args: &[&str]) -> Result<Self, String> {
         let bin = sim_bin()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let base = dir.path().to_path_buf();
@@ -179,6 +248,7 @@ impl<A: Addr> SimNet<A> {
             .arg("--ready-file")
             .arg(p("ready"))
             .args(["--duration-limit", SIM_LIFETIME_SECS, "--realtime"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -232,10 +302,41 @@ impl<A: Addr> SimNet<A> {
 
     /// Stops the simulator (SIGTERM) and returns its log and summary line.
     pub fn stop(&mut self) -> Result<(BTreeMap<A, SimLog>, String), String> {
-        self.terminate();
-        let text = std::fs::read_to_string(self.dir.path().join("log.csv"))
-            .map_err(|e| format!("no log from sweep-sim ({e}): {}", self.stderr()))?;
+        let text = self.stop_log()?;
         Ok((parse_sim_log(&text)?, self.stderr()))
+    }
+
+    /// [`SimNet::stop`] for TAP mode: the log with its layer-2 counters.
+    pub fn stop_tap(&mut self) -> Result<TapLog<A>, String> {
+        let text = self.stop_log()?;
+        Ok(TapLog {
+            log: parse_sim_log(&text)?,
+            link: parse_sim_link_log(&text)?,
+            summary: self.stderr(),
+        })
+    }
+
+    fn stop_log(&mut self) -> Result<String, String> {
+        self.terminate();
+        std::fs::read_to_string(self.dir.path().join("log.csv"))
+            .map_err(|e| format!("no log from sweep-sim ({e}): {}", self.stderr()))
+    }
+
+    /// Runs `prog args` inside the namespace (bounded by `limit`) and
+    /// returns its outcome whatever the exit status.
+    pub fn run_in(&self, prog: &str, args: &[&str], limit: Duration) -> Result<SweepRun, String> {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns.name, prog]).args(args);
+        run_limited(cmd, limit)
+    }
+
+    /// The truth rows with a MAC (TAP mode: whatever answers ARP/NDP).
+    pub fn truth_macs(&self) -> BTreeMap<A, String> {
+        self.truth
+            .values()
+            .filter(|t| !t.mac.is_empty())
+            .map(|t| (t.addr, t.mac.clone()))
+            .collect()
     }
 
     /// SIGTERM to the simulator (it runs as a child of `ip netns exec`, which
@@ -294,6 +395,41 @@ impl<A: Addr> SimNet<A> {
             .map(|t| t.addr)
             .collect()
     }
+}
+
+/// Makes sure `prog` is installed, installing Debian package `package`
+/// with apt-get when it is missing (the tests run as root); one install at
+/// a time per test process.
+pub fn ensure_tool(prog: &str, package: &str) -> Result<(), String> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let have = || {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {prog}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if have() {
+        return Ok(());
+    }
+    let limit = Duration::from_secs(300);
+    let mut update = Command::new("apt-get");
+    update.args(["update", "-qq"]);
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", package])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    for cmd in [update, install] {
+        let what = format!("{cmd:?}");
+        let run = run_limited(cmd, limit)?;
+        ensure(run.code == Some(0), || {
+            format!("{what} failed ({:?}): {}", run.code, run.stderr.trim())
+        })?;
+    }
+    ensure(have(), || {
+        format!("{prog} still missing after apt-get install {package}")
+    })
 }
 
 impl<A: Addr> Drop for SimNet<A> {
