@@ -68,6 +68,9 @@ struct Args {
     /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,seen_at,hostname)
     #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
     fields: Vec<String>,
+    /// CSV fields exactly as found: no leading ' before text that starts with = + - @ TAB CR
+    #[arg(long)]
+    csv_raw: bool,
     /// Add a seen_at column: RFC 3339 time of the first reply
     #[arg(long)]
     timestamp: bool,
@@ -303,6 +306,7 @@ fn layout(a: &Args) -> Result<Layout, Error> {
         },
         fields,
         all: a.all,
+        csv_raw: a.csv_raw,
     })
 }
 
