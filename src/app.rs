@@ -45,6 +45,11 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                         .into(),
                 });
             }
+            st.check(targets.len(), &opts)
+                .map_err(|reason| Error::BadState {
+                    path: path.clone(),
+                    reason,
+                })?;
             Some(st)
         }
         None => None,

@@ -35,6 +35,8 @@ pub enum Error {
     Receive(io::Error),
     #[error("the state file '{}' {reason}", path.display())]
     StateMismatch { path: PathBuf, reason: String },
+    #[error("the state file '{}' {reason}; it cannot be resumed from", path.display())]
+    BadState { path: PathBuf, reason: String },
     #[error("cannot handle signals: {0}")]
     Signals(io::Error),
     #[error("writing results failed: {0}")]
@@ -52,6 +54,7 @@ impl Error {
             | Error::Output { .. }
             | Error::NoTargets(_)
             | Error::StateMismatch { .. }
+            | Error::BadState { .. }
             | Error::TooManyTargets { .. } => 2,
             _ => 3,
         }

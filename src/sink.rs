@@ -84,6 +84,33 @@ impl Sink {
     }
 }
 
+/// Writes `bytes` to a temp file beside `path`, fsyncs it, renames it over `path` and
+/// fsyncs the directory, so after a crash `path` holds either the old or the new bytes.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = parent_dir(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".sweep-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    set_readable(tmp.as_file())?;
+    persist(tmp, path)
+}
+
+/// fsync the temp file, rename it to `path`, fsync the directory holding both.
+fn persist(tmp: NamedTempFile, path: &Path) -> io::Result<()> {
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    std::fs::File::open(parent_dir(path))?.sync_all()
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// Temp files are created 0600; results are an ordinary file, so honour the umask instead.
 fn set_readable(f: &std::fs::File) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
