@@ -151,16 +151,17 @@ pub struct Config {
 }
 
 impl Config {
-    /// Where an interrupted run leaves its state.
+    /// Where an interrupted run leaves its state: `--state`, else beside a regular `-o`
+    /// file, else (stdout, /dev/null, a FIFO: no place for a file beside it) ./sweep.state.
     pub fn state_path(&self) -> PathBuf {
         match (&self.state, &self.output) {
             (Some(p), _) => p.clone(),
-            (None, Some(o)) => {
+            (None, Some(o)) if !crate::sink::is_special(o) => {
                 let mut s = o.clone().into_os_string();
                 s.push(".state");
                 s.into()
             }
-            (None, None) => PathBuf::from("sweep.state"),
+            (None, _) => PathBuf::from("sweep.state"),
         }
     }
 }
@@ -449,6 +450,20 @@ mod tests {
         for bad in ["2/2", "x/2", "1", "0/0"] {
             assert!(cfg(&["--seed", "1", "--shard", bad, "x"]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn state_goes_beside_a_regular_output_only() {
+        let at = |args: &[&str]| cfg(args).unwrap().state_path();
+        assert_eq!(at(&["x", "-o", "out.csv"]), PathBuf::from("out.csv.state"));
+        assert_eq!(at(&["x"]), PathBuf::from("sweep.state"));
+        for special in ["/dev/null", "/dev/stdout", "/proc/self/fd/1"] {
+            assert_eq!(at(&["x", "-o", special]), PathBuf::from("sweep.state"));
+        }
+        assert_eq!(
+            at(&["x", "-o", "/dev/null", "--state", "s"]),
+            PathBuf::from("s")
+        );
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub enum Error {
     Signals(io::Error),
     #[error("writing results failed: {0}")]
     Write(io::Error),
+    /// A failure to write results once the work (a scan, or reading merge/diff inputs) is
+    /// done: a runtime error (3), never the usage error (2) that means nothing was sent.
+    #[error("cannot write results to '{}': {source}", path.display())]
+    WriteResults { path: PathBuf, source: io::Error },
 }
 
 impl Error {

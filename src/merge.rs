@@ -8,8 +8,7 @@ use crate::output::CsvOut;
 use crate::sink::Sink;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -137,59 +136,22 @@ pub fn run(inputs: &[PathBuf], output: Option<&Path>, raw: bool) -> Result<Merge
     Output::prepare(output)?.fill(|out| write_merged(&mut merger, out, raw))
 }
 
-/// Where merge and diff write: stdout, a temp file renamed over `-o FILE` when complete
-/// (the scan's `Sink`), or, when FILE exists and is not a regular file (/dev/null, a FIFO,
-/// /dev/stdout), that file itself: renaming over it would replace the device.
-pub enum Output {
-    Sink(Sink),
-    Special { file: File, path: PathBuf },
-}
+/// Where merge and diff write: the scan's `Sink` (stdout, a temp file renamed over
+/// `-o FILE` when complete, or a special file written in place).
+pub struct Output(Sink);
 
 impl Output {
     /// Proves the output is writable before any input row is read.
     pub fn prepare(path: Option<&Path>) -> Result<Output> {
-        if let Some(path) = path {
-            let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
-            if special {
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|source| crate::error::Error::Output {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
-                let path = path.to_path_buf();
-                return Ok(Output::Special { file, path });
-            }
-        }
-        Ok(Output::Sink(Sink::prepare(path)?))
+        Ok(Output(Sink::prepare(path)?))
     }
 
     /// Runs `write` into the output, keeping a CSV input error typed (the sink only carries
     /// I/O errors); a `-o` file is only put in place when everything succeeded.
     pub fn fill<T>(self, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
-        let sink = match self {
-            Output::Sink(sink) => sink,
-            Output::Special { file, path } => {
-                let mut out = BufWriter::with_capacity(1 << 16, file);
-                let v = write(&mut out).map_err(|e| match e {
-                    csvin::Error::Run(crate::error::Error::Write(source)) => {
-                        crate::error::Error::Output {
-                            path: path.clone(),
-                            source,
-                        }
-                        .into()
-                    }
-                    e => e,
-                })?;
-                out.flush()
-                    .map_err(|source| crate::error::Error::Output { path, source })?;
-                return Ok(v);
-            }
-        };
         let mut result = None;
         let mut failure = None;
-        let finished = sink.finish(|out| match write(out) {
+        let finished = self.0.finish(|out| match write(out) {
             Ok(v) => {
                 result = Some(v);
                 Ok(())
@@ -204,7 +166,7 @@ impl Output {
             return Err(e);
         }
         finished?;
-        Ok(result.expect("finish ran the writer"))
+        result.ok_or_else(|| crate::error::Error::Write(io::Error::other("nothing written")).into())
     }
 }
 

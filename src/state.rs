@@ -87,9 +87,12 @@ impl State {
     }
 
     pub fn write(&self, path: &Path) -> Result<()> {
-        crate::sink::write_atomically(path, &self.to_bytes()).map_err(|source| Error::Output {
-            path: path.to_path_buf(),
-            source,
+        // Written after probes went out: a failure is a runtime error (3).
+        crate::sink::write_atomically(path, &self.to_bytes()).map_err(|source| {
+            Error::WriteResults {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 

@@ -153,3 +153,10 @@ fn damaged_state_file_is_usage_error() {
     assert!(stderr.contains("checksum"), "{stderr}");
     input_error(&["127.0.0.1", "--resume", "/dev/zero"], "/dev/zero");
 }
+
+#[test]
+fn output_in_dev_is_never_created() {
+    let out = "/dev/sweep-cli-test.csv";
+    input_error(&["127.0.0.1", "-o", out], out);
+    assert!(!Path::new(out).exists());
+}

@@ -36,7 +36,20 @@ fn main() {
             Need::Netns,
             output_not_written_when_scan_fails,
         ),
+        lab_trial(
+            "write_failure_after_probes_exits_3",
+            Need::Netns,
+            write_failure_after_probes_exits_3,
+        ),
     ])
+}
+
+/// Results that cannot be written once probes went out: exit 3 (a runtime error), not
+/// 2 (which promises nothing was sent), with one line naming the output.
+fn write_failure_after_probes_exits_3() -> Result<(), String> {
+    let run = sweep_in_fresh_ns(&["127.0.0.0/28", "--all", "-o", "/dev/full"])?;
+    run.expect_code(3)?;
+    one_line_naming(&run.stderr, &["/dev/full"])
 }
 
 /// 127.0.0.0/24 in a fresh namespace: every host answers from lo.
