@@ -3,7 +3,7 @@
 
 use crate::cli::Config;
 use crate::counters::Counters;
-use crate::error::{Error, Result};
+use crate::error::{warn, Error, Result};
 use crate::output::{self, Results};
 use crate::progress::Progress;
 use crate::sender::Shard;
@@ -93,22 +93,32 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         hostnames: &hostnames,
         partial,
     };
-    sink.finish(|w| output::write(w, &cfg.layout, &results))?;
-    if !cfg.quiet {
-        eprintln!("{summary}");
-    }
+    // The state first: it is small, and with it nothing is lost if the output fails.
     if let Some(pos) = scanned.stopped_at {
         let path = cfg.state_path();
         let fp = state::fingerprint(&targets, &opts);
         State::capture(opts.seed, fp, pos, table).write(&path)?;
-        eprintln!(
-            "sweep: interrupted: results so far are written; continue with --resume {}",
+        warn(format_args!(
+            "sweep: interrupted: continue with --resume {}",
             path.display()
-        );
+        ));
+    }
+    let written = sink.finish(|w| output::write(w, &cfg.layout, &results));
+    // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
+    let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
+    match written {
+        Ok(()) => {}
+        // The reader went away with the signal: still an interrupted run (130), not the
+        // success a closed pipe otherwise is.
+        Err(e) if e.is_broken_pipe() && interrupted => {}
+        Err(e) => return Err(e),
+    }
+    if !cfg.quiet {
+        warn(format_args!("{summary}"));
     }
     Ok(Outcome {
         up: summary.up,
-        interrupted: scanned.stopped_at.is_some(),
+        interrupted,
     })
 }
 

@@ -184,15 +184,15 @@ where
             // clap's message is several lines; the contract is one line naming the token.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
+            crate::error::warn(format_args!(
                 "sweep: {} (see --help)",
                 first.trim_start_matches("error: ")
-            );
+            ));
             return Err(ExitCode::from(2));
         }
     };
     validate(args).map_err(|e| {
-        eprintln!("sweep: {e}");
+        crate::error::warn(format_args!("sweep: {e}"));
         ExitCode::from(e.exit_code())
     })
 }

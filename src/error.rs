@@ -66,8 +66,16 @@ impl Error {
 
     /// True when the error is a closed stdout (e.g. `sweep … | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+        matches!(self, Error::Write(e) | Error::WriteResults { source: e, .. }
+            if e.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// One line on stderr. A closed or broken stderr must not end the run (`eprintln!`
+/// panics there), and there is nowhere left to report that it failed, so it is ignored.
+pub fn warn(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}

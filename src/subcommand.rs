@@ -102,7 +102,7 @@ fn parse<P: Parser>(args: &[OsString]) -> Result<P, ExitCode> {
             return ExitCode::SUCCESS;
         }
         let name = P::command().get_bin_name().unwrap_or("sweep").to_string();
-        eprintln!("sweep: {} (see {name} --help)", one_line(&e));
+        crate::error::warn(format_args!("sweep: {} (see {name} --help)", one_line(&e)));
         ExitCode::from(2)
     })
 }
@@ -133,7 +133,7 @@ fn fail(e: &Error) -> ExitCode {
     if e.is_broken_pipe() {
         return ExitCode::SUCCESS;
     }
-    eprintln!("sweep: {e}");
+    crate::error::warn(format_args!("sweep: {e}"));
     ExitCode::from(e.exit_code())
 }
 
