@@ -80,7 +80,17 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                 .filter(|&i| table.get(i).status == Status::Up)
                 .map(|i| (i, targets.addr_at(u64::from(i))))
                 .collect();
-            rdns::resolve(&up, timeout)
+            let found = rdns::resolve(&up, timeout);
+            if found.abandoned > 0 && !cfg.quiet {
+                warn(format_args!(
+                    "sweep: reverse DNS: {} lookups abandoned after {}, {} not tried \
+                     (a slow resolver; raise --rdns-timeout)",
+                    found.abandoned,
+                    humantime::format_duration(timeout),
+                    found.skipped
+                ));
+            }
+            found.names
         }
         None => HashMap::new(),
     };

@@ -160,3 +160,13 @@ fn output_in_dev_is_never_created() {
     input_error(&["127.0.0.1", "-o", out], out);
     assert!(!Path::new(out).exists());
 }
+
+#[test]
+fn endless_target_file_fails_fast() {
+    let start = std::time::Instant::now();
+    let a = input_error(&["-f", "/dev/zero"], "/dev/zero");
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(stderr.contains("longer than 4096 bytes"), "{stderr}");
+    input_error(&["127.0.0.1", "--exclude-file", "/dev/zero"], "/dev/zero");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}
