@@ -29,6 +29,7 @@ pub struct Outcome {
 
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
+    crate::privs::refuse_setuid()?;
     let targets = build_targets(cfg)?;
     let mut opts = cfg.scan.clone();
     let resume = match &cfg.resume {
@@ -59,6 +60,9 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
     let socks = Sockets::open(cfg.socket, cfg.ttl, v4, v6, senders, probe_len)?;
+    // Before any thread starts (capabilities are per thread; new threads inherit them).
+    crate::privs::drop_all()?;
+    sink.recheck()?;
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
     let progress = Progress::new(cfg.quiet);
@@ -71,6 +75,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         &mut || progress.tick(&counters),
     )?;
     progress.finish();
+    let kernel_drops = socks.kernel_drops();
     drop(socks);
     let partial = opts.shard != Shard::WHOLE || resume.is_some() || scanned.stopped_at.is_some();
     let table = &scanned.table;
@@ -94,7 +99,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         None => HashMap::new(),
     };
-    let summary = Summary::new(&scanned, &counters, opts.seed, partial);
+    let mut summary = Summary::new(&scanned, &counters, opts.seed, partial);
+    summary.kernel_drops = kernel_drops;
     let results = Results {
         targets: &targets,
         table,

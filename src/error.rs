@@ -37,6 +37,13 @@ pub enum Error {
     StateMismatch { path: PathBuf, reason: String },
     #[error("the state file '{}' {reason}; it cannot be resumed from", path.display())]
     BadState { path: PathBuf, reason: String },
+    #[error(
+        "refusing to run set-uid (uid {uid}, effective uid {euid}): give the binary \
+             CAP_NET_RAW instead (setcap cap_net_raw+ep), or run it as root"
+    )]
+    SetUid { uid: u32, euid: u32 },
+    #[error("cannot drop privileges after opening the sockets: {0}")]
+    DropPrivileges(String),
     #[error("cannot handle signals: {0}")]
     Signals(io::Error),
     #[error("writing results failed: {0}")]
@@ -59,6 +66,7 @@ impl Error {
             | Error::NoTargets(_)
             | Error::StateMismatch { .. }
             | Error::BadState { .. }
+            | Error::SetUid { .. }
             | Error::TooManyTargets { .. } => 2,
             _ => 3,
         }

@@ -11,6 +11,7 @@ pub mod interrupt;
 pub mod merge;
 pub mod output;
 pub mod permute;
+pub mod privs;
 pub mod probe;
 pub mod progress;
 pub mod rate;

@@ -134,6 +134,21 @@ impl Sink {
         }
     }
 
+    /// Checks again that a file's directory is writable, with the credentials the run
+    /// writes with (after the capabilities were dropped: root without CAP_DAC_OVERRIDE
+    /// cannot write another user's directory).
+    pub fn recheck(&self) -> Result<()> {
+        match self {
+            Sink::File { target, shown } => {
+                writable_dir(parent_dir(target)).map_err(|source| Error::Output {
+                    path: shown.clone(),
+                    source,
+                })
+            }
+            Sink::Stdout | Sink::Special { .. } => Ok(()),
+        }
+    }
+
     /// Writes everything through `fill`, then (for a file) fsyncs it and renames it into
     /// place. A failure here comes after the work was done: `WriteResults`, exit 3.
     pub fn finish(self, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {

@@ -23,6 +23,8 @@ pub struct Summary {
     pub late: u64,
     pub ignored: IgnoredCounts,
     pub seed: u64,
+    /// Packets the kernel dropped on a full receive queue (SO_RXQ_OVFL's counter).
+    pub kernel_drops: u64,
 }
 
 impl Summary {
@@ -55,6 +57,7 @@ impl Summary {
             late: c.late.load(Relaxed),
             ignored: scanned.heard.ignored,
             seed,
+            kernel_drops: 0,
         }
     }
 }
@@ -84,6 +87,14 @@ impl fmt::Display for Summary {
                 f,
                 " ({} damaged, {} not ours, {} bad tag, {} wrong source)",
                 i.damaged, i.not_ours, i.bad_tag, i.wrong_source
+            )?;
+        }
+        if self.kernel_drops > 0 {
+            write!(
+                f,
+                "; {} replies dropped by the kernel (receive queue full: hosts may be \
+                 reported down; lower --rate or raise net.core.rmem_max)",
+                self.kernel_drops
             )?;
         }
         if self.send_errors > 0 {

@@ -42,6 +42,11 @@ fn main() {
             write_failure_after_probes_exits_3,
         ),
         lab_trial(
+            "privileges_dropped_while_scanning_and_setuid_refused",
+            Need::Netns,
+            privileges_dropped_and_setuid_refused,
+        ),
+        lab_trial(
             "summary_to_a_closed_stderr_is_no_panic",
             Need::Netns,
             summary_to_a_closed_stderr_is_no_panic,
@@ -52,6 +57,70 @@ fn main() {
             interrupted_with_closed_pipes_exits_130,
         ),
     ])
+}
+
+/// While a scan runs (root, raw sockets open) it holds no capability and has
+/// no_new_privs set; a set-uid copy run by another user refuses to start (exit 2).
+fn privileges_dropped_and_setuid_refused() -> Result<(), String> {
+    use std::time::Duration;
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let state = dir.path().join("s.state");
+    let running = Running::spawn(sweep_cmd(
+        &ns.name,
+        &[
+            "127.0.0.0/16",
+            "--rate",
+            "500",
+            "--state",
+            path_str(&state),
+            "-q",
+        ],
+    ))?;
+    std::thread::sleep(Duration::from_millis(700));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", running.pid()))
+        .map_err(|e| e.to_string())?;
+    running.signal(libc::SIGINT)?;
+    let run = running.wait(Duration::from_secs(30))?;
+    run.expect_code(130)?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("?")
+            .to_string()
+    };
+    for (name, want) in [
+        ("CapEff:", "0000000000000000"),
+        ("CapPrm:", "0000000000000000"),
+        ("NoNewPrivs:", "1"),
+    ] {
+        ensure(field(name) == want, || {
+            format!("{name} {} during the scan, want {want}", field(name))
+        })?;
+    }
+
+    let copy = dir.path().join("sweep-suid");
+    std::fs::copy(sweep_bin(), &copy).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755))
+        .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &ns.name,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+    ])
+    .args(["--clear-groups", path_str(&copy), "127.0.0.1"]);
+    let run = run_limited(cmd, Duration::from_secs(30))?;
+    run.expect_code(2)?;
+    one_line_naming(&run.stderr, &["set-uid", "uid 65534"])
 }
 
 /// stderr a pipe whose reader is gone: the summary's EPIPE used to panic (exit 101).
