@@ -180,6 +180,7 @@ fn csv(c: &mut Criterion) {
         format: Format::Csv,
         fields: Field::DEFAULT.to_vec(),
         all,
+        csv_raw: false,
     };
     let (all, up_only) = (layout(true), layout(false));
     let mut out = Vec::with_capacity(8 << 20);

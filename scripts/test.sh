@@ -11,6 +11,9 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v ip >/dev/null || missing+=(iproute2)
 	command -v nft >/dev/null || missing+=(nftables)
 	command -v setpriv >/dev/null || missing+=(util-linux)
+	# ssconvert: tests/spreadsheet.rs reads sweep's CSV with a real spreadsheet
+	# importer (about 2 minutes to install on a fresh machine).
+	command -v ssconvert >/dev/null || missing+=(gnumeric)
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
 		apt-get update -qq

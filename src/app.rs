@@ -3,7 +3,7 @@
 
 use crate::cli::Config;
 use crate::counters::Counters;
-use crate::error::{Error, Result};
+use crate::error::{warn, Error, Result};
 use crate::net::packet::PacketSocket;
 use crate::net::route::{self, Netlink};
 use crate::onlink::{Lane, OnLink};
@@ -32,6 +32,7 @@ pub struct Outcome {
 
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
+    crate::privs::refuse_setuid()?;
     let targets = build_targets(cfg)?;
     let mut opts = cfg.scan.clone();
     let resume = match &cfg.resume {
@@ -48,6 +49,11 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                         .into(),
                 });
             }
+            st.check(targets.len(), &opts)
+                .map_err(|reason| Error::BadState {
+                    path: path.clone(),
+                    reason,
+                })?;
             Some(st)
         }
         None => None,
@@ -60,8 +66,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
             if opts.rate.is_none_or(|r| r > cap) {
                 opts.rate = Some(cap);
             }
-            warn(&format!(
-                "{onlink} targets are on-link ({iface}) and layer-2 discovery needs CAP_NET_RAW: \
+            warn(format_args!(
+                "sweep: warning: {onlink} targets are on-link ({iface}) and layer-2 discovery needs CAP_NET_RAW: \
                  probing at most {cap}/s so the kernel's neighbour table does not overflow, and no \
                  MAC addresses; {}",
                 crate::transport::setcap_hint()
@@ -74,6 +80,10 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
     let socks = Sockets::open(cfg.socket, cfg.ttl, v4, v6, senders, probe_len)?;
+    socks.bind(cfg.iface.as_deref(), cfg.src)?;
+    // Before any thread starts (capabilities are per thread; new threads inherit them).
+    crate::privs::drop_all()?;
+    sink.recheck()?;
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
     let progress = Progress::new(cfg.quiet);
@@ -87,6 +97,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         &mut || progress.tick(&counters),
     )?;
     progress.finish();
+    let kernel_drops = socks.kernel_drops();
     drop(socks);
     let partial = opts.shard != Shard::WHOLE || resume.is_some() || scanned.stopped_at.is_some();
     let table = &scanned.table;
@@ -96,7 +107,17 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                 .filter(|&i| table.get(i).status == Status::Up)
                 .map(|i| (i, targets.addr_at(u64::from(i))))
                 .collect();
-            rdns::resolve(&up, timeout)
+            let found = rdns::resolve(&up, timeout);
+            if found.abandoned > 0 && !cfg.quiet {
+                warn(format_args!(
+                    "sweep: reverse DNS: {} lookups abandoned after {}, {} not tried \
+                     (a slow resolver; raise --rdns-timeout)",
+                    found.abandoned,
+                    humantime::format_duration(timeout),
+                    found.skipped
+                ));
+            }
+            found.names
         }
         None => HashMap::new(),
     };
@@ -105,7 +126,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
             .as_ref()
             .is_some_and(|o| o.mac_of(u64::from(i)).is_some())
     };
-    let summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
+    let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
+    summary.kernel_drops = kernel_drops;
     let results = Results {
         targets: &targets,
         table,
@@ -115,22 +137,32 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         partial,
         onlink: onlink.as_ref(),
     };
-    sink.finish(|w| output::write(w, &cfg.layout, &results))?;
-    if !cfg.quiet {
-        eprintln!("{summary}");
-    }
+    // The state first: it is small, and with it nothing is lost if the output fails.
     if let Some(pos) = scanned.stopped_at {
         let path = cfg.state_path();
         let fp = state::fingerprint(&targets, &opts);
         State::capture(opts.seed, fp, pos, table).write(&path)?;
-        eprintln!(
-            "sweep: interrupted: results so far are written; continue with --resume {}",
+        warn(format_args!(
+            "sweep: interrupted: continue with --resume {}",
             path.display()
-        );
+        ));
+    }
+    let written = sink.finish(|w| output::write(w, &cfg.layout, &results));
+    // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
+    let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
+    match written {
+        Ok(()) => {}
+        // The reader went away with the signal: still an interrupted run (130), not the
+        // success a closed pipe otherwise is.
+        Err(e) if e.is_broken_pipe() && interrupted => {}
+        Err(e) => return Err(e),
+    }
+    if !cfg.quiet {
+        warn(format_args!("{summary}"));
     }
     Ok(Outcome {
         up: summary.up,
-        interrupted: scanned.stopped_at.is_some(),
+        interrupted,
     })
 }
 
@@ -205,11 +237,6 @@ fn neighbour_safe_rate() -> u64 {
         .and_then(|s| s.trim().parse::<u64>().ok())
         .unwrap_or(1024);
     (thresh * 3 / 4 / 3).max(10)
-}
-
-fn warn(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "sweep: warning: {msg}");
 }
 
 /// Every spec parsed (hostnames resolved once), merged, minus the exclusions.

@@ -69,6 +69,9 @@ struct Args {
     /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor,seen_at,hostname)
     #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
     fields: Vec<String>,
+    /// CSV fields exactly as found: no leading ' before text that starts with = + - @ TAB CR
+    #[arg(long)]
+    csv_raw: bool,
     /// Add a seen_at column: RFC 3339 time of the first reply
     #[arg(long)]
     timestamp: bool,
@@ -171,16 +174,17 @@ pub struct Config {
 }
 
 impl Config {
-    /// Where an interrupted run leaves its state.
+    /// Where an interrupted run leaves its state: `--state`, else beside a regular `-o`
+    /// file, else (stdout, /dev/null, a FIFO: no place for a file beside it) ./sweep.state.
     pub fn state_path(&self) -> PathBuf {
         match (&self.state, &self.output) {
             (Some(p), _) => p.clone(),
-            (None, Some(o)) => {
+            (None, Some(o)) if !crate::sink::is_special(o) => {
                 let mut s = o.clone().into_os_string();
                 s.push(".state");
                 s.into()
             }
-            (None, None) => PathBuf::from("sweep.state"),
+            (None, _) => PathBuf::from("sweep.state"),
         }
     }
 }
@@ -203,15 +207,15 @@ where
             // clap's message is several lines; the contract is one line naming the token.
             let text = e.render().to_string();
             let first = text.lines().next().unwrap_or("invalid arguments");
-            eprintln!(
+            crate::error::warn(format_args!(
                 "sweep: {} (see --help)",
                 first.trim_start_matches("error: ")
-            );
+            ));
             return Err(ExitCode::from(2));
         }
     };
     validate(args).map_err(|e| {
-        eprintln!("sweep: {e}");
+        crate::error::warn(format_args!("sweep: {e}"));
         ExitCode::from(e.exit_code())
     })
 }
@@ -339,6 +343,7 @@ fn layout(a: &Args) -> Result<Layout, Error> {
         },
         fields,
         all: a.all,
+        csv_raw: a.csv_raw,
     })
 }
 
@@ -481,6 +486,20 @@ mod tests {
         for bad in ["2/2", "x/2", "1", "0/0"] {
             assert!(cfg(&["--seed", "1", "--shard", bad, "x"]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn state_goes_beside_a_regular_output_only() {
+        let at = |args: &[&str]| cfg(args).unwrap().state_path();
+        assert_eq!(at(&["x", "-o", "out.csv"]), PathBuf::from("out.csv.state"));
+        assert_eq!(at(&["x"]), PathBuf::from("sweep.state"));
+        for special in ["/dev/null", "/dev/stdout", "/proc/self/fd/1"] {
+            assert_eq!(at(&["x", "-o", special]), PathBuf::from("sweep.state"));
+        }
+        assert_eq!(
+            at(&["x", "-o", "/dev/null", "--state", "s"]),
+            PathBuf::from("s")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! compared as `IpAddr`s everywhere. IPv6 text is read in any form `Ipv6Addr` parses and
 //! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
-use crate::output::Field;
+use crate::output::{unguard, Field};
 use crate::wire::ether::Mac;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -316,7 +316,8 @@ pub fn parse_row<'a>(
             }
             Col::Known(Field::Probes) => row.probes = count("probes", f)?,
             Col::Known(Field::Dups) => row.dups = count("dups", f)?,
-            Col::Known(Field::Detail) => row.detail = f.to_string(),
+            // Text columns: a `'` that sweep put before a formula start is not data.
+            Col::Known(Field::Detail) => row.detail = unguard(f).to_string(),
             Col::Known(Field::Mac) => {
                 if !f.is_empty() {
                     row.mac = Some(f.parse().map_err(|_| {
@@ -324,10 +325,10 @@ pub fn parse_row<'a>(
                     })?);
                 }
             }
-            Col::Known(Field::Vendor) => row.vendor = f.to_string(),
-            Col::Known(Field::SeenAt) => row.seen_at = f.to_string(),
-            Col::Known(Field::Hostname) => row.hostname = f.to_string(),
-            Col::Other(i) => row.extra[*i] = f.to_string(),
+            Col::Known(Field::Vendor) => row.vendor = unguard(f).to_string(),
+            Col::Known(Field::SeenAt) => row.seen_at = unguard(f).to_string(),
+            Col::Known(Field::Hostname) => row.hostname = unguard(f).to_string(),
+            Col::Other(i) => row.extra[*i] = unguard(f).to_string(),
         }
     }
     // Header::parse guarantees both columns exist and csv guarantees every field is there.
@@ -408,7 +409,7 @@ impl Reader {
         if names.is_empty() {
             return Err(r.header_error("empty file: not a sweep CSV (no header row)".into()));
         }
-        let names: Vec<&str> = names.iter().collect();
+        let names: Vec<&str> = names.iter().map(unguard).collect();
         r.header = Header::parse(&names).map_err(|reason| r.header_error(reason))?;
         Ok(r)
     }

@@ -5,7 +5,7 @@
 
 use crate::csvin::{format_rtt, write_error, Col, Error, Reader, Result, Row, Status};
 use crate::merge::Output;
-use crate::output::Field;
+use crate::output::{CsvOut, Field};
 use std::cmp::Ordering;
 use std::io::Write;
 use std::net::IpAddr;
@@ -125,10 +125,12 @@ pub fn write_diff(
     new: &mut Reader,
     rtt_change_us: Option<u64>,
     out: &mut dyn Write,
+    raw: bool,
 ) -> Result<Diffed> {
-    let mut w = crate::output::csv_writer(out);
+    // Every diff field is an address, a word or a number today; the guard keeps it so.
+    let mut w = CsvOut::new(out, raw);
     let io = write_error;
-    w.write_record(HEADER).map_err(io)?;
+    w.record(HEADER).map_err(io)?;
     let mut found = Diffed::default();
     let (mut a, mut b) = (old.next_row()?, new.next_row()?);
     loop {
@@ -147,7 +149,7 @@ pub fn write_diff(
         if let (Some(addr), Some(change)) = (addr, classify(o.as_ref(), n.as_ref(), rtt_change_us))
         {
             found.count(change);
-            w.write_record(fields(addr, change, o.as_ref(), n.as_ref()))
+            w.record(fields(addr, change, o.as_ref(), n.as_ref()))
                 .map_err(io)?;
         }
         if a.is_none() {
@@ -195,6 +197,7 @@ pub fn run(
     new: &Path,
     rtt_change_us: Option<u64>,
     output: Option<&Path>,
+    raw: bool,
 ) -> Result<Diffed> {
     let mut old = Reader::open(old)?;
     let mut new = Reader::open(new)?;
@@ -208,7 +211,7 @@ pub fn run(
             }
         }
     }
-    Output::prepare(output)?.fill(|out| write_diff(&mut old, &mut new, rtt_change_us, out))
+    Output::prepare(output)?.fill(|out| write_diff(&mut old, &mut new, rtt_change_us, out, raw))
 }
 
 #[cfg(test)]
@@ -279,7 +282,7 @@ mod tests {
             ),
         );
         let mut out = Vec::new();
-        let found = write_diff(&mut old, &mut new, Some(5000), &mut out).unwrap();
+        let found = write_diff(&mut old, &mut new, Some(5000), &mut out, false).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac\r\n\
@@ -303,7 +306,7 @@ mod tests {
         let mut old = reader("old.csv", &format!("{HEAD}\r\n{old}"));
         let mut new = reader("new.csv", &format!("{HEAD}\r\n{new}"));
         let mut out = Vec::new();
-        let found = write_diff(&mut old, &mut new, Some(5000), &mut out).unwrap();
+        let found = write_diff(&mut old, &mut new, Some(5000), &mut out, false).unwrap();
         (String::from_utf8(out).unwrap(), found)
     }
 

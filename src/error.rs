@@ -43,10 +43,23 @@ pub enum Error {
     Receive(io::Error),
     #[error("the state file '{}' {reason}", path.display())]
     StateMismatch { path: PathBuf, reason: String },
+    #[error("the state file '{}' {reason}; it cannot be resumed from", path.display())]
+    BadState { path: PathBuf, reason: String },
+    #[error(
+        "refusing to run set-uid (uid {uid}, effective uid {euid}): give the binary \
+             CAP_NET_RAW instead (setcap cap_net_raw+ep), or run it as root"
+    )]
+    SetUid { uid: u32, euid: u32 },
+    #[error("cannot drop privileges after opening the sockets: {0}")]
+    DropPrivileges(String),
     #[error("cannot handle signals: {0}")]
     Signals(io::Error),
     #[error("writing results failed: {0}")]
     Write(io::Error),
+    /// A failure to write results once the work (a scan, or reading merge/diff inputs) is
+    /// done: a runtime error (3), never the usage error (2) that means nothing was sent.
+    #[error("cannot write results to '{}': {source}", path.display())]
+    WriteResults { path: PathBuf, source: io::Error },
 }
 
 impl Error {
@@ -61,6 +74,8 @@ impl Error {
             | Error::NoTargets(_)
             | Error::StateMismatch { .. }
             | Error::Route(_)
+            | Error::BadState { .. }
+            | Error::SetUid { .. }
             | Error::TooManyTargets { .. } => 2,
             _ => 3,
         }
@@ -68,8 +83,16 @@ impl Error {
 
     /// True when the error is a closed stdout (e.g. `sweep … | head`), which is not a failure.
     pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+        matches!(self, Error::Write(e) | Error::WriteResults { source: e, .. }
+            if e.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// One line on stderr. A closed or broken stderr must not end the run (`eprintln!`
+/// panics there), and there is nowhere left to report that it failed, so it is ignored.
+pub fn warn(line: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}

@@ -13,6 +13,7 @@ pub mod net;
 pub mod onlink;
 pub mod output;
 pub mod permute;
+pub mod privs;
 pub mod probe;
 pub mod progress;
 pub mod rate;

@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         // `sweep … | head` closing the pipe early is not a failure.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sweep: {e}");
+            sweep::error::warn(format_args!("sweep: {e}"));
             ExitCode::from(e.exit_code())
         }
     }

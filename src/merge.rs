@@ -4,11 +4,11 @@
 //! millions of rows merge in constant memory.
 
 use crate::csvin::{self, write_error, Error, Header, Reader, Result, Row, Status};
+use crate::output::CsvOut;
 use crate::sink::Sink;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -106,18 +106,19 @@ impl Merger {
     }
 }
 
-/// Writes the merged rows of `merger` as CSV (header first, CRLF line ends).
-pub fn write_merged(merger: &mut Merger, out: &mut dyn Write) -> Result<Merged> {
-    let mut w = crate::output::csv_writer(out);
+/// Writes the merged rows of `merger` as CSV (header first, CRLF line ends), text that
+/// would start a spreadsheet formula guarded unless `raw`.
+pub fn write_merged(merger: &mut Merger, out: &mut dyn Write, raw: bool) -> Result<Merged> {
+    let mut w = CsvOut::new(out, raw);
     let io = write_error;
-    w.write_record(merger.header().names()).map_err(io)?;
+    w.record(merger.header().names()).map_err(io)?;
     let mut done = Merged::default();
     while let Some(row) = merger.next_row()? {
         done.rows += 1;
         if row.status == Status::Up {
             done.up += 1;
         }
-        w.write_record(row.fields(merger.header())).map_err(io)?;
+        w.record(row.fields(merger.header())).map_err(io)?;
     }
     w.flush()
         .map_err(|e| Error::from(crate::error::Error::Write(e)))?;
@@ -126,68 +127,31 @@ pub fn write_merged(merger: &mut Merger, out: &mut dyn Write) -> Result<Merged> 
 
 /// `sweep merge INPUT… [-o OUT]`: every input is opened and its header checked before the
 /// output is touched; `-o` is written to a temp file renamed into place only when complete.
-pub fn run(inputs: &[PathBuf], output: Option<&Path>) -> Result<Merged> {
+pub fn run(inputs: &[PathBuf], output: Option<&Path>, raw: bool) -> Result<Merged> {
     let readers = inputs
         .iter()
         .map(|p| Reader::open(p))
         .collect::<Result<Vec<_>>>()?;
     let mut merger = Merger::new(readers)?;
-    Output::prepare(output)?.fill(|out| write_merged(&mut merger, out))
+    Output::prepare(output)?.fill(|out| write_merged(&mut merger, out, raw))
 }
 
-/// Where merge and diff write: stdout, a temp file renamed over `-o FILE` when complete
-/// (the scan's `Sink`), or, when FILE exists and is not a regular file (/dev/null, a FIFO,
-/// /dev/stdout), that file itself: renaming over it would replace the device.
-pub enum Output {
-    Sink(Sink),
-    Special { file: File, path: PathBuf },
-}
+/// Where merge and diff write: the scan's `Sink` (stdout, a temp file renamed over
+/// `-o FILE` when complete, or a special file written in place).
+pub struct Output(Sink);
 
 impl Output {
     /// Proves the output is writable before any input row is read.
     pub fn prepare(path: Option<&Path>) -> Result<Output> {
-        if let Some(path) = path {
-            let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
-            if special {
-                let file = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(|source| crate::error::Error::Output {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
-                let path = path.to_path_buf();
-                return Ok(Output::Special { file, path });
-            }
-        }
-        Ok(Output::Sink(Sink::prepare(path)?))
+        Ok(Output(Sink::prepare(path)?))
     }
 
     /// Runs `write` into the output, keeping a CSV input error typed (the sink only carries
     /// I/O errors); a `-o` file is only put in place when everything succeeded.
     pub fn fill<T>(self, write: impl FnOnce(&mut dyn Write) -> Result<T>) -> Result<T> {
-        let sink = match self {
-            Output::Sink(sink) => sink,
-            Output::Special { file, path } => {
-                let mut out = BufWriter::with_capacity(1 << 16, file);
-                let v = write(&mut out).map_err(|e| match e {
-                    csvin::Error::Run(crate::error::Error::Write(source)) => {
-                        crate::error::Error::Output {
-                            path: path.clone(),
-                            source,
-                        }
-                        .into()
-                    }
-                    e => e,
-                })?;
-                out.flush()
-                    .map_err(|source| crate::error::Error::Output { path, source })?;
-                return Ok(v);
-            }
-        };
         let mut result = None;
         let mut failure = None;
-        let finished = sink.finish(|out| match write(out) {
+        let finished = self.0.finish(|out| match write(out) {
             Ok(v) => {
                 result = Some(v);
                 Ok(())
@@ -202,7 +166,7 @@ impl Output {
             return Err(e);
         }
         finished?;
-        Ok(result.expect("finish ran the writer"))
+        result.ok_or_else(|| crate::error::Error::Write(io::Error::other("nothing written")).into())
     }
 }
 
@@ -219,7 +183,7 @@ mod tests {
             .collect();
         let mut m = Merger::new(readers).map_err(|e| e.to_string())?;
         let mut out = Vec::new();
-        let done = write_merged(&mut m, &mut out).map_err(|e| e.to_string())?;
+        let done = write_merged(&mut m, &mut out, false).map_err(|e| e.to_string())?;
         Ok((String::from_utf8(out).unwrap(), done))
     }
 
@@ -343,12 +307,53 @@ mod tests {
         ];
         let mut m = Merger::new(readers).unwrap();
         let mut out = Vec::new();
-        write_merged(&mut m, &mut out).unwrap();
+        write_merged(&mut m, &mut out, false).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             format!("{head}\r\n10.0.0.1,up,2,2030-01-02T00:00:00Z,h\r\n")
         );
     }
+    #[test]
+    fn formulas_are_guarded_and_merged_output_merges_back_unchanged() {
+        let head = "addr,status,probes,detail,hostname,=note";
+        let body = "10.0.0.1,unreachable,1,@SUM(1+1),'=HYPERLINK(\"x\"),+x\n\
+                    10.0.0.2,up,1,,-h.lab,'a\n";
+        let merge_text = |text: &str, raw: bool| {
+            let mut m = Merger::new(vec![reader("a.csv", text)]).unwrap();
+            let mut out = Vec::new();
+            write_merged(&mut m, &mut out, raw).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let once = merge_text(&format!("{head}\n{body}"), false);
+        let cells: Vec<Vec<String>> = csv::Reader::from_reader(once.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(
+            cells[0],
+            [
+                "10.0.0.1",
+                "unreachable",
+                "1",
+                "'@SUM(1+1)",
+                "'=HYPERLINK(\"x\")",
+                "'+x"
+            ]
+        );
+        assert_eq!(cells[1], ["10.0.0.2", "up", "1", "", "'-h.lab", "'a"]);
+        assert!(once.starts_with("addr,status,probes,detail,hostname,'=note\r\n"));
+        assert_eq!(
+            merge_text(&once, false),
+            once,
+            "guarded text reads back as itself"
+        );
+        let raw = merge_text(&once, true);
+        assert!(
+            raw.contains("\r\n10.0.0.1,unreachable,1,@SUM(1+1),\"=HYPERLINK(\"\"x\"\")\",+x\r\n"),
+            "{raw}"
+        );
+    }
+
     fn addrs(out: &str) -> Vec<&str> {
         out.lines()
             .skip(1)

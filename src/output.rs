@@ -83,6 +83,8 @@ pub struct Layout {
     pub fields: Vec<Field>,
     /// A row for every target in scope, not only those up.
     pub all: bool,
+    /// CSV fields exactly as they are, without the spreadsheet-formula guard (`--csv-raw`).
+    pub csv_raw: bool,
 }
 
 /// Everything a row is made from.
@@ -187,9 +189,10 @@ fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
     }
 }
 
-fn csv_text(v: Value) -> String {
+fn csv_text(v: Value, raw: bool) -> String {
     match v {
-        Value::Str(s) => s,
+        Value::Str(s) if raw => s,
+        Value::Str(s) => guard(s),
         Value::Int(n) => n.to_string(),
         Value::Ms(us) => format!("{}.{:03}", us / 1000, us % 1000),
         Value::Null => String::new(),
@@ -211,6 +214,71 @@ pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(w)
+}
+
+/// First characters that make a spreadsheet read a cell as a formula (OWASP's list).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// True when `s` would start a formula, or is an already guarded one (leading `'`s before
+/// a formula start), so that guarding stays reversible: `'=x` is written `''=x`.
+fn needs_guard(s: &str) -> bool {
+    s.trim_start_matches('\'').starts_with(FORMULA_START)
+}
+
+/// `s` with a leading `'` when a spreadsheet would otherwise evaluate it. Numbers sweep
+/// writes are never negative, so only text (hostnames, details, foreign columns) changes.
+pub fn guard(mut s: String) -> String {
+    if needs_guard(&s) {
+        s.insert(0, '\'');
+    }
+    s
+}
+
+/// The value `guard` was given: drops the `'` that `guard` added, and only that one.
+pub fn unguard(s: &str) -> &str {
+    match s.strip_prefix('\'') {
+        Some(rest) if needs_guard(s) => rest,
+        _ => s,
+    }
+}
+
+/// A CSV writer in sweep's dialect whose text fields are guarded unless `raw`.
+pub struct CsvOut<W: Write> {
+    w: csv::Writer<W>,
+    raw: bool,
+}
+
+impl<W: Write> CsvOut<W> {
+    pub fn new(w: W, raw: bool) -> CsvOut<W> {
+        CsvOut {
+            w: csv_writer(w),
+            raw,
+        }
+    }
+
+    pub fn record<I, S>(&mut self, fields: I) -> csv::Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for f in fields {
+            let f = f.as_ref();
+            if !self.raw && needs_guard(f) {
+                self.w.write_field(format!("'{f}"))?;
+            } else {
+                self.w.write_field(f)?;
+            }
+        }
+        self.w.write_record(None::<&[u8]>)
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
+
+    pub fn into_inner(self) -> io::Result<W> {
+        self.w.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 const CHUNK: u64 = 1 << 16;
@@ -239,7 +307,7 @@ fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Resul
         Format::Csv => {
             let mut w = csv_writer(Vec::new());
             for row in rows {
-                w.write_record(row.map(|(_, v)| csv_text(v)))?;
+                w.write_record(row.map(|(_, v)| csv_text(v, layout.csv_raw)))?;
             }
             w.into_inner().map_err(|e| e.into_error())
         }
@@ -351,6 +419,7 @@ mod tests {
             format,
             fields: fields.to_vec(),
             all,
+            csv_raw: false,
         }
     }
 
@@ -469,6 +538,73 @@ mod tests {
             &heard,
         );
         assert_eq!(csv, "status,seen_at\r\nup,1970-01-01T00:00:01.500Z\r\n");
+    }
+
+    /// Every field of a CSV, read back with a real CSV reader.
+    fn cells(text: &str) -> Vec<Vec<String>> {
+        csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect()
+    }
+
+    #[test]
+    fn formula_starts_are_guarded_unless_raw() {
+        let (t, table, heard) = fixture();
+        let evil = [
+            "=HYPERLINK(\"http://x.test\",\"y\")",
+            "+1",
+            "-2+3",
+            "@SUM(1+1)",
+            "\tx",
+            "\rx",
+            "'=already",
+            "plain.lab",
+        ];
+        let fields = [Field::Addr, Field::Ttl, Field::Hostname];
+        for (k, name) in evil.iter().enumerate() {
+            let names = HashMap::from([(0, name.to_string())]);
+            let r = Results {
+                targets: &t,
+                table: &table,
+                heard: &heard,
+                started: SystemTime::UNIX_EPOCH,
+                hostnames: &names,
+                partial: false,
+                onlink: None,
+            };
+            for raw in [false, true] {
+                let mut lay = layout(Format::Csv, &fields, false);
+                lay.csv_raw = raw;
+                let mut out = Vec::new();
+                write(&mut out, &lay, &r).unwrap();
+                let text = String::from_utf8(out).unwrap();
+                let got = &cells(&text)[0];
+                assert_eq!(got[1], "63", "numbers are never guarded");
+                let want = if raw || k == evil.len() - 1 {
+                    name.to_string()
+                } else {
+                    format!("'{name}")
+                };
+                assert_eq!(got[2], want, "{name:?} raw={raw}");
+                assert_eq!(unguard(&got[2]), if raw { unguard(name) } else { *name });
+            }
+            let mut json = Vec::new();
+            write(&mut json, &layout(Format::Ndjson, &fields, false), &r).unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            assert_eq!(v["hostname"], *name, "JSON is unchanged");
+        }
+    }
+
+    #[test]
+    fn guard_is_reversible() {
+        for s in [
+            "", "'", "''", "=", "'=", "''=x", "a=b", "-", "x", "'a", "\t",
+        ] {
+            assert_eq!(unguard(&guard(s.to_string())), s, "{s:?}");
+        }
+        assert_eq!(guard("'=x".into()), "''=x");
+        assert_eq!(guard("'a".into()), "'a");
     }
 
     #[test]

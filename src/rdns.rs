@@ -1,61 +1,88 @@
 //! Reverse DNS for hosts that answered: after the scan (never slowing it), many lookups at
-//! once, each abandoned after its own timeout. getnameinfo cannot be cancelled, so a slow
-//! lookup's thread is left to finish on its own and its answer is dropped.
+//! once, each abandoned after its own timeout. getnameinfo cannot be cancelled, so an
+//! abandoned lookup's thread runs on and its answer is dropped; it keeps its slot until it
+//! ends, so at most `CONCURRENCY` threads ever exist. When every slot is held by an
+//! abandoned lookup and none ends within another timeout, the rest are not tried.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-/// Lookups in flight at once.
-const CONCURRENCY: usize = 64;
+/// Lookup threads alive at once, abandoned ones included.
+pub const CONCURRENCY: usize = 64;
+
+/// What reverse DNS found.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    pub names: HashMap<u32, String>,
+    /// Lookups given up on after the timeout.
+    pub abandoned: u64,
+    /// Addresses never looked up: every slot stayed held by an abandoned lookup.
+    pub skipped: u64,
+}
 
 /// Resolves `addrs` (keyed by target index); returns the names found in time.
-pub fn resolve(addrs: &[(u32, IpAddr)], timeout: Duration) -> HashMap<u32, String> {
+pub fn resolve(addrs: &[(u32, IpAddr)], timeout: Duration) -> Resolved {
     resolve_with(addrs, timeout, |a| dns_lookup::lookup_addr(&a).ok())
 }
 
 /// `resolve` with the lookup as a parameter, so the scheduling can be tested without DNS.
-pub fn resolve_with<F>(
-    addrs: &[(u32, IpAddr)],
-    timeout: Duration,
-    lookup: F,
-) -> HashMap<u32, String>
+pub fn resolve_with<F>(addrs: &[(u32, IpAddr)], timeout: Duration, lookup: F) -> Resolved
 where
     F: Fn(IpAddr) -> Option<String> + Send + Sync + Clone + 'static,
 {
     let (tx, rx) = mpsc::channel::<(u32, Option<String>)>();
-    let mut names = HashMap::new();
-    let mut in_flight: HashMap<u32, Instant> = HashMap::new();
+    let mut out = Resolved::default();
+    // Started and still wanted, by target index.
+    let mut waiting: HashMap<u32, Instant> = HashMap::new();
+    // Threads alive: those waited for and those abandoned.
+    let mut running = 0;
     let mut next = 0;
-    while next < addrs.len() || !in_flight.is_empty() {
-        while in_flight.len() < CONCURRENCY && next < addrs.len() {
+    // Since when every slot has been held by an abandoned lookup.
+    let mut stalled: Option<Instant> = None;
+    loop {
+        while running < CONCURRENCY && next < addrs.len() {
             let (i, a) = addrs[next];
             let (tx, lookup) = (tx.clone(), lookup.clone());
             std::thread::spawn(move || {
                 let _ = tx.send((i, lookup(a)));
             });
-            in_flight.insert(i, Instant::now());
+            waiting.insert(i, Instant::now());
+            running += 1;
             next += 1;
         }
-        let soonest = in_flight
-            .values()
-            .min()
-            .copied()
-            .unwrap_or_else(Instant::now)
-            + timeout;
-        match rx.recv_timeout(soonest.saturating_duration_since(Instant::now())) {
+        if waiting.is_empty() && next == addrs.len() {
+            break;
+        }
+        let deadline = match waiting.values().min() {
+            Some(&oldest) => oldest + timeout,
+            None => *stalled.get_or_insert_with(Instant::now) + timeout,
+        };
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok((i, name)) => {
-                if in_flight.remove(&i).is_some() {
+                running -= 1;
+                stalled = None;
+                if waiting.remove(&i).is_some() {
                     if let Some(name) = name.filter(|n| n.parse::<IpAddr>().is_err()) {
-                        names.insert(i, name);
+                        out.names.insert(i, name);
                     }
                 }
             }
-            Err(_) => in_flight.retain(|_, started| started.elapsed() < timeout),
+            Err(RecvTimeoutError::Timeout) => {
+                let before = waiting.len();
+                waiting.retain(|_, started| started.elapsed() < timeout);
+                out.abandoned += (before - waiting.len()) as u64;
+                if stalled.is_some_and(|s| s.elapsed() >= timeout) {
+                    out.skipped = (addrs.len() - next) as u64;
+                    break;
+                }
+            }
+            // Unreachable while `tx` lives; nothing more can arrive either way.
+            Err(RecvTimeoutError::Disconnected) => break,
         }
     }
-    names
+    out
 }
 
 #[cfg(test)]
@@ -67,7 +94,7 @@ mod tests {
     fn slow_lookups_are_abandoned_and_fast_ones_kept() {
         let addrs: Vec<(u32, IpAddr)> = (0..200).map(|i| (i, Ipv4Addr::from(i).into())).collect();
         let t = Instant::now();
-        let names = resolve_with(&addrs, Duration::from_millis(100), |a| {
+        let found = resolve_with(&addrs, Duration::from_millis(100), |a| {
             let IpAddr::V4(a) = a else { return None };
             let n = u32::from(a);
             if n % 50 == 0 {
@@ -78,9 +105,53 @@ mod tests {
                 .then(|| format!("h{n}.test"))
                 .or(Some(a.to_string()))
         });
+        let names = &found.names;
         assert_eq!(names.len(), 100 - 4);
         assert_eq!(names[&2], "h2.test");
         assert!(!names.contains_key(&50));
+        assert_eq!((found.abandoned, found.skipped), (4, 0));
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn threads_stay_bounded_when_every_lookup_hangs() {
+        use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+        use std::sync::Arc;
+        let live = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let addrs: Vec<(u32, IpAddr)> = (0..1000).map(|i| (i, Ipv4Addr::from(i).into())).collect();
+        let t = Instant::now();
+        let (l, m) = (live.clone(), most.clone());
+        let found = resolve_with(&addrs, Duration::from_millis(100), move |_| {
+            let now = l.fetch_add(1, SeqCst) + 1;
+            m.fetch_max(now, SeqCst);
+            std::thread::sleep(Duration::from_secs(2));
+            l.fetch_sub(1, SeqCst);
+            None
+        });
+        assert!(
+            most.load(SeqCst) <= CONCURRENCY,
+            "{} threads",
+            most.load(SeqCst)
+        );
+        assert_eq!(found.abandoned, CONCURRENCY as u64);
+        assert_eq!(found.skipped, 1000 - CONCURRENCY as u64);
+        assert!(found.names.is_empty());
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn slots_freed_by_slow_lookups_are_reused() {
+        let addrs: Vec<(u32, IpAddr)> = (0..150).map(|i| (i, Ipv4Addr::from(i).into())).collect();
+        // The first 64 hang past the timeout but end within the next one; the rest answer.
+        let found = resolve_with(&addrs, Duration::from_millis(200), |a| {
+            let IpAddr::V4(a) = a else { return None };
+            if u32::from(a) < 64 {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            Some(format!("h{}.test", u32::from(a)))
+        });
+        assert_eq!((found.abandoned, found.skipped), (64, 0));
+        assert_eq!(found.names.len(), 150 - 64);
     }
 }

@@ -19,6 +19,9 @@ struct MergeArgs {
     /// Write the merged CSV to FILE (atomically) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// CSV fields exactly as found: no leading ' before text that starts with = + - @ TAB CR
+    #[arg(long)]
+    csv_raw: bool,
 }
 
 const MERGE_HELP: &str = "\
@@ -44,6 +47,9 @@ struct DiffArgs {
     /// Write the CSV to FILE (atomically) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
+    /// CSV fields exactly as found: no leading ' before text that starts with = + - @ TAB CR
+    #[arg(long)]
+    csv_raw: bool,
 }
 
 const DIFF_HELP: &str = "\
@@ -69,7 +75,7 @@ fn run_merge(args: &[OsString]) -> ExitCode {
         Ok(a) => a,
         Err(code) => return code,
     };
-    finish(merge::run(&a.inputs, a.output.as_deref()).map(|m| m.up == 0))
+    finish(merge::run(&a.inputs, a.output.as_deref(), a.csv_raw).map(|m| m.up == 0))
 }
 
 fn run_diff(args: &[OsString]) -> ExitCode {
@@ -82,7 +88,9 @@ fn run_diff(args: &[OsString]) -> ExitCode {
         Some(Ok(us)) => Some(us),
         Some(Err(e)) => return fail(&e.into()),
     };
-    finish(diff::run(&a.old, &a.new, threshold, a.output.as_deref()).map(|d| d.total() > 0))
+    finish(
+        diff::run(&a.old, &a.new, threshold, a.output.as_deref(), a.csv_raw).map(|d| d.total() > 0),
+    )
 }
 
 /// Help and version exit 0; usage errors print one `sweep: ` line and exit 2.
@@ -94,7 +102,7 @@ fn parse<P: Parser>(args: &[OsString]) -> Result<P, ExitCode> {
             return ExitCode::SUCCESS;
         }
         let name = P::command().get_bin_name().unwrap_or("sweep").to_string();
-        eprintln!("sweep: {} (see {name} --help)", one_line(&e));
+        crate::error::warn(format_args!("sweep: {} (see {name} --help)", one_line(&e)));
         ExitCode::from(2)
     })
 }
@@ -125,7 +133,7 @@ fn fail(e: &Error) -> ExitCode {
     if e.is_broken_pipe() {
         return ExitCode::SUCCESS;
     }
-    eprintln!("sweep: {e}");
+    crate::error::warn(format_args!("sweep: {e}"));
     ExitCode::from(e.exit_code())
 }
 

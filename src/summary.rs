@@ -26,6 +26,8 @@ pub struct Summary {
     /// On-link targets resolved at layer 2, and how many of them answered only that.
     pub resolved: u64,
     pub neighbour_only: u64,
+    /// Packets the kernel dropped on a full receive queue (SO_RXQ_OVFL's counter).
+    pub kernel_drops: u64,
 }
 
 impl Summary {
@@ -71,6 +73,7 @@ impl Summary {
             late: c.late.load(Relaxed),
             ignored: scanned.heard.ignored,
             seed,
+            kernel_drops: 0,
         }
     }
 }
@@ -107,6 +110,14 @@ impl fmt::Display for Summary {
                 f,
                 "; {} on-link hosts resolved by ARP/NDP ({} answered only that)",
                 self.resolved, self.neighbour_only
+            )?;
+        }
+        if self.kernel_drops > 0 {
+            write!(
+                f,
+                "; {} replies dropped by the kernel (receive queue full: hosts may be \
+                 reported down; lower --rate or raise net.core.rmem_max)",
+                self.kernel_drops
             )?;
         }
         if self.send_errors > 0 {

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use ipnetwork::{Ipv4Network, Ipv6Network};
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 use std::path::Path;
 
@@ -306,6 +306,13 @@ fn resolve_host(host: &str, family: Family, resolve: Resolver) -> Result<Vec<Spa
     Ok(chosen.into_iter().map(Span::of).collect())
 }
 
+/// The longest line a target or exclude file may have: a spec is far shorter, and a file
+/// without line ends (`-f /dev/zero`) must fail at once instead of filling memory.
+pub const MAX_LINE: usize = 4096;
+/// The most lines (comments and blanks included) and specs one file may hold.
+pub const MAX_LINES: u64 = 1 << 26;
+pub const MAX_SPECS: usize = 1 << 24;
+
 /// Reads specs one per line from a file or `-` (stdin); blank lines and `#` comments skipped.
 pub fn read_spec_file(path: &Path) -> Result<Vec<String>> {
     let err = |source| Error::ReadInput {
@@ -317,11 +324,44 @@ pub fn read_spec_file(path: &Path) -> Result<Vec<String>> {
     } else {
         Box::new(io::BufReader::new(std::fs::File::open(path).map_err(err)?))
     };
+    read_specs(reader, MAX_LINES, MAX_SPECS).map_err(err)
+}
+
+fn read_specs(
+    mut reader: impl BufRead,
+    max_lines: u64,
+    max_specs: usize,
+) -> io::Result<Vec<String>> {
+    let bad = |reason: String| io::Error::new(io::ErrorKind::InvalidData, reason);
     let mut specs = Vec::new();
-    for line in reader.lines() {
-        let line = line.map_err(err)?;
+    let mut buf = Vec::with_capacity(256);
+    for line_no in 1u64.. {
+        buf.clear();
+        // One byte past the limit: enough to know the line is too long, no more.
+        let n = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if line.len() > MAX_LINE {
+            return Err(bad(format!(
+                "line {line_no} is longer than {MAX_LINE} bytes"
+            )));
+        }
+        if line_no > max_lines {
+            return Err(bad(format!("more than {max_lines} lines")));
+        }
+        let line = std::str::from_utf8(line)
+            .map_err(|_| bad(format!("line {line_no} is not valid UTF-8")))?;
         let spec = line.split('#').next().unwrap_or("").trim();
         specs.extend(spec.split_whitespace().map(str::to_string));
+        if specs.len() > max_specs {
+            return Err(bad(format!(
+                "more than {max_specs} targets (line {line_no})"
+            )));
+        }
     }
     Ok(specs)
 }
@@ -371,6 +411,33 @@ fn subtract(spans: Vec<(u128, u128)>, cut: &[(u128, u128)]) -> Vec<(u128, u128)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spec_files_are_bounded() {
+        let read = |r| read_specs(r, MAX_LINES, MAX_SPECS);
+        let ok = read(&b"10.0.0.1 10.0.0.2 # two\r\n\n# none\n10.0.1.0/24"[..]).unwrap();
+        assert_eq!(ok, ["10.0.0.1", "10.0.0.2", "10.0.1.0/24"]);
+        let mut exact = vec![b' '; MAX_LINE - 3];
+        exact.extend_from_slice(b"a.b\n");
+        assert_eq!(read(&exact[..]).unwrap(), ["a.b"]);
+        let long = vec![b'1'; MAX_LINE + 1];
+        let e = read(&long[..]).unwrap_err().to_string();
+        assert_eq!(e, "line 1 is longer than 4096 bytes");
+        // Endless input without line ends stops after one line's worth.
+        let e = read_specs(io::BufReader::new(io::repeat(0)), MAX_LINES, MAX_SPECS).unwrap_err();
+        assert!(e.to_string().contains("line 1 is longer"), "{e}");
+        let e = read(&b"ok\n\xff\n"[..]).unwrap_err().to_string();
+        assert_eq!(e, "line 2 is not valid UTF-8");
+        let e = read_specs(io::BufReader::new(io::repeat(b'\n')), 1000, 10).unwrap_err();
+        assert_eq!(e.to_string(), "more than 1000 lines");
+        let e = read_specs(io::BufReader::new(io::repeat(b'x')).take(1 << 20), 1000, 10);
+        assert!(e.unwrap_err().to_string().contains("longer"));
+        let many = "1.2.3.4 ".repeat(6) + "\n" + &"1.2.3.4 ".repeat(6);
+        let e = read_specs(many.as_bytes(), 1000, 10)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "more than 10 targets (line 2)");
+    }
     use proptest::prelude::*;
 
     fn no_dns(_: &str) -> io::Result<Vec<IpAddr>> {

@@ -201,6 +201,53 @@ impl Sockets {
         Ok(socks)
     }
 
+    /// Packets the kernel dropped because a receiving socket's queue was full (the
+    /// counter SO_RXQ_OVFL reports, read once through SO_MEMINFO): replies lost before
+    /// sweep could see them.
+    pub fn kernel_drops(&self) -> u64 {
+        self.each().filter_map(|s| meminfo_drops(s.fd)).sum()
+    }
+
+    /// `-I` / `-S`: every socket sends only through `iface` (SO_BINDTODEVICE) and from
+    /// `src` (for sockets of its family). Needs CAP_NET_RAW, so before privileges drop.
+    pub fn bind(&self, iface: Option<&str>, src: Option<IpAddr>) -> Result<()> {
+        let all = self.each().chain(self.extra.iter().flatten().flatten());
+        for sock in all {
+            if let Some(name) = iface {
+                let c = std::ffi::CString::new(name).map_err(|_| {
+                    Error::Socket(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "NUL in --iface",
+                    ))
+                })?;
+                let bytes = c.as_bytes_with_nul();
+                // SAFETY: the name buffer lives for the call and its length is passed.
+                let r = unsafe {
+                    libc::setsockopt(
+                        sock.fd,
+                        libc::SOL_SOCKET,
+                        libc::SO_BINDTODEVICE,
+                        bytes.as_ptr() as *const libc::c_void,
+                        bytes.len() as libc::socklen_t,
+                    )
+                };
+                if r != 0 {
+                    return Err(Error::Socket(io::Error::last_os_error()));
+                }
+            }
+            if let Some(src) = src.filter(|s| s.is_ipv6() == sock.v6) {
+                let (addr, len) = sockaddr(src);
+                // SAFETY: `addr` is a valid socket address of `len` bytes.
+                let r =
+                    unsafe { libc::bind(sock.fd, &addr as *const _ as *const libc::sockaddr, len) };
+                if r != 0 {
+                    return Err(Error::Socket(io::Error::last_os_error()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The receiving sockets: IPv4 then IPv6, as present.
     pub fn each(&self) -> impl Iterator<Item = &Socket> {
         self.v4.iter().chain(self.v6.iter())
@@ -289,6 +336,25 @@ pub fn capability_hint() -> String {
         "run as root, or grant the capability with `sudo setcap cap_net_raw+ep {exe}`, \
          or allow ICMP datagram sockets with `sudo sysctl -w net.ipv4.ping_group_range=\"0 {gid}\"`"
     )
+}
+
+/// SK_MEMINFO_DROPS of SO_MEMINFO (linux/sock_diag.h): the socket's sk_drops.
+fn meminfo_drops(fd: RawFd) -> Option<u64> {
+    const SK_MEMINFO_DROPS: usize = 8;
+    let mut info = [0u32; 9];
+    let mut len = std::mem::size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `info` is writable for `len` bytes; the kernel writes at most that much.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    let filled = len as usize / std::mem::size_of::<u32>();
+    (rc == 0 && filled > SK_MEMINFO_DROPS).then(|| u64::from(info[SK_MEMINFO_DROPS]))
 }
 
 fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: T) -> io::Result<()> {
@@ -637,5 +703,24 @@ impl<'s> Receiver<'s> {
             }
         }
         anc
+    }
+}
+
+#[cfg(test)]
+mod drop_tests {
+    use super::*;
+
+    /// A loopback UDP socket with a tiny receive buffer that is never read: the datagrams
+    /// that do not fit are the kernel's drops, and SO_MEMINFO counts them.
+    #[test]
+    fn meminfo_counts_receive_queue_overflows() {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        setsockopt(rx.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, 1024).unwrap();
+        assert_eq!(meminfo_drops(rx.as_raw_fd()), Some(0));
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for _ in 0..200 {
+            tx.send_to(&[0u8; 512], rx.local_addr().unwrap()).unwrap();
+        }
+        assert!(meminfo_drops(rx.as_raw_fd()).unwrap() > 100);
     }
 }

@@ -135,3 +135,38 @@ fn help_exits_0() {
         .code(0)
         .stdout(predicate::str::contains("Usage"));
 }
+
+#[test]
+fn damaged_state_file_is_usage_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("x.state");
+    // Non-ASCII in the bitmap once panicked on a char boundary.
+    std::fs::write(
+        &state,
+        "sweep-state v2\nseed 1\nfingerprint 0000000000000001\nround 0\nposition 0\n\
+         targets 1\nanswered é\nchecksum 00000000\n",
+    )
+    .expect("write state");
+    let p = state.to_str().expect("utf-8 path");
+    let a = input_error(&["127.0.0.1", "--resume", p], p);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(stderr.contains("checksum"), "{stderr}");
+    input_error(&["127.0.0.1", "--resume", "/dev/zero"], "/dev/zero");
+}
+
+#[test]
+fn output_in_dev_is_never_created() {
+    let out = "/dev/sweep-cli-test.csv";
+    input_error(&["127.0.0.1", "-o", out], out);
+    assert!(!Path::new(out).exists());
+}
+
+#[test]
+fn endless_target_file_fails_fast() {
+    let start = std::time::Instant::now();
+    let a = input_error(&["-f", "/dev/zero"], "/dev/zero");
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(stderr.contains("longer than 4096 bytes"), "{stderr}");
+    input_error(&["127.0.0.1", "--exclude-file", "/dev/zero"], "/dev/zero");
+    assert!(start.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -49,6 +49,11 @@ fn main() {
         plain_trial("unknown_field_is_usage_error", unknown_field),
         lab_trial("rdns_names_from_netns_hosts_file", Need::Lab, rdns_names),
         lab_trial(
+            "rdns_formula_names_are_guarded_in_csv",
+            Need::Lab,
+            rdns_formula_names_guarded,
+        ),
+        lab_trial(
             "diff_lists_appeared_and_disappeared_hosts",
             Need::Lab,
             diff_of_two_labs,
@@ -279,6 +284,64 @@ fn unknown_field() -> Result<(), String> {
 /// and one dead one: the live three carry their names in a `hostname` column after
 /// `detail`; every other row (the dead one included: only hosts that answered are
 /// looked up) is empty.
+/// Reverse names that a spreadsheet would evaluate (`=…`, `@…`) get a leading `'` in the
+/// CSV, and stay as they are with --csv-raw and in JSON.
+fn rdns_formula_names_guarded() -> Result<(), String> {
+    let lab = small_lab(6)?;
+    let truth = lab.truth()?;
+    let up: Vec<Ipv4Addr> = truth_with(&truth, "up").into_iter().collect();
+    ensure(up.len() >= 2, || "lab too small for the test".into())?;
+    let evil = ["=HYPERLINK(\"http://x.test\",\"y\")", "@SUM(1+1)"];
+    let hosts = format!(
+        "127.0.0.1 localhost\n{} {}\n{} {}\n",
+        up[0], evil[0], up[1], evil[1]
+    );
+    let _etc = NetnsEtc::new(&lab.scan_ns, &hosts)?;
+    let dir = out_dir()?;
+    for (raw, format) in [(false, "csv"), (true, "csv"), (false, "ndjson")] {
+        let out = dir.path().join(format!("names-{raw}.{format}"));
+        let mut args = vec!["--rdns", "--fields", "addr,hostname", "--format", format];
+        args.extend(["-o", path_str(&out)]);
+        if raw {
+            args.push("--csv-raw");
+        }
+        let run = scan(&lab, &args)?;
+        run.expect_code(0)?;
+        let names: Vec<(String, String)> = if format == "csv" {
+            read_csv(&out)?
+                .1
+                .into_iter()
+                .map(|r| (r[0].clone(), r[1].clone()))
+                .collect()
+        } else {
+            std::fs::read_to_string(&out)
+                .map_err(|e| e.to_string())?
+                .lines()
+                .map(|l| {
+                    let v: serde_json::Value =
+                        serde_json::from_str(l).map_err(|e| e.to_string())?;
+                    Ok((
+                        v["addr"].as_str().unwrap_or_default().to_string(),
+                        v["hostname"].as_str().unwrap_or_default().to_string(),
+                    ))
+                })
+                .collect::<Result<_, String>>()?
+        };
+        for (k, a) in up[..2].iter().enumerate() {
+            let want = if raw || format != "csv" {
+                evil[k].to_string()
+            } else {
+                format!("'{}", evil[k])
+            };
+            let got = names.iter().find(|(addr, _)| *addr == a.to_string());
+            ensure(got.is_some_and(|(_, n)| *n == want), || {
+                format!("{format} raw={raw}: {a} has {got:?}, want {want:?}")
+            })?;
+        }
+    }
+    Ok(())
+}
+
 fn rdns_names() -> Result<(), String> {
     let lab = small_lab(5)?;
     let truth = lab.truth()?;

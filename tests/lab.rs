@@ -36,7 +36,171 @@ fn main() {
             Need::Netns,
             output_not_written_when_scan_fails,
         ),
+        lab_trial(
+            "write_failure_after_probes_exits_3",
+            Need::Netns,
+            write_failure_after_probes_exits_3,
+        ),
+        lab_trial(
+            "privileges_dropped_while_scanning_and_setuid_refused",
+            Need::Netns,
+            privileges_dropped_and_setuid_refused,
+        ),
+        lab_trial(
+            "summary_to_a_closed_stderr_is_no_panic",
+            Need::Netns,
+            summary_to_a_closed_stderr_is_no_panic,
+        ),
+        lab_trial(
+            "interrupted_with_closed_pipes_exits_130",
+            Need::Netns,
+            interrupted_with_closed_pipes_exits_130,
+        ),
     ])
+}
+
+/// While a scan runs (root, raw sockets open) it holds no capability and has
+/// no_new_privs set; a set-uid copy run by another user refuses to start (exit 2).
+fn privileges_dropped_and_setuid_refused() -> Result<(), String> {
+    use std::time::Duration;
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let state = dir.path().join("s.state");
+    let running = Running::spawn(sweep_cmd(
+        &ns.name,
+        &[
+            "127.0.0.0/16",
+            "--rate",
+            "500",
+            "--state",
+            path_str(&state),
+            "-q",
+        ],
+    ))?;
+    std::thread::sleep(Duration::from_millis(700));
+    let status = std::fs::read_to_string(format!("/proc/{}/status", running.pid()))
+        .map_err(|e| e.to_string())?;
+    running.signal(libc::SIGINT)?;
+    let run = running.wait(Duration::from_secs(30))?;
+    run.expect_code(130)?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("?")
+            .to_string()
+    };
+    for (name, want) in [
+        ("CapEff:", "0000000000000000"),
+        ("CapPrm:", "0000000000000000"),
+        ("NoNewPrivs:", "1"),
+    ] {
+        ensure(field(name) == want, || {
+            format!("{name} {} during the scan, want {want}", field(name))
+        })?;
+    }
+
+    let copy = dir.path().join("sweep-suid");
+    std::fs::copy(sweep_bin(), &copy).map_err(|e| e.to_string())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o4755))
+        .map_err(|e| e.to_string())?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args([
+        "netns",
+        "exec",
+        &ns.name,
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+    ])
+    .args(["--clear-groups", path_str(&copy), "127.0.0.1"]);
+    let run = run_limited(cmd, Duration::from_secs(30))?;
+    run.expect_code(2)?;
+    one_line_naming(&run.stderr, &["set-uid", "uid 65534"])
+}
+
+/// stderr a pipe whose reader is gone: the summary's EPIPE used to panic (exit 101).
+fn summary_to_a_closed_stderr_is_no_panic() -> Result<(), String> {
+    use std::process::Stdio;
+    let ns = Netns::new()?;
+    let mut child = sweep_cmd(&ns.name, &["127.0.0.1-127.0.0.3"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    drop(child.stderr.take());
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure(out.status.code() == Some(0), || {
+        format!("exit {}, want 0", out.status)
+    })?;
+    ensure(
+        text.starts_with(SWEEP_HEADER) && text.lines().count() == 4,
+        || format!("stdout {text:?}, want a header and 3 rows"),
+    )
+}
+
+/// SIGINT while stdout and stderr are pipes nobody reads any more (Ctrl-C on
+/// `sweep … | less` ends the reader too): the state is written, the CSV write's EPIPE and
+/// the summary's are not panics, and the run exits 130, not 0 or 101.
+fn interrupted_with_closed_pipes_exits_130() -> Result<(), String> {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let state = dir.path().join("s.state");
+    let mut cmd = sweep_cmd(
+        &ns.name,
+        &[
+            "127.0.0.0/16",
+            "--rate",
+            "500",
+            "--timeout",
+            "200ms",
+            "--state",
+            path_str(&state),
+        ],
+    );
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    std::thread::sleep(Duration::from_millis(800));
+    // SAFETY: our own child, not yet reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+            break st;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("still running 30 s after SIGINT: killed".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    ensure(status.code() == Some(130), || {
+        format!("exit {status}, want 130")
+    })?;
+    ensure(state.exists(), || "no state file written".into())
+}
+
+/// Results that cannot be written once probes went out: exit 3 (a runtime error), not
+/// 2 (which promises nothing was sent), with one line naming the output.
+fn write_failure_after_probes_exits_3() -> Result<(), String> {
+    let run = sweep_in_fresh_ns(&["127.0.0.0/28", "--all", "-o", "/dev/full"])?;
+    run.expect_code(3)?;
+    one_line_naming(&run.stderr, &["/dev/full"])
 }
 
 /// 127.0.0.0/24 in a fresh namespace: every host answers from lo.

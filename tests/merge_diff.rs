@@ -826,3 +826,89 @@ fn help_states_the_address_order() {
             .stdout(predicate::str::contains("IPv4, then IPv6"));
     }
 }
+
+#[test]
+fn write_failures_after_reading_exit_3_with_one_line() {
+    let dir = TempDir::new().unwrap();
+    let a = csv(&dir, "a.csv", &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]);
+    failure(&["merge", s(&a), "-o", "/dev/full"], 3, &["/dev/full"]);
+    failure(
+        &["diff", s(&a), s(&a), "-o", "/dev/full"],
+        3,
+        &["/dev/full"],
+    );
+    // stdout on a full device too.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(common::sweep_bin())
+        .args(["merge", s(&a)])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    one_line_naming(
+        &String::from_utf8_lossy(&out.stderr),
+        &["writing results failed"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn symlinked_output_replaces_the_target_and_keeps_the_link() {
+    let dir = TempDir::new().unwrap();
+    let a = csv(&dir, "a.csv", &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]);
+    let sub = dir.path().join("results");
+    std::fs::create_dir(&sub).unwrap();
+    let target = sub.join("all.csv");
+    std::fs::write(&target, "old").unwrap();
+    let link = dir.path().join("latest.csv");
+    std::os::unix::fs::symlink("results/all.csv", &link).unwrap();
+    sweep(&["merge", s(&a), "-o", s(&link)]).assert().code(0);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        text(SWEEP_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
+    );
+    assert_eq!(file_names(&sub).unwrap(), ["all.csv"], "no temp file left");
+}
+
+#[test]
+fn output_through_a_link_to_stdout_reaches_the_redirect() {
+    // `-o LINK`, LINK → /proc/self/fd/1, stdout redirected to a file: the bytes reach the
+    // file and LINK stays a link (a rename used to replace it and leave the file empty).
+    let dir = TempDir::new().unwrap();
+    let a = csv(&dir, "a.csv", &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]);
+    for via in ["/proc/self/fd/1", "/dev/stdout"] {
+        let link = dir.path().join("link");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(via, &link).unwrap();
+        let redirect = dir.path().join("redirect.csv");
+        let f = std::fs::File::create(&redirect).unwrap();
+        let st = std::process::Command::new(common::sweep_bin())
+            .args(["merge", s(&a), "-o", s(&link)])
+            .stdout(f)
+            .status()
+            .unwrap();
+        assert_eq!(st.code(), Some(0), "via {via}");
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            std::fs::read_to_string(&redirect).unwrap(),
+            text(SWEEP_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]),
+            "via {via}"
+        );
+    }
+    input_error(
+        &["merge", s(&a), "-o", "/dev/sweep-merge-test.csv"],
+        2,
+        &["/dev/sweep-merge-test.csv", "will not create"],
+    );
+    assert!(!std::path::Path::new("/dev/sweep-merge-test.csv").exists());
+}

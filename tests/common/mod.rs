@@ -472,6 +472,11 @@ impl Running {
         })
     }
 
+    /// The child's pid (sweep's own for [`sweep_cmd`], see [`Running::signal`]).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends `sig`. `ip netns exec` execs its command in place, so for
     /// [`sweep_cmd`] the pid is sweep's own and signals reach it directly.
     pub fn signal(&self, sig: libc::c_int) -> Result<(), String> {
