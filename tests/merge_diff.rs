@@ -872,7 +872,7 @@ fn symlinked_output_replaces_the_target_and_keeps_the_link() {
         .is_symlink());
     assert_eq!(
         std::fs::read_to_string(&target).unwrap(),
-        text(SWEEP_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
+        text(V1_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"])
     );
     assert_eq!(file_names(&sub).unwrap(), ["all.csv"], "no temp file left");
 }
@@ -901,7 +901,7 @@ fn output_through_a_link_to_stdout_reaches_the_redirect() {
             .is_symlink());
         assert_eq!(
             std::fs::read_to_string(&redirect).unwrap(),
-            text(SWEEP_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]),
+            text(V1_HEADER, &["10.0.0.2,up,1.000,64,10.0.0.2,1,0,"]),
             "via {via}"
         );
     }
