@@ -9,6 +9,11 @@
 #   scenario sim     sweep-sim: 198.18.0.0/18 (25% alive, RTT 50-300 ms, 5% loss
 #                    each way) + 203.0.113.0/24 unreachable; fping, nmap, sweep
 #                    (zmap and masscan need an Ethernet link; TUN is layer 3)
+#   scenario onlink  the scanner on the targets' segment (lab.sh --onlink):
+#                    198.18.0.0/16 (~25% alive); sweep (layer 2 and, for
+#                    comparison, the kernel path) vs nmap -sn (ARP ping) and
+#                    arp-scan
+#   scenario onlink6 the same lab's 2001:2:0:1::/116: sweep vs nmap -6 -sn
 #   scale            sweep --rate max over 127.0.0.0/8 (16.7 M targets, all answer)
 #                    in a fresh namespace with only lo
 #
@@ -76,6 +81,7 @@ need_pkgs() {
 	[[ -x /usr/bin/time ]] || pkgs+=(time)
 	command -v hyperfine >/dev/null || pkgs+=(hyperfine) # not needed by this script; handy for ad-hoc reruns
 	command -v python3 >/dev/null || pkgs+=(python3)
+	command -v arp-scan >/dev/null || pkgs+=(arp-scan)
 	command -v timeout >/dev/null || pkgs+=(coreutils)
 	command -v ping >/dev/null || pkgs+=(iputils-ping)
 	echo "${pkgs[@]}"
@@ -138,257 +144,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-python_helper() { python3 "$WORK/bench.py" "$@"; }
+python_helper() { python3 "$ROOT/scripts/bench/bench.py" "$@"; }
 
-# The scorer, report and plot writer (plain python3, no packages).
-cat >"$WORK/bench.py" <<'PY'
-import csv, json, os, re, statistics, sys, html
-
-def read_set(path, parse):
-    out = set()
-    if os.path.exists(path):
-        with open(path, newline="") as f:
-            for line in f:
-                a = parse(line.strip())
-                if a:
-                    out.add(a)
-    return out
-
-IP = re.compile(r"^\d+\.\d+\.\d+\.\d+$")
-
-def found_sweep(path):
-    up, unreach = set(), set()
-    if os.path.exists(path):
-        with open(path, newline="") as f:
-            r = csv.reader(f)
-            next(r, None)
-            for row in r:
-                if len(row) > 1 and row[1] == "up":
-                    up.add(row[0])
-                elif len(row) > 1 and row[1] == "unreachable":
-                    unreach.add(row[0])
-    return up, unreach
-
-def found(kind, out):
-    if kind == "sweep":
-        return found_sweep(out)
-    if kind in ("fping", "zmap"):      # one address per line
-        return read_set(out, lambda l: l if IP.match(l) else None), set()
-    if kind == "nmap":                 # -oG: "Host: A ()\tStatus: Up"
-        return read_set(out, lambda l: l.split()[1] if l.startswith("Host:") and "Status: Up" in l else None), set()
-    if kind == "masscan":              # -oL: "open icmp 0 A ts"
-        return read_set(out, lambda l: l.split()[3] if l.startswith("open icmp") else None), set()
-    raise SystemExit("unknown kind " + kind)
-
-def tool_probes(kind, err):
-    if not os.path.exists(err):
-        return ""
-    text = open(err, errors="replace").read()
-    pats = {"sweep": r"(\d+) probes in", "fping": r"(\d+) ICMP Echos sent"}
-    m = re.search(pats[kind], text) if kind in pats else None
-    return m.group(1) if m else ""
-
-def score(kind, out, err, truth, targets):
-    tgt = set(l.strip() for l in open(targets) if l.strip())
-    exp = {}
-    with open(truth, newline="") as f:
-        r = csv.reader(f)
-        next(r)
-        for row in r:
-            if row and row[0] in tgt:
-                exp[row[0]] = row[1]
-    up_truth = {a for a, e in exp.items() if e == "up"}
-    un_truth = {a for a, e in exp.items() if e == "unreachable"}
-    up, un = found(kind, out)
-    tp = len(up & up_truth)
-    fp = len((up & tgt) - up_truth)          # a target the truth says is not up
-    extra = len(up - tgt)                    # answered but not in the target list
-    un_ok = len(un & un_truth)
-    recall = tp / len(up_truth) if up_truth else 1.0
-    print(",".join(str(x) for x in [tool_probes(kind, err), len(up_truth), len(up), tp,
-                                    "%.5f" % recall, fp, extra, len(un_truth), un_ok]))
-
-def num(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return None
-
-def med(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-def fmt(x, p=2):
-    if x is None:
-        return "–"
-    if abs(x) >= 1000:
-        return "{:,.0f}".format(x)
-    return ("{:.%df}" % p).format(x)
-
-SCEN_TITLE = {
-    "lab16": "Kernel lab: 198.18.0.0/16 (~25% alive) + 203.0.113.0/24 unreachable",
-    "lab15": "Kernel lab: 198.18.0.0/15, every host alive, + 203.0.113.0/24 unreachable",
-    "sim": "sweep-sim: 198.18.0.0/18 (25% alive, RTT 50-300 ms, 5% loss each way) + 203.0.113.0/24 unreachable",
-    "scale": "Scale: 127.0.0.0/8 on loopback (16,777,214 targets, all answer)",
-}
-
-def load(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-def summarise(rows):
-    """(scenario, tool) -> medians; order of first appearance."""
-    groups = {}
-    for r in rows:
-        groups.setdefault((r["scenario"], r["tool"]), []).append(r)
-    out = {}
-    for key, rs in groups.items():
-        g = lambda k: [num(r[k]) for r in rs]
-        recalls = [x for x in g("recall") if x is not None]
-        out[key] = dict(
-            config=rs[0]["config"], runs=len(rs), targets=rs[0]["targets"],
-            wall=med(g("wall_s")), cpu=med(g("cpu_s")), rss=med(g("max_rss_kb")),
-            pps=med(g("probes_per_s")), probes=med(g("wire_probes")),
-            tprobes=med(g("tool_probes")),
-            recall=med(recalls), recall_min=min(recalls) if recalls else None,
-            fp=max((int(r["false_pos"] or 0) for r in rs), default=0),
-            extra=max((int(r["extra"] or 0) for r in rs), default=0),
-            un_truth=rs[0]["unreach_truth"], un_found=med(g("unreach_found")),
-            rcs=sorted(set(r["rc"] for r in rs)),
-            notes=sorted(set(r["note"] for r in rs if r["note"])),
-        )
-    return out
-
-MARK_BEGIN = "<!-- manual:begin -->"
-MARK_END = "<!-- manual:end -->"
-
-def report(results, machine, out_md):
-    rows = load(results)
-    s = summarise(rows)
-    keep = ""
-    if os.path.exists(out_md):
-        old = open(out_md).read()
-        if MARK_BEGIN in old and MARK_END in old:
-            keep = old[old.index(MARK_BEGIN):old.index(MARK_END) + len(MARK_END)]
-    if not keep:
-        keep = MARK_BEGIN + "\n" + MARK_END
-    L = ["# sweep benchmark results", "",
-         "Generated by `scripts/bench.sh` from `bench/results.csv` (one row per run). "
-         "Wall, CPU (user+sys), peak RSS and probes/s are **medians** over the repetitions; "
-         "recall is the median (worst in brackets); FP is the worst run. "
-         "`probes/s` = packets the scanner put on its interface (veth0 / sim0 tx counter) "
-         "divided by wall time; `tool probes` is what the tool itself reports, where it does. "
-         "`× sweep` is wall time relative to `sweep --rate max` in the same scenario "
-         "(above 1 = slower than sweep).", "",
-         "![wall time and recall per tool](plot.svg)", ""]
-    L.append("## Machine")
-    L.append("")
-    for k, v in machine:
-        L.append("- **%s**: %s" % (k, v))
-    L.append("")
-    scen_order = []
-    for (sc, _t) in s:
-        if sc not in scen_order:
-            scen_order.append(sc)
-    for sc in scen_order:
-        tools = [(t, v) for (c, t), v in s.items() if c == sc]
-        ref = s.get((sc, "sweep-max"), {}).get("wall")
-        L.append("## " + SCEN_TITLE.get(sc, sc))
-        L.append("")
-        if sc == "scale":
-            L.append("| tool | runs | wall s | CPU s | peak RSS MB | bytes/target | probes | probes/s (scan) | up | rc |")
-            L.append("|---|---|---|---|---|---|---|---|---|---|")
-            for t, v in tools:
-                tg = num(v["targets"]) or 1
-                pps = (v["tprobes"] or 0) / v["wall"] if v["wall"] else None
-                L.append("| `%s` | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                    v["config"], v["runs"], fmt(v["wall"]), fmt(v["cpu"]),
-                    fmt((v["rss"] or 0) / 1024, 1), fmt((v["rss"] or 0) * 1024 / tg, 1),
-                    fmt(v["tprobes"], 0), fmt(pps, 0), fmt(v["recall"] * 100 if v["recall"] is not None else None, 3) + "%",
-                    "/".join(v["rcs"])))
-            L.append("")
-            for t, v in tools:
-                for n in v["notes"]:
-                    L.append("- `%s`: %s" % (t, n))
-            L.append("")
-            continue
-        L.append("| tool | command | runs | wall s | × sweep | CPU s | RSS MB | probes/s | wire probes | tool probes | recall % | FP | extra | unreach found/truth | rc |")
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for t, v in tools:
-            ratio = v["wall"] / ref if ref and v["wall"] else None
-            rec = "–" if v["recall"] is None else "%.2f (%.2f)" % (v["recall"] * 100, v["recall_min"] * 100)
-            un = "%s/%s" % (fmt(v["un_found"], 0), v["un_truth"]) if t.startswith("sweep") else "–"
-            L.append("| %s | `%s` | %d | %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %s | %s |" % (
-                t, v["config"], v["runs"], fmt(v["wall"]), fmt(ratio), fmt(v["cpu"]),
-                fmt((v["rss"] or 0) / 1024, 1), fmt(v["pps"], 0), fmt(v["probes"], 0),
-                fmt(v["tprobes"], 0), rec, v["fp"], v["extra"], un, "/".join(v["rcs"])))
-        L.append("")
-        for t, v in tools:
-            for n in v["notes"]:
-                L.append("- `%s`: %s" % (t, n))
-        L.append("")
-    L.append("## Notes on the settings")
-    L.append("")
-    L.append(open(os.environ["BENCH_NOTES"]).read().rstrip() if os.environ.get("BENCH_NOTES") else "")
-    L.append("")
-    L.append("## Profile and observations")
-    L.append("")
-    L.append(keep)
-    L.append("")
-    open(out_md, "w").write("\n".join(L))
-
-def plot(results, out_svg):
-    s = summarise(load(results))
-    scen = []
-    for (sc, _t) in s:
-        if sc not in scen and sc != "scale":
-            scen.append(sc)
-    bar, gap, left, panel_w = 16, 4, 150, 330
-    y = 40
-    parts = []
-    colors = {"sweep": "#1f77b4", "fping": "#ff7f0e", "nmap": "#2ca02c", "zmap": "#9467bd", "masscan": "#d62728"}
-    def text(x, y, t, anchor="start", size=12, weight="normal"):
-        parts.append('<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s" font-weight="%s">%s</text>'
-                     % (x, y, size, anchor, weight, html.escape(t)))
-    text(10, 22, "sweep vs peers: median wall time (s, left) and median recall (%, right)", size=14, weight="bold")
-    for sc in scen:
-        tools = [(t, v) for (c, t), v in s.items() if c == sc]
-        text(10, y + 14, SCEN_TITLE.get(sc, sc), size=12, weight="bold")
-        y += 24
-        wmax = max((v["wall"] or 0) for _, v in tools) or 1
-        rmin = min((v["recall"] for _, v in tools if v["recall"] is not None), default=1)
-        lo = min(0.8, int(rmin * 20) / 20)      # recall axis starts here (multiple of 5%)
-        text(left, y + 10, "wall time, s (median)", size=10)
-        text(left + panel_w + 70, y + 10, "recall, axis from %d%% to 100%%" % round(lo * 100), size=10)
-        y += 14
-        for t, v in tools:
-            c = colors.get(t.split("-")[0], "#777")
-            text(left - 6, y + bar - 4, t, anchor="end", size=11)
-            w = (v["wall"] or 0) / wmax * panel_w
-            parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' % (left, y, w, bar, c))
-            text(left + w + 4, y + bar - 4, fmt(v["wall"]), size=10)
-            x2 = left + panel_w + 70
-            rec = v["recall"] or 0
-            rw = max(0.0, (rec - lo) / (1 - lo)) * panel_w
-            parts.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.55"/>' % (x2, y, rw, bar, c))
-            text(x2 + rw + 4, y + bar - 4, "%.2f%%%s" % (rec * 100, " (stopped early)" if v["notes"] and "stopped" in v["notes"][0] else ""), size=10)
-            y += bar + gap
-        y += 16
-    width = left + 2 * panel_w + 200
-    svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif">' % (width, y + 10),
-           '<rect width="100%" height="100%" fill="white"/>'] + parts + ["</svg>"]
-    open(out_svg, "w").write("\n".join(svg) + "\n")
-
-if __name__ == "__main__":
-    cmd = sys.argv[1]
-    if cmd == "score":
-        score(*sys.argv[2:7])
-    elif cmd == "report":
-        machine = json.load(open(sys.argv[3]))
-        report(sys.argv[2], machine, sys.argv[4])
-    elif cmd == "plot":
-        plot(sys.argv[2], sys.argv[3])
-PY
 
 HEADER="date,scenario,rep,tool,config,targets,rc,wall_s,user_s,sys_s,cpu_s,max_rss_kb,wire_probes,tool_probes,probes_per_s,truth_up,found_up,true_pos,recall,false_pos,extra,unreach_truth,unreach_found,note"
 echo "$HEADER" >"$WORK/results.csv"
@@ -409,6 +166,13 @@ run_tool() {
 	sweep-default) cmd=("$SWEEP" --seed "$rep" --all -o "$out" "${SPECS[@]}") ;;
 	# As fast as the machine allows, default retries (only unanswered targets are retried).
 	sweep-max) cmd=("$SWEEP" --seed "$rep" --rate max --all -o "$out" "${SPECS[@]}") ;;
+	# On-link targets through the kernel instead of layer 2 (the path before it existed).
+	sweep-kernel-max) cmd=("$SWEEP" --seed "$rep" --rate max --l2 off --all -o "$out" "${SPECS[@]}") ;;
+	# nmap's ping scan on a local segment is an ARP scan (the issue's setting).
+	nmap-sn) cmd=(nmap -sn -n -oG "$out" "${SPECS[@]}") ;;
+	nmap6-sn) cmd=(nmap -6 -sn -n -oG "$out" "${SPECS[@]}") ;;
+	# arp-scan at 100 Mbit/s of requests, two retries (the issue's setting).
+	arp-scan) cmd=(arp-scan -I "$DEV" -B 100M --retry 2 --plain "${SPECS[@]}") ;;
 	# One probe per target, like the peers' settings below.
 	sweep-max-r0) cmd=("$SWEEP" --seed "$rep" --rate max --retries 0 --timeout 500ms --all -o "$out" "${SPECS[@]}") ;;
 	# Same, but one send_to per packet through pnet instead of sendmmsg batches.
@@ -440,6 +204,7 @@ run_tool() {
 	*) die "unknown tool $id" ;;
 	esac
 	kind=${id%%-*}
+	[[ $kind == nmap6 ]] && kind=nmap
 	config="${cmd[*]}"
 	config=${config//$out/OUT}
 	config=${config//$LIST/TARGETS.txt}
@@ -466,8 +231,8 @@ run_tool() {
 		kill "$keepalive" 2>/dev/null || true
 		wait "$keepalive" 2>/dev/null || true
 	fi
-	# fping's -a list goes to stdout.
-	if [[ $kind == fping ]]; then mv "$WORK/stdout" "$out"; fi
+	# fping's -a list and arp-scan's answers go to stdout.
+	if [[ $kind == fping || $kind == arp ]]; then mv "$WORK/stdout" "$out"; fi
 	local wall user sys rss
 	read -r wall user sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$WORK/time" | tail -1)
 	local cpu probes pps score note=
@@ -531,6 +296,34 @@ lab_scenario() {
 	# fping -g fits a /16 (65,534 hosts) but not a /15.
 	[[ $prefix == */16 ]] && extra=(sweep-g-r0 fping-g-r0)
 	run_scenario sweep-default sweep-max sweep-max-r0 sweep-pnet-r0 fping-r0 fping "${extra[@]}" nmap zmap masscan
+	bash "$ROOT/scripts/lab.sh" down --name "$name" >/dev/null
+}
+
+# ---------------------------------------------------------------- on-link scenarios
+# onlink_scenario: one on-link lab, scanned over IPv4 and then IPv6.
+onlink_scenario() {
+	local name=${PREFIX_NS}-onlink prefix=198.18.0.0/16 prefix6=2001:2:0:1::/116
+	echo "== scenario onlink: lab.sh --onlink $prefix + $prefix6 alive=0.25"
+	LABS+=("$name")
+	local all=$WORK/onlink-truth-all.csv t0=$SECONDS
+	bash "$ROOT/scripts/lab.sh" up --name "$name" --onlink --prefix "$prefix" --prefix6 "$prefix6" \
+		--alive 0.25 --seed 1 --truth "$all" | sed 's/^/  /'
+	echo "  lab up in $((SECONDS - t0)) s"
+	NS=$name-scan
+	DEV=veth0
+	MAC=
+	TRUTH=$all
+	SCEN=onlink
+	SPECS=("$prefix")
+	PREFIX=$prefix
+	LIST=$WORK/onlink-targets.txt
+	awk -F, 'NR > 1 && $1 ~ /^198\.18\./ { print $1 }' "$all" >"$LIST"
+	run_scenario sweep-default sweep-max sweep-kernel-max nmap-sn arp-scan
+	SCEN=onlink6
+	SPECS=("$prefix6")
+	LIST=$WORK/onlink6-targets.txt
+	awk -F, 'NR > 1 && $1 ~ /:/ { print $1 }' "$all" >"$LIST"
+	run_scenario sweep-default sweep-max nmap6-sn
 	bash "$ROOT/scripts/lab.sh" down --name "$name" >/dev/null
 }
 
@@ -643,110 +436,18 @@ perf_profile() {
 		echo "## top symbols (inclusive, with children)"
 		perf report -i "$data" --children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -60 || true
 		echo
-		echo "## stages (each sample counted once; see stages.py in bench.sh)"
-		perf script -i "$data" -F tid,ip,sym 2>/dev/null | python3 "$WORK/stages.py" || true
+		echo "## stages (each sample counted once; see scripts/bench/stages.py)"
+		perf script -i "$data" -F tid,ip,sym 2>/dev/null | python3 "$ROOT/scripts/bench/stages.py" || true
 	} >"$OUTDIR/profile.txt"
 	sed -n '/## stages/,$p' "$OUTDIR/profile.txt"
 	bash "$ROOT/scripts/lab.sh" down --name "$name" >/dev/null
 }
 
-cat >"$WORK/stages.py" <<'PY'
-# Splits perf script call stacks (tid line, then frames leaf first) into the
-# stages of a kernel-lab scan. Each sample counts once.
-import sys, collections
-
-def has(frames, *keys):
-    return any(k in f for f in frames for k in keys)
-
-def stage(frames):
-    leaf = frames[0] if frames else ""
-    # Softirq work run inline (veth delivers in the sender's context): that is the
-    # lab's network, i.e. the targets, not sweep.
-    if has(frames, "net_rx_action", "process_backlog"):
-        if has(frames, "icmp_echo", "icmp_reply"):
-            return "lab network (softirq)", "targets build echo replies (icmp_echo)"
-        if has(frames, "raw_local_deliver", "raw_rcv", "raw_v4_input", "ping_rcv"):
-            return "lab network (softirq)", "replies delivered to sweep's socket"
-        if has(frames, "ip_error", "ip_route_input", "fib_table_lookup"):
-            return "lab network (softirq)", "target-side routing (blackhole/unreachable lookups)"
-        if has(frames, "nft_", "nf_hook", "nf_send_unreach", "icmp_send"):
-            return "lab network (softirq)", "netfilter reject / ICMP errors"
-        return "lab network (softirq)", "other softirq (veth backlog, skb free, tracing)"
-    if has(frames, "__sys_sendmmsg", "__sys_sendto", "__sys_sendmsg"):
-        if has(frames, "bpf_", "htab_map", "kprobe", "perf_trace"):
-            sub = "tracing hooks of this VM (BPF)"
-        elif has(frames, "ip_route_output", "fib_table_lookup"):
-            sub = "output route lookup per packet"
-        elif has(frames, "__ip_select_ident"):
-            sub = "IP ID selection (__ip_select_ident)"
-        elif has(frames, "__dev_queue_xmit", "veth_xmit", "dev_hard_start_xmit"):
-            sub = "qdisc + veth xmit"
-        elif has(frames, "ip_append_data", "__ip_make_skb", "alloc_skb", "ip_push_pending_frames", "ip_output"):
-            sub = "skb alloc + copy + IP header"
-        elif has(frames, "copy_msghdr", "import_iovec", "copy_from_user"):
-            sub = "syscall: msghdr copy-in"
-        else:
-            sub = "syscall: other (raw_sendmsg, sock, entry)"
-        return "send syscall (sweep's probes, without softirq)", sub
-    if has(frames, "__sys_recvmmsg", "__sys_recvmsg", "do_recvmmsg"):
-        return "receive syscall (recvmmsg)", ""
-    if has(frames, "clock_nanosleep", "do_nanosleep", "futex", "do_sys_poll", "sys_ppoll", "schedule", "sched_yield"):
-        return "sleep / yield / scheduler", ""
-    if "__rust_begin_short_backtrace" in leaf or "{{closure}}" in leaf:
-        # Thread bodies with the whole loop inlined: the sending workers.
-        return "sweep user space", "sender loop (permutation + probe write + pacing, inlined)"
-    if leaf.startswith("sweep::") or "sweep" in leaf or has(frames, "sweep::"):
-        for key, name in (("output::", "CSV output"), ("csv::", "CSV output"),
-                          ("validate::", "validation"), ("wire::", "validation"),
-                          ("table::", "table"), ("receiver::", "receiver loop (validation + table, inlined)"),
-                          ("sender::", "sender loop (permutation + probe write + pacing, inlined)")):
-            if key in leaf:
-                return "sweep user space", name
-        if has(frames, "output::", "csv::"):
-            return "sweep user space", "CSV output"
-        return "sweep user space", "other (" + leaf.split("(")[0][:40] + ")"
-    if has(frames, "csv::", "csv_core::", "rayon::", "output::"):
-        return "sweep user space", "CSV output"
-    if has(frames, "exc_page_fault", "do_exit", "execve", "mmput", "load_elf"):
-        return "process start/exit, page faults", ""
-    return "other", leaf[:50]
-
-stacks, cur = [], None
-for line in sys.stdin:
-    line = line.rstrip("\n")
-    if not line.strip():
-        if cur is not None:
-            stacks.append(cur)
-        cur = None
-        continue
-    if not line.startswith("\t"):  # "  TID" header; frames are tab-indented
-        if cur is not None:
-            stacks.append(cur)
-        cur = []
-        continue
-    parts = line.split(None, 1)
-    if cur is not None:
-        cur.append(parts[1] if len(parts) > 1 else parts[0])
-if cur is not None:
-    stacks.append(cur)
-top, sub = collections.Counter(), collections.Counter()
-for frames in stacks:
-    t, s = stage(frames)
-    top[t] += 1
-    if s:
-        sub[(t, s)] += 1
-total = sum(top.values()) or 1
-print("%7s  %6s  %s" % ("samples", "share", "stage"))
-for t, n in top.most_common():
-    print("%7d  %5.1f%%  %s" % (n, 100 * n / total, t))
-    for (t2, s2), m in [x for x in sub.most_common() if x[0][0] == t][:7]:
-        print("%7d  %5.1f%%      %s" % (m, 100 * m / total, s2))
-print("%7d  total" % total)
-PY
 
 # ---------------------------------------------------------------- main
 T0=$SECONDS
 lab_scenario lab16 198.18.0.0/16 0.25
+onlink_scenario
 ((QUICK)) || lab_scenario lab15 198.18.0.0/15 1
 sim_scenario
 ((SCALE)) && scale_run
@@ -769,6 +470,7 @@ json.dump([
   ["nmap", "$(ver nmap --version)"],
   ["zmap", "$(ver zmap --version)"],
   ["masscan", "$(ver masscan --version)"],
+  ["arp-scan", "$(ver arp-scan --version)"],
   ["rustc", "$(ver rustc --version)"],
   ["repetitions", "$REPS per scenario, tools interleaved (order rotated each repetition)"],
   ["total bench time", "$((SECONDS - T0)) s"],

@@ -14,6 +14,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	# ssconvert: tests/spreadsheet.rs reads sweep's CSV with a real spreadsheet
 	# importer (about 2 minutes to install on a fresh machine).
 	command -v ssconvert >/dev/null || missing+=(gnumeric)
+	command -v arp-scan >/dev/null || missing+=(arp-scan)
+	command -v fping >/dev/null || missing+=(fping)
+	command -v ndisc6 >/dev/null || missing+=(ndisc6)
+	command -v ping >/dev/null || missing+=(iputils-ping)
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
 		apt-get update -qq

@@ -47,7 +47,112 @@ fn main() {
             Need::Netns,
             arp_loss_needs_retries,
         ),
+        lab_trial(
+            "tap_sweep_every_host_with_its_mac_and_vendor",
+            Need::Netns,
+            sweep_macs_and_vendors,
+        ),
+        lab_trial(
+            "tap_sweep_arp_loss_found_by_retries",
+            Need::Netns,
+            sweep_arp_loss,
+        ),
+        lab_trial("tap_sweep_ipv6_through_ndp", Need::Netns, sweep_ipv6),
     ])
+}
+
+/// Rows of a sweep run in TAP mode against the truth: status, detail for
+/// hosts that answer only ARP/NDP (no RTT, no TTL), and each host's own MAC
+/// and the registry's vendor for it.
+fn check_tap_rows<A: common::Addr>(
+    sim: &SimNet<A>,
+    rows: &[common::SweepRow<A>],
+) -> Result<(), String> {
+    // Network and broadcast addresses of each described prefix get no row.
+    simlab::check_all(sim, rows, 8)?;
+    let mut bad = Vec::new();
+    for r in rows {
+        let Some(t) = sim.truth.get(&r.addr) else {
+            continue;
+        };
+        if r.status == "up" && r.mac != t.mac {
+            bad.push(format!("{}: mac {:?}, truth {:?}", r.addr, r.mac, t.mac));
+        }
+        if r.status != "up" && !r.mac.is_empty() && t.mac.is_empty() {
+            bad.push(format!("{}: a MAC for a host nobody answers for", r.addr));
+        }
+        let neighbour_only = matches!(t.detail.as_str(), "arp-only" | "ndp-only");
+        if neighbour_only && (r.detail != t.detail || !r.rtt_ms.is_empty() || !r.ttl.is_empty()) {
+            bad.push(format!(
+                "{}: {:?} {:?} rtt {:?}, want {}",
+                r.addr, r.status, r.detail, r.rtt_ms, t.detail
+            ));
+        }
+        let local = r
+            .mac
+            .get(..2)
+            .and_then(|b| u8::from_str_radix(b, 16).ok())
+            .is_some_and(|b| b & 2 != 0);
+        if r.status == "up" && !r.mac.is_empty() && local != r.vendor.is_empty() {
+            bad.push(format!("{}: mac {} vendor {:?}", r.addr, r.mac, r.vendor));
+        }
+    }
+    ensure(bad.is_empty(), || {
+        format!("{} rows wrong: {}", bad.len(), few(&bad))
+    })
+}
+
+/// Every host of a mixed LAN (four vendors, locally administered MACs,
+/// firewalled arp-only hosts, a routed unreachable block) at the defaults,
+/// with its own MAC; sweep never addresses a frame to the wrong MAC.
+fn sweep_macs_and_vendors() -> Result<(), String> {
+    let _g = common::heavy();
+    let mut sim = Sim4::start_tap(
+        "seed 23\n\
+         198.18.0.0/24 alive=50% rtt=1ms vendor=intel,cisco\n\
+         198.18.1.0/25 alive=60% arp_only=30% vendor=raspberrypi,hp\n\
+         198.18.1.128/26 alive=80% vendor=local rtt=2ms..20ms\n\
+         203.0.113.0/28 unreach=host\n",
+    )?;
+    let (run, rows) = sim.sweep(&[
+        "198.18.0.0/24",
+        "198.18.1.0/25",
+        "198.18.1.128/26",
+        "203.0.113.0/28",
+    ])?;
+    run.expect_code(0)?;
+    check_tap_rows(&sim, &rows)?;
+    let arp_only = rows.iter().filter(|r| r.detail == "arp-only").count();
+    ensure(arp_only >= 10, || {
+        format!("only {arp_only} arp-only rows: the profile is too thin")
+    })?;
+    let log = sim.stop_tap()?;
+    let wrong: u64 = log.link.values().map(|l| l.wrong_mac).sum();
+    ensure(wrong == 0, || {
+        format!("{wrong} frames to a wrong MAC: {}", log.summary)
+    })
+}
+
+/// A fifth of the ARP requests lost: six retries find every host (a host is
+/// missed only if all seven of its requests are lost: p = 1.3e-5 each).
+fn sweep_arp_loss() -> Result<(), String> {
+    let _g = common::heavy();
+    let sim = Sim4::start_tap("seed 29\n198.18.0.0/23 alive=40% arp_loss=0.2 rtt=1ms\n")?;
+    let (run, rows) = sim.sweep(&["198.18.0.0/23", "--retries", "6"])?;
+    run.expect_code(0)?;
+    check_tap_rows(&sim, &rows)
+}
+
+/// IPv6 hosts, some answering only neighbour discovery.
+fn sweep_ipv6() -> Result<(), String> {
+    let _g = common::heavy();
+    let sim =
+        Sim6::start_tap("seed 31\n2001:2::/120 alive=60% arp_only=25% vendor=intel,hp rtt=1ms\n")?;
+    let (run, rows) = sim.sweep(&["2001:2::/120"])?;
+    run.expect_code(0)?;
+    check_tap_rows(&sim, &rows)?;
+    let ndp_only = rows.iter().filter(|r| r.detail == "ndp-only").count();
+    ensure(ndp_only >= 10, || format!("only {ndp_only} ndp-only rows"))
 }
 
 /// One arp-scan answer: the MAC and arp-scan's own vendor name for it
