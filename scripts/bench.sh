@@ -175,6 +175,9 @@ run_tool() {
 	arp-scan) cmd=(arp-scan -I "$DEV" -B 100M --retry 2 --plain "${SPECS[@]}") ;;
 	# One probe per target, like the peers' settings below.
 	sweep-max-r0) cmd=("$SWEEP" --seed "$rep" --rate max --retries 0 --timeout 500ms --all -o "$out" "${SPECS[@]}") ;;
+	# Same, but routed probes as Ethernet frames to the next hop's MAC (zmap's way)
+	# from an AF_PACKET socket instead of the raw IP socket.
+	sweep-frames-r0) cmd=("$SWEEP" --seed "$rep" --rate max --retries 0 --timeout 500ms --routed-frames --all -o "$out" "${SPECS[@]}") ;;
 	# Same, but one send_to per packet through pnet instead of sendmmsg batches.
 	sweep-pnet-r0) cmd=("$SWEEP" --seed "$rep" --rate max --retries 0 --timeout 500ms --send-path pnet --all -o "$out" "${SPECS[@]}") ;;
 	# fping: -i 0 no gap between probes, -r 0 no retries, -t 500 ms timeout.
@@ -295,7 +298,9 @@ lab_scenario() {
 	local extra=()
 	# fping -g fits a /16 (65,534 hosts) but not a /15.
 	[[ $prefix == */16 ]] && extra=(sweep-g-r0 fping-g-r0)
-	run_scenario sweep-default sweep-max sweep-max-r0 sweep-pnet-r0 fping-r0 fping "${extra[@]}" nmap zmap masscan
+	# The next hop's MAC must be in the neighbour table for --routed-frames.
+	ip netns exec "$NS" ping -c 1 -W 1 192.0.2.2 >/dev/null || true
+	run_scenario sweep-default sweep-max sweep-max-r0 sweep-frames-r0 sweep-pnet-r0 fping-r0 fping "${extra[@]}" nmap zmap masscan
 	bash "$ROOT/scripts/lab.sh" down --name "$name" >/dev/null
 }
 

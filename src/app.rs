@@ -180,7 +180,8 @@ enum L2 {
 /// input errors, found before anything is sent.
 fn onlink_path(cfg: &Config, targets: &Targets) -> Result<L2> {
     let mut nl = Netlink::open().map_err(Error::Routes)?;
-    let routes = nl.dump().map_err(Error::Routes)?;
+    let mut routes = nl.dump().map_err(Error::Routes)?;
+    routes.routed_frames = cfg.routed_frames;
     let mut lookup = |a| nl.get(a).ok().flatten();
     let plan = route::plan(&routes, targets, cfg.iface.as_deref(), cfg.src, &mut lookup)
         .map_err(|r| Error::Route(r.to_string()))?;

@@ -103,6 +103,10 @@ struct Args {
     /// the kernel's path (off; for benchmarks)
     #[arg(long, value_enum, default_value = "auto", hide = true)]
     l2: L2Arg,
+    /// Routed targets behind an Ethernet next hop: frames to the next hop's MAC (from
+    /// the kernel's neighbour table) instead of the raw socket (for benchmarks)
+    #[arg(long, hide = true)]
+    routed_frames: bool,
     /// Sending threads (for benchmarks; 0 = 2 at --rate max or above 120k pps, else 1)
     #[arg(long, value_name = "N", default_value = "0", hide = true)]
     senders: String,
@@ -171,6 +175,8 @@ pub struct Config {
     pub src: Option<IpAddr>,
     /// Layer-2 discovery for on-link targets.
     pub l2: bool,
+    /// Routed targets as frames to their next hop's MAC.
+    pub routed_frames: bool,
 }
 
 impl Config {
@@ -310,6 +316,7 @@ fn validate(a: Args) -> Result<Config, Error> {
             })
             .transpose()?,
         l2: matches!(a.l2, L2Arg::Auto),
+        routed_frames: a.routed_frames,
     })
 }
 

@@ -362,12 +362,14 @@ mod tests {
                     len: 254,
                     link: LINK,
                     src: src4(),
+                    via: None,
                 },
                 Segment {
                     first: 254,
                     len: 255,
                     link: LINK,
                     src: src6(),
+                    via: None,
                 },
             ],
         };

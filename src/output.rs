@@ -433,6 +433,7 @@ mod tests {
                 len: 4,
                 link: 2,
                 src: "198.18.255.254".parse().unwrap(),
+                via: None,
             }],
         };
         let onlink = OnLink::new(plan, Vec::new(), 64);

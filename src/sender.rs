@@ -264,7 +264,8 @@ fn flush_l2(
         let dst = plan.targets.addr_at(u64::from(i));
         let (seg, slot) = o.plan.find(u64::from(i)).expect("queued as on-link");
         let src = seg.src;
-        match (o.neighbours.mac(slot), &lane[usize::from(dst.is_ipv6())]) {
+        let them = seg.via.or_else(|| o.neighbours.mac(slot));
+        match (them, &lane[usize::from(dst.is_ipv6())]) {
             (Some(them), Some(f)) => {
                 let e = Echo {
                     template: f.template,

@@ -12,6 +12,9 @@ use netlink_packet_core::{
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkLayerType, LinkMessage};
+use netlink_packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteType,
 };
@@ -79,6 +82,8 @@ pub struct Route {
     pub oif: Option<u32>,
     pub prefsrc: Option<IpAddr>,
     pub metric: u32,
+    /// The next hop, for `Kind::Gateway` routes with a single one.
+    pub gateway: Option<IpAddr>,
 }
 
 /// How probes to a target leave the machine.
@@ -86,8 +91,14 @@ pub struct Route {
 pub enum Path {
     /// Through the kernel's IP stack (routed, loopback, TUN/VPN, point-to-point, no route).
     Kernel,
-    /// On an Ethernet segment of ours: ARP / neighbour discovery and frames built by us.
-    OnLink { link: u32, src: IpAddr },
+    /// On an Ethernet segment of ours: frames built by us. `via` is a gateway's MAC for
+    /// a routed target (no resolution: every frame goes to it); `None` for a target on
+    /// the segment itself, resolved with ARP / neighbour discovery.
+    OnLink {
+        link: u32,
+        src: IpAddr,
+        via: Option<Mac>,
+    },
 }
 
 /// Everything the decision needs, dumped from the kernel once.
@@ -97,6 +108,10 @@ pub struct Routes {
     pub routes: Vec<Route>,
     /// Only the kernel's default rules (local, main, default): the tables decide alone.
     pub default_rules: bool,
+    /// The kernel's resolved neighbours: (interface, address, MAC).
+    pub neighbours: Vec<(u32, IpAddr, Mac)>,
+    /// Send routed targets behind an Ethernet next hop as frames to its MAC.
+    pub routed_frames: bool,
 }
 
 const TABLE_DEFAULT: u32 = 253;
@@ -149,13 +164,15 @@ impl Route {
     }
 }
 
-/// Targets `first..first + len` (indices) leave on link `link` from `src`.
+/// Targets `first..first + len` (indices) leave on link `link` from `src`, to the MAC
+/// each resolves to, or all to the gateway MAC `via`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Segment {
     pub first: u64,
     pub len: u64,
     pub link: u32,
     pub src: IpAddr,
+    pub via: Option<Mac>,
 }
 
 /// Why a run cannot go on with `--iface` / `--src` as given.
@@ -214,9 +231,21 @@ impl Routes {
     /// The path for one target, given the route that covers it.
     pub fn path_of(&self, a: IpAddr, route: Option<&Route>, src: Option<IpAddr>) -> Path {
         let Some(r) = route else { return Path::Kernel };
-        if r.kind != Kind::Direct {
-            return Path::Kernel;
-        }
+        let via = match (r.kind, r.gateway) {
+            (Kind::Direct, _) => None,
+            (Kind::Gateway, Some(gw)) if self.routed_frames && gw.is_ipv4() == a.is_ipv4() => {
+                // Only a next hop the kernel has already resolved: otherwise its path.
+                match self
+                    .neighbours
+                    .iter()
+                    .find(|(i, n, _)| Some(*i) == r.oif && *n == gw)
+                {
+                    Some(&(_, _, mac)) => Some(mac),
+                    None => return Path::Kernel,
+                }
+            }
+            _ => return Path::Kernel,
+        };
         if let IpAddr::V6(v6) = a {
             if is_link_local(v6) || v6.is_multicast() {
                 return Path::Kernel;
@@ -236,6 +265,7 @@ impl Routes {
             Some(src) => Path::OnLink {
                 link: link.index,
                 src,
+                via,
             },
             None => Path::Kernel,
         }
@@ -306,16 +336,19 @@ pub fn plan(
     }
     let mut segments: Vec<Segment> = Vec::new();
     let mut add = |first: u64, len: u64, path: Path| {
-        let Path::OnLink { link, src } = path else {
+        let Path::OnLink { link, src, via } = path else {
             return;
         };
         match segments.last_mut() {
-            Some(s) if s.first + s.len == first && s.link == link && s.src == src => s.len += len,
+            Some(s) if s.first + s.len == first && (s.link, s.src, s.via) == (link, src, via) => {
+                s.len += len
+            }
             _ => segments.push(Segment {
                 first,
                 len,
                 link,
                 src,
+                via,
             }),
         }
     };
@@ -543,10 +576,19 @@ impl Netlink {
                 }
             }
         }
+        let mut neighbours = Vec::new();
+        let q = RouteNetlinkMessage::GetNeighbour(NeighbourMessage::default());
+        for m in self.request(q, true)? {
+            if let RouteNetlinkMessage::NewNeighbour(n) = m {
+                neighbours.extend(neighbour_of(&n));
+            }
+        }
         Ok(Routes {
             links,
             routes,
             default_rules: rules_are_default(&rules),
+            neighbours,
+            routed_frames: false,
         })
     }
 
@@ -621,6 +663,34 @@ fn link_of(l: &LinkMessage) -> Link {
     }
 }
 
+/// A resolved neighbour entry: (interface, address, MAC).
+fn neighbour_of(n: &NeighbourMessage) -> Option<(u32, IpAddr, Mac)> {
+    use NeighbourState as S;
+    if !matches!(
+        n.header.state,
+        S::Reachable | S::Stale | S::Delay | S::Probe | S::Permanent
+    ) {
+        return None;
+    }
+    let mut addr = None;
+    let mut mac = None;
+    for a in &n.attributes {
+        match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v4)) => {
+                addr = Some(IpAddr::V4(*v4))
+            }
+            NeighbourAttribute::Destination(NeighbourAddress::Inet6(v6)) => {
+                addr = Some(IpAddr::V6(*v6))
+            }
+            NeighbourAttribute::LinkLayerAddress(b) if b.len() == 6 => {
+                mac = Some(Mac(b[..6].try_into().ok()?))
+            }
+            _ => {}
+        }
+    }
+    Some((n.header.ifindex, addr?, mac.filter(|m| m.is_unicast())?))
+}
+
 fn route_addr(a: &RouteAddress) -> Option<IpAddr> {
     match a {
         RouteAddress::Inet(a) => Some(IpAddr::V4(*a)),
@@ -638,6 +708,7 @@ fn route_of(r: &RouteMessage) -> Option<Route> {
     let mut dst = None;
     let mut table = u32::from(r.header.table);
     let (mut oif, mut prefsrc, mut metric, mut gateway) = (None, None, 0, false);
+    let mut next_hop = None;
     for a in &r.attributes {
         match a {
             RouteAttribute::Destination(d) => dst = route_addr(d),
@@ -645,9 +716,11 @@ fn route_of(r: &RouteMessage) -> Option<Route> {
             RouteAttribute::Oif(i) => oif = Some(*i),
             RouteAttribute::PrefSource(s) => prefsrc = route_addr(s),
             RouteAttribute::Priority(p) => metric = *p,
-            RouteAttribute::Gateway(_) | RouteAttribute::Via(_) | RouteAttribute::MultiPath(_) => {
-                gateway = true
+            RouteAttribute::Gateway(g) => {
+                gateway = true;
+                next_hop = route_addr(g);
             }
+            RouteAttribute::Via(_) | RouteAttribute::MultiPath(_) => gateway = true,
             _ => {}
         }
     }
@@ -669,6 +742,7 @@ fn route_of(r: &RouteMessage) -> Option<Route> {
         oif,
         prefsrc,
         metric,
+        gateway: next_hop,
     })
 }
 
@@ -691,6 +765,7 @@ mod tests {
             oif,
             prefsrc: None,
             metric: 0,
+            gateway: None,
         }
     }
 
@@ -749,6 +824,8 @@ mod tests {
                 route("fe80::", 64, TABLE_MAIN, Kind::Direct, Some(2)),
             ],
             default_rules: true,
+            neighbours: vec![],
+            routed_frames: false,
         }
     }
 
@@ -766,6 +843,7 @@ mod tests {
         let eth = |src: &str| Path::OnLink {
             link: 2,
             src: src.parse().unwrap(),
+            via: None,
         };
         assert_eq!(path("198.18.0.7"), eth("198.19.255.254"));
         assert_eq!(
