@@ -1,6 +1,7 @@
 //! sweep-sim: a simulated network of ICMP echo hosts behind a TUN device.
 //! See README.md for the profile format.
 
+pub mod attack;
 pub mod engine;
 pub mod netconf;
 pub mod packet;

@@ -25,6 +25,7 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
     let mut router6 = DEFAULT_ROUTER6;
     let mut defaults = Behavior::default();
     let mut rules = Vec::new();
+    let mut attack = None;
     let mut total: u128 = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -52,6 +53,9 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
                         IpAddr::V6(a) => router6 = a,
                     }
                 }
+            }
+            "attacker" => {
+                attack = Some(parse_attack(&rest).map_err(|(t, m)| err(t, m))?);
             }
             "default" => {
                 defaults = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
@@ -107,7 +111,32 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
         router,
         router6,
         rules,
+        attack,
     })
+}
+
+/// `attacker [forge=short,long,reply|all] [max=N]`.
+fn parse_attack<'a>(tokens: &[&'a str]) -> Result<crate::attack::Attack, (&'a str, String)> {
+    let mut a = crate::attack::Attack::default();
+    for &tok in tokens {
+        match tok.split_once('=') {
+            Some(("forge", kinds)) => {
+                (a.short, a.long, a.reply) = (false, false, false);
+                for k in kinds.split(',') {
+                    match k {
+                        "short" => a.short = true,
+                        "long" => a.long = true,
+                        "reply" => a.reply = true,
+                        "all" => (a.short, a.long, a.reply) = (true, true, true),
+                        _ => return Err((tok, "expected short, long, reply or all".into())),
+                    }
+                }
+            }
+            Some(("max", n)) => a.max_targets = parse_int(n, 1, 1 << 22).map_err(|m| (tok, m))?,
+            _ => return Err((tok, "expected forge=KINDS or max=N".into())),
+        }
+    }
+    Ok(a)
 }
 
 /// Applies `key=value` tokens and flags on top of `base`.

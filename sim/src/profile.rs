@@ -332,6 +332,8 @@ pub struct Profile {
     pub router6: Ipv6Addr,
     /// Later rules override earlier ones where they overlap.
     pub rules: Vec<Rule>,
+    /// An on-path attacker forging answers (the `attacker` directive).
+    pub attack: Option<crate::attack::Attack>,
 }
 
 impl Profile {
@@ -430,6 +432,7 @@ mod tests {
             seed: 0,
             router: DEFAULT_ROUTER,
             router6: DEFAULT_ROUTER6,
+            attack: None,
             rules: vec![
                 rule([10, 0, 0, 0], 30),
                 rule([10, 0, 0, 2], 32),
@@ -464,6 +467,7 @@ mod tests {
             seed: 0,
             router: DEFAULT_ROUTER,
             router6: DEFAULT_ROUTER6,
+            attack: None,
             rules: vec![
                 rule6("2001:2::", 126),
                 rule([198, 18, 0, 0], 31),
