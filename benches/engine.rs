@@ -12,11 +12,11 @@ use std::time::Duration;
 use std::time::SystemTime;
 use sweep::output::{self, Field, Format, Layout, Results};
 use sweep::permute::Permutation;
-use sweep::probe::{ProbeTemplate, Proto};
+use sweep::probe::{Key, ProbeTemplate, Proto};
 use sweep::receiver::Heard;
 use sweep::table::Table;
 use sweep::targets::Targets;
-use sweep::validate::{Key, Validator, Verdict};
+use sweep::validate::{Validator, Verdict};
 use sweep::wire::{checksum, ECHO_REPLY};
 
 /// 198.18.0.0/15 minus network and broadcast: 131,070 targets, like a lab scan.
@@ -47,7 +47,7 @@ fn reply_to(probe: &[u8], src: std::net::IpAddr, ttl: u8) -> Vec<u8> {
 }
 
 fn probe_write(c: &mut Criterion) {
-    let key = Key::new(1);
+    let key = Key::from_bytes([1; 16]);
     let mut g = c.benchmark_group("probe");
     g.throughput(Throughput::Elements(1));
     for payload in [56usize, 1400] {
@@ -66,7 +66,7 @@ fn probe_write(c: &mut Criterion) {
 }
 
 fn validate(c: &mut Criterion) {
-    let key = Key::new(1);
+    let key = Key::from_bytes([1; 16]);
     let targets = lab_targets();
     let v = Validator::new(key, true, &targets);
     let t = ProbeTemplate::new(key, 56, Proto::Icmp4);

@@ -39,6 +39,8 @@ pub enum Error {
     Signals(io::Error),
     #[error("writing results failed: {0}")]
     Write(io::Error),
+    #[error("cannot draw the probe key from the OS random source: {0}")]
+    Random(io::Error),
 }
 
 impl Error {

@@ -207,12 +207,18 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     for (k, &i) in b.index.iter().enumerate() {
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
+    // Counted before they leave: the receiver credits only probed targets, and a reply
+    // over loopback can beat the end of `send`. Probes the kernel refused are taken back.
+    for &i in &b.index {
+        plan.table.add_probe(i);
+    }
     let accepted = b.tx.send(&b.dst)?;
     let mut sent = 0;
     for (&i, &ok) in b.index.iter().zip(accepted) {
         if ok {
-            plan.table.add_probe(i);
             sent += 1;
+        } else {
+            plan.table.take_back_probe(i);
         }
     }
     plan.counters.sent.fetch_add(sent, Relaxed);

@@ -15,6 +15,8 @@ const MAGIC: &str = "sweep-state v1";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
+    /// The probe order's seed, so a resume walks the same order. Not a secret: the
+    /// resumed process draws a new probe key, so the first run's replies count nothing.
     pub seed: u64,
     pub fingerprint: u64,
     pub position: Position,
@@ -95,7 +97,8 @@ impl State {
         })
     }
 
-    fn parse(text: &str) -> std::result::Result<State, String> {
+    /// A state file's text (untrusted: the fuzz target `state` feeds it arbitrary bytes).
+    pub fn parse(text: &str) -> std::result::Result<State, String> {
         let mut lines = text.lines();
         if lines.next() != Some(MAGIC) {
             return Err(format!("not a sweep state file (expected '{MAGIC}')"));
@@ -152,6 +155,21 @@ mod tests {
         let p = dir.path().join("x.state");
         s.write(&p).unwrap();
         assert_eq!(State::read(&p).unwrap(), s);
+    }
+
+    proptest::proptest! {
+        /// What the fuzz target `state` does, for machines without cargo-fuzz.
+        #[test]
+        fn arbitrary_text_never_panics(
+            tail in "[a-z0-9 \n]{0,120}",
+            any in ".{0,120}",
+        ) {
+            for text in [format!("{MAGIC}\n{tail}"), any] {
+                if let Ok(s) = State::parse(&text) {
+                    let _ = s.is_answered(usize::MAX);
+                }
+            }
+        }
     }
 
     #[test]
