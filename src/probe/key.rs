@@ -4,18 +4,18 @@
 //! each resumed run) and never printed or stored: `--seed` only orders the probes, so
 //! knowing it, or replies from another run with the same seed, grants nothing.
 //!
-//! The PRF is SipHash-2-4 keyed with it, over a fixed 13-byte message
-//! `domain | index (LE u32) | stamp (LE u64)`:
-//! - the ICMP identifier: domain 0, index and stamp 0;
-//! - the ICMP sequence number: domain 1, the target index — so an RFC 792 short quote,
-//!   which carries only identifier and sequence, holds 16 keyed bits for that target;
-//! - the payload tag: domain 2, index and stamp (which carries the round) — the upper
-//!   32 bits of the output.
+//! The PRF is SipHash-2-4 keyed with it. Its three uses take messages of three lengths,
+//! which SipHash's final block encodes, so no output of one can stand in for another:
+//! - the ICMP identifier: the empty message;
+//! - the ICMP sequence number: the target index (4 bytes, LE) — so an RFC 792 short
+//!   quote, which carries only identifier and sequence, holds 16 keyed bits for that
+//!   target;
+//! - the payload tag: index and stamp, which carries the round (12 bytes, LE) — the
+//!   upper 32 bits of the output.
 
 use super::layout;
 use siphasher::sip::SipHasher24;
 use std::fmt;
-use std::hash::Hasher;
 
 #[derive(Clone, Copy)]
 pub struct Key {
@@ -32,10 +32,6 @@ impl fmt::Debug for Key {
     }
 }
 
-const ID: u8 = 0;
-const SEQ: u8 = 1;
-const TAG: u8 = 2;
-
 impl Key {
     /// A fresh key from the OS random source.
     pub fn random() -> std::io::Result<Key> {
@@ -51,19 +47,8 @@ impl Key {
             prf: SipHasher24::new_with_key(&bytes),
             id: 0,
         };
-        key.id = key.prf(ID, 0, 0) as u16;
+        key.id = key.prf.hash(&[]) as u16;
         key
-    }
-
-    #[inline]
-    fn prf(&self, domain: u8, index: u32, stamp: u64) -> u64 {
-        let mut msg = [0u8; 13];
-        msg[0] = domain;
-        msg[1..5].copy_from_slice(&index.to_le_bytes());
-        msg[5..].copy_from_slice(&stamp.to_le_bytes());
-        let mut h = self.prf;
-        h.write(&msg);
-        h.finish()
     }
 
     /// The ICMP identifier of this process's probes.
@@ -75,13 +60,16 @@ impl Key {
     /// The ICMP sequence number of every probe to target `index`.
     #[inline]
     pub fn seq(&self, index: u32) -> u16 {
-        self.prf(SEQ, index, 0) as u16
+        self.prf.hash(&index.to_le_bytes()) as u16
     }
 
     /// The payload tag of the probe to `index` with `stamp` (see `layout::stamp`).
     #[inline]
     pub fn tag(&self, index: u32, stamp: u64) -> u32 {
-        (self.prf(TAG, index, stamp) >> 32) as u32
+        let mut msg = [0u8; 12];
+        msg[..4].copy_from_slice(&index.to_le_bytes());
+        msg[4..].copy_from_slice(&stamp.to_le_bytes());
+        (self.prf.hash(&msg) >> 32) as u32
     }
 
     /// `(index, stamp)` from a probe's payload, if its tag is ours.
@@ -96,6 +84,7 @@ impl Key {
 mod tests {
     use super::*;
     use crate::probe::layout::{put_fields, stamp};
+    use std::hash::Hasher;
 
     fn key(b: u8) -> Key {
         Key::from_bytes([b; 16])
@@ -109,6 +98,26 @@ mod tests {
         let mut h = SipHasher24::new_with_key(&k);
         h.write(&(0..15).collect::<Vec<u8>>());
         assert_eq!(h.finish(), 0xa129_ca61_49be_45e5);
+    }
+
+    /// Identifier, sequence and tag are SipHash-2-4 of exactly the documented messages.
+    #[test]
+    fn prf_inputs_are_as_documented() {
+        let bytes: [u8; 16] = std::array::from_fn(|i| i as u8);
+        let (k, sip) = (Key::from_bytes(bytes), SipHasher24::new_with_key(&bytes));
+        assert_eq!(k.id(), sip.hash(&[]) as u16);
+        assert_eq!(k.seq(70_000), sip.hash(&70_000u32.to_le_bytes()) as u16);
+        let mut msg = 70_000u32.to_le_bytes().to_vec();
+        msg.extend_from_slice(&stamp(2, 1_000_000_000).to_le_bytes());
+        assert_eq!(
+            k.tag(70_000, stamp(2, 1_000_000_000)),
+            (sip.hash(&msg) >> 32) as u32
+        );
+        assert_eq!(
+            (k.id(), k.seq(70_000)),
+            (0x0e31, 0xbca5),
+            "as in the golden probe"
+        );
     }
 
     #[test]
