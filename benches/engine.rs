@@ -1,5 +1,5 @@
 //! Per-operation micro-benchmarks for sweep's hot paths, so a regression in one stage
-//! shows up on its own: probe patching, reply validation (good and damaged), permutation
+//! shows up on its own: probe patching and its keyed PRF, reply validation (good and damaged), permutation
 //! steps, table updates and CSV formatting.
 //!
 //! `cargo bench --bench engine` runs them all in about a minute; each group keeps its
@@ -12,11 +12,11 @@ use std::time::Duration;
 use std::time::SystemTime;
 use sweep::output::{self, Field, Format, Layout, Results};
 use sweep::permute::Permutation;
-use sweep::probe::{ProbeTemplate, Proto};
+use sweep::probe::{Key, ProbeTemplate, Proto};
 use sweep::receiver::Heard;
 use sweep::table::Table;
 use sweep::targets::Targets;
-use sweep::validate::{Key, Validator, Verdict};
+use sweep::validate::{Validator, Verdict};
 use sweep::wire::{checksum, ECHO_REPLY};
 
 /// 198.18.0.0/15 minus network and broadcast: 131,070 targets, like a lab scan.
@@ -47,9 +47,19 @@ fn reply_to(probe: &[u8], src: std::net::IpAddr, ttl: u8) -> Vec<u8> {
 }
 
 fn probe_write(c: &mut Criterion) {
-    let key = Key::new(1);
+    let key = Key::from_bytes([1; 16]);
     let mut g = c.benchmark_group("probe");
     g.throughput(Throughput::Elements(1));
+    // The keyed PRF alone: what each probe pays for its sequence number and tag
+    // (two SipHash-2-4 calls); `write/*` below includes it.
+    let mut i = 0u32;
+    g.bench_function("prf/seq+tag", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            let k = black_box(&key);
+            (k.seq(i), k.tag(i, u64::from(i) * 1000))
+        })
+    });
     for payload in [56usize, 1400] {
         let t = ProbeTemplate::new(key, payload, Proto::Icmp4);
         let mut buf = vec![0u8; t.len()];
@@ -66,7 +76,7 @@ fn probe_write(c: &mut Criterion) {
 }
 
 fn validate(c: &mut Criterion) {
-    let key = Key::new(1);
+    let key = Key::from_bytes([1; 16]);
     let targets = lab_targets();
     let v = Validator::new(key, true, &targets);
     let t = ProbeTemplate::new(key, 56, Proto::Icmp4);

@@ -36,5 +36,9 @@ if command -v shellcheck >/dev/null; then
 	echo "== shellcheck"
 	shellcheck scripts/*.sh .ci/run
 fi
+# The fuzz crate is outside the workspace (cargo-fuzz builds it with sanitizer flags);
+# building it here on stable keeps its targets compiling against the library.
+echo "== fuzz targets build"
+cargo build --manifest-path fuzz/Cargo.toml --bins
 echo "== cargo test (SWEEP_REQUIRE_LAB=${SWEEP_REQUIRE_LAB:-0})"
 cargo test --workspace

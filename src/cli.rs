@@ -39,7 +39,7 @@ struct Args {
     /// Slowest reply that still counts (e.g. 500ms, 2s)
     #[arg(long, value_name = "DUR", default_value = "1s")]
     timeout: String,
-    /// Seed for the probe order and tags (random when absent)
+    /// Seed for the probe order only, not a secret (random when absent)
     #[arg(long, value_name = "N")]
     seed: Option<String>,
     /// Echo payload bytes

@@ -831,6 +831,25 @@ pub(crate) mod tests {
     }
 
     proptest! {
+        /// What the fuzz target `csv` does, for machines without cargo-fuzz: arbitrary
+        /// bytes, or a good header followed by arbitrary text, never panic.
+        #[test]
+        fn arbitrary_input_never_panics(
+            bytes in proptest::collection::vec(any::<u8>(), 0..400),
+            tail in ".{0,200}",
+        ) {
+            let with_head = format!("{HEAD}\n{tail}").into_bytes();
+            for input in [bytes, with_head] {
+                let Ok(mut r) = Reader::new(Path::new("p.csv"), Box::new(io::Cursor::new(input)))
+                else {
+                    continue;
+                };
+                while let Ok(Some(row)) = r.next_row() {
+                    let _ = row.fields(r.header());
+                }
+            }
+        }
+
         #[test]
         fn ipaddr_ord_is_family_then_number(a in any_ip(), b in any_ip()) {
             prop_assert_eq!(a.cmp(&b), key(a).cmp(&key(b)));

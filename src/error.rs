@@ -60,6 +60,8 @@ pub enum Error {
     /// done: a runtime error (3), never the usage error (2) that means nothing was sent.
     #[error("cannot write results to '{}': {source}", path.display())]
     WriteResults { path: PathBuf, source: io::Error },
+    #[error("cannot draw the probe key from the OS random source: {0}")]
+    Random(io::Error),
 }
 
 impl Error {

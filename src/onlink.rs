@@ -315,11 +315,20 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
             }
         }
         if !out.is_empty() {
-            let n = out.send()?;
-            for &i in &sent_to[..n] {
+            // Counted before they leave: the receiver credits only probed targets.
+            for &i in &sent_to {
                 cx.table.add_probe(i);
             }
-            cx.counters.sent.fetch_add(n as u64, Relaxed);
+            let accepted = out.send()?;
+            let mut n = 0;
+            for (&i, &ok) in sent_to.iter().zip(accepted) {
+                if ok {
+                    n += 1;
+                } else {
+                    cx.table.take_back_probe(i);
+                }
+            }
+            cx.counters.sent.fetch_add(n, Relaxed);
             sent_to.clear();
         }
     }
@@ -330,9 +339,9 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
 mod tests {
     use super::*;
     use crate::net::route::Segment;
+    use crate::probe::Key;
     use crate::probe::Proto;
     use crate::targets::Span;
-    use crate::validate::Key;
     use crate::wire::{checksum, parse_icmp, parse_icmpv6, Icmp};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -501,7 +510,7 @@ mod tests {
 
     #[test]
     fn echo_frames_are_valid_packets() {
-        let key = Key::new(5);
+        let key = Key::from_bytes([5; 16]);
         let t4 = ProbeTemplate::new(key, 56, Proto::Icmp4);
         let t6 = ProbeTemplate::new(key, 56, Proto::Icmp6);
         let mut buf = vec![0u8; frame_len(t4.len())];

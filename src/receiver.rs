@@ -99,6 +99,7 @@ pub fn run(
                     validator.classify_icmp(IpMeta { src, ttl }, msg)
                 }
             };
+            let verdict = admit(verdict, read_ns, table);
             record(verdict, now_ns, table, counters, &mut rto, &mut heard);
         }
         if k > 0 && k < BATCH {
@@ -110,6 +111,25 @@ pub fn run(
         }
     }
     Ok(heard)
+}
+
+/// What the table and the clock add to the validator's verdict. No credit without a
+/// probe: an answer or error for a target this run has not probed is ignored, which
+/// matters most for short-quote errors (16 keyed bits). No answer from the future: a
+/// stamp later than `read_ns` (when we read it, on the scan's clock, the clock stamps
+/// are taken on) would make an RTT of 0 and drag the retry interval down. Both count as
+/// a bad tag.
+fn admit(verdict: Verdict, read_ns: u64, table: &Table) -> Verdict {
+    let bad = Verdict::Ignore(Ignored::BadTag);
+    match verdict {
+        Verdict::Reply { index, .. } | Verdict::Error { index, .. }
+            if table.get(index).probes == 0 =>
+        {
+            bad
+        }
+        Verdict::Reply { sent_ns, .. } if sent_ns > read_ns => bad,
+        v => v,
+    }
 }
 
 fn record(
@@ -168,5 +188,101 @@ fn record(
                 Ignored::WrongSource | Ignored::OwnProbe => &mut c.wrong_source,
             } += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Status;
+    use crate::wire::Detail;
+
+    struct Rx {
+        table: Table,
+        counters: Counters,
+        rto: RtoEstimator,
+        heard: Heard,
+    }
+
+    impl Rx {
+        fn new(n: usize) -> Rx {
+            Rx {
+                table: Table::new(n, false),
+                counters: Counters::default(),
+                rto: RtoEstimator::new(RTO_FLOOR, Duration::from_secs(1)),
+                heard: Heard::default(),
+            }
+        }
+
+        /// A verdict read at `now_ns`, through the same two steps as `run`.
+        fn take(&mut self, v: Verdict, now_ns: u64) {
+            let v = admit(v, now_ns, &self.table);
+            let Rx {
+                table,
+                counters,
+                rto,
+                heard,
+            } = self;
+            record(v, now_ns, table, counters, rto, heard);
+        }
+    }
+
+    fn reply(index: u32, sent_ns: u64) -> Verdict {
+        Verdict::Reply {
+            index,
+            round: 0,
+            sent_ns,
+            ttl: 64,
+        }
+    }
+
+    fn error(index: u32) -> Verdict {
+        Verdict::Error {
+            index,
+            detail: Detail::of(3, 1),
+            responder: IpAddr::from([192, 0, 2, 2]),
+        }
+    }
+
+    #[test]
+    fn no_credit_for_a_target_never_probed() {
+        let mut rx = Rx::new(4);
+        rx.table.add_probe(1);
+        rx.take(reply(0, 10), 1_000);
+        rx.take(error(2), 1_000);
+        assert_eq!(rx.table.get(0).status, Status::Down);
+        assert_eq!(rx.table.get(2).status, Status::Down);
+        assert_eq!(rx.heard.ignored.bad_tag, 2);
+        assert_eq!(rx.counters.answered.load(Relaxed), 0);
+        // The probed one is credited.
+        rx.take(reply(1, 10), 1_000);
+        assert_eq!(rx.table.get(1).status, Status::Up);
+        assert_eq!(rx.counters.up.load(Relaxed), 1);
+    }
+
+    #[test]
+    fn a_stamp_from_the_future_is_ignored() {
+        let mut rx = Rx::new(2);
+        rx.table.add_probe(0);
+        rx.take(reply(0, 5_000_001), 5_000_000);
+        assert_eq!(rx.table.get(0).status, Status::Down);
+        assert_eq!(rx.heard.ignored.bad_tag, 1);
+        let fresh = RtoEstimator::new(RTO_FLOOR, Duration::from_secs(1));
+        assert_eq!(rx.rto.rto(), fresh.rto(), "no RTT taken from it");
+        // Sent exactly when read still counts (an RTT of 0 can be real on loopback).
+        rx.take(reply(0, 5_000_000), 5_000_000);
+        assert_eq!(rx.table.get(0).status, Status::Up);
+    }
+
+    #[test]
+    fn a_reply_after_an_error_still_wins() {
+        let mut rx = Rx::new(1);
+        rx.table.add_probe(0);
+        rx.take(error(0), 1_000);
+        assert_eq!(rx.table.get(0).status, Status::Unreachable);
+        rx.take(reply(0, 10), 2_000);
+        assert_eq!(rx.table.get(0).status, Status::Up);
+        assert_eq!(rx.counters.unreachable.load(Relaxed), 0);
+        assert_eq!(rx.counters.up.load(Relaxed), 1);
     }
 }

@@ -4,15 +4,15 @@
 use crate::counters::Counters;
 use crate::error::Result;
 use crate::onlink::{self, OnLink};
-use crate::permute::{mix64, Permutation};
-use crate::probe::{ProbeTemplate, Proto};
+use crate::permute::Permutation;
+use crate::probe::{Key, ProbeTemplate, Proto};
 use crate::receiver::{self, Heard};
 use crate::sender::{self, Family, Plan, Position, Shard};
 use crate::state::State;
 use crate::table::Table;
 use crate::targets::Targets;
 use crate::transport::{SendPath, Sockets};
-use crate::validate::{Key, Validator};
+use crate::validate::Validator;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -75,9 +75,11 @@ pub fn run(
     tick: &mut dyn FnMut(),
 ) -> Result<Scanned> {
     let n = targets.len();
-    // Shards share the seed (one permutation) but not the key: shards running side by side
-    // on one host each see every reply, and must accept only answers to their own probes.
-    let key = Key::new(opts.seed ^ mix64(opts.shard.index << 32 | opts.shard.count));
+    // The seed orders the probes and nothing else. Every process (so every shard, every
+    // resumed run) draws its own key: shards side by side on one host each see every
+    // reply and accept only answers to their own probes, and another run's replies or
+    // knowing the seed grants nothing.
+    let key = Key::random().map_err(crate::error::Error::Random)?;
     let perm = Permutation::new(n, opts.seed);
     let templates = [
         ProbeTemplate::new(key, opts.payload, Proto::Icmp4),

@@ -283,14 +283,23 @@ fn flush_l2(
                 .push(|buf| onlink::write_solicitation(buf, us, src, dst)),
         }
     }
-    let sent = b.frames.send().map_err(Error::Frames)?;
-    for &i in &b.index[..sent] {
+    // Counted before they leave, as in `flush`: a reply may beat the end of `send`.
+    for &i in &b.index {
         plan.table.add_probe(i);
     }
-    plan.counters.sent.fetch_add(sent as u64, Relaxed);
+    let accepted = b.frames.send().map_err(Error::Frames)?;
+    let mut sent = 0;
+    for (&i, &ok) in b.index.iter().zip(accepted) {
+        if ok {
+            sent += 1;
+        } else {
+            plan.table.take_back_probe(i);
+        }
+    }
+    plan.counters.sent.fetch_add(sent, Relaxed);
     plan.counters
         .send_errors
-        .fetch_add((b.index.len() - sent) as u64, Relaxed);
+        .fetch_add(b.index.len() as u64 - sent, Relaxed);
     b.index.clear();
     Ok(Instant::now())
 }
@@ -307,12 +316,18 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     for (k, &i) in b.index.iter().enumerate() {
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
+    // Counted before they leave: the receiver credits only probed targets, and a reply
+    // over loopback can beat the end of `send`. Probes the kernel refused are taken back.
+    for &i in &b.index {
+        plan.table.add_probe(i);
+    }
     let accepted = b.tx.send(&b.dst)?;
     let mut sent = 0;
     for (&i, &ok) in b.index.iter().zip(accepted) {
         if ok {
-            plan.table.add_probe(i);
             sent += 1;
+        } else {
+            plan.table.take_back_probe(i);
         }
     }
     plan.counters.sent.fetch_add(sent, Relaxed);

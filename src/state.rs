@@ -146,7 +146,7 @@ impl State {
         Ok(())
     }
 
-    fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
+    pub fn parse(bytes: &[u8]) -> std::result::Result<State, String> {
         let Some(body) = bytes.strip_suffix(b"\n") else {
             return Err("is truncated (its last line is incomplete)".into());
         };

@@ -22,6 +22,8 @@ pub struct Summary {
     pub dups: u64,
     pub late: u64,
     pub ignored: IgnoredCounts,
+    /// The probe order's seed: printed so a run can be repeated; it is no secret (the
+    /// key that makes answers unforgeable is per process and never shown).
     pub seed: u64,
     /// On-link targets resolved at layer 2, and how many of them answered only that.
     pub resolved: u64,

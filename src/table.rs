@@ -112,6 +112,14 @@ impl Table {
         self.cells[i as usize].fetch_add(1 << PROBES.0, Relaxed);
     }
 
+    /// Undoes `add_probe` for a probe the kernel refused to send.
+    #[inline]
+    pub fn take_back_probe(&self, i: u32) {
+        let _ = self.cells[i as usize].fetch_update(Relaxed, Relaxed, |w| {
+            (get(w, PROBES) > 0).then(|| w - (1 << PROBES.0))
+        });
+    }
+
     #[inline]
     pub fn is_answered(&self, i: u32) -> bool {
         get(self.cells[i as usize].load(Relaxed), STATUS) != 0

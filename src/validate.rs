@@ -1,52 +1,14 @@
-//! Stateless validation: a reply proves it answers one of *our* probes through a keyed tag
-//! over (target index, stamp), so no table of outstanding probes is needed, and the index
-//! in the payload lets scans beyond 65,536 targets match replies exactly.
+//! Stateless validation: a reply proves it answers one of *our* probes through the
+//! keyed tag over (target index, stamp) and the keyed sequence number (see
+//! `probe::Key`), so no table of outstanding probes is needed, and the index in the
+//! payload lets scans beyond 65,536 targets match replies exactly. Whether the target
+//! was probed at all in this run, and whether the stamp lies in the future, the
+//! receiver decides with the table and its clock.
 
-use crate::permute::mix64;
-use crate::probe::{unstamp, INDEX_AT, MIN_PAYLOAD, STAMP_AT, TAG_AT};
+use crate::probe::{unstamp, Key, MIN_PAYLOAD};
 use crate::targets::Targets;
 use crate::wire::{self, Detail, Icmp, IpMeta, ParseError};
 use std::net::IpAddr;
-
-/// Per-scan secret: the identifier, a sequence mask and the tag key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    pub id: u16,
-    seq_mask: u16,
-    secret: u64,
-}
-
-impl Key {
-    pub fn new(seed: u64) -> Key {
-        let secret = mix64(seed ^ 0x5eed_5eed_5eed_5eed);
-        let ids = mix64(secret);
-        Key {
-            id: ids as u16,
-            seq_mask: (ids >> 16) as u16,
-            secret,
-        }
-    }
-
-    #[inline]
-    pub fn seq(&self, index: u32) -> u16 {
-        index as u16 ^ self.seq_mask
-    }
-
-    #[inline]
-    pub fn tag(&self, index: u32, stamp: u64) -> u32 {
-        (mix64(mix64(self.secret ^ u64::from(index)) ^ stamp) >> 32) as u32
-    }
-
-    /// `(index, stamp)` from a probe's payload, if its tag is ours.
-    #[inline]
-    pub fn decode(&self, data: &[u8]) -> Option<(u32, u64)> {
-        let d = data.get(..MIN_PAYLOAD)?;
-        let word = |at: usize| u32::from_be_bytes(d[at..at + 4].try_into().unwrap());
-        let index = word(INDEX_AT);
-        let stamp = u64::from_be_bytes(d[STAMP_AT..STAMP_AT + 8].try_into().unwrap());
-        (word(TAG_AT) == self.tag(index, stamp)).then_some((index, stamp))
-    }
-}
 
 /// Why a received packet did not count; each reason is counted for the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +52,7 @@ impl<'a> Validator<'a> {
     pub fn new(key: Key, check_id: bool, targets: &'a Targets) -> Validator<'a> {
         Validator {
             key,
-            id: check_id.then_some(key.id),
+            id: check_id.then_some(key.id()),
             targets,
         }
     }
@@ -151,8 +113,8 @@ impl<'a> Validator<'a> {
                     return Verdict::Ignore(Ignored::BadTag);
                 };
                 let index = index as u32;
-                // A short (RFC 792) quote carries only the sequence; a longer one must also
-                // carry our tag for the same target.
+                // A short (RFC 792) quote carries only identifier and sequence: 16 keyed
+                // bits for this target. A longer one must also carry our tag for it.
                 let tag_ok = quote.data.len() < MIN_PAYLOAD
                     || self.key.decode(quote.data).is_some_and(|(i, _)| i == index);
                 if quote.seq != self.key.seq(index) || !tag_ok {
@@ -209,8 +171,12 @@ mod tests {
         pkt
     }
 
+    fn key(b: u8) -> Key {
+        Key::from_bytes([b; 16])
+    }
+
     fn setup() -> (Key, ProbeTemplate, Targets) {
-        let key = Key::new(1);
+        let key = key(1);
         (
             key,
             ProbeTemplate::new(key, 56, crate::probe::Proto::Icmp4),
@@ -351,7 +317,7 @@ mod tests {
     fn icmpv6_replies_and_errors() {
         use crate::probe::Proto;
         use crate::targets::Span;
-        let key = Key::new(3);
+        let key = key(3);
         let t = ProbeTemplate::new(key, 56, Proto::Icmp6);
         let base = u128::from("2001:2::".parse::<std::net::Ipv6Addr>().unwrap());
         let ts = Targets::new(vec![Span::v4(1, 10), Span::v6(base, base + 255)], vec![]);
@@ -402,5 +368,85 @@ mod tests {
                 responder: router.src
             }
         );
+    }
+
+    /// A reply captured in another run with the same seed: that run had its own key.
+    #[test]
+    fn replay_from_another_run_is_rejected() {
+        let ts = targets();
+        let ours = Key::random().unwrap();
+        let theirs = Key::random().unwrap();
+        let mut probe = [0u8; 64];
+        ProbeTemplate::new(theirs, 56, crate::probe::Proto::Icmp4).write(&mut probe, 5, 0, 100);
+        let pkt = reply_to(&probe, ts.addr_at(5), 64);
+        // Without the identifier check (a datagram socket) the tag gives it away...
+        assert_eq!(
+            Validator::new(ours, false, &ts).classify_ipv4(&pkt),
+            Verdict::Ignore(Ignored::BadTag)
+        );
+        // ...and with it, the identifier already does (or the tag, if they collide).
+        assert!(matches!(
+            Validator::new(ours, true, &ts).classify_ipv4(&pkt),
+            Verdict::Ignore(Ignored::NotOurs | Ignored::BadTag)
+        ));
+    }
+
+    /// An on-path attacker who saw one probe guesses the sequence for another target
+    /// the way the old format allowed (`index ^ constant`): a short quote with it is
+    /// rejected; only the keyed sequence for that target counts.
+    #[test]
+    fn short_quote_needs_the_keyed_sequence() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, true, &ts);
+        let mut seen = [0u8; 64];
+        t.write(&mut seen, 1_000, 0, 1);
+        let mask = key.seq(1_000) ^ 1_000u16;
+        let mut rejected = 0;
+        for index in 1_001..1_101u32 {
+            let mut guess = [0u8; 64];
+            t.write(&mut guess, index, 0, 1);
+            let real = key.seq(index);
+            let guessed = index as u16 ^ mask;
+            guess[6..8].copy_from_slice(&guessed.to_be_bytes());
+            let got = v.classify_ipv4(&error_quoting(&guess, 8, ts.addr_at(u64::from(index)), 1));
+            if guessed == real {
+                assert!(matches!(got, Verdict::Error { .. }));
+            } else {
+                assert_eq!(got, Verdict::Ignore(Ignored::BadTag));
+                rejected += 1;
+            }
+        }
+        assert!(rejected >= 99, "{rejected} of 100 guesses rejected");
+    }
+
+    proptest::proptest! {
+        /// Arbitrary bytes through every classifier: no panic, and never a reply or
+        /// an error (that would take a 32-bit tag plus a 16-bit sequence, or a 16-bit
+        /// sequence for an address inside the scan).
+        #[test]
+        fn arbitrary_bytes_never_match(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            src in proptest::prelude::any::<[u8; 16]>(),
+            ttl in proptest::prelude::any::<u8>(),
+            check_id in proptest::prelude::any::<bool>(),
+        ) {
+            use crate::targets::Span;
+            let base = u128::from_be_bytes(src) & !0xffff;
+            let first = u32::from(Ipv4Addr::new(198, 18, 0, 1));
+            let ts = Targets::new(
+                vec![Span::v4(first, first + 131_069), Span::v6(base, base + 0xffff)],
+                vec![],
+            );
+            let v = Validator::new(key(9), check_id, &ts);
+            let v4 = IpMeta { src: IpAddr::from([src[0], src[1], src[2], src[3]]), ttl };
+            let v6 = IpMeta { src: IpAddr::from(src), ttl };
+            for verdict in [
+                v.classify_ipv4(&data),
+                v.classify_icmp(v4, &data),
+                v.classify_icmpv6(v6, &data),
+            ] {
+                proptest::prop_assert!(matches!(verdict, Verdict::Ignore(_)), "{verdict:?}");
+            }
+        }
     }
 }

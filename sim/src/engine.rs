@@ -1,6 +1,7 @@
 //! Decides what the simulated network sends for each request. Pure: takes the
 //! request bytes and the current time, returns packets to send later.
 
+use crate::attack::Attacker;
 use crate::packet::{self, EchoRequest};
 use crate::packet6;
 use crate::profile::{addr_of, key_of, Key, Mode, OptKind, Profile, Rule, Scope, TruncTo};
@@ -21,6 +22,8 @@ pub mod kind {
     pub const ERROR: u16 = 1 << 7;
     /// An ARP reply or neighbour advertisement (TAP mode).
     pub const NEIGHBOR: u16 = 1 << 8;
+    /// The attacker's forgery about the target (not counted in its stats).
+    pub const FORGED: u16 = 1 << 9;
 }
 
 /// Per-address counters written to the log.
@@ -221,16 +224,21 @@ pub struct Engine {
     rule_buckets: HashMap<usize, Bucket>,
     /// Packets that were not echo requests to described addresses.
     pub ignored: u64,
+    /// The profile's attacker, if any, and the forgeries it wrote.
+    attacker: Option<Attacker>,
+    pub forged: u64,
     ip_id: u16,
 }
 
 impl Engine {
     pub fn new(profile: Profile) -> Engine {
         Engine {
+            attacker: profile.attack.map(Attacker::new),
             profile,
             hosts: HostMap::default(),
             rule_buckets: HashMap::new(),
             ignored: 0,
+            forged: 0,
             ip_id: 0,
         }
     }
@@ -251,11 +259,25 @@ impl Engine {
             ip_id,
             ignored,
             rule_buckets,
+            attacker,
+            ..
         } = self;
         let Some(rule) = profile.rule_for(addr) else {
             *ignored += 1;
             return;
         };
+        if let Some(a) = attacker {
+            out.extend(
+                a.observe(profile, &req)
+                    .into_iter()
+                    .map(|(target, pkt)| Planned {
+                        due: now,
+                        target,
+                        kind: kind::FORGED,
+                        pkt,
+                    }),
+            );
+        }
         let alive = profile.is_alive(rule, addr);
         let seed = profile.seed;
         let b = &rule.behavior;
@@ -307,6 +329,10 @@ impl Engine {
 
     /// Counts a packet that was written to the device.
     pub fn sent(&mut self, target: Key, kind: u16) {
+        if kind & kind::FORGED != 0 {
+            self.forged += 1;
+            return;
+        }
         if let Some(h) = self.hosts.get_mut(&target) {
             if kind & kind::NEIGHBOR != 0 {
                 h.link.nd_replied += 1;

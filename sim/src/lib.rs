@@ -2,6 +2,7 @@
 //! or an Ethernet segment of them behind a TAP device.
 //! See README.md for the profile format.
 
+pub mod attack;
 pub mod engine;
 pub mod ether;
 pub mod lan;

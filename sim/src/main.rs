@@ -131,7 +131,7 @@ fn real_main(args: Args) -> Result<(), String> {
     let t = engine.totals();
     eprintln!(
         "sweep-sim: {:.1}s, {} packets in, {} requests to {} hosts, {} replies, {} dups, {} errors, \
-         {} faulty, {} dropped in, {} dropped out, {} rate-limited, {} ignored, {} unsent, {} over the queue cap, {} write errors, {} sent >1ms late (max {:.3}ms)",
+         {} faulty, {} dropped in, {} dropped out, {} rate-limited, {} ignored, {} forged, {} unsent, {} over the queue cap, {} write errors, {} sent >1ms late (max {:.3}ms)",
         st.elapsed.as_secs_f64(),
         st.packets_in,
         t.requests_seen,
@@ -144,6 +144,7 @@ fn real_main(args: Args) -> Result<(), String> {
         t.dropped_out,
         t.ratelimited,
         engine.ignored,
+        engine.forged,
         st.pending_at_exit,
         st.overflow,
         st.write_errors,

@@ -30,6 +30,7 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
     // The last scanner/gateway directive per family (line, token), named
     // if the two don't fit together.
     let mut lan_tok: [Option<(usize, String)>; 2] = [None, None];
+    let mut attack = None;
     let mut total: u128 = 0;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -85,6 +86,9 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
                     addr.is_ipv6()
                 };
                 lan_tok[usize::from(v6)] = Some((line, value.to_string()));
+            }
+            "attacker" => {
+                attack = Some(parse_attack(&rest).map_err(|(t, m)| err(t, m))?);
             }
             "default" => {
                 defaults = parse_behavior(&defaults, &rest).map_err(|(t, m)| err(t, m))?;
@@ -142,6 +146,7 @@ pub fn parse_profile(text: &str) -> Result<Profile, ProfileError> {
         router6,
         rules,
         lan,
+        attack,
     })
 }
 
@@ -195,6 +200,30 @@ fn check_lan(lan: &Lan, toks: &[Option<(usize, String)>; 2]) -> Result<(), Profi
         });
     }
     Ok(())
+}
+
+/// `attacker [forge=short,long,reply|all] [max=N]`.
+fn parse_attack<'a>(tokens: &[&'a str]) -> Result<crate::attack::Attack, (&'a str, String)> {
+    let mut a = crate::attack::Attack::default();
+    for &tok in tokens {
+        match tok.split_once('=') {
+            Some(("forge", kinds)) => {
+                (a.short, a.long, a.reply) = (false, false, false);
+                for k in kinds.split(',') {
+                    match k {
+                        "short" => a.short = true,
+                        "long" => a.long = true,
+                        "reply" => a.reply = true,
+                        "all" => (a.short, a.long, a.reply) = (true, true, true),
+                        _ => return Err((tok, "expected short, long, reply or all".into())),
+                    }
+                }
+            }
+            Some(("max", n)) => a.max_targets = parse_int(n, 1, 1 << 22).map_err(|m| (tok, m))?,
+            _ => return Err((tok, "expected forge=KINDS or max=N".into())),
+        }
+    }
+    Ok(a)
 }
 
 /// Applies `key=value` tokens and flags on top of `base`.

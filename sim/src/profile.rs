@@ -414,6 +414,8 @@ pub struct Profile {
     /// Later rules override earlier ones where they overlap.
     pub rules: Vec<Rule>,
     pub lan: Lan,
+    /// An on-path attacker forging answers (the `attacker` directive).
+    pub attack: Option<crate::attack::Attack>,
 }
 
 impl Profile {
@@ -524,6 +526,7 @@ mod tests {
             seed: 0,
             router: DEFAULT_ROUTER,
             router6: DEFAULT_ROUTER6,
+            attack: None,
             rules: vec![
                 rule([10, 0, 0, 0], 30),
                 rule([10, 0, 0, 2], 32),
@@ -559,6 +562,7 @@ mod tests {
             seed: 0,
             router: DEFAULT_ROUTER,
             router6: DEFAULT_ROUTER6,
+            attack: None,
             rules: vec![
                 rule6("2001:2::", 126),
                 rule([198, 18, 0, 0], 31),

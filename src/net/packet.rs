@@ -150,6 +150,7 @@ pub struct Frames<'s> {
     sizes: Vec<usize>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
+    accepted: Vec<bool>,
 }
 
 impl<'s> Frames<'s> {
@@ -162,6 +163,7 @@ impl<'s> Frames<'s> {
             // SAFETY (zeroed): plain C structs, filled in before each use.
             iovs: vec![unsafe { zeroed() }; max],
             hdrs: vec![unsafe { zeroed() }; max],
+            accepted: Vec::with_capacity(max),
         }
     }
 
@@ -190,10 +192,12 @@ impl<'s> Frames<'s> {
         self.sizes.push(n);
     }
 
-    /// Sends every queued frame; returns how many the kernel took (the rest were
-    /// refused one by one, e.g. the link went down) and empties the batch.
-    pub fn send(&mut self) -> io::Result<usize> {
+    /// Sends every queued frame and empties the batch; returns which the kernel took
+    /// (a frame it refuses, e.g. the link went down, is skipped).
+    pub fn send(&mut self) -> io::Result<&[bool]> {
         let k = self.sizes.len();
+        self.accepted.clear();
+        self.accepted.resize(k, false);
         for i in 0..k {
             self.iovs[i] = libc::iovec {
                 iov_base: self.slots[i * self.len..].as_mut_ptr() as *mut libc::c_void,
@@ -206,7 +210,7 @@ impl<'s> Frames<'s> {
             h.msg_iov = &mut self.iovs[i];
             h.msg_iovlen = 1;
         }
-        let (mut next, mut ok) = (0, 0);
+        let mut next = 0;
         let mut stalled: Option<std::time::Instant> = None;
         while next < k {
             // SAFETY: hdrs[next..k] point into buffers owned by self that outlive the call.
@@ -219,8 +223,8 @@ impl<'s> Frames<'s> {
                 )
             };
             if r > 0 {
+                self.accepted[next..next + r as usize].fill(true);
                 next += r as usize;
-                ok += r as usize;
                 stalled = None;
                 continue;
             }
@@ -246,7 +250,7 @@ impl<'s> Frames<'s> {
             }
         }
         self.sizes.clear();
-        Ok(ok)
+        Ok(&self.accepted)
     }
 }
 

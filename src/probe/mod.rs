@@ -1,31 +1,19 @@
-//! The probe template: an echo request whose constant bytes are laid out once; per probe
-//! only the sequence, the tag, the target index and the send stamp are patched in, and the
-//! checksum is updated from a precomputed partial sum instead of re-summing the payload.
+//! The probe format, in one place: the per-process [`Key`] and its PRF (`key.rs`), the
+//! payload layout and stamp (`layout.rs`), and the template every probe is patched from
+//! (here). The validator reads replies with the same `Key::decode`.
+//!
+//! The template is an echo request whose constant bytes are laid out once; per probe
+//! only the sequence, the tag, the target index and the send stamp are patched in, and
+//! the checksum is updated from a precomputed partial sum instead of re-summing the
+//! payload.
 
-use crate::validate::Key;
+mod key;
+mod layout;
+
+pub use key::Key;
+pub use layout::{stamp, unstamp, INDEX_AT, MIN_PAYLOAD, STAMP_AT, TAG_AT};
+
 use crate::wire::{self, ICMP_HEADER};
-
-/// Payload layout (after the 8-byte ICMP header):
-/// `[0..4)` tag, `[4..8)` target index, `[8..16)` stamp (round << 56 | send time ns), filler.
-pub const TAG_AT: usize = 0;
-pub const INDEX_AT: usize = 4;
-pub const STAMP_AT: usize = 8;
-/// The smallest payload that carries index, stamp and tag.
-pub const MIN_PAYLOAD: usize = 16;
-const STAMP_TIME_BITS: u32 = 56;
-
-/// Packs a retry round and a send time (ns since the scan began) into one word.
-pub fn stamp(round: u8, sent_ns: u64) -> u64 {
-    (u64::from(round) << STAMP_TIME_BITS) | (sent_ns & ((1 << STAMP_TIME_BITS) - 1))
-}
-
-/// Inverse of `stamp`: `(round, sent_ns)`.
-pub fn unstamp(stamp: u64) -> (u8, u64) {
-    (
-        (stamp >> STAMP_TIME_BITS) as u8,
-        stamp & ((1 << STAMP_TIME_BITS) - 1),
-    )
-}
 
 /// Which ICMP the probe speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +40,7 @@ impl ProbeTemplate {
         // Filler like ping's: recognisable in a capture, and not all zeros.
         let filler: Vec<u8> = (0..payload_len).map(|i| (i & 0xff) as u8).collect();
         let mut bytes = vec![0u8; ICMP_HEADER + payload_len];
-        wire::emit_echo_request(&mut bytes, key.id, 0, &filler);
+        wire::emit_echo_request(&mut bytes, key.id(), 0, &filler);
         bytes[2..4].fill(0);
         bytes[ICMP_HEADER..ICMP_HEADER + MIN_PAYLOAD].fill(0);
         if proto == Proto::Icmp6 {
@@ -83,9 +71,8 @@ impl ProbeTemplate {
         let st = stamp(round, sent_ns);
         let p = ICMP_HEADER;
         buf[6..8].copy_from_slice(&self.key.seq(index).to_be_bytes());
-        buf[p + TAG_AT..p + TAG_AT + 4].copy_from_slice(&self.key.tag(index, st).to_be_bytes());
-        buf[p + INDEX_AT..p + INDEX_AT + 4].copy_from_slice(&index.to_be_bytes());
-        buf[p + STAMP_AT..p + STAMP_AT + 8].copy_from_slice(&st.to_be_bytes());
+        let tag = self.key.tag(index, st);
+        layout::put_fields(&mut buf[p..p + MIN_PAYLOAD], tag, index, st);
         if self.proto == Proto::Icmp4 {
             let sum = self.base_sum + wire::sum16(&buf[6..p + MIN_PAYLOAD]);
             buf[2..4].copy_from_slice(&wire::fold(sum).to_be_bytes());
@@ -98,9 +85,13 @@ mod tests {
     use super::*;
     use crate::wire::{parse_icmp, Icmp};
 
+    fn test_key() -> Key {
+        Key::from_bytes(std::array::from_fn(|i| i as u8))
+    }
+
     #[test]
     fn patched_probe_is_a_valid_echo_request() {
-        let key = Key::new(99);
+        let key = test_key();
         let t = ProbeTemplate::new(key, 56, Proto::Icmp4);
         let mut buf = [0u8; 64];
         for (index, round, ns) in [
@@ -113,7 +104,7 @@ mod tests {
             let Icmp::EchoRequest { id, seq, data } = parse_icmp(&buf).unwrap() else {
                 panic!()
             };
-            assert_eq!((id, seq), (key.id, key.seq(index)));
+            assert_eq!((id, seq), (key.id(), key.seq(index)));
             assert_eq!(data.len(), 56);
             assert_eq!(&data[16..20], &[16, 17, 18, 19]);
             let (i, st) = key.decode(data).unwrap();
@@ -122,8 +113,29 @@ mod tests {
         }
     }
 
+    /// The wire format, pinned: key 00..0f, target 70,000, round 2, sent at 1 s. Any
+    /// change to the layout, the PRF or its inputs shows up here in review.
     #[test]
-    fn stamp_round_trips() {
-        assert_eq!(unstamp(stamp(7, 1_000_000)), (7, 1_000_000));
+    fn golden_probe() {
+        let t = ProbeTemplate::new(test_key(), 24, Proto::Icmp4);
+        let mut buf = [0u8; 32];
+        t.write(&mut buf, 70_000, 2, 1_000_000_000);
+        #[rustfmt::skip]
+        const GOLDEN: [u8; 32] = [
+            0x08, 0x00, 0xc5, 0x15, // echo request, checksum
+            0x0e, 0x31, 0xbc, 0xa5, // identifier, sequence (keyed)
+            0x64, 0x81, 0x9e, 0x35, // tag (keyed)
+            0x00, 0x01, 0x11, 0x70, // index 70,000
+            0x02, 0x00, 0x00, 0x00, 0x3b, 0x9a, 0xca, 0x00, // round 2, 1e9 ns
+            0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, // filler
+        ];
+        assert_eq!(buf, GOLDEN, "{buf:02x?}");
+        let t6 = ProbeTemplate::new(test_key(), 24, Proto::Icmp6);
+        let mut buf6 = [0u8; 32];
+        t6.write(&mut buf6, 70_000, 2, 1_000_000_000);
+        // Same bytes but the type, and the checksum left to the kernel.
+        assert_eq!(buf6[0], 128);
+        assert_eq!(buf6[2..4], [0, 0]);
+        assert_eq!(buf6[4..], GOLDEN[4..]);
     }
 }
