@@ -4,6 +4,7 @@
 use crate::cli::Config;
 use crate::counters::Counters;
 use crate::error::{warn, Error, Result};
+use crate::net::kernel::{SocketChoice, Sockets};
 use crate::net::packet::PacketSocket;
 use crate::net::route::{self, Netlink};
 use crate::onlink::{Lane, OnLink};
@@ -15,7 +16,6 @@ use crate::state::{self, State};
 use crate::summary::Summary;
 use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
-use crate::transport::{SocketChoice, Sockets};
 use crate::{interrupt, rdns, scan};
 use std::collections::HashMap;
 
@@ -70,7 +70,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                 "sweep: warning: {onlink} targets are on-link ({iface}) and layer-2 discovery needs CAP_NET_RAW: \
                  probing at most {cap}/s so the kernel's neighbour table does not overflow, and no \
                  MAC addresses; {}",
-                crate::transport::setcap_hint()
+                crate::net::kernel::setcap_hint()
             ));
             None
         }
@@ -79,7 +79,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let senders = scan::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
-    let socks = Sockets::open(cfg.socket, cfg.ttl, v4, v6, senders, probe_len)?;
+    let mut socks = Sockets::open(cfg.socket, cfg.ttl, v4, v6, senders, probe_len)?;
+    socks.set_path(opts.path);
     socks.bind(cfg.iface.as_deref(), cfg.src)?;
     // Before any thread starts (capabilities are per thread; new threads inherit them).
     crate::privs::drop_all()?;
@@ -91,7 +92,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         &targets,
         &opts,
         resume.as_ref(),
-        &socks,
+        &socks.endpoints(),
         &counters,
         onlink.as_ref(),
         &mut || progress.tick(&counters),
@@ -209,7 +210,7 @@ fn onlink_path(cfg: &Config, targets: &Targets) -> Result<L2> {
             Ok(sock) => lanes.push(Lane { sock }),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
                 if cfg.socket == SocketChoice::Raw {
-                    return Err(crate::transport::permission_error(
+                    return Err(crate::net::kernel::permission_error(
                         "opening a layer-2 socket for on-link targets",
                     ));
                 }

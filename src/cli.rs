@@ -1,12 +1,12 @@
 //! The only clap user: raw flags → a validated `Config`. Errors name the bad token.
 
 use crate::error::Error;
+use crate::net::kernel::{SendPath, SocketChoice};
 use crate::output::{Field, Format, Layout};
 use crate::scan::ScanOptions;
 use crate::sender::Shard;
 use crate::table::{MAX_ROUND, MAX_RTT_US};
 use crate::targets::Family;
-use crate::transport::{SendPath, SocketChoice};
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
 use std::net::IpAddr;

@@ -28,6 +28,5 @@ pub mod subcommand;
 pub mod summary;
 pub mod table;
 pub mod targets;
-pub mod transport;
 pub mod validate;
 pub mod wire;

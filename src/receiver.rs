@@ -3,9 +3,9 @@
 
 use crate::counters::Counters;
 use crate::error::Result;
+use crate::net::{Payload, Transport};
 use crate::rto::RtoEstimator;
 use crate::table::{Recorded, Table};
-use crate::transport::{Payload, Receiver, Socket};
 use crate::validate::{Ignored, Validator, Verdict};
 use crate::wire::IpMeta;
 use std::collections::HashMap;
@@ -63,7 +63,7 @@ impl Heard {
 }
 
 pub fn run(
-    sock: &Socket,
+    sock: &dyn Transport,
     slot_len: usize,
     validator: &Validator,
     table: &Table,
@@ -75,7 +75,7 @@ pub fn run(
         epoch,
         unix_ns: epoch_unix_ns,
     } = clock;
-    let mut rx = Receiver::new(sock, BATCH, slot_len);
+    let mut rx = sock.inbox(BATCH, slot_len);
     let mut rto = RtoEstimator::new(RTO_FLOOR, timeout);
     let mut heard = Heard::default();
     while !counters.stopped() {

@@ -3,6 +3,8 @@
 
 use crate::counters::Counters;
 use crate::error::Result;
+use crate::net::kernel::SendPath;
+use crate::net::Endpoints;
 use crate::onlink::{self, OnLink};
 use crate::permute::Permutation;
 use crate::probe::{Key, ProbeTemplate, Proto};
@@ -11,7 +13,6 @@ use crate::sender::{self, Family, Plan, Position, Shard};
 use crate::state::State;
 use crate::table::Table;
 use crate::targets::Targets;
-use crate::transport::{SendPath, Sockets};
 use crate::validate::Validator;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
@@ -69,7 +70,7 @@ pub fn run(
     targets: &Targets,
     opts: &ScanOptions,
     resume: Option<&State>,
-    socks: &Sockets,
+    socks: &Endpoints,
     counters: &Counters,
     onlink: Option<&OnLink>,
     tick: &mut dyn FnMut(),
@@ -109,8 +110,8 @@ pub fn run(
     let plan = Plan {
         targets,
         perm: &perm,
-        lanes: std::iter::once([socks.v4.as_ref(), socks.v6.as_ref()])
-            .chain(socks.extra.iter().map(|[a, b]| [a.as_ref(), b.as_ref()]))
+        lanes: std::iter::once([socks.v4, socks.v6])
+            .chain(socks.extra.iter().copied())
             .map(|lane| {
                 let [v4, v6] = lane;
                 [
@@ -130,7 +131,6 @@ pub fn run(
         rate: opts.rate,
         rounds: opts.retries + 1,
         timeout: opts.timeout,
-        path: opts.path,
         shard: opts.shard,
         start: resume.map(|s| s.position),
         epoch,
@@ -238,3 +238,6 @@ pub fn run(
         l2: l2.map_err(crate::error::Error::Receive)?,
     })
 }
+
+#[cfg(test)]
+mod tests;

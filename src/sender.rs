@@ -6,13 +6,13 @@
 use crate::counters::Counters;
 use crate::error::{Error, Result};
 use crate::net::packet::Frames;
+use crate::net::{Outbox, Transport};
 use crate::onlink::{self, Echo, OnLink};
 use crate::permute::Permutation;
 use crate::probe::ProbeTemplate;
 use crate::rate::Pacer;
 use crate::table::Table;
 use crate::targets::Targets;
-use crate::transport::{SendPath, Sender, Socket};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -45,7 +45,7 @@ pub struct Position {
 /// What sends one address family: its socket and probe template.
 #[derive(Clone, Copy)]
 pub struct Family<'a> {
-    pub sock: &'a Socket,
+    pub sock: &'a dyn Transport,
     pub template: &'a ProbeTemplate,
 }
 
@@ -60,7 +60,6 @@ pub struct Plan<'a> {
     /// 1 + retries.
     pub rounds: u8,
     pub timeout: Duration,
-    pub path: SendPath,
     pub shard: Shard,
     pub start: Option<Position>,
     /// Probe stamps are nanoseconds since this instant.
@@ -79,7 +78,7 @@ pub struct SendEnd {
 
 /// Probes of one family waiting to go out together.
 struct Batch<'s> {
-    tx: Sender<'s>,
+    tx: Box<dyn Outbox + 's>,
     template: &'s ProbeTemplate,
     index: Vec<u32>,
     dst: Vec<IpAddr>,
@@ -178,7 +177,7 @@ fn worker(
     let size = pacer.batch_size(MAX_BATCH);
     let mut batches = lane.map(|f| {
         f.map(|f| Batch {
-            tx: Sender::new(f.sock, size, f.template.len(), plan.path),
+            tx: f.sock.outbox(size, f.template.len()),
             template: f.template,
             index: Vec::with_capacity(size),
             dst: Vec::with_capacity(size),

@@ -275,7 +275,7 @@ mod tests {
             timeout: std::time::Duration::from_secs(1),
             seed: 42,
             payload: 56,
-            path: crate::transport::SendPath::Batch,
+            path: crate::net::kernel::SendPath::Batch,
             shard,
             timestamps: false,
             senders: 0,

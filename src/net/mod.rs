@@ -1,5 +1,61 @@
-//! Everything that touches the OS networking API beyond the kernel ICMP sockets of
-//! `transport`: the route decision over rtnetlink and the layer-2 (AF_PACKET) socket.
+//! Everything that touches the OS networking API, behind one seam: the engine sends and
+//! receives through `Transport`, which the kernel's ICMP sockets (`kernel`) implement, and
+//! an in-memory network in the engine's tests. The route decision over rtnetlink
+//! (`route`) and the layer-2 socket (`packet`) serve the on-link path.
 
+pub mod kernel;
+#[cfg(test)]
+pub mod mem;
 pub mod packet;
 pub mod route;
+
+pub use kernel::{Payload, Received};
+
+use crate::error::Result;
+use std::net::IpAddr;
+
+/// One way onto the wire for one address family, shared by sending and receiving threads.
+pub trait Transport: Sync {
+    /// Sees every ICMP message of its family (a raw socket): the identifier must be
+    /// checked. A datagram socket gets only its own replies.
+    fn is_raw(&self) -> bool;
+    /// Carries ICMPv6 (messages arrive without their IP header).
+    fn is_v6(&self) -> bool;
+    /// A batch of `max` packet slots of `len` bytes for one sending thread.
+    fn outbox<'a>(&'a self, max: usize, len: usize) -> Box<dyn Outbox + 'a>;
+    /// Room to receive `max` packets of up to `len` bytes at a time.
+    fn inbox<'a>(&'a self, max: usize, len: usize) -> Box<dyn Inbox + 'a>;
+}
+
+/// Probes waiting to go out together.
+pub trait Outbox {
+    /// Slot `k`'s bytes, to write probe `k` of the next batch into.
+    fn slot(&mut self, k: usize) -> &mut [u8];
+    /// Sends slots `0..dsts.len()`; returns which were accepted. A destination that is
+    /// refused (no route, a firewall) is skipped; a broken transport is an error.
+    fn send(&mut self, dsts: &[IpAddr]) -> Result<&[bool]>;
+}
+
+/// Received packets, by the batch.
+pub trait Inbox {
+    /// Waits (a few milliseconds at most) for packets; returns how many arrived.
+    fn recv(&mut self) -> Result<usize>;
+    /// Packet `k` of the last `recv`.
+    fn packet(&self, k: usize) -> Received<'_>;
+}
+
+/// The transports of one scan: one per address family the targets need, plus send-only
+/// ones for extra sending threads (`[IPv4, IPv6]` each).
+#[derive(Default)]
+pub struct Endpoints<'a> {
+    pub v4: Option<&'a dyn Transport>,
+    pub v6: Option<&'a dyn Transport>,
+    pub extra: Vec<[Option<&'a dyn Transport>; 2]>,
+}
+
+impl<'a> Endpoints<'a> {
+    /// The receiving transports: IPv4 then IPv6, as present.
+    pub fn each(&self) -> impl Iterator<Item = &'a dyn Transport> + '_ {
+        self.v4.iter().chain(self.v6.iter()).copied()
+    }
+}

@@ -5,6 +5,7 @@
 //! so the two can be compared in benchmarks.
 
 use crate::error::{Error, Result};
+use crate::net::{Endpoints, Inbox, Outbox, Transport};
 use pnet_packet::icmp::IcmpPacket;
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_transport::{
@@ -45,6 +46,8 @@ pub struct Socket {
     fd: RawFd,
     raw: bool,
     v6: bool,
+    /// How batches leave: sendmmsg, or pnet's `send_to` per packet (benchmarks).
+    path: SendPath,
     pnet_tx: Option<Mutex<TransportSender>>,
     _pnet_rx: Option<TransportReceiver>,
     _dgram: Option<socket2::Socket>,
@@ -248,6 +251,30 @@ impl Sockets {
         Ok(())
     }
 
+    /// Every socket sends by `path` (benchmarks compare the two).
+    pub fn set_path(&mut self, path: SendPath) {
+        let all = self.v4.iter_mut().chain(self.v6.iter_mut());
+        for sock in all.chain(self.extra.iter_mut().flatten().flatten()) {
+            sock.path = path;
+        }
+    }
+
+    /// The sockets as the engine sees them.
+    pub fn endpoints(&self) -> Endpoints<'_> {
+        fn dynamic(s: &Option<Socket>) -> Option<&dyn Transport> {
+            s.as_ref().map(|s| s as &dyn Transport)
+        }
+        Endpoints {
+            v4: dynamic(&self.v4),
+            v6: dynamic(&self.v6),
+            extra: self
+                .extra
+                .iter()
+                .map(|[a, b]| [dynamic(a), dynamic(b)])
+                .collect(),
+        }
+    }
+
     /// The receiving sockets: IPv4 then IPv6, as present.
     pub fn each(&self) -> impl Iterator<Item = &Socket> {
         self.v4.iter().chain(self.v6.iter())
@@ -264,6 +291,7 @@ fn open_raw(v6: bool) -> io::Result<Socket> {
         fd: tx.socket.fd,
         raw: true,
         v6,
+        path: SendPath::Batch,
         pnet_tx: Some(Mutex::new(tx)),
         _pnet_rx: Some(rx),
         _dgram: None,
@@ -280,6 +308,7 @@ fn open_dgram(v6: bool) -> io::Result<Socket> {
         fd: s.as_raw_fd(),
         raw: false,
         v6,
+        path: SendPath::Batch,
         pnet_tx: None,
         _pnet_rx: None,
         _dgram: Some(s),
@@ -414,6 +443,44 @@ fn from_sockaddr(ss: &libc::sockaddr_storage) -> Option<IpAddr> {
     }
 }
 
+impl Transport for Socket {
+    fn is_raw(&self) -> bool {
+        self.raw
+    }
+
+    fn is_v6(&self) -> bool {
+        self.v6
+    }
+
+    fn outbox<'a>(&'a self, max: usize, len: usize) -> Box<dyn Outbox + 'a> {
+        Box::new(Sender::new(self, max, len, self.path))
+    }
+
+    fn inbox<'a>(&'a self, max: usize, len: usize) -> Box<dyn Inbox + 'a> {
+        Box::new(Receiver::new(self, max, len))
+    }
+}
+
+impl Outbox for Sender<'_> {
+    fn slot(&mut self, k: usize) -> &mut [u8] {
+        Sender::slot(self, k)
+    }
+
+    fn send(&mut self, dsts: &[IpAddr]) -> Result<&[bool]> {
+        Sender::send(self, dsts)
+    }
+}
+
+impl Inbox for Receiver<'_> {
+    fn recv(&mut self) -> Result<usize> {
+        Receiver::recv(self)
+    }
+
+    fn packet(&self, k: usize) -> Received<'_> {
+        Receiver::packet(self, k)
+    }
+}
+
 /// The sending half: `max` packet slots of `len` bytes, filled by the caller and sent at once.
 pub struct Sender<'s> {
     sock: &'s Socket,
@@ -444,10 +511,6 @@ impl<'s> Sender<'s> {
             hdrs: vec![unsafe { zeroed() }; max],
             accepted: vec![false; max],
         }
-    }
-
-    pub fn capacity(&self) -> usize {
-        self.accepted.len()
     }
 
     /// Slot `k`'s bytes, to write probe `k` of the next batch into.

@@ -1,0 +1,425 @@
+//! The engine (sender, receiver, end of scan) on the in-memory network: no sockets, no
+//! privileges. Each test describes a network as a sweep-sim profile and checks what the
+//! scan made of it against the profile's own truth.
+
+use super::*;
+use crate::net::mem::MemNets;
+use crate::net::Transport;
+use crate::table::Status;
+use crate::targets::Span;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::Ordering::Relaxed;
+
+fn v4(a: &str) -> u32 {
+    u32::from(a.parse::<Ipv4Addr>().unwrap())
+}
+
+fn range(first: &str, last: &str) -> Targets {
+    Targets::from_v4(vec![(v4(first), v4(last))], vec![])
+}
+
+fn opts(retries: u8, timeout_ms: u64) -> ScanOptions {
+    ScanOptions {
+        rate: None,
+        retries,
+        timeout: Duration::from_millis(timeout_ms),
+        seed: 7,
+        payload: 56,
+        path: SendPath::Batch,
+        shard: Shard::WHOLE,
+        timestamps: false,
+        senders: 1,
+    }
+}
+
+struct Run {
+    scanned: Scanned,
+    counters: Counters,
+}
+
+fn scan_with(net: &MemNets, t: &Targets, o: &ScanOptions, resume: Option<&State>) -> Run {
+    let counters = Counters::default();
+    let scanned = run(t, o, resume, &net.endpoints(), &counters, None, &mut || {}).unwrap();
+    Run { scanned, counters }
+}
+
+fn status_of(r: &Run, t: &Targets, i: u64) -> (IpAddr, Status) {
+    (t.addr_at(i), r.scanned.table.get(i as u32).status)
+}
+
+/// Every target's status against the simulator's truth.
+fn check_truth(net: &MemNets, t: &Targets, r: &Run) {
+    for i in 0..t.len() {
+        let (a, s) = status_of(r, t, i);
+        let want = net.expect(a).unwrap_or_else(|| "down".into());
+        let got = match s {
+            Status::Up => "up",
+            Status::Unreachable => "unreachable",
+            _ => "down",
+        };
+        assert_eq!(got, want, "{a}");
+    }
+}
+
+#[test]
+fn every_live_host_answers_in_the_first_round_and_the_scan_ends_early() {
+    let net = MemNets::new("seed 1\n198.18.0.0/26 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.62");
+    let r = scan_with(&net, &t, &opts(2, 2000), None);
+    check_truth(&net, &t, &r);
+    assert!((0..t.len()).all(|i| r.scanned.table.get(i as u32).probes == 1));
+    assert_eq!(r.counters.up.load(Relaxed), 62);
+    // Everyone answered: no retry round, no waiting out the 2 s timeout.
+    assert!(
+        r.scanned.elapsed < Duration::from_millis(1500),
+        "{:?}",
+        r.scanned.elapsed
+    );
+}
+
+#[test]
+fn silent_targets_get_one_probe_per_round() {
+    let net = MemNets::new("seed 2\n198.18.0.0/26 alive=none\n");
+    let t = range("198.18.0.1", "198.18.0.40");
+    let r = scan_with(&net, &t, &opts(3, 100), None);
+    for i in 0..t.len() {
+        let c = r.scanned.table.get(i as u32);
+        assert_eq!((c.status, c.probes), (Status::Down, 4));
+        assert_eq!(net.sent_to(t.addr_at(i)), 4);
+    }
+    assert_eq!(r.counters.sent.load(Relaxed), 160);
+}
+
+#[test]
+fn retries_find_hosts_behind_loss() {
+    // Each request lost with p = 0.3: a host is missed only if all seven are (p = 2e-4).
+    let net = MemNets::new("seed 3\n198.18.0.0/25 loss_in=0.3 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.126");
+    let r = scan_with(&net, &t, &opts(6, 300), None);
+    check_truth(&net, &t, &r);
+    let retried = (0..t.len())
+        .filter(|&i| r.scanned.table.get(i as u32).round > 0)
+        .count();
+    assert!(
+        retried > 5,
+        "loss should have made some hosts answer a retry: {retried}"
+    );
+}
+
+#[test]
+fn retry_rounds_wait_one_rto_not_the_timeout() {
+    // One fast host sets the retry interval (its floor is 10 ms); the rest are silent.
+    let net = MemNets::new("seed 4\n198.18.0.0/26 alive=1 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.62");
+    let r = scan_with(&net, &t, &opts(3, 800), None);
+    let rto = Duration::from_micros(r.counters.rto_us.load(Relaxed));
+    assert!(
+        rto >= Duration::from_millis(10) && rto < Duration::from_millis(100),
+        "{rto:?}"
+    );
+    // Three retry waits of ~10 ms plus the final timeout; four timeouts would be 3.2 s.
+    assert!(
+        r.scanned.elapsed < Duration::from_millis(1500),
+        "{:?}",
+        r.scanned.elapsed
+    );
+    assert_eq!(r.scanned.table.get(0).status, Status::Up);
+}
+
+#[test]
+fn slow_replies_within_the_timeout_count() {
+    let net = MemNets::new("seed 5\n198.18.0.0/28 rtt=300ms\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let r = scan_with(&net, &t, &opts(0, 1000), None);
+    check_truth(&net, &t, &r);
+    let c = r.scanned.table.get(3);
+    assert!(
+        c.rtt_us >= 290_000 && c.rtt_us < 400_000,
+        "rtt {} µs",
+        c.rtt_us
+    );
+}
+
+#[test]
+fn replies_slower_than_the_timeout_do_not() {
+    let net = MemNets::new("seed 6\n198.18.0.0/28 rtt=600ms\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let r = scan_with(&net, &t, &opts(0, 200), None);
+    assert!((0..t.len()).all(|i| r.scanned.table.get(i as u32).status == Status::Down));
+}
+
+#[test]
+fn errors_are_unreachable_with_the_router_as_responder() {
+    let net = MemNets::new("seed 7\n203.0.113.0/28 unreach=host\n");
+    let t = range("203.0.113.1", "203.0.113.14");
+    let r = scan_with(&net, &t, &opts(1, 300), None);
+    check_truth(&net, &t, &r);
+    let router: IpAddr = "198.18.255.254".parse().unwrap();
+    assert!((0..14).all(|i| r.scanned.heard.responders.get(&i) == Some(&router)));
+    assert_eq!(r.counters.unreachable.load(Relaxed), 14);
+}
+
+#[test]
+fn long_quotes_and_ttl_exceeded_name_their_reason() {
+    let net = MemNets::new("seed 8\n203.0.113.0/29 unreach=ttl quote=long\n");
+    let t = range("203.0.113.1", "203.0.113.6");
+    let r = scan_with(&net, &t, &opts(0, 300), None);
+    let c = r.scanned.table.get(2);
+    assert_eq!(
+        (c.status, c.detail.as_str()),
+        (Status::Unreachable, "ttl-exceeded")
+    );
+}
+
+#[test]
+fn duplicates_are_counted_not_double_credited() {
+    let net = MemNets::new("seed 9\n198.18.0.0/28 dup=1 dup_count=2 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let r = scan_with(&net, &t, &opts(0, 300), None);
+    check_truth(&net, &t, &r);
+    assert_eq!(r.counters.up.load(Relaxed), 14);
+    assert_eq!(r.counters.dups.load(Relaxed), 28);
+    assert!((0..14).all(|i| r.scanned.table.get(i).dups == 2));
+}
+
+#[test]
+fn a_reply_to_an_earlier_round_after_a_retry_is_late() {
+    // The fast host drives the retry interval down to 10 ms; the slow ones answer their
+    // first probe after the retry went out, then the retry itself: one late each. The
+    // silent .8 keeps the scan waiting for them.
+    let net = MemNets::new(
+        "seed 10\n198.18.0.1 rtt=1ms\n198.18.0.2/31 rtt=150ms\n198.18.0.4/30 rtt=150ms\n",
+    );
+    let t = range("198.18.0.1", "198.18.0.8");
+    let mut o = opts(1, 1000);
+    o.rate = Some(2000);
+    let r = scan_with(&net, &t, &o, None);
+    check_truth(&net, &t, &r);
+    assert!(
+        r.counters.late.load(Relaxed) >= 1,
+        "late {}",
+        r.counters.late.load(Relaxed)
+    );
+    assert_eq!(
+        r.scanned.table.get(3).round,
+        0,
+        "the first reply is the round-0 one"
+    );
+}
+
+#[test]
+fn damaged_foreign_and_wrong_source_replies_are_ignored() {
+    let net = MemNets::new(
+        "seed 11\n\
+         198.18.0.0/28 corrupt=1\n\
+         198.18.0.16/28 foreign_id=1\n\
+         198.18.0.32/28 other_src=1\n\
+         198.18.0.48/28 truncate=1\n",
+    );
+    let t = range("198.18.0.1", "198.18.0.62");
+    let r = scan_with(&net, &t, &opts(1, 200), None);
+    assert_eq!(
+        r.counters.up.load(Relaxed),
+        0,
+        "no forged or damaged reply counts"
+    );
+    let ig = r.scanned.heard.ignored;
+    assert!(
+        ig.damaged > 0 && ig.not_ours > 0 && ig.wrong_source > 0,
+        "{ig:?}"
+    );
+}
+
+#[test]
+fn ip_options_in_replies_are_honoured() {
+    let net = MemNets::new("seed 12\n198.18.0.0/28 options=1 options_kind=rr\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let r = scan_with(&net, &t, &opts(0, 300), None);
+    check_truth(&net, &t, &r);
+}
+
+#[test]
+fn ipv6_and_ipv4_in_one_scan() {
+    let net =
+        MemNets::new("seed 13\n198.18.0.0/28 alive=50% rtt=1ms\n2001:2::/124 alive=50% rtt=2ms\n");
+    let base: u128 = "2001:2::".parse::<std::net::Ipv6Addr>().unwrap().into();
+    let t = Targets::new(
+        vec![
+            Span::v4(v4("198.18.0.1"), v4("198.18.0.14")),
+            Span::v6(base + 1, base + 15),
+        ],
+        vec![],
+    );
+    let r = scan_with(&net, &t, &opts(1, 300), None);
+    check_truth(&net, &t, &r);
+    let up6 = (14..t.len())
+        .filter(|&i| r.scanned.table.get(i as u32).status == Status::Up)
+        .count();
+    assert!(up6 > 3, "{up6} IPv6 hosts up");
+}
+
+#[test]
+fn an_interrupt_stops_sending_and_says_where() {
+    let net = MemNets::new("seed 14\n198.18.0.0/20 alive=none\n");
+    let t = range("198.18.0.1", "198.18.15.254");
+    let mut o = opts(1, 100);
+    o.rate = Some(2000);
+    let counters = Counters::default();
+    let irq = counters.interrupts.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        irq.store(1, Relaxed);
+    });
+    let s = run(&t, &o, None, &net.endpoints(), &counters, None, &mut || {}).unwrap();
+    stopper.join().unwrap();
+    let at = s
+        .stopped_at
+        .expect("an interrupted scan says where it stopped");
+    let sent = counters.sent.load(Relaxed);
+    assert!(
+        sent < t.len() / 2,
+        "kept sending after the interrupt: {sent}"
+    );
+    assert_eq!(at.round, 0);
+    // Every position below the stop point was sent; none above it.
+    let perm = Permutation::new(t.len(), o.seed);
+    for pos in 0..t.len() {
+        let probes = s.table.get(perm.at(pos) as u32).probes;
+        assert_eq!(
+            probes > 0,
+            pos < at.pos,
+            "position {pos}, stopped at {}",
+            at.pos
+        );
+    }
+}
+
+#[test]
+fn a_second_interrupt_skips_the_final_wait() {
+    let net = MemNets::new("seed 15\n198.18.0.0/28 alive=none\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let counters = Counters::default();
+    counters.interrupts.store(2, Relaxed);
+    let start = Instant::now();
+    let s = run(
+        &t,
+        &opts(0, 5000),
+        None,
+        &net.endpoints(),
+        &counters,
+        None,
+        &mut || {},
+    )
+    .unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(s.stopped_at.is_some());
+}
+
+#[test]
+fn a_resumed_scan_probes_only_what_is_left() {
+    let profile = "seed 16\n198.18.0.0/21 alive=30% rtt=1ms\n";
+    let t = range("198.18.0.1", "198.18.7.254");
+    let mut o = opts(0, 200);
+    o.rate = Some(4000);
+    let first = MemNets::new(profile);
+    let counters = Counters::default();
+    let irq = counters.interrupts.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        irq.store(1, Relaxed);
+    });
+    let a = run(
+        &t,
+        &o,
+        None,
+        &first.endpoints(),
+        &counters,
+        None,
+        &mut || {},
+    )
+    .unwrap();
+    stopper.join().unwrap();
+    let at = a.stopped_at.expect("interrupted");
+    let state = State::capture(o.seed, 0, at, &a.table);
+    let second = MemNets::new(profile);
+    o.rate = None;
+    let b = scan_with(&second, &t, &o, Some(&state));
+    assert!(b.scanned.stopped_at.is_none());
+    for i in 0..t.len() {
+        let (pa, pb) = (
+            a.table.get(i as u32).probes,
+            b.scanned.table.get(i as u32).probes,
+        );
+        assert_eq!(pa + pb, 1, "target {i}: probed {pa} then {pb} times");
+        let up = a.table.get(i as u32).status == Status::Up
+            || b.scanned.table.get(i as u32).status == Status::Up;
+        assert_eq!(
+            up,
+            second.expect(t.addr_at(i)).as_deref() == Some("up"),
+            "target {i}"
+        );
+    }
+}
+
+#[test]
+fn shards_split_the_targets_and_see_only_their_own_replies() {
+    let net = MemNets::new("seed 17\n198.18.0.0/24 alive=40% rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.254");
+    let mut probes = vec![0u8; t.len() as usize];
+    let mut up = 0;
+    for index in 0..3 {
+        let mut o = opts(0, 200);
+        o.shard = Shard { index, count: 3 };
+        let r = scan_with(&net, &t, &o, None);
+        for i in 0..t.len() {
+            let c = r.scanned.table.get(i as u32);
+            probes[i as usize] += c.probes;
+            up += u64::from(c.status == Status::Up);
+        }
+    }
+    assert!(
+        probes.iter().all(|&p| p == 1),
+        "every target in exactly one shard"
+    );
+    let truth = (0..t.len())
+        .filter(|&i| net.expect(t.addr_at(i)).as_deref() == Some("up"))
+        .count();
+    assert_eq!(up, truth as u64);
+}
+
+#[test]
+fn two_sending_threads_probe_each_target_once_a_round() {
+    let net = MemNets::new("seed 18\n198.18.0.0/20 alive=50% rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.15.254");
+    let mut o = opts(1, 100);
+    o.senders = 2;
+    let counters = Counters::default();
+    // The second thread's own transport onto the same wire (a send-only socket).
+    let second = net.v4.clone();
+    let mut ends = net.endpoints();
+    ends.extra.push([Some(&second as &dyn Transport), None]);
+    let s = run(&t, &o, None, &ends, &counters, None, &mut || {}).unwrap();
+    for i in 0..t.len() {
+        let c = s.table.get(i as u32);
+        let want = if c.status == Status::Up { 1 } else { 2 };
+        assert_eq!(
+            c.probes, want,
+            "target {i}: once per round until it answers"
+        );
+    }
+    assert_eq!(net.sent(), counters.sent.load(Relaxed));
+}
+
+#[test]
+fn a_network_that_goes_silent_leaves_the_rest_down() {
+    let net = MemNets::new("seed 19\n198.18.0.0/24 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.254");
+    net.cut();
+    let r = scan_with(&net, &t, &opts(1, 100), None);
+    assert_eq!(r.counters.up.load(Relaxed), 0);
+    assert!((0..t.len()).all(|i| r.scanned.table.get(i as u32).probes == 2));
+}
