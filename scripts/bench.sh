@@ -408,7 +408,7 @@ scale_run() {
 	local recall
 	recall=$(awk -v u="${up:-0}" 'BEGIN { printf "%.5f", u / 16777214 }')
 	local note pps_s
-	pps_s=$(grep -oE '\([0-9]+ pps\)' "$out" | tr -d '()' || true)
+	pps_s=$(grep -oE '[0-9]+ pps while sending' "$out" || true)
 	note="scan phase ${scan_s:-?} s (${pps_s:-? pps}); CSV to /dev/null"
 	echo "$(date -u +%FT%TZ),scale,1,sweep-max,\"sweep --seed 1 --rate max -o /dev/null 127.0.0.0/8\",16777214,$rc,$wall,$user,$sys,$cpu,$rss,,${probes},$(awk -v p="${probes:-0}" -v w="$wall" 'BEGIN { printf "%.0f", p / w }'),16777214,${up},${up},$recall,0,0,0,0,\"$note\"" >>"$WORK/results.csv"
 	echo "  rc $rc wall ${wall}s cpu ${cpu}s rss ${rss}kB: $(tail -1 "$out")"

@@ -31,14 +31,6 @@ pub struct Counters {
 }
 
 impl Counters {
-    pub fn get(v: &AtomicU64) -> u64 {
-        v.load(Relaxed)
-    }
-
-    pub fn add(v: &AtomicU64, n: u64) {
-        v.fetch_add(n, Relaxed);
-    }
-
     pub fn stopped(&self) -> bool {
         self.stop.load(Relaxed)
     }

@@ -37,7 +37,8 @@ pub struct ScanOptions {
 const ONE_SENDER_UP_TO: u64 = 120_000;
 
 /// Two sending threads (each with its own socket) for `--rate max` or very high rates on a
-/// machine with cores to spare: 250k vs 170k probes/s on the 2-core /16 lab (bench/).
+/// machine with cores to spare: each thread's kernel send path is the limit (the /16 lab
+/// figures are in bench/RESULTS.md).
 pub fn auto_senders(opts: &ScanOptions) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     match (opts.senders, opts.rate) {
@@ -61,7 +62,8 @@ pub struct Scanned {
     pub l2: onlink::Heard,
 }
 
-/// How often the caller's `tick` (progress display) runs while the scan goes on.
+/// How often the caller's `tick` (progress display) runs in the final wait; while sending
+/// it runs every fifth of this, so the display follows the send rate closely.
 const TICK: Duration = Duration::from_millis(100);
 /// How often the end-of-scan wait checks whether everyone has answered.
 const POLL: Duration = Duration::from_millis(2);
