@@ -27,8 +27,8 @@ struct Args {
     /// Skip these targets (same forms as TARGET, comma-separated)
     #[arg(long, value_name = "SPEC[,SPEC...]", value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Skip the targets listed in FILE (also --excludefile, as in nmap and masscan)
-    #[arg(long, value_name = "FILE", visible_alias = "excludefile")]
+    /// Skip the targets listed in FILE (also spelled --excludefile, as in nmap and masscan)
+    #[arg(long, value_name = "FILE", alias = "excludefile")]
     exclude_file: Vec<PathBuf>,
     /// Abort (exit 2, nothing sent) when a hostname does not resolve, instead of warning
     /// and scanning the other targets
