@@ -109,7 +109,12 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     }
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
-    let progress = Progress::new(cfg.quiet);
+    let shape = crate::eta::Shape {
+        rounds: opts.retries + 1,
+        owned: opts.shard.size(targets.len()),
+        timeout: opts.timeout,
+    };
+    let mut progress = Progress::new(cfg.quiet, cfg.status_interval, shape, opts.rate);
     let scanned = scan::run(
         &targets,
         &opts,
