@@ -13,11 +13,12 @@ use crate::progress::Progress;
 use crate::sender::Shard;
 use crate::sink::Sink;
 use crate::state::{self, State};
-use crate::summary::Summary;
+use crate::summary::{RunInfo, Summary};
 use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
 use crate::{interrupt, rdns, scan};
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 /// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
 pub const MAX_TARGETS: u64 = 1 << 28;
@@ -30,10 +31,24 @@ pub struct Outcome {
     pub interrupted: bool,
 }
 
+impl Outcome {
+    /// 0 some host up, 1 none; 130 = 128 + SIGINT, as shells report an interrupted command.
+    pub fn exit_code(&self) -> u8 {
+        match (self.interrupted, self.up) {
+            (true, _) => 130,
+            (false, 0) => 1,
+            (false, _) => 0,
+        }
+    }
+}
+
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
     crate::privs::refuse_setuid()?;
-    let targets = build_targets(cfg)?;
+    let Built {
+        targets,
+        unresolved,
+    } = build_targets(cfg)?;
     let mut opts = cfg.scan.clone();
     let resume = match &cfg.resume {
         Some(path) => {
@@ -76,6 +91,11 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
     };
     let sink = Sink::prepare(cfg.output.as_deref())?;
+    let json_sink = cfg
+        .summary_json
+        .as_deref()
+        .map(|p| Sink::prepare(Some(p)))
+        .transpose()?;
     let senders = scan::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
@@ -85,9 +105,17 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     // Before any thread starts (capabilities are per thread; new threads inherit them).
     crate::privs::drop_all()?;
     sink.recheck()?;
+    if let Some(j) = &json_sink {
+        j.recheck()?;
+    }
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
-    let progress = Progress::new(cfg.quiet);
+    let shape = crate::eta::Shape {
+        rounds: opts.retries + 1,
+        owned: opts.shard.size(targets.len()),
+        timeout: opts.timeout,
+    };
+    let mut progress = Progress::new(cfg.quiet, cfg.status_interval, shape, opts.rate);
     let scanned = scan::run(
         &targets,
         &opts,
@@ -139,32 +167,63 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         onlink: onlink.as_ref(),
     };
     // The state first: it is small, and with it nothing is lost if the output fails.
-    if let Some(pos) = scanned.stopped_at {
-        let path = cfg.state_path();
-        let fp = state::fingerprint(&targets, &opts);
-        State::capture(opts.seed, fp, pos, table).write(&path)?;
-        warn(format_args!(
-            "sweep: interrupted: continue with --resume {}",
-            path.display()
-        ));
-    }
-    let written = sink.finish(|w| output::write(w, &cfg.layout, &results));
+    let saved = match scanned.stopped_at {
+        Some(pos) => {
+            let path = cfg.state_path();
+            let fp = state::fingerprint(&targets, &opts);
+            let saved = State::capture(opts.seed, fp, pos, table).write(&path);
+            if saved.is_ok() {
+                warn(format_args!(
+                    "sweep: interrupted: continue with --resume {}",
+                    path.display()
+                ));
+            }
+            saved
+        }
+        None => Ok(()),
+    };
+    let written = saved.and_then(|()| sink.finish(|w| output::write(w, &cfg.layout, &results)));
     // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
     let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
-    match written {
-        Ok(()) => {}
+    let ended = match written {
         // The reader went away with the signal: still an interrupted run (130), not the
         // success a closed pipe otherwise is.
-        Err(e) if e.is_broken_pipe() && interrupted => {}
-        Err(e) => return Err(e),
-    }
-    if !cfg.quiet {
-        warn(format_args!("{summary}"));
-    }
-    Ok(Outcome {
+        Err(e) if e.is_broken_pipe() && interrupted => Ok(()),
+        other => other,
+    };
+    summary.unresolved = unresolved;
+    let outcome = Outcome {
         up: summary.up,
         interrupted,
-    })
+    };
+    if ended.is_ok() && !cfg.quiet {
+        warn(format_args!("{summary}"));
+    }
+    if let Some(json) = json_sink {
+        let exit_code = match &ended {
+            Ok(()) => outcome.exit_code(),
+            Err(e) if e.is_broken_pipe() => 0,
+            Err(e) => e.exit_code(),
+        };
+        let info = RunInfo {
+            started_at: scanned.started,
+            finished_at: SystemTime::now(),
+            interrupted,
+            exit_code,
+        };
+        let doc = summary.to_json(&info);
+        let json_written = json.finish(|w| {
+            serde_json::to_writer_pretty(&mut *w, &doc)?;
+            w.write_all(b"\n")
+        });
+        match (&ended, json_written) {
+            (_, Ok(())) => {}
+            (Ok(()), Err(e)) => return Err(e),
+            // The run's own failure is the one to report (and exit with).
+            (Err(_), Err(e)) => warn(format_args!("sweep: {e}")),
+        }
+    }
+    ended.map(|()| outcome)
 }
 
 /// How on-link targets will be probed.
@@ -241,16 +300,38 @@ fn neighbour_safe_rate() -> u64 {
     (thresh * 3 / 4 / 3).max(10)
 }
 
-/// Every spec parsed (hostnames resolved once), merged, minus the exclusions.
-pub fn build_targets(cfg: &Config) -> Result<Targets> {
-    let resolve = &targets::system_resolve;
+/// The scan's targets, and the hostnames among the specs that did not resolve.
+#[derive(Debug)]
+pub struct Built {
+    pub targets: Targets,
+    pub unresolved: Vec<String>,
+}
+
+/// Every spec parsed (hostnames resolved once), merged, minus the exclusions. A target
+/// hostname that does not resolve is skipped with a warning (one stale name in an
+/// inventory must not cost the whole run) unless `--strict-names`; an exclusion that does
+/// not resolve is always an error, so sweep never probes what it was meant to leave out.
+pub fn build_targets(cfg: &Config) -> Result<Built> {
+    build_with(cfg, &targets::system_resolve)
+}
+
+fn build_with(cfg: &Config, resolve: targets::Resolver) -> Result<Built> {
     let mut include: Vec<Span> = Vec::new();
     let mut specs = cfg.targets.clone();
     for f in &cfg.files {
         specs.extend(targets::read_spec_file(f)?);
     }
+    let mut unresolved: Vec<(String, String)> = Vec::new();
     for s in &specs {
-        include.extend(targets::parse_spec(s, Role::Target, cfg.family, resolve)?);
+        match targets::parse_spec(s, Role::Target, cfg.family, resolve) {
+            Ok(spans) => include.extend(spans),
+            Err(Error::Resolve { host, reason }) if !cfg.strict_names => {
+                if !unresolved.iter().any(|(h, _)| *h == host) {
+                    unresolved.push((host, reason));
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     let mut excludes = cfg.exclude.clone();
     for f in &cfg.exclude_files {
@@ -261,6 +342,11 @@ pub fn build_targets(cfg: &Config) -> Result<Targets> {
         exclude.extend(targets::parse_spec(s, Role::Exclude, cfg.family, resolve)?);
     }
     let t = Targets::new(include, exclude);
+    if t.is_empty() && !unresolved.is_empty() {
+        return Err(Error::NothingResolved {
+            names: name_list(unresolved.iter().map(|(h, _)| h.as_str())),
+        });
+    }
     if t.is_empty() {
         return Err(Error::NoTargets(" after exclusions"));
     }
@@ -270,5 +356,88 @@ pub fn build_targets(cfg: &Config) -> Result<Targets> {
             max: MAX_TARGETS,
         });
     }
-    Ok(t)
+    for (host, reason) in &unresolved {
+        warn(format_args!(
+            "sweep: warning: cannot resolve '{host}': {reason}; skipping it \
+             (--strict-names makes this an error)"
+        ));
+    }
+    Ok(Built {
+        targets: t,
+        unresolved: unresolved.into_iter().map(|(h, _)| h).collect(),
+    })
+}
+
+/// `'a', 'b' and 'c'`; past five names, how many more.
+fn name_list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 5;
+    let total = names.len();
+    let quoted: Vec<String> = names.take(SHOWN).map(|n| format!("'{n}'")).collect();
+    match (quoted.split_last(), total) {
+        (None, _) => String::new(),
+        (Some((only, [])), 1) => only.clone(),
+        (Some((last, rest)), n) if n <= SHOWN => format!("{} and {last}", rest.join(", ")),
+        (Some(_), n) => format!("{} and {} more", quoted.join(", "), n - SHOWN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+    use std::net::IpAddr;
+
+    fn cfg(args: &[&str]) -> Config {
+        let mut all = vec!["sweep"];
+        all.extend_from_slice(args);
+        crate::cli::parse(all).expect("valid command line")
+    }
+
+    /// Knows `a.test` only.
+    fn resolver(host: &str) -> io::Result<Vec<IpAddr>> {
+        match host {
+            "a.test" => Ok(vec!["192.0.2.7".parse().unwrap()]),
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "not known")),
+        }
+    }
+
+    #[test]
+    fn unresolvable_names_are_skipped_and_listed() {
+        let b = build_with(
+            &cfg(&["a.test", "gone.test", "192.0.2.1", "gone.test", "x.test"]),
+            &resolver,
+        )
+        .unwrap();
+        assert_eq!(b.targets.len(), 2);
+        assert_eq!(b.unresolved, ["gone.test", "x.test"]);
+    }
+
+    #[test]
+    fn nothing_resolved_is_exit_2_naming_them() {
+        let e = build_with(&cfg(&["gone.test", "x.test"]), &resolver).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            e.to_string(),
+            "no targets left to probe: 'gone.test' and 'x.test' did not resolve"
+        );
+    }
+
+    #[test]
+    fn strict_names_and_exclusions_abort() {
+        let e = build_with(&cfg(&["a.test", "gone.test", "--strict-names"]), &resolver);
+        assert!(matches!(e, Err(Error::Resolve { ref host, .. }) if host == "gone.test"));
+        let e = build_with(&cfg(&["a.test", "--exclude", "gone.test"]), &resolver);
+        assert!(matches!(e, Err(Error::Resolve { .. })));
+    }
+
+    #[test]
+    fn name_lists_stay_short() {
+        let list = |n: &[&str]| name_list(n.iter().copied());
+        assert_eq!(list(&["a"]), "'a'");
+        assert_eq!(list(&["a", "b", "c"]), "'a', 'b' and 'c'");
+        assert_eq!(
+            list(&["a", "b", "c", "d", "e", "f", "g"]),
+            "'a', 'b', 'c', 'd', 'e' and 2 more"
+        );
+    }
 }

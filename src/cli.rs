@@ -27,9 +27,13 @@ struct Args {
     /// Skip these targets (same forms as TARGET, comma-separated)
     #[arg(long, value_name = "SPEC[,SPEC...]", value_delimiter = ',')]
     exclude: Vec<String>,
-    /// Skip the targets listed in FILE
-    #[arg(long, value_name = "FILE")]
+    /// Skip the targets listed in FILE (also spelled --excludefile, as in nmap and masscan)
+    #[arg(long, value_name = "FILE", alias = "excludefile")]
     exclude_file: Vec<PathBuf>,
+    /// Abort (exit 2, nothing sent) when a hostname does not resolve, instead of warning
+    /// and scanning the other targets
+    #[arg(long)]
+    strict_names: bool,
     /// Probes per second, or 'max' for as fast as the machine allows
     #[arg(long, value_name = "PPS", default_value = "10000")]
     rate: String,
@@ -54,9 +58,15 @@ struct Args {
     /// A row for every target, not only those that answered
     #[arg(long)]
     all: bool,
-    /// No progress bar and no summary
+    /// No progress bar, status lines or summary line
     #[arg(short, long)]
     quiet: bool,
+    /// Also write the run's summary as a JSON object to FILE (atomically, interrupted or not)
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+    /// How often a status line is printed when stderr is not a terminal (for tests)
+    #[arg(long, value_name = "DUR", default_value = "5s", hide = true)]
+    status_interval: String,
     /// Hostnames: use only their IPv4 addresses
     #[arg(short = '4', conflicts_with = "ipv6")]
     ipv4: bool,
@@ -118,8 +128,20 @@ struct Args {
 const AFTER_HELP: &str = "\
 Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
+      sweep completions bash|zsh|fish|elvish|powershell   a shell completion script
+      sweep man [merge|diff]   the manual page (roff)
+-h, -? and /? print this help. A hostname that does not resolve is a warning and is skipped (--strict-names: an error).
+When stderr is not a terminal, a status line is printed every 5 s (none with -q).
 CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor (status: up, unreachable, down)
-Exit status: 0 some host up; 1 none up; 2 usage or input error (nothing sent); 3 runtime error";
+Exit status: 0 some host up; 1 none up; 2 usage or input error, also a bare `sweep` (nothing sent);
+3 runtime error; 130 interrupted";
+
+/// What a bare `sweep` prints (on stderr, exit 2: a command line without targets is a
+/// usage error, as for fping).
+const SHORT_USAGE: &str = "\
+Usage: sweep [OPTIONS] TARGET... | -f FILE   (e.g. sweep 10.0.0.0/24 -o hosts.csv)
+       sweep merge|diff|completions|man ...
+Try 'sweep --help' (or -h, -?) for more information.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum SocketArg {
@@ -159,6 +181,12 @@ pub struct Config {
     pub output: Option<PathBuf>,
     pub all: bool,
     pub quiet: bool,
+    /// `--summary-json`: where the run's JSON summary goes.
+    pub summary_json: Option<PathBuf>,
+    /// How often a status line goes to a non-terminal stderr.
+    pub status_interval: Duration,
+    /// `--strict-names`: an unresolvable hostname aborts the run.
+    pub strict_names: bool,
     pub socket: SocketChoice,
     /// Which addresses of a hostname to probe.
     pub family: Family,
@@ -195,6 +223,27 @@ impl Config {
     }
 }
 
+/// The scan's clap definition: what the man page and the completions are made from.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Args::command()
+}
+
+/// `-?` and `/?` ask for help as `-h` does (DOS and the ping client sweep grew from).
+fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
+    let mut seen_end = false;
+    args.into_iter()
+        .map(|a| {
+            seen_end |= a == "--";
+            if !seen_end && (a == "-?" || a == "/?") {
+                OsString::from("--help")
+            } else {
+                a
+            }
+        })
+        .collect()
+}
+
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
 /// error has been printed.
 pub fn parse<I, T>(args: I) -> Result<Config, ExitCode>
@@ -202,6 +251,11 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args = help_aliases(args.into_iter().map(Into::into).collect());
+    if args.len() <= 1 {
+        crate::error::warn(format_args!("{SHORT_USAGE}"));
+        return Err(ExitCode::from(2));
+    }
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
@@ -288,6 +342,9 @@ fn validate(a: Args) -> Result<Config, Error> {
         output: a.output,
         all: a.all,
         quiet: a.quiet,
+        summary_json: a.summary_json,
+        status_interval: duration("--status-interval", &a.status_interval)?,
+        strict_names: a.strict_names,
         socket: match a.socket {
             SocketArg::Auto => SocketChoice::Auto,
             SocketArg::Raw => SocketChoice::Raw,
@@ -410,6 +467,17 @@ pub fn duration(flag: &'static str, token: &str) -> Result<Duration, Error> {
         (n, 1e-3)
     } else if let Some(n) = token.strip_suffix('s') {
         (n, 1.0)
+    } else if let Some(v) = token
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.')
+        .then(|| token.parse::<f64>().ok())
+        .flatten()
+    {
+        // A bare number: nmap and fping users mean milliseconds, small ones seconds.
+        let unit = if v < 10.0 { "s" } else { "ms" };
+        return Err(bad(&format!(
+            "needs a unit: ms or s — did you mean {token}{unit}?"
+        )));
     } else {
         return Err(bad("needs a unit: ms or s (e.g. 500ms, 2s)"));
     };
@@ -493,6 +561,34 @@ mod tests {
         for bad in ["2/2", "x/2", "1", "0/0"] {
             assert!(cfg(&["--seed", "1", "--shard", bad, "x"]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn bare_numbers_get_a_unit_suggested() {
+        let msg = |t: &str| duration("--timeout", t).unwrap_err().to_string();
+        assert!(msg("500").contains("did you mean 500ms?"), "{}", msg("500"));
+        assert!(msg("2").contains("did you mean 2s?"), "{}", msg("2"));
+        assert!(!msg("5x").contains("did you mean"), "{}", msg("5x"));
+        assert!(!msg("inf").contains("did you mean"));
+        let e = cfg(&["--rdns", "--rdns-timeout", "300", "x"]).unwrap_err();
+        assert!(e.to_string().contains("300ms"), "{e}");
+    }
+
+    #[test]
+    fn operator_conventions() {
+        let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(
+            help_aliases(os(&["sweep", "-?", "x", "/?", "--", "/?"])),
+            os(&["sweep", "--help", "x", "--help", "--", "/?"])
+        );
+        let c = cfg(&["--excludefile", "ex.txt", "--strict-names", "x"]).unwrap();
+        assert_eq!(c.exclude_files, [PathBuf::from("ex.txt")]);
+        assert!(c.strict_names);
+        assert_eq!(c.status_interval, Duration::from_secs(5));
+        let c = cfg(&["--summary-json", "s.json", "--status-interval", "1s", "x"]).unwrap();
+        assert_eq!(c.summary_json, Some(PathBuf::from("s.json")));
+        assert_eq!(c.status_interval, Duration::from_secs(1));
+        assert!(!c.strict_names);
     }
 
     #[test]

@@ -7,8 +7,13 @@ use std::sync::Arc;
 pub struct Counters {
     /// Echo requests handed to the kernel.
     pub sent: AtomicU64,
-    /// Probes planned so far (grows as retry rounds are scheduled): the progress bar's length.
+    /// Probes planned so far (grows as retry rounds are scheduled).
     pub planned: AtomicU64,
+    /// Rounds begun (0 before the first), and for the current one the probes it planned
+    /// and `sent` when it began: what the ETA is estimated from.
+    pub round: AtomicU64,
+    pub round_planned: AtomicU64,
+    pub round_base: AtomicU64,
     /// Targets that answered (echo reply or ICMP error).
     pub answered: AtomicU64,
     pub up: AtomicU64,
@@ -31,6 +36,14 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// A round (0-based) starts, to probe the `pending` targets still silent.
+    pub fn begin_round(&self, round: u8, pending: u64) {
+        self.planned.fetch_add(pending, Relaxed);
+        self.round_planned.store(pending, Relaxed);
+        self.round_base.store(self.sent.load(Relaxed), Relaxed);
+        self.round.store(u64::from(round) + 1, Relaxed);
+    }
+
     pub fn stopped(&self) -> bool {
         self.stop.load(Relaxed)
     }

@@ -23,6 +23,9 @@ pub enum Error {
     Output { path: PathBuf, source: io::Error },
     #[error("no targets left to probe{0}")]
     NoTargets(&'static str),
+    /// Every target was a hostname that did not resolve (the names, quoted and listed).
+    #[error("no targets left to probe: {names} did not resolve")]
+    NothingResolved { names: String },
     #[error("{count} targets is more than the {max} one scan can hold")]
     TooManyTargets { count: u64, max: u64 },
     #[error("{what}: permission denied; {hint}")]
@@ -74,6 +77,7 @@ impl Error {
             | Error::ReadInput { .. }
             | Error::Output { .. }
             | Error::NoTargets(_)
+            | Error::NothingResolved { .. }
             | Error::StateMismatch { .. }
             | Error::Route(_)
             | Error::BadState { .. }

@@ -7,6 +7,7 @@ pub mod counters;
 pub mod csvin;
 pub mod diff;
 pub mod error;
+pub mod eta;
 pub mod interrupt;
 pub mod merge;
 pub mod net;

@@ -9,9 +9,7 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     match sweep::app::run(&config) {
-        // 130 = 128 + SIGINT, as shells report an interrupted command.
-        Ok(o) if o.interrupted => ExitCode::from(130),
-        Ok(o) => ExitCode::from(if o.up > 0 { 0 } else { 1 }),
+        Ok(o) => ExitCode::from(o.exit_code()),
         // `sweep … | head` closing the pipe early is not a failure.
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {

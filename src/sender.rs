@@ -124,7 +124,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             o.round.store(round, Relaxed);
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
-        plan.counters.planned.fetch_add(pending, Relaxed);
+        plan.counters.begin_round(round, pending);
         let next = AtomicU64::new(first);
         let ends = std::thread::scope(|s| {
             let handles: Vec<_> = plan

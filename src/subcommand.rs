@@ -1,10 +1,11 @@
-//! `sweep merge` and `sweep diff`: their command lines (clap) and exit codes. `dispatch`
-//! leaves every other command line to the scan's parser.
+//! `sweep merge`, `sweep diff`, `sweep completions` and `sweep man`: their command lines
+//! (clap) and exit codes. `dispatch` leaves every other command line to the scan's parser.
 
 use crate::csvin::Error;
-use crate::{diff, merge};
-use clap::Parser;
+use crate::{cli, diff, merge};
+use clap::{CommandFactory, Parser, ValueEnum};
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -59,15 +60,106 @@ mac-changed (same status, another MAC), rtt-changed (with --rtt-change). A host 
 as down. Both files, and the output, are in address order: IPv4, then IPv6.
 Exit status: 0 nothing changed; 1 something changed; 2 usage or input error; 3 runtime error";
 
-/// Runs `sweep merge …` or `sweep diff …` when `args[1]` names one, returning its exit
+/// Prints a completion script for SHELL, made from the same clap definition as the
+/// command line itself.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sweep-completions",
+    bin_name = "sweep completions",
+    version,
+    after_help = "Install: see the README (e.g. sweep completions bash > \
+                  /etc/bash_completion.d/sweep)"
+)]
+struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum, value_name = "SHELL")]
+    shell: clap_complete::Shell,
+}
+
+/// Prints the manual page (roff), made from the same clap definition as the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sweep-man",
+    bin_name = "sweep man",
+    version,
+    after_help = "Install: sweep man > /usr/local/share/man/man1/sweep.1 (and \
+                  sweep man merge > .../sweep-merge.1, sweep man diff > .../sweep-diff.1)"
+)]
+struct ManArgs {
+    /// The page of a subcommand instead of the scan's
+    #[arg(value_enum, value_name = "PAGE")]
+    page: Option<Page>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Page {
+    Merge,
+    Diff,
+}
+
+/// Everything sweep accepts as one clap command: the scan's options, with merge, diff,
+/// completions and man as its subcommands. Only completions and the man page are made
+/// from it; each command line is still parsed by its own parser.
+pub fn full_command() -> clap::Command {
+    cli::command()
+        .subcommand(MergeArgs::command().name("merge"))
+        .subcommand(DiffArgs::command().name("diff"))
+        .subcommand(CompletionsArgs::command().name("completions"))
+        .subcommand(ManArgs::command().name("man"))
+}
+
+/// Runs `sweep merge|diff|completions|man …` when `args[1]` names one, returning its exit
 /// code; `None` for any other command line.
 pub fn dispatch(args: &[OsString]) -> Option<ExitCode> {
     let rest = &args[1..];
     Some(match args.get(1)?.to_str()? {
         "merge" => run_merge(rest),
         "diff" => run_diff(rest),
+        "completions" => run_completions(rest),
+        "man" => run_man(rest),
         _ => return None,
     })
+}
+
+fn run_completions(args: &[OsString]) -> ExitCode {
+    let a: CompletionsArgs = match parse(args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(a.shell, &mut full_command(), "sweep", &mut script);
+    print(&script)
+}
+
+fn run_man(args: &[OsString]) -> ExitCode {
+    let a: ManArgs = match parse(args) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let mut page = Vec::new();
+    let rendered = match a.page {
+        None => man_page(&mut page),
+        Some(Page::Merge) => clap_mangen::Man::new(MergeArgs::command()).render(&mut page),
+        Some(Page::Diff) => clap_mangen::Man::new(DiffArgs::command()).render(&mut page),
+    };
+    match rendered {
+        Ok(()) => print(&page),
+        Err(e) => fail(&crate::error::Error::Write(e).into()),
+    }
+}
+
+/// The scan's page: every option, the subcommands, and the help's closing notes.
+pub fn man_page(out: &mut dyn Write) -> std::io::Result<()> {
+    clap_mangen::Man::new(full_command()).render(out)
+}
+
+/// Generated text to stdout; a closed pipe (`sweep man | head`) is not a failure.
+fn print(bytes: &[u8]) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&crate::error::Error::Write(e).into()),
+    }
 }
 
 fn run_merge(args: &[OsString]) -> ExitCode {
@@ -162,5 +254,40 @@ mod tests {
         assert_eq!(d.rtt_change.as_deref(), Some("5"));
         assert!(parse::<DiffArgs>(&os(&["diff", "a"])).is_err());
         assert!(parse::<DiffArgs>(&os(&["diff", "a", "b", "c"])).is_err());
+        let c: CompletionsArgs = parse(&os(&["completions", "zsh"])).unwrap();
+        assert_eq!(c.shell, clap_complete::Shell::Zsh);
+        assert!(parse::<CompletionsArgs>(&os(&["completions", "cmd.exe"])).is_err());
+        assert!(parse::<ManArgs>(&os(&["man", "merge"]))
+            .unwrap()
+            .page
+            .is_some());
+    }
+
+    #[test]
+    fn the_full_command_is_consistent() {
+        // clap's own checks of a definition (conflicting names, positional order…).
+        full_command().debug_assert();
+    }
+
+    #[test]
+    fn man_page_names_every_long_option() {
+        let mut page = Vec::new();
+        man_page(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        let cmd = cli::command();
+        let longs: Vec<_> = cmd
+            .get_arguments()
+            .filter(|a| !a.is_hide_set())
+            .filter_map(|a| a.get_long())
+            .collect();
+        assert!(longs.len() > 20 && longs.contains(&"summary-json"));
+        for long in longs {
+            // roff escapes '-' as '\-'.
+            let roffed = format!("\\-\\-{}", long.replace('-', "\\-"));
+            assert!(page.contains(&roffed), "--{long} missing from the man page");
+        }
+        for sub in ["merge", "diff", "completions", "man"] {
+            assert!(page.contains(sub), "{sub}");
+        }
     }
 }

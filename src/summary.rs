@@ -1,4 +1,5 @@
-//! The one-line summary printed on stderr at the end of a scan.
+//! The one-line summary printed on stderr at the end of a scan, and the same numbers as
+//! the JSON object `--summary-json` writes.
 
 use crate::counters::Counters;
 use crate::receiver::IgnoredCounts;
@@ -7,7 +8,7 @@ use crate::table::Status;
 use rayon::prelude::*;
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Summary {
@@ -30,6 +31,17 @@ pub struct Summary {
     pub neighbour_only: u64,
     /// Packets the kernel dropped on a full receive queue (SO_RXQ_OVFL's counter).
     pub kernel_drops: u64,
+    /// Target hostnames that did not resolve and were skipped.
+    pub unresolved: Vec<String>,
+}
+
+/// What the JSON summary says beyond the counts: when the run was, and how it ended.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInfo {
+    pub started_at: SystemTime,
+    pub finished_at: SystemTime,
+    pub interrupted: bool,
+    pub exit_code: u8,
 }
 
 impl Summary {
@@ -76,7 +88,62 @@ impl Summary {
             ignored: scanned.heard.ignored,
             seed,
             kernel_drops: 0,
+            unresolved: Vec::new(),
         }
+    }
+
+    /// The summary as one JSON object (field names in README's "Summary JSON").
+    pub fn to_json(&self, run: &RunInfo) -> serde_json::Value {
+        let secs = self.elapsed.as_secs_f64();
+        let i = &self.ignored;
+        let time = |t: SystemTime| humantime::format_rfc3339_millis(t).to_string();
+        serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "targets": self.targets,
+            "up": self.up,
+            "unreachable": self.unreachable,
+            "down": self.down,
+            "probes": self.probes,
+            "duplicates": self.dups,
+            "late": self.late,
+            "ignored": {
+                "total": i.total(),
+                "damaged": i.damaged,
+                "not_ours": i.not_ours,
+                "bad_tag": i.bad_tag,
+                "wrong_source": i.wrong_source,
+            },
+            "send_errors": self.send_errors,
+            "kernel_drops": self.kernel_drops,
+            "neighbour_resolved": self.resolved,
+            "neighbour_only": self.neighbour_only,
+            "elapsed_s": round3(secs),
+            "sending_s": round3(self.sending.as_secs_f64()),
+            "send_rate_pps": rate(self.probes, self.sending),
+            "average_pps": rate(self.probes, self.elapsed),
+            // A string: a 64-bit seed is beyond what readers that parse numbers as doubles
+            // (JavaScript, jq 1.6) keep exact, and a wrong seed would resume another scan.
+            "seed": self.seed.to_string(),
+            "started_at": time(run.started_at),
+            "finished_at": time(run.finished_at),
+            "interrupted": run.interrupted,
+            "exit_code": run.exit_code,
+            "unresolved": self.unresolved,
+        })
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Probes per second over `span`, whole (0 for an empty span).
+fn rate(probes: u64, span: Duration) -> u64 {
+    let secs = span.as_secs_f64();
+    if secs > 0.0 {
+        (probes as f64 / secs).round() as u64
+    } else {
+        0
     }
 }
 
@@ -125,6 +192,70 @@ impl fmt::Display for Summary {
         if self.send_errors > 0 {
             write!(f, "; {} probes refused by the kernel", self.send_errors)?;
         }
+        if !self.unresolved.is_empty() {
+            match self.unresolved.len() {
+                1 => write!(f, "; 1 hostname did not resolve")?,
+                n => write!(f, "; {n} hostnames did not resolve")?,
+            }
+        }
         write!(f, "; seed {}", self.seed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_has_every_field_with_its_value() {
+        let s = Summary {
+            targets: 10,
+            up: 4,
+            unreachable: 1,
+            down: 5,
+            probes: 20,
+            send_errors: 0,
+            elapsed: Duration::from_millis(2500),
+            sending: Duration::from_secs(2),
+            dups: 3,
+            late: 0,
+            ignored: IgnoredCounts {
+                damaged: 1,
+                not_ours: 2,
+                bad_tag: 0,
+                wrong_source: 0,
+            },
+            seed: u64::MAX,
+            resolved: 0,
+            neighbour_only: 0,
+            kernel_drops: 0,
+            unresolved: vec!["gone.example".into()],
+        };
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
+        let run = RunInfo {
+            started_at: t0,
+            finished_at: t0 + Duration::from_millis(2600),
+            interrupted: false,
+            exit_code: 0,
+        };
+        let j = s.to_json(&run);
+        assert_eq!(j["targets"], 10);
+        assert_eq!(j["up"], 4);
+        assert_eq!(j["duplicates"], 3);
+        assert_eq!(j["ignored"]["total"], 3);
+        assert_eq!(j["ignored"]["not_ours"], 2);
+        assert_eq!(j["elapsed_s"], 2.5);
+        assert_eq!(j["send_rate_pps"], 10);
+        assert_eq!(j["average_pps"], 8);
+        assert_eq!(j["seed"], "18446744073709551615");
+        assert_eq!(j["started_at"], "1970-01-02T00:00:00.000Z");
+        assert_eq!(j["finished_at"], "1970-01-02T00:00:02.600Z");
+        assert_eq!(j["exit_code"], 0);
+        assert_eq!(j["interrupted"], false);
+        assert_eq!(j["unresolved"], serde_json::json!(["gone.example"]));
+        assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
+        assert!(s
+            .to_string()
+            .ends_with("; 1 hostname did not resolve; seed 18446744073709551615"));
     }
 }

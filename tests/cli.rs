@@ -170,3 +170,102 @@ fn endless_target_file_fails_fast() {
     input_error(&["127.0.0.1", "--exclude-file", "/dev/zero"], "/dev/zero");
     assert!(start.elapsed() < std::time::Duration::from_secs(10));
 }
+
+#[test]
+fn dos_and_ping_style_help_flags_print_usage_and_exit_0() {
+    for flag in ["-h", "-?", "/?"] {
+        sweep(&[flag])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("Usage: sweep"))
+            .stderr(predicate::str::is_empty());
+    }
+}
+
+#[test]
+fn bare_sweep_prints_a_short_usage_and_exits_2() {
+    let a = sweep(&[])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty());
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(stderr.starts_with("Usage: sweep"), "{stderr}");
+    assert!(stderr.contains("--help"), "{stderr}");
+    assert!(stderr.lines().count() <= 4, "not short: {stderr}");
+    // And --help says so.
+    sweep(&["--help"])
+        .assert()
+        .stdout(predicate::str::contains("also a bare `sweep`"));
+}
+
+#[test]
+fn bare_durations_get_the_unit_suggested() {
+    input_error(&["127.0.0.1", "--timeout", "500"], "did you mean 500ms?");
+    input_error(
+        &["127.0.0.1", "--rdns", "--rdns-timeout", "3"],
+        "did you mean 3s?",
+    );
+}
+
+#[test]
+fn excludefile_is_an_alias_of_exclude_file() {
+    // Read as a file (an unreadable one: exit 2 naming it), not an unknown flag.
+    let f = "/nonexistent-dir/ex.txt";
+    input_error(&["127.0.0.1", "--excludefile", f], f);
+}
+
+fn generated(args: &[&str]) -> String {
+    let out = sweep(args).assert().code(0).get_output().stdout.clone();
+    String::from_utf8(out).expect("UTF-8")
+}
+
+#[test]
+fn bash_completion_parses() {
+    let script = generated(&["completions", "bash"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("sweep.bash");
+    std::fs::write(&path, &script).expect("write");
+    let st = Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .status()
+        .expect("bash");
+    assert!(st.success(), "bash -n rejects the completion script");
+    for word in ["--summary-json", "--strict-names", "merge", "completions"] {
+        assert!(script.contains(word), "{word} not completed");
+    }
+    // A shell that is not offered is a usage error.
+    input_error(&["completions", "tcsh"], "tcsh");
+    for shell in ["zsh", "fish"] {
+        assert!(generated(&["completions", shell]).contains("summary-json"));
+    }
+}
+
+#[test]
+fn man_page_has_every_long_option_of_the_help() {
+    let help = generated(&["--help"]);
+    let page = generated(&["man"]);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH sweep 1"),
+        "not roff"
+    );
+    let mut longs: Vec<&str> = help
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|w| w.starts_with("--") && w.len() > 2)
+        .collect();
+    longs.sort_unstable();
+    longs.dedup();
+    assert!(longs.len() > 25, "{longs:?}");
+    for long in longs {
+        // roff writes '-' as '\-'.
+        let roff = long.replace('-', "\\-");
+        assert!(
+            page.contains(&roff),
+            "{long} is in --help but not in the man page"
+        );
+    }
+    for sub in ["merge", "diff"] {
+        let p = generated(&["man", sub]);
+        assert!(p.contains(&format!("sweep\\-{sub}")), "{sub} page");
+    }
+}
