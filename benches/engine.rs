@@ -175,6 +175,7 @@ fn csv(c: &mut Criterion) {
         hostnames: &hostnames,
         partial: false,
         onlink: None,
+        macs: &HashMap::new(),
     };
     let layout = |all| Layout {
         format: Format::Csv,

@@ -2,12 +2,14 @@
 //! targets → probe → sender → transport → (network) → transport → receiver → table → output.
 
 pub mod app;
+pub mod checkpoint;
 pub mod cli;
 pub mod counters;
 pub mod csvin;
 pub mod diff;
 pub mod error;
 pub mod interrupt;
+pub mod journal;
 pub mod merge;
 pub mod net;
 pub mod onlink;

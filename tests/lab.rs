@@ -196,11 +196,47 @@ fn interrupted_with_closed_pipes_exits_130() -> Result<(), String> {
 }
 
 /// Results that cannot be written once probes went out: exit 3 (a runtime error), not
-/// 2 (which promises nothing was sent), with one line naming the output.
+/// 2 (which promises nothing was sent), with a line naming the output and one saying
+/// where the results were saved; resuming from there writes them.
 fn write_failure_after_probes_exits_3() -> Result<(), String> {
-    let run = sweep_in_fresh_ns(&["127.0.0.0/28", "--all", "-o", "/dev/full"])?;
+    let dir = out_dir()?;
+    let state = dir.path().join("s.state");
+    let journal = dir.path().join("s.journal");
+    let scan = ["127.0.0.0/28", "--all", "--state", path_str(&state)];
+    let mut args = scan.to_vec();
+    args.extend(["-o", "/dev/full"]);
+    let run = sweep_in_fresh_ns(&args)?;
     run.expect_code(3)?;
-    one_line_naming(&run.stderr, &["/dev/full"])
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let naming = |needle: &str| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("sweep: ") && l.contains(needle))
+            .count()
+    };
+    ensure(
+        lines.len() == 2 && naming("/dev/full") == 1 && naming(path_str(&journal)) == 1,
+        || {
+            format!(
+                "want a line naming /dev/full and one naming {}, got {:?}",
+                journal.display(),
+                run.stderr
+            )
+        },
+    )?;
+    let out = dir.path().join("saved.csv");
+    let mut args = scan.to_vec();
+    args.extend(["--resume", path_str(&state), "-o", path_str(&out)]);
+    let again = sweep_in_fresh_ns(&args)?;
+    again.log("written from the saved journal");
+    let rows = again.rows_written(&out)?;
+    ensure(
+        rows.len() == 16 && rows.iter().all(|r| r.status == "up" && r.probes == "1"),
+        || format!("the saved results: {rows:?}, want 16 hosts up after 1 probe each"),
+    )?;
+    ensure(!journal.exists() && !state.exists(), || {
+        "the saved results outlived their writing".into()
+    })
 }
 
 /// 127.0.0.0/24 in a fresh namespace: every host answers from lo.
