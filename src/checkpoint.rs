@@ -1,7 +1,8 @@
 //! Checkpoints and resume. While a scan runs, its state (where sending is, who answered)
 //! and its journal (the answers themselves) are written every few seconds, journal first:
-//! a kill at any moment leaves a journal at least as new as the state, so a resumed run
-//! loses nothing probed before the last checkpoint and writes the whole inventory.
+//! a kill at any moment leaves a journal holding every answer the state names, so a
+//! resumed run loses nothing probed before the last checkpoint and writes the whole
+//! inventory.
 
 use crate::error::{warn, Error, Result};
 use crate::journal::{self, Journal};
@@ -89,8 +90,13 @@ impl Checkpointer {
         position: Position,
         mac: &dyn Fn(u32) -> Option<Mac>,
     ) -> Result<()> {
+        // The state's answers are captured first: answers only accumulate, so the journal
+        // captured after it has every one of them (and maybe a few more, which a resume
+        // also takes). Written the other way round, so a kill between the two writes
+        // leaves a journal newer than the state, never older.
+        let st = State::capture(self.seed, self.fingerprint, position, table);
         Journal::capture(self.fingerprint, table, mac).write(&self.journal)?;
-        State::capture(self.seed, self.fingerprint, position, table).write(&self.state)?;
+        st.write(&self.state)?;
         self.written = true;
         Ok(())
     }
