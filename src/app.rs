@@ -1,6 +1,7 @@
 //! A whole run: targets → output prepared → socket → scan → CSV → summary. Input errors
 //! surface before the socket opens, so nothing is sent when the input is bad.
 
+use crate::checkpoint::{self, Checkpointer};
 use crate::cli::Config;
 use crate::counters::Counters;
 use crate::error::{warn, Error, Result};
@@ -10,12 +11,13 @@ use crate::net::route::{self, Netlink};
 use crate::onlink::{Lane, OnLink};
 use crate::output::{self, Results};
 use crate::progress::Progress;
-use crate::sender::Shard;
+use crate::sender::{Position, Shard};
 use crate::sink::Sink;
-use crate::state::{self, State};
+use crate::state;
 use crate::summary::{RunInfo, Summary};
 use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
+use crate::wire::ether::Mac;
 use crate::{interrupt, rdns, scan};
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -50,29 +52,15 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         unresolved,
     } = build_targets(cfg)?;
     let mut opts = cfg.scan.clone();
-    let resume = match &cfg.resume {
-        Some(path) => {
-            let st = State::read(path)?;
-            if !cfg.seed_given {
-                opts.seed = st.seed;
-            }
-            if st.fingerprint != state::fingerprint(&targets, &opts) {
-                return Err(Error::StateMismatch {
-                    path: path.clone(),
-                    reason: "was written by a scan of other targets or options \
-                             (seed, shard, retries and size must match)"
-                        .into(),
-                });
-            }
-            st.check(targets.len(), &opts)
-                .map_err(|reason| Error::BadState {
-                    path: path.clone(),
-                    reason,
-                })?;
-            Some(st)
-        }
+    let prior = match &cfg.resume {
+        Some(path) => Some(checkpoint::load(path, &targets, &mut opts, cfg.seed_given)?),
         None => None,
     };
+    let resume = prior.as_ref().map(|p| &p.state);
+    let journal = prior.as_ref().and_then(|p| p.journal.as_ref());
+    // MACs an earlier run learned at layer 2: this one does not ask its answered targets again.
+    let earlier_macs: HashMap<u32, Mac> =
+        journal.map_or_else(HashMap::new, |j| j.macs.iter().copied().collect());
     let onlink = match onlink_path(cfg, &targets)? {
         L2::Frames(o) => Some(o),
         L2::Kernel => None,
@@ -116,27 +104,44 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         timeout: opts.timeout,
     };
     let mut progress = Progress::new(cfg.quiet, cfg.status_interval, shape, opts.rate);
+    let fp = state::fingerprint(&targets, &opts);
+    let mut saver = Checkpointer::new(cfg.state_path(), opts.seed, fp);
+    let mac = |i: u32| {
+        onlink
+            .as_ref()
+            .and_then(|o| o.mac_of(u64::from(i)))
+            .or_else(|| earlier_macs.get(&i).copied())
+    };
     let scanned = scan::run(
         &targets,
         &opts,
-        resume.as_ref(),
+        resume,
+        journal,
         &socks.endpoints(),
         &counters,
         onlink.as_ref(),
         &mut || progress.tick(&counters),
+        &mut |table, pos| saver.periodic(table, pos, &mac),
     )?;
     progress.finish();
     let kernel_drops = socks.kernel_drops();
     drop(socks);
-    let partial = opts.shard != Shard::WHOLE || resume.is_some() || scanned.stopped_at.is_some();
     let table = &scanned.table;
+    // A resumed run with its journal has every earlier answer: its output is whole
+    // unless some answer has no row (marked prior: a state without its journal).
+    let prior_rows_missing = resume.is_some()
+        && (journal.is_none()
+            || (0..table.len() as u32).any(|i| table.get(i).status == Status::Prior));
+    let partial = opts.shard != Shard::WHOLE || prior_rows_missing || scanned.stopped_at.is_some();
     let hostnames = match cfg.rdns {
+        // Interrupted already: write what there is now; the resumed run looks names up.
+        Some(_) if counters.interrupted() => HashMap::new(),
         Some(timeout) => {
             let up: Vec<_> = (0..targets.len() as u32)
                 .filter(|&i| table.get(i).status == Status::Up)
                 .map(|i| (i, targets.addr_at(u64::from(i))))
                 .collect();
-            let found = rdns::resolve(&up, timeout);
+            let found = rdns::resolve(&up, timeout, &|| counters.interrupted());
             if found.abandoned > 0 && !cfg.quiet {
                 warn(format_args!(
                     "sweep: reverse DNS: {} lookups abandoned after {}, {} not tried \
@@ -150,46 +155,77 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         None => HashMap::new(),
     };
-    let present = |i: u32| {
-        onlink
-            .as_ref()
-            .is_some_and(|o| o.mac_of(u64::from(i)).is_some())
-    };
+    let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    // Who sent the ICMP errors: this run's receivers, and the journal's for earlier answers.
+    let mut heard_all = crate::receiver::Heard {
+        responders: table.responders(),
+        ..Default::default()
+    };
+    heard_all
+        .responders
+        .extend(scanned.heard.responders.iter().map(|(&i, &a)| (i, a)));
     let results = Results {
         targets: &targets,
         table,
-        heard: &scanned.heard,
+        heard: &heard_all,
+        macs: &earlier_macs,
         started: scanned.started,
         hostnames: &hostnames,
         partial,
         onlink: onlink.as_ref(),
     };
-    // The state first: it is small, and with it nothing is lost if the output fails.
+    // The journal and state first: with them nothing is lost if the output fails.
     let saved = match scanned.stopped_at {
-        Some(pos) => {
-            let path = cfg.state_path();
-            let fp = state::fingerprint(&targets, &opts);
-            let saved = State::capture(opts.seed, fp, pos, table).write(&path);
-            if saved.is_ok() {
-                warn(format_args!(
-                    "sweep: interrupted: continue with --resume {}",
-                    path.display()
-                ));
-            }
-            saved
-        }
+        Some(pos) => saver.save(table, pos, &mac).map(|()| {
+            warn(format_args!(
+                "sweep: interrupted: continue with --resume {}",
+                saver.state.display()
+            ))
+        }),
         None => Ok(()),
     };
-    let written = saved.and_then(|()| sink.finish(|w| output::write(w, &cfg.layout, &results)));
     // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
     let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
-    let ended = match written {
-        // The reader went away with the signal: still an interrupted run (130), not the
-        // success a closed pipe otherwise is.
-        Err(e) if e.is_broken_pipe() && interrupted => Ok(()),
-        other => other,
+    let ended = match saved {
+        Err(e) => Err(e),
+        Ok(()) => match sink.finish(|w| output::write(w, &cfg.layout, &results)) {
+            Ok(()) if scanned.stopped_at.is_none() => {
+                // The output now holds the whole inventory: the checkpoints, this run's
+                // and the ones it resumed, are obsolete.
+                saver.remove();
+                if let Some(p) = &cfg.resume {
+                    let _ = std::fs::remove_file(crate::journal::path_for(p));
+                    let _ = std::fs::remove_file(p);
+                }
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+            // The reader went away with the signal: still an interrupted run (130), not
+            // the success a closed pipe otherwise is.
+            Err(e) if e.is_broken_pipe() && interrupted => Ok(()),
+            Err(e) if e.is_broken_pipe() => {
+                saver.remove();
+                Err(e)
+            }
+            Err(e) => {
+                // Probes went out: keep what they found. Everything was sent unless stopped.
+                let pos = scanned.stopped_at.unwrap_or(Position {
+                    round: opts.retries + 1,
+                    pos: opts.shard.index,
+                });
+                if scanned.stopped_at.is_some() || saver.save(table, pos, &mac).is_ok() {
+                    warn(format_args!(
+                        "sweep: the results are saved in {}: write them with the same targets \
+                         and --resume {} -o FILE",
+                        saver.journal.display(),
+                        saver.state.display()
+                    ));
+                }
+                Err(e)
+            }
+        },
     };
     summary.unresolved = unresolved;
     let outcome = Outcome {

@@ -48,6 +48,8 @@ pub enum Error {
     StateMismatch { path: PathBuf, reason: String },
     #[error("the state file '{}' {reason}; it cannot be resumed from", path.display())]
     BadState { path: PathBuf, reason: String },
+    #[error("the journal '{}' {reason}; it cannot be resumed from", path.display())]
+    BadJournal { path: PathBuf, reason: String },
     #[error(
         "refusing to run set-uid (uid {uid}, effective uid {euid}): give the binary \
              CAP_NET_RAW instead (setcap cap_net_raw+ep), or run it as root"
@@ -81,6 +83,7 @@ impl Error {
             | Error::StateMismatch { .. }
             | Error::Route(_)
             | Error::BadState { .. }
+            | Error::BadJournal { .. }
             | Error::SetUid { .. }
             | Error::TooManyTargets { .. } => 2,
             _ => 3,

@@ -2,6 +2,7 @@
 //! targets → probe → sender → transport → (network) → transport → receiver → table → output.
 
 pub mod app;
+pub mod checkpoint;
 pub mod cli;
 pub mod counters;
 pub mod csvin;
@@ -9,6 +10,7 @@ pub mod diff;
 pub mod error;
 pub mod eta;
 pub mod interrupt;
+pub mod journal;
 pub mod merge;
 pub mod net;
 pub mod onlink;

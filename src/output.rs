@@ -98,6 +98,8 @@ pub struct Results<'a> {
     pub partial: bool,
     /// The layer-2 path's resolutions (MACs), when it ran.
     pub onlink: Option<&'a OnLink>,
+    /// MACs learned by the run this one resumes.
+    pub macs: &'a HashMap<u32, Mac>,
 }
 
 /// A target's row facts beyond its table cell.
@@ -291,7 +293,10 @@ fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Resul
         let seen = Seen {
             i,
             addr: r.targets.addr_at(u64::from(i)),
-            mac: r.onlink.and_then(|o| o.mac_of(u64::from(i))),
+            mac: r
+                .onlink
+                .and_then(|o| o.mac_of(u64::from(i)))
+                .or_else(|| r.macs.get(&i).copied()),
         };
         let wanted = c.status == Status::Up
             || seen.neighbour_only(&c)
@@ -408,6 +413,7 @@ mod tests {
             hostnames: &names,
             partial: false,
             onlink: None,
+            macs: &HashMap::new(),
         };
         let mut out = Vec::new();
         write(&mut out, layout, &r).unwrap();
@@ -454,6 +460,7 @@ mod tests {
             hostnames: &names,
             partial: false,
             onlink: Some(&onlink),
+            macs: &HashMap::new(),
         };
         let mut out = Vec::new();
         write(&mut out, &layout(Format::Csv, Field::DEFAULT, false), &r).unwrap();
@@ -573,6 +580,7 @@ mod tests {
                 hostnames: &names,
                 partial: false,
                 onlink: None,
+                macs: &HashMap::new(),
             };
             for raw in [false, true] {
                 let mut lay = layout(Format::Csv, &fields, false);

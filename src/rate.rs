@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 const MAX_LAG: Duration = Duration::from_millis(20);
 /// Waits shorter than this yield instead of sleeping: the sleep would overshoot.
 const SPIN_BELOW: Duration = Duration::from_micros(60);
+/// A long wait (a low rate) sleeps in slices this long, checking whether to stop between
+/// them: an interrupt must not wait out a whole inter-packet gap.
+const STOP_CHECK: Duration = Duration::from_millis(10);
 
 #[derive(Debug, Clone)]
 pub struct Pacer {
@@ -41,8 +44,9 @@ impl Pacer {
         self.count = 0;
     }
 
-    /// Blocks until `k` more packets may go, then counts them as sent.
-    pub fn wait_for(&mut self, k: u64) {
+    /// Blocks until `k` more packets may go, then counts them as sent. Returns early once
+    /// `stop` says so: the packets then go at once (the caller's stop point is after them).
+    pub fn wait_for(&mut self, k: u64, stop: &dyn Fn() -> bool) {
         let Some(rate) = self.rate else { return };
         let due = self.origin + Duration::from_secs_f64((self.count + k - 1) as f64 / rate);
         loop {
@@ -54,9 +58,12 @@ impl Pacer {
                 }
                 break;
             }
+            if stop() {
+                break;
+            }
             let left = due - now;
             if left > SPIN_BELOW {
-                std::thread::sleep(left - SPIN_BELOW / 2);
+                std::thread::sleep((left - SPIN_BELOW / 2).min(STOP_CHECK));
             } else {
                 std::thread::yield_now();
             }
@@ -82,7 +89,7 @@ mod tests {
         let mut p = Pacer::new(None);
         let t = Instant::now();
         for _ in 0..1000 {
-            p.wait_for(64);
+            p.wait_for(64, &|| false);
         }
         assert!(t.elapsed() < Duration::from_millis(50));
     }
@@ -94,10 +101,37 @@ mod tests {
         let mut p = Pacer::new(Some(2000));
         let t = Instant::now();
         for _ in 0..50 {
-            p.wait_for(2);
+            p.wait_for(2, &|| false);
         }
         assert!(
             t.elapsed() >= Duration::from_micros(49_000),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn a_stop_ends_a_long_wait() {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        // At 1 packet/s the second packet is due in a second; the stop comes after 30 ms.
+        let mut p = Pacer::new(Some(1));
+        p.wait_for(1, &|| false);
+        let stop = AtomicBool::new(false);
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(30));
+                stop.store(true, Relaxed);
+            });
+            p.wait_for(1, &|| stop.load(Relaxed));
+        });
+        assert!(
+            t.elapsed() >= Duration::from_millis(30),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
             "{:?}",
             t.elapsed()
         );

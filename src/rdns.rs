@@ -22,13 +22,23 @@ pub struct Resolved {
     pub skipped: u64,
 }
 
-/// Resolves `addrs` (keyed by target index); returns the names found in time.
-pub fn resolve(addrs: &[(u32, IpAddr)], timeout: Duration) -> Resolved {
-    resolve_with(addrs, timeout, |a| dns_lookup::lookup_addr(&a).ok())
+/// How often a wait for answers checks whether to stop.
+const STOP_CHECK: Duration = Duration::from_millis(10);
+
+/// Resolves `addrs` (keyed by target index); returns the names found in time. Once
+/// `stop()` is true (an interrupt), lookups in flight are abandoned, the rest skipped,
+/// and the names found so far returned.
+pub fn resolve(addrs: &[(u32, IpAddr)], timeout: Duration, stop: &dyn Fn() -> bool) -> Resolved {
+    resolve_with(addrs, timeout, stop, |a| dns_lookup::lookup_addr(&a).ok())
 }
 
 /// `resolve` with the lookup as a parameter, so the scheduling can be tested without DNS.
-pub fn resolve_with<F>(addrs: &[(u32, IpAddr)], timeout: Duration, lookup: F) -> Resolved
+pub fn resolve_with<F>(
+    addrs: &[(u32, IpAddr)],
+    timeout: Duration,
+    stop: &dyn Fn() -> bool,
+    lookup: F,
+) -> Resolved
 where
     F: Fn(IpAddr) -> Option<String> + Send + Sync + Clone + 'static,
 {
@@ -42,6 +52,11 @@ where
     // Since when every slot has been held by an abandoned lookup.
     let mut stalled: Option<Instant> = None;
     loop {
+        if stop() {
+            out.abandoned += waiting.len() as u64;
+            out.skipped = (addrs.len() - next) as u64;
+            break;
+        }
         while running < CONCURRENCY && next < addrs.len() {
             let (i, a) = addrs[next];
             let (tx, lookup) = (tx.clone(), lookup.clone());
@@ -59,7 +74,8 @@ where
             Some(&oldest) => oldest + timeout,
             None => *stalled.get_or_insert_with(Instant::now) + timeout,
         };
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(wait.min(STOP_CHECK)) {
             Ok((i, name)) => {
                 running -= 1;
                 stalled = None;
@@ -69,6 +85,7 @@ where
                     }
                 }
             }
+            Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
             Err(RecvTimeoutError::Timeout) => {
                 let before = waiting.len();
                 waiting.retain(|_, started| started.elapsed() < timeout);
@@ -94,7 +111,7 @@ mod tests {
     fn slow_lookups_are_abandoned_and_fast_ones_kept() {
         let addrs: Vec<(u32, IpAddr)> = (0..200).map(|i| (i, Ipv4Addr::from(i).into())).collect();
         let t = Instant::now();
-        let found = resolve_with(&addrs, Duration::from_millis(100), |a| {
+        let found = resolve_with(&addrs, Duration::from_millis(100), &|| false, |a| {
             let IpAddr::V4(a) = a else { return None };
             let n = u32::from(a);
             if n % 50 == 0 {
@@ -122,7 +139,7 @@ mod tests {
         let addrs: Vec<(u32, IpAddr)> = (0..1000).map(|i| (i, Ipv4Addr::from(i).into())).collect();
         let t = Instant::now();
         let (l, m) = (live.clone(), most.clone());
-        let found = resolve_with(&addrs, Duration::from_millis(100), move |_| {
+        let found = resolve_with(&addrs, Duration::from_millis(100), &|| false, move |_| {
             let now = l.fetch_add(1, SeqCst) + 1;
             m.fetch_max(now, SeqCst);
             std::thread::sleep(Duration::from_secs(2));
@@ -141,10 +158,45 @@ mod tests {
     }
 
     #[test]
+    fn a_stop_ends_the_lookups_and_keeps_the_names_found() {
+        use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+        let addrs: Vec<(u32, IpAddr)> = (0..300).map(|i| (i, Ipv4Addr::from(i).into())).collect();
+        let stop = AtomicBool::new(false);
+        let t = Instant::now();
+        let found = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                stop.store(true, Relaxed);
+            });
+            // Even addresses answer at once; odd ones hang far past the stop.
+            resolve_with(
+                &addrs,
+                Duration::from_secs(30),
+                &|| stop.load(Relaxed),
+                |a| {
+                    let IpAddr::V4(a) = a else { return None };
+                    if u32::from(a) % 2 == 1 {
+                        std::thread::sleep(Duration::from_secs(5));
+                    }
+                    Some(format!("h{}.test", u32::from(a)))
+                },
+            )
+        });
+        let took = t.elapsed();
+        assert!(took < Duration::from_millis(1500), "{took:?}");
+        assert!(!found.names.is_empty() && found.names.keys().all(|i| i % 2 == 0));
+        assert_eq!(found.abandoned, CONCURRENCY as u64);
+        assert_eq!(
+            found.names.len() as u64 + found.abandoned + found.skipped,
+            300
+        );
+    }
+
+    #[test]
     fn slots_freed_by_slow_lookups_are_reused() {
         let addrs: Vec<(u32, IpAddr)> = (0..150).map(|i| (i, Ipv4Addr::from(i).into())).collect();
         // The first 64 hang past the timeout but end within the next one; the rest answer.
-        let found = resolve_with(&addrs, Duration::from_millis(200), |a| {
+        let found = resolve_with(&addrs, Duration::from_millis(200), &|| false, |a| {
             let IpAddr::V4(a) = a else { return None };
             if u32::from(a) < 64 {
                 std::thread::sleep(Duration::from_millis(300));

@@ -173,6 +173,7 @@ fn record(
             if table.record_error(index, detail) {
                 table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                 heard.responders.insert(index, responder);
+                table.set_responder(index, responder);
                 counters.unreachable.fetch_add(1, Relaxed);
                 counters.answered.fetch_add(1, Relaxed);
             }

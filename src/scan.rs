@@ -3,13 +3,14 @@
 
 use crate::counters::Counters;
 use crate::error::Result;
+use crate::journal::Journal;
 use crate::net::kernel::SendPath;
 use crate::net::Endpoints;
 use crate::onlink::{self, OnLink};
 use crate::permute::Permutation;
 use crate::probe::{Key, ProbeTemplate, Proto};
 use crate::receiver::{self, Heard};
-use crate::sender::{self, Family, Plan, Position, Shard};
+use crate::sender::{self, Family, Frontier, Plan, Position, Shard};
 use crate::state::State;
 use crate::table::Table;
 use crate::targets::Targets;
@@ -67,15 +68,22 @@ pub struct Scanned {
 const TICK: Duration = Duration::from_millis(100);
 /// How often the end-of-scan wait checks whether everyone has answered.
 const POLL: Duration = Duration::from_millis(2);
+/// How often the caller's `checkpoint` runs while the scan goes on.
+pub const CHECKPOINT: Duration = Duration::from_secs(2);
 
+/// Runs the scan, resuming `resume` (with the results in `journal`) if given. `tick` runs
+/// every `TICK`, `checkpoint` every `CHECKPOINT` with a position to resume from.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     targets: &Targets,
     opts: &ScanOptions,
     resume: Option<&State>,
+    journal: Option<&Journal>,
     socks: &Endpoints,
     counters: &Counters,
     onlink: Option<&OnLink>,
     tick: &mut dyn FnMut(),
+    checkpoint: &mut dyn FnMut(&Table, Position),
 ) -> Result<Scanned> {
     let n = targets.len();
     // The seed orders the probes and nothing else. Every process (so every shard, every
@@ -89,18 +97,18 @@ pub fn run(
         ProbeTemplate::new(key, opts.payload, Proto::Icmp6),
     ];
     let table = Table::new(n as usize, opts.timestamps);
+    let rounds = opts.retries + 1;
     if let Some(state) = resume {
-        let mut prior = 0;
-        for i in 0..n as usize {
-            if state.is_answered(i) {
-                table.mark_prior(i as u32);
-                prior += 1;
-            }
-        }
-        // Prior answers are outside this shard only if the state is another shard's,
-        // which the fingerprint rules out.
-        counters.answered.store(prior, Relaxed);
+        restore(&table, counters, state, journal, &perm, opts.shard, rounds);
     }
+    let start = resume.map_or(
+        Position {
+            round: 0,
+            pos: opts.shard.index,
+        },
+        |s| s.position,
+    );
+    let frontier = Frontier::at(start, opts.shard.index);
     let owned = opts.shard.size(n);
     // Room for the largest reply we accept: our probe plus IP headers with options, and
     // an ICMP error quoting all of it.
@@ -131,12 +139,13 @@ pub fn run(
         table: &table,
         counters,
         rate: opts.rate,
-        rounds: opts.retries + 1,
+        rounds,
         timeout: opts.timeout,
         shard: opts.shard,
         start: resume.map(|s| s.position),
         epoch,
         onlink,
+        frontier: &frontier,
     };
     let clock = receiver::Clock {
         epoch,
@@ -180,15 +189,27 @@ pub fn run(
             })
             .collect();
         let tx = s.spawn(|| sender::run(&plan));
+        let mut next_checkpoint = Instant::now() + CHECKPOINT;
+        let mut due = |table: &Table| {
+            if Instant::now() >= next_checkpoint {
+                checkpoint(table, frontier.position(n));
+                next_checkpoint = Instant::now() + CHECKPOINT;
+            }
+        };
         while !tx.is_finished() {
             tick();
+            due(&table);
             std::thread::sleep(TICK / 5);
         }
         let sent = tx.join().expect("sender thread panicked");
         if let Ok(end) = &sent {
             // Replies to the last probes may still be on their way: wait out the timeout
-            // unless everyone has answered or a second interrupt says stop now.
-            let deadline = end.last_probe + opts.timeout;
+            // unless everyone has answered or a second interrupt says stop now. A resumed
+            // scan that had sent everything sent nothing now, and has nothing to wait for.
+            let deadline = match start.round >= rounds {
+                true => Instant::now(),
+                false => end.last_probe + opts.timeout,
+            };
             let mut next_tick = Instant::now();
             while Instant::now() < deadline
                 && counters.answered.load(Relaxed) < owned
@@ -198,6 +219,7 @@ pub fn run(
                     tick();
                     next_tick += TICK;
                 }
+                due(&table);
                 std::thread::sleep(POLL);
             }
         }
@@ -239,6 +261,62 @@ pub fn run(
         stopped_at: end.stopped_at,
         l2: l2.map_err(crate::error::Error::Receive)?,
     })
+}
+
+/// Puts an interrupted run's results back into `table`: answered targets get their cells
+/// from the journal (and are not probed again); with a journal, targets still silent get
+/// the probes they had (one per round before the stop, and one in its round if their
+/// position was passed), so the resumed run's rows are the whole inventory. Answers the
+/// state names but no journal has are marked prior: no row, as before journals.
+fn restore(
+    table: &Table,
+    counters: &Counters,
+    state: &State,
+    journal: Option<&Journal>,
+    perm: &Permutation,
+    shard: Shard,
+    rounds: u8,
+) {
+    let n = table.len() as u64;
+    let (mut answered, mut up, mut unreachable) = (0, 0, 0);
+    if let Some(j) = journal {
+        for &(i, w) in &j.cells {
+            table.restore(i, w);
+        }
+        for &(i, from) in &j.responders {
+            table.set_responder(i, from);
+        }
+    }
+    for i in 0..n as u32 {
+        if table.is_answered(i) {
+        } else if state.is_answered(i as usize) {
+            table.mark_prior(i);
+        } else {
+            continue;
+        }
+        answered += 1;
+        match table.get(i).status {
+            crate::table::Status::Up => up += 1,
+            crate::table::Status::Unreachable => unreachable += 1,
+            _ => {}
+        }
+    }
+    if journal.is_some() {
+        let Position { round, pos } = state.position;
+        let step = usize::try_from(shard.count).unwrap_or(usize::MAX);
+        for q in (shard.index..n).step_by(step) {
+            let i = perm.at(q) as u32;
+            let k = round.min(rounds) + u8::from(round < rounds && q < pos);
+            if k > 0 && !table.is_answered(i) {
+                table.add_probes(i, k);
+            }
+        }
+    }
+    // Prior answers are outside this shard only if the state is another shard's,
+    // which the fingerprint rules out.
+    counters.answered.store(answered, Relaxed);
+    counters.up.store(up, Relaxed);
+    counters.unreachable.store(unreachable, Relaxed);
 }
 
 #[cfg(test)]

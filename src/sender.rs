@@ -14,7 +14,8 @@ use crate::rate::Pacer;
 use crate::table::Table;
 use crate::targets::Targets;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const MAX_BATCH: usize = 64;
@@ -66,6 +67,112 @@ pub struct Plan<'a> {
     pub epoch: Instant,
     /// The layer-2 path for on-link targets, if any.
     pub onlink: Option<&'a OnLink>,
+    /// How far sending has got, for checkpoints taken while it runs.
+    pub frontier: &'a Frontier,
+}
+
+/// The positions claimed in the current round, shared by its workers and read by
+/// checkpoints: everything below the lowest chunk still being sent has gone out.
+#[derive(Debug, Default)]
+pub struct Frontier {
+    inner: Mutex<Claims>,
+}
+
+#[derive(Debug, Default)]
+struct Claims {
+    round: u8,
+    /// The next position to claim.
+    next: u64,
+    /// Chunks claimed and not yet completely sent, by first position.
+    sending: Vec<u64>,
+    /// Past the last round: everything has gone out.
+    done: bool,
+    /// The shard's first position, where the next round starts.
+    first: u64,
+}
+
+impl Frontier {
+    /// Sending will start at `start`; `shard_first` is the shard's first position.
+    pub fn at(start: Position, shard_first: u64) -> Frontier {
+        let f = Frontier::default();
+        f.start_round(start.round, start.pos, shard_first);
+        f
+    }
+
+    fn claims(&self) -> std::sync::MutexGuard<'_, Claims> {
+        // A worker that panicked holding the lock leaves consistent data (plain fields).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start_round(&self, round: u8, first: u64, shard_first: u64) {
+        let mut c = self.claims();
+        *c = Claims {
+            round,
+            next: first,
+            sending: Vec::new(),
+            done: false,
+            first: shard_first,
+        };
+    }
+
+    /// Claims the `span` positions from the next one, unless it is `n` or past.
+    fn claim(&self, span: u64, n: u64) -> Option<u64> {
+        let mut c = self.claims();
+        let p0 = c.next;
+        if p0 >= n {
+            return None;
+        }
+        c.next = p0.saturating_add(span);
+        c.sending.push(p0);
+        Some(p0)
+    }
+
+    /// The chunk from `p0` has gone out completely.
+    fn release(&self, p0: u64) {
+        let mut c = self.claims();
+        if let Some(k) = c.sending.iter().position(|&p| p == p0) {
+            c.sending.swap_remove(k);
+        }
+    }
+
+    fn next(&self) -> u64 {
+        self.claims().next
+    }
+
+    /// Every round has gone out; `rounds` is one past the last.
+    fn finish(&self, rounds: u8, shard_first: u64) {
+        let mut c = self.claims();
+        c.round = rounds;
+        c.next = shard_first;
+        c.first = shard_first;
+        c.sending.clear();
+        c.done = true;
+    }
+
+    /// A position to resume from: nothing below it in its round is left unsent. A round
+    /// whose positions are all claimed and sent resumes at the start of the next one;
+    /// `round` equal to the scan's round count means everything was sent.
+    pub fn position(&self, n: u64) -> Position {
+        let c = self.claims();
+        match c.sending.iter().min() {
+            _ if c.done => Position {
+                round: c.round,
+                pos: c.first,
+            },
+            Some(&p) => Position {
+                round: c.round,
+                pos: p,
+            },
+            None if c.next >= n => Position {
+                round: c.round.saturating_add(1),
+                pos: c.first,
+            },
+            None => Position {
+                round: c.round,
+                pos: c.next,
+            },
+        }
+    }
 }
 
 /// How sending ended.
@@ -91,9 +198,17 @@ struct L2Batch<'s> {
     index: Vec<u32>,
 }
 
-/// Positions a worker claims at a time (times the shard stride). Each claimed chunk is
-/// sent completely, so on interrupt everything below the claim counter has gone out.
+/// Positions a worker claims at a time (times the shard stride), at most. Each claimed
+/// chunk is sent completely, so on interrupt everything below the claim counter has gone
+/// out; at low rates a chunk is smaller, so finishing it after an interrupt is quick.
 const CHUNK: u64 = 1024;
+/// A claimed chunk takes at most this long to send at the worker's rate.
+const CHUNK_TIME_MS: u64 = 50;
+
+/// Positions per chunk for one worker sending `rate` probes/s.
+fn chunk_len(rate: Option<u64>) -> u64 {
+    rate.map_or(CHUNK, |r| (r * CHUNK_TIME_MS / 1000).clamp(1, CHUNK))
+}
 
 /// Sends every round; returns when the last probe left or the scan was interrupted.
 pub fn run(plan: &Plan) -> Result<SendEnd> {
@@ -104,6 +219,9 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         round: 0,
         pos: plan.shard.index,
     });
+    if start.round >= plan.rounds {
+        plan.frontier.finish(plan.rounds, plan.shard.index);
+    }
     for round in start.round..plan.rounds {
         if round > start.round && !wait_for_retry(plan, last_probe, owned) {
             let stopped_at = plan.counters.interrupted().then_some(Position {
@@ -125,15 +243,12 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
-        let next = AtomicU64::new(first);
+        plan.frontier.start_round(round, first, plan.shard.index);
         let ends = std::thread::scope(|s| {
             let handles: Vec<_> = plan
                 .lanes
                 .iter()
-                .map(|lane| {
-                    let next = &next;
-                    s.spawn(move || worker(plan, lane, round, next))
-                })
+                .map(|lane| s.spawn(move || worker(plan, lane, round)))
                 .collect();
             handles
                 .into_iter()
@@ -145,7 +260,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
                 last_probe = last_probe.max(t);
             }
         }
-        let reached = next.load(Relaxed);
+        let reached = plan.frontier.next();
         if reached < n && plan.counters.interrupted() {
             let stopped_at = Some(Position {
                 round,
@@ -157,6 +272,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             });
         }
     }
+    plan.frontier.finish(plan.rounds, plan.shard.index);
     Ok(SendEnd {
         last_probe,
         stopped_at: None,
@@ -165,15 +281,11 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
 
 /// One sending thread of a round: claims chunks of positions until none are left (or the
 /// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
-fn worker(
-    plan: &Plan,
-    lane: &[Option<Family>; 2],
-    round: u8,
-    next: &AtomicU64,
-) -> Result<Option<Instant>> {
+fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<Instant>> {
     let n = plan.targets.len();
     let workers = plan.lanes.len() as u64;
-    let mut pacer = Pacer::new(plan.rate.map(|r| (r / workers).max(1)));
+    let rate = plan.rate.map(|r| (r / workers).max(1));
+    let mut pacer = Pacer::new(rate);
     let size = pacer.batch_size(MAX_BATCH);
     let mut batches = lane.map(|f| {
         f.map(|f| Batch {
@@ -199,15 +311,14 @@ fn worker(
             })
             .collect()
     });
-    let span = CHUNK * plan.shard.count;
+    let span = chunk_len(rate).saturating_mul(plan.shard.count);
     let mut last = None;
     while !plan.counters.interrupted() {
-        let p0 = next.fetch_add(span, Relaxed);
-        if p0 >= n {
+        let Some(p0) = plan.frontier.claim(span, n) else {
             break;
-        }
+        };
         let mut pos = p0;
-        while pos < n.min(p0 + span) {
+        while pos < n.min(p0.saturating_add(span)) {
             let i = plan.perm.at(pos) as u32;
             pos += plan.shard.count;
             if plan.table.is_answered(i) {
@@ -242,6 +353,7 @@ fn worker(
                 last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
             }
         }
+        plan.frontier.release(p0);
     }
     Ok(last)
 }
@@ -256,7 +368,7 @@ fn flush_l2(
     pacer: &mut Pacer,
     round: u8,
 ) -> Result<Instant> {
-    pacer.wait_for(b.index.len() as u64);
+    pacer.wait_for(b.index.len() as u64, &|| plan.counters.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     let us = b.frames_mac();
     for &i in &b.index {
@@ -310,7 +422,7 @@ impl L2Batch<'_> {
 }
 
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
-    pacer.wait_for(b.index.len() as u64);
+    pacer.wait_for(b.index.len() as u64, &|| plan.counters.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     for (k, &i) in b.index.iter().enumerate() {
         b.template.write(b.tx.slot(k), i, round, now_ns);

@@ -127,13 +127,16 @@ impl State {
             return Err(format!("is for {} targets, not {n}", self.targets));
         }
         let rounds = u64::from(opts.retries) + 1;
-        if u64::from(self.position.round) >= rounds {
+        let (pos, shard) = (self.position.pos, opts.shard);
+        // One past the last round, at the shard's first position: everything was sent
+        // (a checkpoint while waiting for the last replies, or a failed output).
+        let done = u64::from(self.position.round) == rounds && pos == shard.index;
+        if u64::from(self.position.round) >= rounds && !done {
             return Err(format!(
                 "stops in round {}, but the scan has only {rounds} round(s)",
                 self.position.round
             ));
         }
-        let (pos, shard) = (self.position.pos, opts.shard);
         // The sender stops on this shard's own positions (index, index + count, …) below
         // n; an interrupt between rounds leaves the round's first position, index.
         let ours = pos >= shard.index && (pos - shard.index) % shard.count == 0;
@@ -387,6 +390,12 @@ mod tests {
             .check(20, &opts(0, Shard::WHOLE))
             .unwrap_err()
             .contains("round 1"));
+        // Round 1 of a 1-round scan is "all sent", but only at the shard's first position.
+        s.position.pos = 0;
+        assert!(s.check(20, &opts(0, Shard::WHOLE)).is_ok());
+        s.position.round = 2;
+        assert!(s.check(20, &opts(0, Shard::WHOLE)).is_err());
+        s.position.round = 1;
         s.position.pos = 1 << 40;
         assert!(s
             .check(20, &whole)

@@ -2,7 +2,10 @@
 //! receiver (first reply wins, duplicates counted) and by the sender (probe count).
 
 use crate::wire::Detail;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -76,6 +79,20 @@ pub struct Table {
     /// When each target first answered (ms since the scan began, +1 so 0 means never);
     /// only allocated when timestamps are asked for.
     seen: Option<Box<[AtomicU32]>>,
+    /// Who sent each target's first ICMP error: few entries (only unreachable targets),
+    /// kept here so that checkpoints taken during the scan see them.
+    responders: Mutex<HashMap<u32, IpAddr>>,
+}
+
+/// Why a cell word read back from a journal is not one this scan could have written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadWord {
+    #[error("is not an answered target's")]
+    NotAnswered,
+    #[error("answers round {0}, past the scan's last")]
+    Round(u8),
+    #[error("has an ICMP error detail for a host that is up")]
+    Detail,
 }
 
 impl Table {
@@ -83,7 +100,50 @@ impl Table {
         Table {
             cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
             seen: timestamps.then(|| (0..n).map(|_| AtomicU32::new(0)).collect()),
+            responders: Mutex::default(),
         }
+    }
+
+    fn responder_map(&self) -> std::sync::MutexGuard<'_, HashMap<u32, IpAddr>> {
+        // Inserts cannot leave the map half-changed: a panic elsewhere does not poison it.
+        self.responders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records who sent target `i`'s first ICMP error.
+    pub fn set_responder(&self, i: u32, from: IpAddr) {
+        self.responder_map().insert(i, from);
+    }
+
+    /// Every ICMP error's sender so far, by target.
+    pub fn responders(&self) -> HashMap<u32, IpAddr> {
+        self.responder_map().clone()
+    }
+
+    /// Target `i`'s cell as one word: what a journal stores.
+    pub fn word(&self, i: u32) -> u64 {
+        self.cells[i as usize].load(Relaxed)
+    }
+
+    /// Checks a word read back from a journal: an answered target's cell, from a scan of
+    /// `rounds` rounds.
+    pub fn check_word(w: u64, rounds: u8) -> Result<(), BadWord> {
+        let round = get(w, ROUND) as u8;
+        match get(w, STATUS) {
+            1 | 2 if round >= rounds => Err(BadWord::Round(round)),
+            1 if get(w, DETAIL) != 0 => Err(BadWord::Detail),
+            1 | 2 => Ok(()),
+            _ => Err(BadWord::NotAnswered),
+        }
+    }
+
+    /// Puts back the cell of target `i` from a journal (`check_word` passed).
+    pub fn restore(&self, i: u32, w: u64) {
+        self.cells[i as usize].store(w, Relaxed);
+    }
+
+    /// Counts `k` probes an earlier run sent to target `i`.
+    pub fn add_probes(&self, i: u32, k: u8) {
+        self.cells[i as usize].fetch_add(u64::from(k) << PROBES.0, Relaxed);
     }
 
     /// Records when target `i` first answered, if timestamps are kept.
@@ -242,6 +302,32 @@ mod tests {
             (c.rtt_us, c.ttl, c.dups, c.probes, c.round),
             (MAX_RTT_US, 255, 255, 31, MAX_ROUND)
         );
+    }
+
+    #[test]
+    fn words_round_trip_and_are_checked() {
+        let t = Table::new(3, false);
+        t.add_probe(0);
+        t.record_reply(0, 1500, 63, 1);
+        t.record_error(1, Detail::of(3, 1));
+        let u = Table::new(3, false);
+        for i in 0..2 {
+            assert_eq!(Table::check_word(t.word(i), 2), Ok(()));
+            u.restore(i, t.word(i));
+            assert_eq!(u.get(i), t.get(i));
+        }
+        assert_eq!(Table::check_word(t.word(0), 1), Err(BadWord::Round(1)));
+        assert_eq!(Table::check_word(t.word(2), 2), Err(BadWord::NotAnswered));
+        assert_eq!(
+            Table::check_word(put(t.word(0), DETAIL, 3), 2),
+            Err(BadWord::Detail)
+        );
+        assert_eq!(
+            Table::check_word(put(0, STATUS, 3), 2),
+            Err(BadWord::NotAnswered)
+        );
+        u.add_probes(2, 2);
+        assert_eq!(u.get(2).probes, 2);
     }
 
     #[test]

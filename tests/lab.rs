@@ -52,6 +52,11 @@ fn main() {
             summary_to_a_closed_stderr_is_no_panic,
         ),
         lab_trial(
+            "unprivileged_scan_reports_unreachable_through_the_error_queue",
+            Need::Lab,
+            unprivileged_unreachable,
+        ),
+        lab_trial(
             "interrupted_with_closed_pipes_exits_130",
             Need::Netns,
             interrupted_with_closed_pipes_exits_130,
@@ -196,11 +201,47 @@ fn interrupted_with_closed_pipes_exits_130() -> Result<(), String> {
 }
 
 /// Results that cannot be written once probes went out: exit 3 (a runtime error), not
-/// 2 (which promises nothing was sent), with one line naming the output.
+/// 2 (which promises nothing was sent), with a line naming the output and one saying
+/// where the results were saved; resuming from there writes them.
 fn write_failure_after_probes_exits_3() -> Result<(), String> {
-    let run = sweep_in_fresh_ns(&["127.0.0.0/28", "--all", "-o", "/dev/full"])?;
+    let dir = out_dir()?;
+    let state = dir.path().join("s.state");
+    let journal = dir.path().join("s.journal");
+    let scan = ["127.0.0.0/28", "--all", "--state", path_str(&state)];
+    let mut args = scan.to_vec();
+    args.extend(["-o", "/dev/full"]);
+    let run = sweep_in_fresh_ns(&args)?;
     run.expect_code(3)?;
-    one_line_naming(&run.stderr, &["/dev/full"])
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let naming = |needle: &str| {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("sweep: ") && l.contains(needle))
+            .count()
+    };
+    ensure(
+        lines.len() == 2 && naming("/dev/full") == 1 && naming(path_str(&journal)) == 1,
+        || {
+            format!(
+                "want a line naming /dev/full and one naming {}, got {:?}",
+                journal.display(),
+                run.stderr
+            )
+        },
+    )?;
+    let out = dir.path().join("saved.csv");
+    let mut args = scan.to_vec();
+    args.extend(["--resume", path_str(&state), "-o", path_str(&out)]);
+    let again = sweep_in_fresh_ns(&args)?;
+    again.log("written from the saved journal");
+    let rows = again.rows_written(&out)?;
+    ensure(
+        rows.len() == 14 && rows.iter().all(|r| r.status == "up" && r.probes == "1"),
+        || format!("the saved results: {rows:?}, want 14 hosts up after 1 probe each"),
+    )?;
+    ensure(!journal.exists() && !state.exists(), || {
+        "the saved results outlived their writing".into()
+    })
 }
 
 /// 127.0.0.0/24 in a fresh namespace: every host answers from lo.
@@ -352,5 +393,58 @@ fn output_not_written_when_scan_fails() -> Result<(), String> {
     let left = file_names(dir.path())?;
     ensure(left.is_empty(), || {
         format!("failed scan left files behind: {left:?}")
+    })
+}
+
+/// Without CAP_NET_RAW (uid 65534, no capabilities) sweep uses ICMP datagram sockets,
+/// which never read ICMP errors as packets; through IP_RECVERR and the socket's error
+/// queue the unreachable block still comes back as `unreachable`, host-unreachable,
+/// from the lab's router, and the up set is the truth's.
+fn unprivileged_unreachable() -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = small_lab(4)?;
+    let truth = lab.truth()?;
+    let dir = out_dir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+        .map_err(|e| e.to_string())?;
+    let out = dir.path().join("unpriv.csv");
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", &lab.scan_ns])
+        .args([
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+        ])
+        .args([sweep_bin(), lab.opts.prefix, lab.opts.unreach, "--all"])
+        .args(["-o", path_str(&out)]);
+    let run = run_limited(cmd, std::time::Duration::from_secs(60))?;
+    run.log("unprivileged");
+    let rows = run.rows_written(&out)?;
+    check_up_set("unprivileged up set", &rows, &truth)?;
+    let router = LAB_ROUTER.to_string();
+    let unreach = truth_with(&truth, "unreachable");
+    ensure(unreach.len() > 200, || {
+        format!("only {} unreachable in the truth", unreach.len())
+    })?;
+    let wrong: Vec<&SweepRow> = rows
+        .iter()
+        .filter(|r| unreach.contains(&r.addr))
+        .filter(|r| {
+            r.status != "unreachable" || r.detail != "host-unreachable" || r.responder != router
+        })
+        .collect();
+    ensure(wrong.is_empty(), || {
+        format!(
+            "{} of {} unreachable targets are not unreachable/host-unreachable/{router} \
+             without privileges, e.g. {:?}",
+            wrong.len(),
+            unreach.len(),
+            wrong[0]
+        )
+    })?;
+    let seen = rows.iter().filter(|r| unreach.contains(&r.addr)).count();
+    ensure(seen == unreach.len(), || {
+        format!("{seen} rows for the {} unreachable targets", unreach.len())
     })
 }

@@ -369,11 +369,13 @@ fn shard_auto_reads_job_index() -> Result<(), String> {
 // ---------------------------------------------------------------------------
 // Interrupt and resume
 
-/// SIGINT after ~2 s: exit 130 with the rows so far and a state file; `--resume` (no
-/// --seed: the state has it) finishes the job. A host found up before the interrupt is
-/// never probed again; a target probed before it but still silent is retried by the
-/// resumed run's later rounds, never more than 1 + retries probes in all; together the
-/// two files cover every target, and their merge has the truth's up hosts.
+/// SIGINT after ~2 s: exit 130 with the rows so far, a state file and a journal;
+/// `--resume` (no --seed: the state has it) finishes the job and writes the whole
+/// inventory in one file. A host found up before the interrupt is never probed again
+/// (its row, RTT and probe count included, is carried over unchanged); a target probed
+/// before it but still silent is retried by the resumed run's later rounds, never more
+/// than 1 + retries probes in all; the one file has every target once and the truth's
+/// up hosts.
 fn interrupted_then_resumed_covers_everything_once() -> Result<(), String> {
     let lab = Lab::up(LabOpts::default())?;
     let truth = lab.truth()?;
@@ -390,9 +392,11 @@ fn interrupted_then_resumed_covers_everything_once() -> Result<(), String> {
     let part = running.wait(Duration::from_secs(60))?;
     part.log("interrupted run");
     part.expect_code(130)?;
-    ensure(state.exists(), || {
-        format!("no state file {} after the interrupt", state.display())
-    })?;
+    for f in [&state, &dir.path().join("part.csv.journal")] {
+        ensure(f.exists(), || {
+            format!("no {} after the interrupt", f.display())
+        })?;
+    }
     let part = read_sweep(&part_out)?;
     check_ascending(&part).map_err(|e| format!("part.csv: {e}"))?;
     ensure(!part.is_empty() && part.len() < every.len(), || {
@@ -417,82 +421,57 @@ fn interrupted_then_resumed_covers_everything_once() -> Result<(), String> {
     let rest = rest.rows_written(&rest_out)?;
     check_ascending(&rest).map_err(|e| format!("rest.csv: {e}"))?;
 
-    // A host that answered before the interrupt is done: the resumed run has no row
-    // for it. Addresses in both files are the ones probed but still silent then.
-    let part_up = sweep_with(&part, "up");
-    let again: Vec<_> = rest.iter().filter(|r| part_up.contains(&r.addr)).collect();
-    ensure(again.is_empty(), || {
-        format!(
-            "{} hosts up before the interrupt have rows in the resumed run, e.g. {:?}",
-            again.len(),
-            again[0]
-        )
-    })?;
-    let part_map = statuses(&part);
-    let shared: Vec<_> = rest
-        .iter()
-        .filter(|r| part_map.get(&r.addr).is_some_and(|s| s != "down"))
-        .collect();
-    ensure(shared.is_empty(), || {
-        format!(
-            "addresses in both files must be part.csv's down rows; e.g. {:?} is {:?} there",
-            shared[0],
-            part_map.get(&shared[0].addr)
-        )
-    })?;
+    // A host that answered before the interrupt is done: its row is carried over as it
+    // was (same RTT and probe count: not probed again).
+    let rest_rows: BTreeMap<Ipv4Addr, &SweepRow> = rest.iter().map(|r| (r.addr, r)).collect();
+    for r in part.iter().filter(|r| r.status != "down") {
+        let again = rest_rows.get(&r.addr);
+        ensure(
+            again.is_some_and(|a| {
+                a.status == r.status && a.rtt_ms == r.rtt_ms && a.probes == r.probes
+            }),
+            || {
+                format!(
+                    "{} was {:?} before the interrupt, {:?} after",
+                    r.addr, r, again
+                )
+            },
+        )?;
+    }
 
-    // No target skipped.
-    let union: BTreeSet<Ipv4Addr> = addrs(&part).union(&addrs(&rest)).copied().collect();
-    ensure(union == every, || {
+    // One file, every target once.
+    ensure(addrs(&rest) == every && rest.len() == every.len(), || {
         format!(
-            "part + rest cover {} addresses, want all {}; missing e.g. {}",
-            union.len(),
+            "the resumed output has {} rows for {} addresses, want all {} once; missing e.g. {}",
+            rest.len(),
+            addrs(&rest).len(),
             every.len(),
-            few(every.difference(&union))
+            few(every.difference(&addrs(&rest)))
         )
     })?;
+    check_up_set("resumed output's up set", &rest, &truth)?;
 
-    // At most 1 + 2 retries probes per target, in each file and in both together.
-    let mut total: BTreeMap<Ipv4Addr, u32> = BTreeMap::new();
-    for (name, rows) in [("part.csv", &part), ("rest.csv", &rest)] {
-        for r in rows {
-            let p = probes(r)?;
-            ensure((1..=3).contains(&p), || {
-                format!("{name}: {} has {p} probes, want 1..=3", r.addr)
+    // At most 1 + 2 retries probes per target across both runs (the resumed file counts
+    // the interrupted run's probes too), and no fewer than the part file had.
+    let part_map: BTreeMap<Ipv4Addr, &SweepRow> = part.iter().map(|r| (r.addr, r)).collect();
+    for r in &rest {
+        let p = probes(r)?;
+        ensure((1..=3).contains(&p), || {
+            format!("rest.csv: {} has {p} probes, want 1..=3", r.addr)
+        })?;
+        if let Some(before) = part_map.get(&r.addr) {
+            let b = probes(before)?;
+            ensure(p >= b, || {
+                format!(
+                    "{}: {b} probes before the interrupt, {p} in the whole inventory",
+                    r.addr
+                )
             })?;
-            *total.entry(r.addr).or_default() += p;
         }
     }
-    let over: Vec<_> = total.iter().filter(|(_, &p)| p > 3).collect();
-    ensure(over.is_empty(), || {
-        format!(
-            "{} targets got more than 3 probes across the interrupted and resumed runs, \
-             e.g. {:?}",
-            over.len(),
-            over[0]
-        )
-    })?;
-
-    // The merge: the truth's up hosts, every target once.
-    let merged = merge(&[&part_out, &rest_out], &dir.path().join("all.csv"))?;
-    ensure(addrs(&merged) == every, || {
-        format!(
-            "merged has {} rows, want one per target ({})",
-            merged.len(),
-            every.len()
-        )
-    })?;
-    check_up_set("merged up set", &merged, &truth)?;
-    let over: Vec<_> = merged
-        .iter()
-        .filter(|r| probes(r).map_or(true, |p| p > 3))
-        .collect();
-    ensure(over.is_empty(), || {
-        format!(
-            "merged: {} rows with more than 3 probes, e.g. {:?}",
-            over.len(),
-            over[0]
-        )
+    // The completed run's checkpoints are gone: nothing stale to resume.
+    ensure(!state.exists(), || {
+        "the state file outlived the completed run".into()
     })
 }
 
@@ -570,7 +549,7 @@ fn resume_with_other_options_is_rejected() -> Result<(), String> {
         one_line_naming(&run.stderr, &[path_str(&state)]).map_err(|e| format!("{what}: {e}"))?;
         let left: Vec<String> = file_names(dir.path())?
             .into_iter()
-            .filter(|n| n != "part.csv" && n != "part.csv.state")
+            .filter(|n| !["part.csv", "part.csv.state", "part.csv.journal"].contains(&n.as_str()))
             .collect();
         ensure(left.is_empty(), || {
             format!("rejected --resume ({what}) left files: {left:?}")

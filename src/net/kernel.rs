@@ -156,6 +156,15 @@ impl Socket {
                 }
             }
         }
+        if !self.raw {
+            // ICMP errors reach a datagram socket only through its error queue
+            // (net::errqueue): without this, no `unreachable` rows unprivileged.
+            let (level, name) = match self.v6 {
+                false => (libc::IPPROTO_IP, libc::IP_RECVERR),
+                true => (libc::IPPROTO_IPV6, libc::IPV6_RECVERR),
+            };
+            setsockopt(fd, level, name, 1 as libc::c_int)?;
+        }
         Ok(())
     }
 }
@@ -491,7 +500,13 @@ pub struct Sender<'s> {
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     accepted: Vec<bool>,
+    /// The slot whose send reported an earlier probe's ICMP error, and how often.
+    pending: (usize, u8),
 }
+
+/// Sends of one probe retried because they reported another probe's ICMP error: each
+/// report clears the error, so only errors arriving that fast could use these up.
+const PENDING_RETRIES: u8 = 8;
 
 impl<'s> Sender<'s> {
     pub fn new(sock: &'s Socket, max: usize, len: usize, path: SendPath) -> Sender<'s> {
@@ -510,6 +525,7 @@ impl<'s> Sender<'s> {
             iovs: vec![unsafe { zeroed() }; max],
             hdrs: vec![unsafe { zeroed() }; max],
             accepted: vec![false; max],
+            pending: (usize::MAX, 0),
         }
     }
 
@@ -522,6 +538,7 @@ impl<'s> Sender<'s> {
     /// refuses (no route, a firewall) is skipped, while a broken socket is an error.
     pub fn send(&mut self, dsts: &[IpAddr]) -> Result<&[bool]> {
         let k = dsts.len();
+        self.pending = (usize::MAX, 0);
         match self.path {
             SendPath::Batch => self.send_mmsg(dsts)?,
             SendPath::Pnet => self.send_pnet(dsts)?,
@@ -601,6 +618,21 @@ impl<'s> Sender<'s> {
         at: usize,
         stalled_since: &mut Option<std::time::Instant>,
     ) -> Result<usize> {
+        // A datagram socket with IP_RECVERR reports an ICMP error that came back for an
+        // earlier probe from the next send, which then fails (and clears the error); the
+        // error itself waits on the error queue for the receiver. Send this one again.
+        if !self.sock.raw && err.raw_os_error().is_some_and(is_icmp_errno) {
+            if self.pending.0 != at {
+                self.pending = (at, 0);
+            }
+            if self.pending.1 < PENDING_RETRIES {
+                self.pending.1 += 1;
+                return Ok(0);
+            }
+            // Still failing: the error is this destination's own.
+            self.accepted[at] = false;
+            return Ok(1);
+        }
         match err.raw_os_error() {
             Some(libc::EINTR) => Ok(0),
             // The device queue is full: wait for it to drain, within a bound.
@@ -662,6 +694,38 @@ pub struct Receiver<'s> {
     ctrl: Vec<[u64; 8]>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
+    /// Packets of the last `recv` read normally; those after them came from the error queue.
+    normal: usize,
+    errors: ErrorQueue,
+}
+
+/// ICMP errors read from a datagram socket's error queue, rebuilt as the messages a raw
+/// socket would have read (net::errqueue).
+#[derive(Default)]
+struct ErrorQueue {
+    msgs: Vec<Vec<u8>>,
+    from: Vec<IpAddr>,
+    at_unix_ns: Vec<Option<u64>>,
+    count: usize,
+    quoted: Vec<u8>,
+}
+
+/// Errors a datagram socket with IP_RECVERR reports from a receive call when an ICMP
+/// error arrived (icmp_err_convert's errnos): the error itself waits on the error queue.
+fn is_icmp_errno(e: i32) -> bool {
+    matches!(
+        e,
+        libc::EHOSTUNREACH
+            | libc::ENETUNREACH
+            | libc::ECONNREFUSED
+            | libc::ENOPROTOOPT
+            | libc::EMSGSIZE
+            | libc::EOPNOTSUPP
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::EACCES
+            | libc::EPROTO
+    )
 }
 
 impl<'s> Receiver<'s> {
@@ -675,6 +739,8 @@ impl<'s> Receiver<'s> {
             ctrl: vec![[0; 8]; max],
             iovs: vec![unsafe { zeroed() }; max],
             hdrs: vec![unsafe { zeroed() }; max],
+            normal: 0,
+            errors: ErrorQueue::default(),
         };
         for i in 0..max {
             r.iovs[i] = libc::iovec {
@@ -707,18 +773,88 @@ impl<'s> Receiver<'s> {
                 std::ptr::null_mut(),
             )
         };
-        if r >= 0 {
-            return Ok(r as usize);
+        self.normal = if r >= 0 {
+            r as usize
+        } else {
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EAGAIN | libc::EINTR) => 0,
+                // An ICMP error is pending: it is read from the error queue below.
+                Some(e) if !self.sock.raw && is_icmp_errno(e) => 0,
+                _ => return Err(Error::Receive(err)),
+            }
+        };
+        if !self.sock.raw {
+            self.read_error_queue(self.hdrs.len());
+        } else {
+            self.errors.count = 0;
         }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EAGAIN | libc::EINTR) => Ok(0),
-            _ => Err(Error::Receive(err)),
+        Ok(self.normal + self.errors.count)
+    }
+
+    /// Reads up to `max` queued ICMP errors without waiting (see net::errqueue).
+    fn read_error_queue(&mut self, max: usize) {
+        let q = &mut self.errors;
+        q.count = 0;
+        q.quoted.resize(self.len, 0);
+        while q.count < max {
+            // SAFETY (zeroed): plain C structs, filled in below / by the kernel.
+            let mut name: libc::sockaddr_storage = unsafe { zeroed() };
+            let mut ctrl = [0u64; 32];
+            let mut iov = libc::iovec {
+                iov_base: q.quoted.as_mut_ptr() as *mut libc::c_void,
+                iov_len: q.quoted.len(),
+            };
+            let mut h: libc::msghdr = unsafe { zeroed() };
+            h.msg_name = &mut name as *mut _ as *mut libc::c_void;
+            h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_iov = &mut iov;
+            h.msg_iovlen = 1;
+            h.msg_control = ctrl.as_mut_ptr() as *mut libc::c_void;
+            h.msg_controllen = size_of::<[u64; 32]>();
+            // SAFETY: the header points at locals and a buffer that outlive the call.
+            let r = unsafe {
+                libc::recvmsg(
+                    self.sock.fd,
+                    &mut h,
+                    libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+                )
+            };
+            if r < 0 {
+                break;
+            }
+            let quoted = &q.quoted[..(r as usize).min(q.quoted.len())];
+            let (Some(dst), Some((ext, Some(from))), at) =
+                (from_sockaddr(&name), extended(&h), timestamp(&h))
+            else {
+                continue;
+            };
+            if q.msgs.len() <= q.count {
+                q.msgs.push(Vec::with_capacity(self.len + 64));
+                q.from.push(from);
+                q.at_unix_ns.push(None);
+            }
+            if crate::net::errqueue::rebuild(ext, dst, quoted, &mut q.msgs[q.count]).is_some() {
+                q.from[q.count] = from;
+                q.at_unix_ns[q.count] = at;
+                q.count += 1;
+            }
         }
     }
 
     /// Packet `k` of the last `recv`.
     pub fn packet(&self, k: usize) -> Received<'_> {
+        if let Some(j) = k.checked_sub(self.normal) {
+            let q = &self.errors;
+            return Received {
+                payload: Payload::Icmp {
+                    src: q.from[j],
+                    ttl: 0,
+                    msg: &q.msgs[j],
+                },
+                at_unix_ns: q.at_unix_ns[j],
+            };
+        }
         let h = &self.hdrs[k];
         let n = (h.msg_len as usize).min(self.len);
         let bytes = &self.bufs[k * self.len..k * self.len + n];
@@ -767,6 +903,63 @@ impl<'s> Receiver<'s> {
         }
         anc
     }
+}
+
+/// The `sock_extended_err` of a message read from the error queue, and the address of
+/// the host that sent the ICMP error (SO_EE_OFFENDER), if the kernel named one.
+fn extended(h: &libc::msghdr) -> Option<(crate::net::errqueue::Extended, Option<IpAddr>)> {
+    let ee_len = size_of::<libc::sock_extended_err>();
+    // SAFETY: the CMSG macros walk the control buffer the kernel filled for this header;
+    // every read stays inside the control message, whose length is checked first.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            let recverr = matches!(
+                ((*c).cmsg_level, (*c).cmsg_type),
+                (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
+            );
+            let data_len = ((*c).cmsg_len as usize).saturating_sub(libc::CMSG_LEN(0) as usize);
+            if recverr && data_len >= ee_len {
+                let data = libc::CMSG_DATA(c);
+                let ee = std::ptr::read_unaligned(data as *const libc::sock_extended_err);
+                let ext = crate::net::errqueue::Extended {
+                    origin: ee.ee_origin,
+                    kind: ee.ee_type,
+                    code: ee.ee_code,
+                };
+                // The offender follows the struct: a sockaddr_in or sockaddr_in6.
+                let mut ss: libc::sockaddr_storage = zeroed();
+                let n = (data_len - ee_len).min(size_of::<libc::sockaddr_storage>());
+                std::ptr::copy_nonoverlapping(data.add(ee_len), &mut ss as *mut _ as *mut u8, n);
+                let from = if n >= size_of::<libc::sa_family_t>() {
+                    from_sockaddr(&ss)
+                } else {
+                    None
+                };
+                return Some((ext, from));
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
+/// The receive timestamp (SCM_TIMESTAMPNS) of a message read from the error queue.
+fn timestamp(h: &libc::msghdr) -> Option<u64> {
+    // SAFETY: as in `extended`.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if ((*c).cmsg_level, (*c).cmsg_type) == (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) {
+                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(c) as *const libc::timespec);
+                return u64::try_from(ts.tv_sec)
+                    .ok()
+                    .map(|s| s * 1_000_000_000 + ts.tv_nsec as u64);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -32,6 +32,27 @@ fn opts(retries: u8, timeout_ms: u64) -> ScanOptions {
     }
 }
 
+/// The engine with no journal, no layer-2 path and no checkpoints.
+fn go(
+    t: &Targets,
+    o: &ScanOptions,
+    resume: Option<&State>,
+    ends: &Endpoints,
+    counters: &Counters,
+) -> Result<Scanned> {
+    run(
+        t,
+        o,
+        resume,
+        None,
+        ends,
+        counters,
+        None,
+        &mut || {},
+        &mut |_, _| {},
+    )
+}
+
 struct Run {
     scanned: Scanned,
     counters: Counters,
@@ -39,7 +60,7 @@ struct Run {
 
 fn scan_with(net: &MemNets, t: &Targets, o: &ScanOptions, resume: Option<&State>) -> Run {
     let counters = Counters::default();
-    let scanned = run(t, o, resume, &net.endpoints(), &counters, None, &mut || {}).unwrap();
+    let scanned = go(t, o, resume, &net.endpoints(), &counters).unwrap();
     Run { scanned, counters }
 }
 
@@ -270,7 +291,7 @@ fn an_interrupt_stops_sending_and_says_where() {
         std::thread::sleep(Duration::from_millis(300));
         irq.store(1, Relaxed);
     });
-    let s = run(&t, &o, None, &net.endpoints(), &counters, None, &mut || {}).unwrap();
+    let s = go(&t, &o, None, &net.endpoints(), &counters).unwrap();
     stopper.join().unwrap();
     let at = s
         .stopped_at
@@ -301,16 +322,7 @@ fn a_second_interrupt_skips_the_final_wait() {
     let counters = Counters::default();
     counters.interrupts.store(2, Relaxed);
     let start = Instant::now();
-    let s = run(
-        &t,
-        &opts(0, 5000),
-        None,
-        &net.endpoints(),
-        &counters,
-        None,
-        &mut || {},
-    )
-    .unwrap();
+    let s = go(&t, &opts(0, 5000), None, &net.endpoints(), &counters).unwrap();
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -332,16 +344,7 @@ fn a_resumed_scan_probes_only_what_is_left() {
         std::thread::sleep(Duration::from_millis(150));
         irq.store(1, Relaxed);
     });
-    let a = run(
-        &t,
-        &o,
-        None,
-        &first.endpoints(),
-        &counters,
-        None,
-        &mut || {},
-    )
-    .unwrap();
+    let a = go(&t, &o, None, &first.endpoints(), &counters).unwrap();
     stopper.join().unwrap();
     let at = a.stopped_at.expect("interrupted");
     let state = State::capture(o.seed, 0, at, &a.table);
@@ -402,7 +405,7 @@ fn two_sending_threads_probe_each_target_once_a_round() {
     let second = net.v4.clone();
     let mut ends = net.endpoints();
     ends.extra.push([Some(&second as &dyn Transport), None]);
-    let s = run(&t, &o, None, &ends, &counters, None, &mut || {}).unwrap();
+    let s = go(&t, &o, None, &ends, &counters).unwrap();
     for i in 0..t.len() {
         let c = s.table.get(i as u32);
         let want = if c.status == Status::Up { 1 } else { 2 };

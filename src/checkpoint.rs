@@ -1,0 +1,126 @@
+//! Checkpoints and resume. While a scan runs, its state (where sending is, who answered)
+//! and its journal (the answers themselves) are written every few seconds, journal first:
+//! a kill at any moment leaves a journal holding every answer the state names, so a
+//! resumed run loses nothing probed before the last checkpoint and writes the whole
+//! inventory.
+
+use crate::error::{warn, Error, Result};
+use crate::journal::{self, Journal};
+use crate::scan::ScanOptions;
+use crate::sender::Position;
+use crate::state::{self, State};
+use crate::table::Table;
+use crate::targets::Targets;
+use crate::wire::ether::Mac;
+use std::path::{Path, PathBuf};
+
+/// What an interrupted run left: its state, and its journal when it has one (a state
+/// from before journals, or one whose journal was deleted, resumes without its rows).
+pub struct Prior {
+    pub state: State,
+    pub journal: Option<Journal>,
+}
+
+/// Reads the state at `path` and its journal, and checks both against this scan.
+pub fn load(
+    path: &Path,
+    targets: &Targets,
+    opts: &mut ScanOptions,
+    seed_given: bool,
+) -> Result<Prior> {
+    let st = State::read(path)?;
+    if !seed_given {
+        opts.seed = st.seed;
+    }
+    if st.fingerprint != state::fingerprint(targets, opts) {
+        return Err(Error::StateMismatch {
+            path: path.to_path_buf(),
+            reason: "was written by a scan of other targets or options \
+                     (seed, shard, retries and size must match)"
+                .into(),
+        });
+    }
+    st.check(targets.len(), opts)
+        .map_err(|reason| Error::BadState {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+    let jpath = journal::path_for(path);
+    let journal = Journal::read(&jpath, opts.retries.saturating_add(1))?;
+    if let Some(j) = &journal {
+        if j.fingerprint != st.fingerprint || j.targets != st.targets {
+            return Err(Error::BadJournal {
+                path: jpath,
+                reason: format!("belongs to another scan than '{}'", path.display()),
+            });
+        }
+    }
+    Ok(Prior { state: st, journal })
+}
+
+/// Writes a scan's checkpoints: its journal, then its state.
+pub struct Checkpointer {
+    pub state: PathBuf,
+    pub journal: PathBuf,
+    seed: u64,
+    fingerprint: u64,
+    /// A checkpoint was written: the files are this run's, to remove when it completes.
+    pub written: bool,
+    /// A failure was reported already (a full disk would otherwise say so every time).
+    warned: bool,
+}
+
+impl Checkpointer {
+    pub fn new(state: PathBuf, seed: u64, fingerprint: u64) -> Checkpointer {
+        Checkpointer {
+            journal: journal::path_for(&state),
+            state,
+            seed,
+            fingerprint,
+            written: false,
+            warned: false,
+        }
+    }
+
+    /// Saves the results in `table` and the resume `position`; `mac(i)` is target `i`'s
+    /// layer-2 address, if known.
+    pub fn save(
+        &mut self,
+        table: &Table,
+        position: Position,
+        mac: &dyn Fn(u32) -> Option<Mac>,
+    ) -> Result<()> {
+        // The state's answers are captured first: answers only accumulate, so the journal
+        // captured after it has every one of them (and maybe a few more, which a resume
+        // also takes). Written the other way round, so a kill between the two writes
+        // leaves a journal newer than the state, never older.
+        let st = State::capture(self.seed, self.fingerprint, position, table);
+        Journal::capture(self.fingerprint, table, mac).write(&self.journal)?;
+        st.write(&self.state)?;
+        self.written = true;
+        Ok(())
+    }
+
+    /// A checkpoint while scanning: a failure is reported once and the scan goes on
+    /// (the results are still in memory; only a crash would lose them).
+    pub fn periodic(
+        &mut self,
+        table: &Table,
+        position: Position,
+        mac: &dyn Fn(u32) -> Option<Mac>,
+    ) {
+        if let Err(e) = self.save(table, position, mac) {
+            if !self.warned {
+                warn(format_args!("sweep: warning: checkpoint failed: {e}"));
+                self.warned = true;
+            }
+        }
+    }
+
+    /// The scan is complete and its results written: its checkpoints are obsolete.
+    pub fn remove(&self) {
+        for p in [&self.journal, &self.state] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
