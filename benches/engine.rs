@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 use std::time::SystemTime;
-use sweep::output::{self, Field, Format, Layout, Results};
-use sweep::permute::Permutation;
+use sweep::engine::receiver::Heard;
+use sweep::engine::table::Table;
+use sweep::probe::validate::{Validator, Verdict};
 use sweep::probe::{Key, ProbeTemplate, Proto};
-use sweep::receiver::Heard;
-use sweep::table::Table;
+use sweep::results::output::{self, Field, Format, Layout, Results};
+use sweep::targets::permute::Permutation;
 use sweep::targets::Targets;
-use sweep::validate::{Validator, Verdict};
 use sweep::wire::{checksum, ECHO_REPLY};
 
 /// 198.18.0.0/15 minus network and broadcast: 131,070 targets, like a lab scan.

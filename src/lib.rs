@@ -1,35 +1,19 @@
-//! sweep: ICMP echo host discovery. The data flows one way:
-//! targets → probe → sender → transport → (network) → transport → receiver → table → output.
+//! sweep: host discovery with ICMP echo (and ARP / neighbour discovery on the local
+//! segment). The data flows one way, one folder a stage:
+//! `targets` → `probe` → `engine` (sender) → `net` → (wire) → `net` → `engine` (receiver,
+//! validated by `probe`) → `results`; `run` is a whole run, `cli` its command line.
+//! docs/ARCHITECTURE.md has the map.
 
-pub mod app;
-pub mod checkpoint;
 pub mod cli;
-pub mod counters;
-pub mod csvin;
-pub mod diff;
+pub mod engine;
 pub mod error;
-pub mod eta;
-pub mod interrupt;
-pub mod journal;
-pub mod merge;
 pub mod net;
-pub mod onlink;
-pub mod output;
-pub mod permute;
-pub mod privs;
 pub mod probe;
-pub mod progress;
-pub mod rate;
-pub mod rdns;
-pub mod receiver;
-pub mod rto;
-pub mod scan;
-pub mod sender;
-pub mod sink;
-pub mod state;
-pub mod subcommand;
-pub mod summary;
-pub mod table;
+pub mod results;
+pub mod run;
 pub mod targets;
-pub mod validate;
 pub mod wire;
+
+pub use cli::{parse, Config};
+pub use error::{Error, Result};
+pub use run::{run, Outcome};

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use std::io::Cursor;
 use std::path::Path;
-use sweep::csvin::Reader;
+use sweep::results::reader::Reader;
 
 fuzz_target!(|data: &[u8]| {
     let input = Box::new(Cursor::new(data.to_vec()));

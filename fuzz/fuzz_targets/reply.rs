@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use std::net::{IpAddr, Ipv4Addr};
 use sweep::probe::Key;
 use sweep::targets::{Span, Targets};
-use sweep::validate::{Validator, Verdict};
+use sweep::probe::validate::{Validator, Verdict};
 use sweep::wire::{self, IpMeta};
 
 fuzz_target!(|data: &[u8]| {

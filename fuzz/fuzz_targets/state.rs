@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sweep::state::State;
+use sweep::run::state::State;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(state) = State::parse(data) {

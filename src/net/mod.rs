@@ -3,6 +3,8 @@
 //! an in-memory network in the engine's tests. The route decision over rtnetlink
 //! (`route`) and the layer-2 socket (`packet`) serve the on-link path.
 
+pub mod privs;
+
 pub mod errqueue;
 pub mod kernel;
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! the checksum is updated from a precomputed partial sum instead of re-summing the
 //! payload.
 
+pub mod validate;
+
 mod key;
 mod layout;
 

@@ -4,12 +4,12 @@
 //! resumed run loses nothing probed before the last checkpoint and writes the whole
 //! inventory.
 
+use crate::engine::table::Table;
+use crate::engine::Position;
+use crate::engine::ScanOptions;
 use crate::error::{warn, Error, Result};
-use crate::journal::{self, Journal};
-use crate::scan::ScanOptions;
-use crate::sender::Position;
-use crate::state::{self, State};
-use crate::table::Table;
+use crate::run::journal::{self, Journal};
+use crate::run::state::{self, State};
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use std::path::{Path, PathBuf};

@@ -1,22 +1,52 @@
 //! One scan: the sender and receiver threads around a shared table, and the decision of
 //! when it is over (everyone answered, `timeout` after the last probe, or interrupted).
 
-use crate::counters::Counters;
+pub mod counters;
+pub mod onlink;
+pub mod rate;
+pub mod receiver;
+pub mod rto;
+pub mod sender;
+pub mod table;
+
+use crate::engine::counters::Counters;
+use crate::engine::table::Table;
 use crate::error::Result;
-use crate::journal::Journal;
 use crate::net::kernel::SendPath;
 use crate::net::Endpoints;
-use crate::onlink::{self, OnLink};
-use crate::permute::Permutation;
+use crate::probe::validate::Validator;
 use crate::probe::{Key, ProbeTemplate, Proto};
-use crate::receiver::{self, Heard};
-use crate::sender::{self, Family, Frontier, Plan, Position, Shard};
-use crate::state::State;
-use crate::table::Table;
+use crate::targets::permute::Permutation;
 use crate::targets::Targets;
-use crate::validate::Validator;
+use onlink::OnLink;
+use receiver::Heard;
+use sender::{Family, Frontier, Plan};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
+
+/// This process's slice of the permutation: positions `index, index + count, …`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// How many of `n` positions this shard owns.
+    pub fn size(&self, n: u64) -> u64 {
+        n.saturating_sub(self.index).div_ceil(self.count)
+    }
+}
+
+/// Where a scan is: the next position (of the permutation) to probe in `round`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub round: u8,
+    pub pos: u64,
+}
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -71,14 +101,40 @@ const POLL: Duration = Duration::from_millis(2);
 /// How often the caller's `checkpoint` runs while the scan goes on.
 pub const CHECKPOINT: Duration = Duration::from_secs(2);
 
-/// Runs the scan, resuming `resume` (with the results in `journal`) if given. `tick` runs
+/// What an interrupted run left for this one to continue from (`run/` reads it from the
+/// state file and its journal).
+#[derive(Debug, Clone, Copy)]
+pub struct Prior<'a> {
+    /// Where the interrupted run stopped sending.
+    pub position: Position,
+    /// Bit `i` set: target `i` had answered.
+    pub answered: &'a [u8],
+    /// With a journal: answered targets' table words and who sent each ICMP error.
+    pub journal: Option<Kept<'a>>,
+}
+
+/// An interrupted run's results, by ascending target index.
+#[derive(Debug, Clone, Copy)]
+pub struct Kept<'a> {
+    pub cells: &'a [(u32, u64)],
+    pub responders: &'a [(u32, IpAddr)],
+}
+
+impl Prior<'_> {
+    fn is_answered(&self, i: usize) -> bool {
+        self.answered
+            .get(i / 8)
+            .is_some_and(|b| b & (1 << (i % 8)) != 0)
+    }
+}
+
+/// Runs the scan, resuming from `resume` (with the results it kept) if given. `tick` runs
 /// every `TICK`, `checkpoint` every `CHECKPOINT` with a position to resume from.
 #[allow(clippy::too_many_arguments)]
 pub fn run(
     targets: &Targets,
     opts: &ScanOptions,
-    resume: Option<&State>,
-    journal: Option<&Journal>,
+    resume: Option<&Prior>,
     socks: &Endpoints,
     counters: &Counters,
     onlink: Option<&OnLink>,
@@ -99,7 +155,7 @@ pub fn run(
     let table = Table::new(n as usize, opts.timestamps);
     let rounds = opts.retries + 1;
     if let Some(state) = resume {
-        restore(&table, counters, state, journal, &perm, opts.shard, rounds);
+        restore(&table, counters, state, &perm, opts.shard, rounds);
     }
     let start = resume.map_or(
         Position {
@@ -271,19 +327,19 @@ pub fn run(
 fn restore(
     table: &Table,
     counters: &Counters,
-    state: &State,
-    journal: Option<&Journal>,
+    state: &Prior,
     perm: &Permutation,
     shard: Shard,
     rounds: u8,
 ) {
     let n = table.len() as u64;
     let (mut answered, mut up, mut unreachable) = (0, 0, 0);
+    let journal = state.journal;
     if let Some(j) = journal {
-        for &(i, w) in &j.cells {
+        for &(i, w) in j.cells {
             table.restore(i, w);
         }
-        for &(i, from) in &j.responders {
+        for &(i, from) in j.responders {
             table.set_responder(i, from);
         }
     }
@@ -296,8 +352,8 @@ fn restore(
         }
         answered += 1;
         match table.get(i).status {
-            crate::table::Status::Up => up += 1,
-            crate::table::Status::Unreachable => unreachable += 1,
+            crate::engine::table::Status::Up => up += 1,
+            crate::engine::table::Status::Unreachable => unreachable += 1,
             _ => {}
         }
     }

@@ -1,11 +1,11 @@
 //! The resume state an interrupted scan leaves behind: where the sender stopped and which
 //! targets had answered, tied to the scan's targets and options by a fingerprint.
 
+use crate::engine::table::Table;
+use crate::engine::Position;
+use crate::engine::ScanOptions;
 use crate::error::{Error, Result};
-use crate::permute::mix64;
-use crate::scan::ScanOptions;
-use crate::sender::Position;
-use crate::table::Table;
+use crate::targets::permute::mix64;
 use crate::targets::Targets;
 use std::fmt::Write as _;
 use std::io::Read;
@@ -15,7 +15,7 @@ const MAGIC: &[u8] = b"sweep-state v2";
 
 /// The largest state file a scan can write: the hex bitmap of `MAX_TARGETS` plus the
 /// other lines. Anything bigger is not ours, and is refused before it fills memory.
-const MAX_FILE: u64 = crate::app::MAX_TARGETS / 4 + 4096;
+const MAX_FILE: u64 = crate::run::MAX_TARGETS / 4 + 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
@@ -88,7 +88,7 @@ impl State {
 
     pub fn write(&self, path: &Path) -> Result<()> {
         // Written after probes went out: a failure is a runtime error (3).
-        crate::sink::write_atomically(path, &self.to_bytes()).map_err(|source| {
+        crate::results::sink::write_atomically(path, &self.to_bytes()).map_err(|source| {
             Error::WriteResults {
                 path: path.to_path_buf(),
                 source,
@@ -188,7 +188,7 @@ impl State {
             return Err("is damaged (its checksum does not match its content)".into());
         }
         let targets = number("targets", targets, 10)?;
-        if targets > crate::app::MAX_TARGETS {
+        if targets > crate::run::MAX_TARGETS {
             return Err(format!("has targets {targets}, more than a scan can hold"));
         }
         if hex.len() as u64 != targets.div_ceil(8) * 2 {
@@ -262,7 +262,7 @@ fn shown(v: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sender::Shard;
+    use crate::engine::Shard;
 
     fn sample() -> State {
         let table = Table::new(20, false);

@@ -8,7 +8,7 @@
 //! compared as `IpAddr`s everywhere. IPv6 text is read in any form `Ipv6Addr` parses and
 //! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
-use crate::output::{unguard, Field};
+use crate::results::output::{unguard, Field};
 use crate::wire::ether::Mac;
 use std::cell::RefCell;
 use std::collections::VecDeque;

@@ -3,15 +3,16 @@
 //! A shard walks every `count`-th position of the same permutation; a resumed scan starts
 //! at the position where the interrupted one stopped.
 
-use crate::counters::Counters;
+use super::{Position, Shard};
+use crate::engine::counters::Counters;
+use crate::engine::onlink::{self, Echo, OnLink};
+use crate::engine::rate::Pacer;
+use crate::engine::table::Table;
 use crate::error::{Error, Result};
 use crate::net::packet::Frames;
 use crate::net::{Outbox, Transport};
-use crate::onlink::{self, Echo, OnLink};
-use crate::permute::Permutation;
 use crate::probe::ProbeTemplate;
-use crate::rate::Pacer;
-use crate::table::Table;
+use crate::targets::permute::Permutation;
 use crate::targets::Targets;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -19,29 +20,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const MAX_BATCH: usize = 64;
-
-/// This process's slice of the permutation: positions `index, index + count, …`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u64,
-    pub count: u64,
-}
-
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    /// How many of `n` positions this shard owns.
-    pub fn size(&self, n: u64) -> u64 {
-        n.saturating_sub(self.index).div_ceil(self.count)
-    }
-}
-
-/// Where a scan is: the next position (of the permutation) to probe in `round`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub round: u8,
-    pub pos: u64,
-}
 
 /// What sends one address family: its socket and probe template.
 #[derive(Clone, Copy)]

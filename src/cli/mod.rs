@@ -1,11 +1,13 @@
 //! The only clap user: raw flags → a validated `Config`. Errors name the bad token.
 
+pub mod subcommand;
+
+use crate::engine::table::{MAX_ROUND, MAX_RTT_US};
+use crate::engine::ScanOptions;
+use crate::engine::Shard;
 use crate::error::Error;
 use crate::net::kernel::{SendPath, SocketChoice};
-use crate::output::{Field, Format, Layout};
-use crate::scan::ScanOptions;
-use crate::sender::Shard;
-use crate::table::{MAX_ROUND, MAX_RTT_US};
+use crate::results::output::{Field, Format, Layout};
 use crate::targets::Family;
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
@@ -179,7 +181,6 @@ pub struct Config {
     pub scan: ScanOptions,
     pub ttl: Option<u8>,
     pub output: Option<PathBuf>,
-    pub all: bool,
     pub quiet: bool,
     /// `--summary-json`: where the run's JSON summary goes.
     pub summary_json: Option<PathBuf>,
@@ -213,7 +214,7 @@ impl Config {
     pub fn state_path(&self) -> PathBuf {
         match (&self.state, &self.output) {
             (Some(p), _) => p.clone(),
-            (None, Some(o)) if !crate::sink::is_special(o) => {
+            (None, Some(o)) if !crate::results::sink::is_special(o) => {
                 let mut s = o.clone().into_os_string();
                 s.push(".state");
                 s.into()
@@ -340,7 +341,6 @@ fn validate(a: Args) -> Result<Config, Error> {
         },
         ttl,
         output: a.output,
-        all: a.all,
         quiet: a.quiet,
         summary_json: a.summary_json,
         status_interval: duration("--status-interval", &a.status_interval)?,
@@ -392,11 +392,12 @@ fn layout(a: &Args) -> Result<Layout, Error> {
     }
     if fields.is_empty() {
         fields.extend_from_slice(Field::DEFAULT);
-        if a.timestamp {
-            fields.push(Field::SeenAt);
-        }
-        if a.rdns {
-            fields.push(Field::Hostname);
+    }
+    // With --fields too, --timestamp and --rdns add their column (at the end) rather than
+    // being silently dropped.
+    for (asked, f) in [(a.timestamp, Field::SeenAt), (a.rdns, Field::Hostname)] {
+        if asked && !fields.contains(&f) {
+            fields.push(f);
         }
     }
     Ok(Layout {
@@ -508,7 +509,7 @@ mod tests {
         assert_eq!(c.scan.timeout, Duration::from_secs(1));
         assert_eq!(c.scan.payload, 56);
         assert_eq!(c.ttl, None);
-        assert!(!c.all && !c.quiet);
+        assert!(!c.layout.all && !c.quiet);
     }
 
     #[test]
@@ -615,6 +616,14 @@ mod tests {
         assert!(c.rdns.is_some());
         let c = cfg(&["--fields", "addr,hostname", "x"]).unwrap();
         assert_eq!(c.layout.fields, [Field::Addr, Field::Hostname]);
+        // --timestamp / --rdns with --fields add their column, once.
+        let c = cfg(&["--fields", "addr", "--timestamp", "--rdns", "x"]).unwrap();
+        assert_eq!(
+            c.layout.fields,
+            [Field::Addr, Field::SeenAt, Field::Hostname]
+        );
         assert!(c.rdns.is_some());
+        let c = cfg(&["--fields", "seen_at,addr", "--timestamp", "x"]).unwrap();
+        assert_eq!(c.layout.fields, [Field::SeenAt, Field::Addr]);
     }
 }

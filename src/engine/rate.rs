@@ -38,12 +38,6 @@ impl Pacer {
         }
     }
 
-    /// Restarts the schedule from now (e.g. at the start of a retry round).
-    pub fn restart(&mut self) {
-        self.origin = Instant::now();
-        self.count = 0;
-    }
-
     /// Blocks until `k` more packets may go, then counts them as sent. Returns early once
     /// `stop` says so: the packets then go at once (the caller's stop point is after them).
     pub fn wait_for(&mut self, k: u64, stop: &dyn Fn() -> bool) {

@@ -1,8 +1,10 @@
 //! `sweep merge`, `sweep diff`, `sweep completions` and `sweep man`: their command lines
 //! (clap) and exit codes. `dispatch` leaves every other command line to the scan's parser.
 
-use crate::csvin::Error;
-use crate::{cli, diff, merge};
+use crate::cli;
+use crate::results::diff;
+use crate::results::merge;
+use crate::results::reader::Error;
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::ffi::OsString;
 use std::io::Write;

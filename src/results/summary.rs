@@ -1,10 +1,10 @@
 //! The one-line summary printed on stderr at the end of a scan, and the same numbers as
 //! the JSON object `--summary-json` writes.
 
-use crate::counters::Counters;
-use crate::receiver::IgnoredCounts;
-use crate::scan::Scanned;
-use crate::table::Status;
+use crate::engine::counters::Counters;
+use crate::engine::receiver::IgnoredCounts;
+use crate::engine::table::Status;
+use crate::engine::Scanned;
 use rayon::prelude::*;
 use std::fmt;
 use std::sync::atomic::Ordering::Relaxed;

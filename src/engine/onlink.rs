@@ -9,11 +9,11 @@
 //! the layer-2 receiver judges what arrives (`judge`) and sends the first echo to a target
 //! the moment it resolves.
 
-use crate::counters::Counters;
+use crate::engine::counters::Counters;
+use crate::engine::table::Table;
 use crate::net::packet::{Frames, Inbox, PacketSocket};
 use crate::net::route::{Plan, Segment};
 use crate::probe::ProbeTemplate;
-use crate::table::Table;
 use crate::targets::Targets;
 use crate::wire::ether::{self, Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{arp, ip, ndp};

@@ -1,9 +1,9 @@
 //! What a running scan shows on stderr: a progress bar when stderr is a terminal, else
 //! (cron, a pod's log) a status line every `interval`; neither with `-q`. Both are fed
-//! from the atomic counters and share one estimate of what is left (src/eta.rs).
+//! from the atomic counters and share one estimate of what is left (`eta.rs`).
 
-use crate::counters::Counters;
-use crate::eta::{self, Estimate, Now, Shape};
+use crate::engine::counters::Counters;
+use crate::run::eta::{self, Estimate, Now, Shape};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::VecDeque;
 use std::io::IsTerminal;

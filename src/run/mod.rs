@@ -1,24 +1,31 @@
 //! A whole run: targets → output prepared → socket → scan → CSV → summary. Input errors
 //! surface before the socket opens, so nothing is sent when the input is bad.
 
-use crate::checkpoint::{self, Checkpointer};
+pub mod checkpoint;
+pub mod eta;
+pub mod interrupt;
+pub mod journal;
+pub mod progress;
+pub mod state;
+
 use crate::cli::Config;
-use crate::counters::Counters;
+use crate::engine;
+use crate::engine::counters::Counters;
+use crate::engine::onlink::{Lane, OnLink};
+use crate::engine::table::Status;
+use crate::engine::{Position, Shard};
 use crate::error::{warn, Error, Result};
 use crate::net::kernel::{SocketChoice, Sockets};
 use crate::net::packet::PacketSocket;
 use crate::net::route::{self, Netlink};
-use crate::onlink::{Lane, OnLink};
-use crate::output::{self, Results};
-use crate::progress::Progress;
-use crate::sender::{Position, Shard};
-use crate::sink::Sink;
-use crate::state;
-use crate::summary::{RunInfo, Summary};
-use crate::table::Status;
+use crate::results::output::{self, Results};
+use crate::results::rdns;
+use crate::results::sink::Sink;
+use crate::results::summary::{RunInfo, Summary};
+use crate::run::progress::Progress;
 use crate::targets::{self, Role, Span, Targets};
 use crate::wire::ether::Mac;
-use crate::{interrupt, rdns, scan};
+use checkpoint::Checkpointer;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -46,7 +53,7 @@ impl Outcome {
 
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
-    crate::privs::refuse_setuid()?;
+    crate::net::privs::refuse_setuid()?;
     let Built {
         targets,
         unresolved,
@@ -56,8 +63,15 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         Some(path) => Some(checkpoint::load(path, &targets, &mut opts, cfg.seed_given)?),
         None => None,
     };
-    let resume = prior.as_ref().map(|p| &p.state);
     let journal = prior.as_ref().and_then(|p| p.journal.as_ref());
+    let resume = prior.as_ref().map(|p| engine::Prior {
+        position: p.state.position,
+        answered: &p.state.answered,
+        journal: p.journal.as_ref().map(|j| engine::Kept {
+            cells: &j.cells,
+            responders: &j.responders,
+        }),
+    });
     // MACs an earlier run learned at layer 2: this one does not ask its answered targets again.
     let earlier_macs: HashMap<u32, Mac> =
         journal.map_or_else(HashMap::new, |j| j.macs.iter().copied().collect());
@@ -84,21 +98,21 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         .as_deref()
         .map(|p| Sink::prepare(Some(p)))
         .transpose()?;
-    let senders = scan::auto_senders(&opts);
+    let senders = engine::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
     let mut socks = Sockets::open(cfg.socket, cfg.ttl, v4, v6, senders, probe_len)?;
     socks.set_path(opts.path);
     socks.bind(cfg.iface.as_deref(), cfg.src)?;
     // Before any thread starts (capabilities are per thread; new threads inherit them).
-    crate::privs::drop_all()?;
+    crate::net::privs::drop_all()?;
     sink.recheck()?;
     if let Some(j) = &json_sink {
         j.recheck()?;
     }
     let counters = Counters::default();
     interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
-    let shape = crate::eta::Shape {
+    let shape = crate::run::eta::Shape {
         rounds: opts.retries + 1,
         owned: opts.shard.size(targets.len()),
         timeout: opts.timeout,
@@ -112,11 +126,10 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
             .and_then(|o| o.mac_of(u64::from(i)))
             .or_else(|| earlier_macs.get(&i).copied())
     };
-    let scanned = scan::run(
+    let scanned = engine::run(
         &targets,
         &opts,
-        resume,
-        journal,
+        resume.as_ref(),
         &socks.endpoints(),
         &counters,
         onlink.as_ref(),
@@ -159,7 +172,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
     // Who sent the ICMP errors: this run's receivers, and the journal's for earlier answers.
-    let mut heard_all = crate::receiver::Heard {
+    let mut heard_all = crate::engine::receiver::Heard {
         responders: table.responders(),
         ..Default::default()
     };
@@ -196,7 +209,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                 // and the ones it resumed, are obsolete.
                 saver.remove();
                 if let Some(p) = &cfg.resume {
-                    let _ = std::fs::remove_file(crate::journal::path_for(p));
+                    let _ = std::fs::remove_file(crate::run::journal::path_for(p));
                     let _ = std::fs::remove_file(p);
                 }
                 Ok(())

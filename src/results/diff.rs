@@ -3,9 +3,9 @@
 //! them), so memory stays constant however big they are. A host missing from a file
 //! (written without --all) counts as down.
 
-use crate::csvin::{format_rtt, write_error, Col, Error, Reader, Result, Row, Status};
-use crate::merge::Output;
-use crate::output::{CsvOut, Field};
+use crate::results::merge::Output;
+use crate::results::output::{CsvOut, Field};
+use crate::results::reader::{format_rtt, write_error, Col, Error, Reader, Result, Row, Status};
 use std::cmp::Ordering;
 use std::io::Write;
 use std::net::IpAddr;
@@ -85,7 +85,7 @@ pub fn parse_threshold(token: &str) -> std::result::Result<u64, crate::error::Er
         reason: reason.to_string(),
     };
     let num = token.strip_suffix("ms").unwrap_or(token);
-    let us = crate::csvin::parse_rtt(num)
+    let us = crate::results::reader::parse_rtt(num)
         .ok_or_else(|| bad("want milliseconds, e.g. 10 or 2.5 (at most 3 decimals)"))?;
     if us == 0 {
         return Err(bad("must be more than 0"));
@@ -217,7 +217,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csvin::tests::{reader, HEAD};
+    use crate::results::reader::tests::{reader, HEAD};
     use std::net::Ipv4Addr;
 
     fn host(status: Status, rtt_us: Option<u64>) -> Row {

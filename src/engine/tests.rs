@@ -3,9 +3,9 @@
 //! scan made of it against the profile's own truth.
 
 use super::*;
+use crate::engine::table::Status;
 use crate::net::mem::MemNets;
 use crate::net::Transport;
-use crate::table::Status;
 use crate::targets::Span;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -36,7 +36,7 @@ fn opts(retries: u8, timeout_ms: u64) -> ScanOptions {
 fn go(
     t: &Targets,
     o: &ScanOptions,
-    resume: Option<&State>,
+    resume: Option<&Prior>,
     ends: &Endpoints,
     counters: &Counters,
 ) -> Result<Scanned> {
@@ -44,7 +44,6 @@ fn go(
         t,
         o,
         resume,
-        None,
         ends,
         counters,
         None,
@@ -58,7 +57,7 @@ struct Run {
     counters: Counters,
 }
 
-fn scan_with(net: &MemNets, t: &Targets, o: &ScanOptions, resume: Option<&State>) -> Run {
+fn scan_with(net: &MemNets, t: &Targets, o: &ScanOptions, resume: Option<&Prior>) -> Run {
     let counters = Counters::default();
     let scanned = go(t, o, resume, &net.endpoints(), &counters).unwrap();
     Run { scanned, counters }
@@ -347,10 +346,20 @@ fn a_resumed_scan_probes_only_what_is_left() {
     let a = go(&t, &o, None, &first.endpoints(), &counters).unwrap();
     stopper.join().unwrap();
     let at = a.stopped_at.expect("interrupted");
-    let state = State::capture(o.seed, 0, at, &a.table);
+    let mut answered = vec![0u8; (t.len() as usize).div_ceil(8)];
+    for i in 0..t.len() as usize {
+        if a.table.is_answered(i as u32) {
+            answered[i / 8] |= 1 << (i % 8);
+        }
+    }
     let second = MemNets::new(profile);
     o.rate = None;
-    let b = scan_with(&second, &t, &o, Some(&state));
+    let prior = Prior {
+        position: at,
+        answered: &answered,
+        journal: None,
+    };
+    let b = scan_with(&second, &t, &o, Some(&prior));
     assert!(b.scanned.stopped_at.is_none());
     for i in 0..t.len() {
         let (pa, pb) = (

@@ -1,12 +1,12 @@
 //! The receiver thread: reads replies by the batch, validates each, records it in the
 //! table, and keeps the retry interval up to date from the RTTs it sees.
 
-use crate::counters::Counters;
+use crate::engine::counters::Counters;
+use crate::engine::rto::RtoEstimator;
+use crate::engine::table::{Recorded, Table};
 use crate::error::Result;
 use crate::net::{Payload, Transport};
-use crate::rto::RtoEstimator;
-use crate::table::{Recorded, Table};
-use crate::validate::{Ignored, Validator, Verdict};
+use crate::probe::validate::{Ignored, Validator, Verdict};
 use crate::wire::IpMeta;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -195,7 +195,7 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::Status;
+    use crate::engine::table::Status;
     use crate::wire::Detail;
 
     struct Rx {

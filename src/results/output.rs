@@ -3,9 +3,9 @@
 //! formatted in parallel chunks (rayon) and written in order, a bounded number of chunks at
 //! a time, so a /8 never holds all its text at once.
 
-use crate::onlink::OnLink;
-use crate::receiver::Heard;
-use crate::table::{Cell, Status, Table};
+use crate::engine::onlink::OnLink;
+use crate::engine::receiver::Heard;
+use crate::engine::table::{Cell, Status, Table};
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use rayon::prelude::*;

@@ -5,8 +5,8 @@
 //! untrusted when read back, so lengths, indices and words are all checked, behind a
 //! CRC-32 over the file.
 
+use crate::engine::table::Table;
 use crate::error::{Error, Result};
-use crate::table::Table;
 use crate::wire::ether::Mac;
 use std::io::Read;
 use std::net::{IpAddr, Ipv6Addr};
@@ -21,7 +21,7 @@ const MAC: usize = 4 + 6;
 /// The largest journal a scan can write (every target answered, with a MAC and a
 /// responder). Anything bigger is refused before it fills memory.
 const MAX_FILE: u64 =
-    MAGIC.len() as u64 + 32 + crate::app::MAX_TARGETS * (CELL + RESPONDER + MAC) as u64;
+    MAGIC.len() as u64 + 32 + crate::run::MAX_TARGETS * (CELL + RESPONDER + MAC) as u64;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Journal {
@@ -109,7 +109,7 @@ impl Journal {
 
     /// Writes the journal atomically (temp file, fsync, rename).
     pub fn write(&self, path: &Path) -> Result<()> {
-        crate::sink::write_atomically(path, &self.to_bytes()).map_err(|source| {
+        crate::results::sink::write_atomically(path, &self.to_bytes()).map_err(|source| {
             Error::WriteResults {
                 path: path.to_path_buf(),
                 source,
@@ -160,7 +160,7 @@ impl Journal {
         let mut r = Reader(content);
         let fingerprint = r.u64()?;
         let targets = r.u64()?;
-        if targets > crate::app::MAX_TARGETS {
+        if targets > crate::run::MAX_TARGETS {
             return Err(format!("has {targets} targets, more than a scan can hold"));
         }
         let mut j = Journal {

@@ -3,9 +3,9 @@
 //! A k-way merge of the already-sorted inputs: one row per input is held at a time, so
 //! millions of rows merge in constant memory.
 
-use crate::csvin::{self, write_error, Error, Header, Reader, Result, Row, Status};
-use crate::output::CsvOut;
-use crate::sink::Sink;
+use crate::results::output::CsvOut;
+use crate::results::reader::{self, write_error, Error, Header, Reader, Result, Row, Status};
+use crate::results::sink::Sink;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
@@ -156,7 +156,7 @@ impl Output {
                 result = Some(v);
                 Ok(())
             }
-            Err(csvin::Error::Run(crate::error::Error::Write(e))) => Err(e),
+            Err(reader::Error::Run(crate::error::Error::Write(e))) => Err(e),
             Err(e) => {
                 failure = Some(e);
                 Err(io::Error::other("input error"))
@@ -173,7 +173,7 @@ impl Output {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::csvin::tests::{reader, HEAD};
+    use crate::results::reader::tests::{reader, HEAD};
     use std::net::Ipv4Addr;
 
     fn merge(inputs: &[(&str, &str)]) -> std::result::Result<(String, Merged), String> {

@@ -1,0 +1,10 @@
+//! What a scan found, as rows: CSV/JSON formatting, atomic output, the summary, reverse
+//! DNS, reading sweep CSVs back, and the `merge` and `diff` commands over them.
+
+pub mod diff;
+pub mod merge;
+pub mod output;
+pub mod rdns;
+pub mod reader;
+pub mod sink;
+pub mod summary;
