@@ -185,6 +185,7 @@ fn csv(c: &mut Criterion) {
         hostnames: &hostnames,
         partial: false,
         onlink: None,
+        count: None,
     };
     let layout = |all| Layout {
         format: Format::Csv,

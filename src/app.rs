@@ -8,6 +8,7 @@ use crate::net::kernel::{SocketChoice, Sockets};
 use crate::net::packet::PacketSocket;
 use crate::net::route::{self, Netlink};
 use crate::onlink::{Lane, OnLink};
+use crate::output::Format;
 use crate::output::{self, Results};
 use crate::progress::Progress;
 use crate::sender::Shard;
@@ -16,8 +17,12 @@ use crate::state::{self, State};
 use crate::summary::Summary;
 use crate::table::Status;
 use crate::targets::{self, Role, Span, Targets};
-use crate::{interrupt, rdns, scan};
+use crate::{every, interrupt, prom, rdns, scan};
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
 pub const MAX_TARGETS: u64 = 1 << 28;
@@ -85,22 +90,110 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     // Before any thread starts (capabilities are per thread; new threads inherit them).
     crate::privs::drop_all()?;
     sink.recheck()?;
-    let counters = Counters::default();
-    interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    interrupt::install(interrupts.clone()).map_err(Error::Signals)?;
+    let cx = Ctx {
+        cfg,
+        targets: &targets,
+        opts: &opts,
+        resume: resume.as_ref(),
+        socks: &socks,
+        onlink: onlink.as_ref(),
+        interrupts: &interrupts,
+    };
+    let Some(every) = cfg.every else {
+        return Ok(one_run(&cx, RunOut::Once(sink), None)?.outcome);
+    };
+    drop(sink);
+    repeat(&cx, every)
+}
+
+/// What every run of an invocation shares: the targets, the open sockets, the signals.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    targets: &'a Targets,
+    opts: &'a scan::ScanOptions,
+    resume: Option<&'a State>,
+    socks: &'a Sockets,
+    onlink: Option<&'a OnLink>,
+    interrupts: &'a Arc<AtomicUsize>,
+}
+
+/// Where one run's output goes.
+enum RunOut {
+    /// The single run of a plain invocation: the sink prepared before anything was sent.
+    Once(Sink),
+    /// Run `n` of `--every`.
+    Repeated { n: u64, dest: every::Dest },
+}
+
+struct RunEnd {
+    outcome: Outcome,
+    snapshot: every::Snapshot,
+}
+
+/// `--every`: runs until `--runs` or an interrupt, `every` from one start to the next;
+/// an interrupt during a run ends after that run's output.
+fn repeat(cx: &Ctx, every: Duration) -> Result<Outcome> {
+    let dest = every::Dest::of(cx.cfg.output.as_deref(), cx.cfg.layout.format);
+    let mut prev: Option<every::Snapshot> = None;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let started = Instant::now();
+        let end = one_run(
+            cx,
+            RunOut::Repeated {
+                n,
+                dest: dest.clone(),
+            },
+            prev.as_ref(),
+        )?;
+        let last = cx.cfg.runs.is_some_and(|r| n >= r);
+        if end.outcome.interrupted || last {
+            return Ok(end.outcome);
+        }
+        prev = Some(end.snapshot);
+        let next = started + every;
+        while Instant::now() < next {
+            if cx.interrupts.load(Relaxed) > 0 {
+                return Ok(Outcome {
+                    interrupted: true,
+                    ..end.outcome
+                });
+            }
+            std::thread::sleep(next.saturating_duration_since(Instant::now()).min(TICK));
+        }
+    }
+}
+
+/// How often the wait between runs looks for an interrupt.
+const TICK: Duration = Duration::from_millis(50);
+
+/// One scan and its output; with a previous run's snapshot, the changes on stderr.
+fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunEnd> {
+    let (cfg, targets, opts, onlink) = (cx.cfg, cx.targets, cx.opts, cx.onlink);
+    let run_n = match &out {
+        RunOut::Repeated { n, .. } => Some(*n),
+        RunOut::Once(_) => None,
+    };
+    let counters = Counters {
+        interrupts: cx.interrupts.clone(),
+        ..Counters::default()
+    };
     let progress = Progress::new(cfg.quiet);
     let scanned = scan::run(
-        &targets,
-        &opts,
-        resume.as_ref(),
-        &socks.endpoints(),
+        targets,
+        opts,
+        cx.resume,
+        &cx.socks.endpoints(),
         &counters,
-        onlink.as_ref(),
+        onlink,
         &mut || progress.tick(&counters),
     )?;
     progress.finish();
-    let kernel_drops = socks.kernel_drops();
-    drop(socks);
-    let partial = opts.shard != Shard::WHOLE || resume.is_some() || scanned.stopped_at.is_some();
+    let kernel_drops = cx.socks.kernel_drops();
+    let partial = opts.shard != Shard::WHOLE || cx.resume.is_some() || scanned.stopped_at.is_some();
     let table = &scanned.table;
     let hostnames = match cfg.rdns {
         Some(timeout) => {
@@ -122,33 +215,52 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         None => HashMap::new(),
     };
-    let present = |i: u32| {
-        onlink
-            .as_ref()
-            .is_some_and(|o| o.mac_of(u64::from(i)).is_some())
-    };
+    let mac = |i: u32| onlink.and_then(|o| o.mac_of(u64::from(i)));
+    let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
     let results = Results {
-        targets: &targets,
+        targets,
         table,
         heard: &scanned.heard,
         started: scanned.started,
         hostnames: &hostnames,
         partial,
-        onlink: onlink.as_ref(),
+        onlink,
+        count: scanned.count.as_ref(),
     };
     // The state first: it is small, and with it nothing is lost if the output fails.
-    if let Some(pos) = scanned.stopped_at {
+    // (Repeated runs start afresh each time: there is nothing to resume.)
+    if let (Some(pos), RunOut::Once(_)) = (scanned.stopped_at, &out) {
         let path = cfg.state_path();
-        let fp = state::fingerprint(&targets, &opts);
+        let fp = state::fingerprint(targets, opts);
         State::capture(opts.seed, fp, pos, table).write(&path)?;
         warn(format_args!(
             "sweep: interrupted: continue with --resume {}",
             path.display()
         ));
     }
-    let written = sink.finish(|w| output::write(w, &cfg.layout, &results));
+    let facts = prom::ScanFacts {
+        targets: summary.targets,
+        up: summary.up,
+        elapsed: scanned.elapsed,
+        probes: summary.probes,
+        started: scanned.started,
+    };
+    let fill = |w: &mut dyn Write| -> std::io::Result<()> {
+        output::write(w, &cfg.layout, &results)?;
+        if cfg.layout.format == Format::Prometheus {
+            prom::write_scan(w, &facts)?;
+        }
+        Ok(())
+    };
+    let written = match out {
+        RunOut::Once(sink) => sink.finish(fill),
+        RunOut::Repeated { n, dest } => {
+            let ndjson = cfg.layout.format == Format::Ndjson;
+            write_run(&dest, n, scanned.started, ndjson, fill)
+        }
+    };
     // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
     let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
     match written {
@@ -161,10 +273,68 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     if !cfg.quiet {
         warn(format_args!("{summary}"));
     }
-    Ok(Outcome {
-        up: summary.up,
-        interrupted,
+    let snapshot = match cfg.every {
+        Some(_) => every::snapshot(targets, table, &mac),
+        None => every::Snapshot::new(),
+    };
+    // Not silenced by -q: telling what changed is what repeated runs are for.
+    if let (Some(prev), Some(n)) = (prev, run_n) {
+        for line in every::changes(prev, &snapshot, n) {
+            warn(format_args!("{line}"));
+        }
+    }
+    Ok(RunEnd {
+        outcome: Outcome {
+            up: summary.up,
+            interrupted,
+        },
+        snapshot,
     })
+}
+
+/// Writes run `n` of `--every`: the whole text is made first, so a file only ever holds
+/// whole runs (replaced by rename, or appended in one write and synced).
+fn write_run(
+    dest: &every::Dest,
+    n: u64,
+    started: SystemTime,
+    ndjson: bool,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    use every::Dest;
+    match dest {
+        Dest::Stdout | Dest::Append(_) => {
+            let mut text = Vec::new();
+            fill(&mut text).map_err(Error::Write)?;
+            if ndjson {
+                text = every::tag_lines(&text, n, started);
+            }
+            match dest {
+                Dest::Append(path) => append(path, &text).map_err(|source| Error::WriteResults {
+                    path: path.clone(),
+                    source,
+                }),
+                _ => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&text)
+                        .and_then(|()| out.flush())
+                        .map_err(Error::Write)
+                }
+            }
+        }
+        Dest::PerRun(path) => Sink::prepare(Some(&every::run_path(path, started)))?.finish(fill),
+        Dest::Replace(path) => Sink::prepare(Some(path))?.finish(fill),
+    }
+}
+
+/// Appends `bytes` to `path` in one write and syncs it.
+fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()
 }
 
 /// How on-link targets will be probed.

@@ -3,10 +3,12 @@
 
 pub mod app;
 pub mod cli;
+pub mod count;
 pub mod counters;
 pub mod csvin;
 pub mod diff;
 pub mod error;
+pub mod every;
 pub mod interrupt;
 pub mod merge;
 pub mod net;
@@ -16,6 +18,7 @@ pub mod permute;
 pub mod privs;
 pub mod probe;
 pub mod progress;
+pub mod prom;
 pub mod rate;
 pub mod rdns;
 pub mod receiver;

@@ -1,6 +1,7 @@
 //! One scan: the sender and receiver threads around a shared table, and the decision of
 //! when it is over (everyone answered, `timeout` after the last probe, or interrupted).
 
+use crate::count::{CountOptions, CountPlan, CountTable};
 use crate::counters::Counters;
 use crate::error::Result;
 use crate::net::kernel::SendPath;
@@ -31,6 +32,8 @@ pub struct ScanOptions {
     pub timestamps: bool,
     /// Sending threads; 0 = `auto_senders`.
     pub senders: u64,
+    /// Count mode (`-c N`): per-target loss and RTT statistics; retries do not apply.
+    pub count: Option<CountOptions>,
 }
 
 /// Above this rate one sending thread is busy in the kernel's send path all the time.
@@ -59,6 +62,8 @@ pub struct Scanned {
     pub stopped_at: Option<Position>,
     /// What the layer-2 receivers ignored.
     pub l2: onlink::Heard,
+    /// Count mode's per-target statistics.
+    pub count: Option<CountTable>,
 }
 
 /// How often the caller's `tick` (progress display) runs while the scan goes on.
@@ -87,6 +92,7 @@ pub fn run(
         ProbeTemplate::new(key, opts.payload, Proto::Icmp6),
     ];
     let table = Table::new(n as usize, opts.timestamps);
+    let count = opts.count.map(|c| CountTable::new(n as usize, &c));
     if let Some(state) = resume {
         let mut prior = 0;
         for i in 0..n as usize {
@@ -135,6 +141,10 @@ pub fn run(
         start: resume.map(|s| s.position),
         epoch,
         onlink,
+        count: opts
+            .count
+            .zip(count.as_ref())
+            .map(|(options, table)| CountPlan { table, options }),
     };
     let clock = receiver::Clock {
         epoch,
@@ -144,14 +154,14 @@ pub fn run(
         let receivers: Vec<_> = socks
             .each()
             .map(|sock| {
-                let table = &table;
+                let (table, count) = (&table, count.as_ref());
                 s.spawn(move || {
                     let validator = Validator::new(key, sock.is_raw(), targets);
                     receiver::run(
                         sock,
                         slot_len,
                         &validator,
-                        table,
+                        receiver::Tables { table, count },
                         counters,
                         clock,
                         opts.timeout,
@@ -185,11 +195,12 @@ pub fn run(
         let sent = tx.join().expect("sender thread panicked");
         if let Ok(end) = &sent {
             // Replies to the last probes may still be on their way: wait out the timeout
-            // unless everyone has answered or a second interrupt says stop now.
+            // unless everyone has answered (count mode: always) or a second interrupt says
+            // stop now.
             let deadline = end.last_probe + opts.timeout;
             let mut next_tick = Instant::now();
             while Instant::now() < deadline
-                && counters.answered.load(Relaxed) < owned
+                && (count.is_some() || counters.answered.load(Relaxed) < owned)
                 && counters.interrupts.load(Relaxed) < 2
             {
                 if Instant::now() >= next_tick {
@@ -236,6 +247,7 @@ pub fn run(
         started,
         stopped_at: end.stopped_at,
         l2: l2.map_err(crate::error::Error::Receive)?,
+        count,
     })
 }
 

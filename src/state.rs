@@ -279,6 +279,7 @@ mod tests {
             shard,
             timestamps: false,
             senders: 0,
+            count: None,
         }
     }
 

@@ -29,6 +29,7 @@ fn opts(retries: u8, timeout_ms: u64) -> ScanOptions {
         shard: Shard::WHOLE,
         timestamps: false,
         senders: 1,
+        count: None,
     }
 }
 
