@@ -623,4 +623,39 @@ mod tests {
         assert_eq!(c.layout.fields, [Field::Addr, Field::Hostname]);
         assert!(c.rdns.is_some());
     }
+
+    #[test]
+    fn count_mode_and_repeats() {
+        let c = cfg(&["-c", "20", "--period", "250ms", "x"]).unwrap();
+        let count = c.scan.count.unwrap();
+        assert_eq!(
+            (count.count, count.period),
+            (20, Duration::from_millis(250))
+        );
+        assert!(!count.keep_rtts, "CSV keeps no per-probe RTTs");
+        assert_eq!(c.scan.retries, 0, "lost probes are the measurement");
+        assert_eq!(&c.layout.fields[10..], Field::COUNT);
+        let c = cfg(&["-c", "3", "--format", "ndjson", "x"]).unwrap();
+        assert_eq!(c.layout.fields.last(), Some(&Field::Rtts));
+        assert!(c.scan.count.unwrap().keep_rtts);
+        let c = cfg(&["-c", "3", "--fields", "addr,loss_pct", "x"]).unwrap();
+        assert!(!c.scan.count.unwrap().keep_rtts);
+        for (args, token) in [
+            (vec!["-c", "0", "x"], "0"),
+            (vec!["-c", "1001", "x"], "1001"),
+            (vec!["-c", "2", "--period", "5ms", "x"], "5ms"),
+            (vec!["--fields", "addr,sent", "x"], "sent"),
+            (vec!["--every", "soon", "x"], "soon"),
+            (vec!["--every", "10ms", "x"], "10ms"),
+            (vec!["--every", "1s", "--runs", "0", "x"], "0"),
+        ] {
+            let e = cfg(&args).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(&format!("'{token}'")), "{e}");
+        }
+        let c = cfg(&["--every", "5m", "--runs", "3", "x"]).unwrap();
+        assert_eq!((c.every, c.runs), (Some(Duration::from_secs(300)), Some(3)));
+        assert!(Args::try_parse_from(["sweep", "--runs", "2", "x"]).is_err());
+        assert!(cfg(&["-c", "2", "--resume", "s", "x"]).is_err());
+    }
 }

@@ -490,7 +490,7 @@ pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::Detail;
     use std::net::Ipv4Addr;
@@ -742,5 +742,69 @@ mod tests {
             .collect();
         assert_eq!(addrs.len() as u64, n);
         assert!(addrs.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Targets .1 (answered 3 of 4 probes: 1, 2, 4 ms) and .2 (none of 4).
+    pub(crate) fn count_fixture() -> (Targets, Table, CountTable) {
+        use crate::count::CountOptions;
+        let targets = Targets::from_v4(vec![(0xC612_0001, 0xC612_0002)], vec![]);
+        let table = Table::new(2, false);
+        let o = CountOptions {
+            count: 4,
+            period: Duration::from_secs(1),
+            keep_rtts: true,
+        };
+        let ct = CountTable::new(2, &o);
+        for r in 0..4u8 {
+            for i in 0..2 {
+                ct.begin(i);
+            }
+            if r != 2 {
+                ct.record(0, r, 1000 * (u32::from(r) + 1), 1_000_000);
+            }
+        }
+        table.add_probe(0);
+        table.add_probe(1);
+        table.record_reply(0, 1000, 64, 0);
+        (targets, table, ct)
+    }
+
+    #[test]
+    fn count_mode_columns_and_rtts() {
+        let (t, table, ct) = count_fixture();
+        let heard = Heard::default();
+        let names = HashMap::new();
+        let r = Results {
+            targets: &t,
+            table: &table,
+            heard: &heard,
+            started: SystemTime::UNIX_EPOCH,
+            hostnames: &names,
+            partial: false,
+            onlink: None,
+            count: Some(&ct),
+        };
+        let mut fields = vec![Field::Addr, Field::Status, Field::RttMs, Field::Probes];
+        fields.extend_from_slice(Field::COUNT);
+        fields.push(Field::Rtts);
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, true), &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,status,rtt_ms,probes,sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms,rtts\r\n\
+             198.18.0.1,up,1.000,4,4,3,25.0,1.000,2.333,4.000,1.247,1.000 2.000 - 4.000\r\n\
+             198.18.0.2,down,,4,4,0,100.0,,,,,- - - -\r\n"
+        );
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Ndjson, &fields, true), &r).unwrap();
+        let rows: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows[0]["loss_pct"], 25.0);
+        assert_eq!(rows[0]["rtts"], serde_json::json!([1.0, 2.0, null, 4.0]));
+        assert_eq!(rows[1]["rtt_avg_ms"], serde_json::Value::Null);
+        assert_eq!(rows[1]["received"], 0);
     }
 }

@@ -159,3 +159,74 @@ pub fn write_scan<W: Write + ?Sized>(out: &mut W, f: &ScanFacts) -> io::Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::{tests::count_fixture, Field, Format, Layout};
+    use crate::receiver::Heard;
+    use std::collections::HashMap;
+
+    #[test]
+    fn families_are_whole_and_typed() {
+        let (t, table, ct) = count_fixture();
+        let heard = Heard::default();
+        let names = HashMap::new();
+        let r = Results {
+            targets: &t,
+            table: &table,
+            heard: &heard,
+            started: SystemTime::UNIX_EPOCH,
+            hostnames: &names,
+            partial: false,
+            onlink: None,
+            count: Some(&ct),
+        };
+        let layout = Layout {
+            format: Format::Prometheus,
+            fields: Field::DEFAULT.to_vec(),
+            all: true,
+            csv_raw: false,
+        };
+        let mut out = Vec::new();
+        write_hosts(&mut out, &layout, &r).unwrap();
+        let facts = ScanFacts {
+            targets: 2,
+            up: 1,
+            elapsed: Duration::from_millis(1500),
+            probes: 8,
+            started: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+        };
+        write_scan(&mut out, &facts).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        for line in [
+            "# TYPE sweep_host_up gauge",
+            "sweep_host_up{addr=\"198.18.0.1\"} 1",
+            "sweep_host_up{addr=\"198.18.0.2\"} 0",
+            "sweep_host_rtt_seconds{addr=\"198.18.0.1\"} 0.001",
+            "sweep_host_loss_ratio{addr=\"198.18.0.1\"} 0.25",
+            "sweep_host_loss_ratio{addr=\"198.18.0.2\"} 1",
+            "# TYPE sweep_host_rtt_summary_seconds summary",
+            "sweep_host_rtt_summary_seconds_sum{addr=\"198.18.0.1\"} 0.007",
+            "sweep_host_rtt_summary_seconds_count{addr=\"198.18.0.1\"} 3",
+            "sweep_host_rtt_max_seconds{addr=\"198.18.0.1\"} 0.004",
+            "sweep_scan_duration_seconds 1.5",
+            "sweep_last_run_timestamp_seconds 1700000000",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+        assert!(!text.contains("sweep_host_rtt_seconds{addr=\"198.18.0.2\"}"));
+        // Every sample's family was announced by HELP and TYPE just before its samples.
+        let mut current = String::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                current = rest.split(' ').next().unwrap().to_string();
+            } else if !l.starts_with('#') {
+                assert!(l.starts_with(&current), "{l} outside {current}");
+            }
+        }
+    }
+}
