@@ -186,6 +186,7 @@ fn csv(c: &mut Criterion) {
         partial: false,
         onlink: None,
         macs: &HashMap::new(),
+        count: None,
     };
     let layout = |all| Layout {
         format: Format::Csv,

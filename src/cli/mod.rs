@@ -2,6 +2,7 @@
 
 pub mod subcommand;
 
+use crate::engine::count::{CountOptions, MAX_COUNT, MIN_PERIOD};
 use crate::engine::table::{MAX_ROUND, MAX_RTT_US};
 use crate::engine::ScanOptions;
 use crate::engine::Shard;
@@ -78,7 +79,7 @@ struct Args {
     /// Output format
     #[arg(long, value_enum, default_value = "csv")]
     format: FormatArg,
-    /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor,seen_at,hostname)
+    /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor,seen_at,hostname; with -c also sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms,rtts)
     #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
     fields: Vec<String>,
     /// CSV fields exactly as found: no leading ' before text that starts with = + - @ TAB CR
@@ -125,6 +126,19 @@ struct Args {
     /// How probes reach the kernel (for benchmarks): batch (sendmmsg) or pnet (send_to)
     #[arg(long, value_enum, default_value = "batch", hide = true)]
     send_path: PathArg,
+    /// Count mode: N echo requests to every target (1-1000), for loss and RTT statistics;
+    /// adds the columns sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    count: Option<String>,
+    /// Count mode: time between two probes to the same target (at least 10ms)
+    #[arg(long, value_name = "DUR", default_value = "1s")]
+    period: String,
+    /// Repeat the sweep every DUR (e.g. 30s, 5m); each run's output is written on its own
+    #[arg(long, value_name = "DUR")]
+    every: Option<String>,
+    /// With --every: stop after N runs (default: until interrupted)
+    #[arg(long, value_name = "N", requires = "every")]
+    runs: Option<String>,
 }
 
 const AFTER_HELP: &str = "\
@@ -135,6 +149,7 @@ Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in add
 -h, -? and /? print this help. A hostname that does not resolve is a warning and is skipped (--strict-names: an error).
 When stderr is not a terminal, a status line is printed every 5 s (none with -q).
 CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor (status: up, unreachable, down)
+      with -c N also sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms
 Exit status: 0 some host up; 1 none up; 2 usage or input error, also a bare `sweep` (nothing sent);
 3 runtime error; 130 interrupted";
 
@@ -157,6 +172,8 @@ enum FormatArg {
     Csv,
     Json,
     Ndjson,
+    /// The text exposition format (node_exporter's textfile collector)
+    Prometheus,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -206,6 +223,10 @@ pub struct Config {
     pub l2: bool,
     /// Routed targets as frames to their next hop's MAC.
     pub routed_frames: bool,
+    /// `--every`: the time from one run's start to the next one's.
+    pub every: Option<Duration>,
+    /// `--runs`: how many runs (`None`: until interrupted).
+    pub runs: Option<u64>,
 }
 
 impl Config {
@@ -309,7 +330,23 @@ fn validate(a: Args) -> Result<Config, Error> {
             shard(tok)?
         }
     };
-    let layout = layout(&a)?;
+    let count = count_options(&a)?;
+    let layout = layout(&a, count.is_some())?;
+    let count = count.map(|c| CountOptions {
+        keep_rtts: layout.fields.contains(&Field::Rtts),
+        ..c
+    });
+    if count.is_some() && a.resume.is_some() {
+        return Err(Error::BadValue {
+            flag: "--resume",
+            token: a
+                .resume
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string()),
+            reason: "count mode (-c) runs cannot be resumed".into(),
+        });
+    }
+    let (every, runs) = repeat(&a)?;
     let want = |f| layout.fields.contains(&f);
     let rdns = want(Field::Hostname)
         .then(|| duration("--rdns-timeout", &a.rdns_timeout))
@@ -327,7 +364,8 @@ fn validate(a: Args) -> Result<Config, Error> {
         exclude_files: a.exclude_file,
         scan: ScanOptions {
             rate,
-            retries,
+            // Count mode: lost probes are the measurement, not something to retry.
+            retries: if count.is_some() { 0 } else { retries },
             timeout,
             seed,
             payload,
@@ -338,6 +376,7 @@ fn validate(a: Args) -> Result<Config, Error> {
             shard,
             timestamps: layout.fields.contains(&Field::SeenAt),
             senders: number("--senders", &a.senders, 0, 16)?,
+            count,
         },
         ttl,
         output: a.output,
@@ -374,10 +413,59 @@ fn validate(a: Args) -> Result<Config, Error> {
             .transpose()?,
         l2: matches!(a.l2, L2Arg::Auto),
         routed_frames: a.routed_frames,
+        every,
+        runs,
     })
 }
 
-fn layout(a: &Args) -> Result<Layout, Error> {
+/// `-c N` and `--period`.
+fn count_options(a: &Args) -> Result<Option<CountOptions>, Error> {
+    let Some(tok) = &a.count else {
+        return Ok(None);
+    };
+    let count = number("--count", tok, 1, u64::from(MAX_COUNT))? as u16;
+    let period = duration("--period", &a.period)?;
+    if period < MIN_PERIOD {
+        return Err(Error::BadValue {
+            flag: "--period",
+            token: a.period.clone(),
+            reason: format!("must be at least {}ms", MIN_PERIOD.as_millis()),
+        });
+    }
+    Ok(Some(CountOptions {
+        count,
+        period,
+        keep_rtts: false,
+    }))
+}
+
+/// `--every DUR` (humantime: 30s, 5m, 1h) and `--runs N`.
+fn repeat(a: &Args) -> Result<(Option<Duration>, Option<u64>), Error> {
+    let Some(tok) = &a.every else {
+        return Ok((None, None));
+    };
+    let bad = |reason: &str| Error::BadValue {
+        flag: "--every",
+        token: tok.clone(),
+        reason: reason.into(),
+    };
+    let every =
+        humantime::parse_duration(tok).map_err(|_| bad("not a duration (e.g. 30s, 5m, 1h)"))?;
+    if every < Duration::from_millis(100) {
+        return Err(bad("must be at least 100ms"));
+    }
+    if a.resume.is_some() {
+        return Err(bad("repeated runs cannot resume a state file"));
+    }
+    let runs = a
+        .runs
+        .as_deref()
+        .map(|r| number("--runs", r, 1, u64::MAX))
+        .transpose()?;
+    Ok((Some(every), runs))
+}
+
+fn layout(a: &Args, count: bool) -> Result<Layout, Error> {
     let mut fields = Vec::new();
     for name in &a.fields {
         let f = Field::parse(name.trim()).ok_or_else(|| Error::BadValue {
@@ -388,9 +476,17 @@ fn layout(a: &Args) -> Result<Layout, Error> {
                 Field::ALL.map(Field::name).join(",")
             ),
         })?;
+        if f.count_only() && !count {
+            return Err(Error::BadValue {
+                flag: "--fields",
+                token: name.clone(),
+                reason: "a count-mode field; needs -c N".into(),
+            });
+        }
         fields.push(f);
     }
-    if fields.is_empty() {
+    let defaults = fields.is_empty();
+    if defaults {
         fields.extend_from_slice(Field::DEFAULT);
     }
     // With --fields too, --timestamp and --rdns add their column (at the end) rather than
@@ -400,11 +496,18 @@ fn layout(a: &Args) -> Result<Layout, Error> {
             fields.push(f);
         }
     }
+    if defaults && count {
+        fields.extend_from_slice(Field::COUNT);
+        if matches!(a.format, FormatArg::Json | FormatArg::Ndjson) {
+            fields.push(Field::Rtts);
+        }
+    }
     Ok(Layout {
         format: match a.format {
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
             FormatArg::Ndjson => Format::Ndjson,
+            FormatArg::Prometheus => Format::Prometheus,
         },
         fields,
         all: a.all,
@@ -625,5 +728,40 @@ mod tests {
         assert!(c.rdns.is_some());
         let c = cfg(&["--fields", "seen_at,addr", "--timestamp", "x"]).unwrap();
         assert_eq!(c.layout.fields, [Field::SeenAt, Field::Addr]);
+    }
+
+    #[test]
+    fn count_mode_and_repeats() {
+        let c = cfg(&["-c", "20", "--period", "250ms", "x"]).unwrap();
+        let count = c.scan.count.unwrap();
+        assert_eq!(
+            (count.count, count.period),
+            (20, Duration::from_millis(250))
+        );
+        assert!(!count.keep_rtts, "CSV keeps no per-probe RTTs");
+        assert_eq!(c.scan.retries, 0, "lost probes are the measurement");
+        assert_eq!(&c.layout.fields[10..], Field::COUNT);
+        let c = cfg(&["-c", "3", "--format", "ndjson", "x"]).unwrap();
+        assert_eq!(c.layout.fields.last(), Some(&Field::Rtts));
+        assert!(c.scan.count.unwrap().keep_rtts);
+        let c = cfg(&["-c", "3", "--fields", "addr,loss_pct", "x"]).unwrap();
+        assert!(!c.scan.count.unwrap().keep_rtts);
+        for (args, token) in [
+            (vec!["-c", "0", "x"], "0"),
+            (vec!["-c", "1001", "x"], "1001"),
+            (vec!["-c", "2", "--period", "5ms", "x"], "5ms"),
+            (vec!["--fields", "addr,sent", "x"], "sent"),
+            (vec!["--every", "soon", "x"], "soon"),
+            (vec!["--every", "10ms", "x"], "10ms"),
+            (vec!["--every", "1s", "--runs", "0", "x"], "0"),
+        ] {
+            let e = cfg(&args).unwrap_err();
+            assert_eq!(e.exit_code(), 2);
+            assert!(e.to_string().contains(&format!("'{token}'")), "{e}");
+        }
+        let c = cfg(&["--every", "5m", "--runs", "3", "x"]).unwrap();
+        assert_eq!((c.every, c.runs), (Some(Duration::from_secs(300)), Some(3)));
+        assert!(Args::try_parse_from(["sweep", "--runs", "2", "x"]).is_err());
+        assert!(cfg(&["-c", "2", "--resume", "s", "x"]).is_err());
     }
 }

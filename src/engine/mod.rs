@@ -1,6 +1,7 @@
 //! One scan: the sender and receiver threads around a shared table, and the decision of
 //! when it is over (everyone answered, `timeout` after the last probe, or interrupted).
 
+pub mod count;
 pub mod counters;
 pub mod onlink;
 pub mod rate;
@@ -18,6 +19,7 @@ use crate::probe::validate::Validator;
 use crate::probe::{Key, ProbeTemplate, Proto};
 use crate::targets::permute::Permutation;
 use crate::targets::Targets;
+use count::{CountOptions, CountPlan, CountTable};
 use onlink::OnLink;
 use receiver::Heard;
 use sender::{Family, Frontier, Plan};
@@ -62,6 +64,8 @@ pub struct ScanOptions {
     pub timestamps: bool,
     /// Sending threads; 0 = `auto_senders`.
     pub senders: u64,
+    /// Count mode (`-c N`): per-target loss and RTT statistics; retries do not apply.
+    pub count: Option<CountOptions>,
 }
 
 /// Above this rate one sending thread is busy in the kernel's send path all the time.
@@ -91,6 +95,8 @@ pub struct Scanned {
     pub stopped_at: Option<Position>,
     /// What the layer-2 receivers ignored.
     pub l2: onlink::Heard,
+    /// Count mode's per-target statistics.
+    pub count: Option<CountTable>,
 }
 
 /// How often the caller's `tick` (progress display) runs in the final wait; while sending
@@ -154,6 +160,7 @@ pub fn run(
     ];
     let table = Table::new(n as usize, opts.timestamps);
     let rounds = opts.retries + 1;
+    let count = opts.count.map(|c| CountTable::new(n as usize, &c));
     if let Some(state) = resume {
         restore(&table, counters, state, &perm, opts.shard, rounds);
     }
@@ -202,6 +209,10 @@ pub fn run(
         epoch,
         onlink,
         frontier: &frontier,
+        count: opts
+            .count
+            .zip(count.as_ref())
+            .map(|(options, table)| CountPlan { table, options }),
     };
     let clock = receiver::Clock {
         epoch,
@@ -211,14 +222,14 @@ pub fn run(
         let receivers: Vec<_> = socks
             .each()
             .map(|sock| {
-                let table = &table;
+                let (table, count) = (&table, count.as_ref());
                 s.spawn(move || {
                     let validator = Validator::new(key, sock.is_raw(), targets);
                     receiver::run(
                         sock,
                         slot_len,
                         &validator,
-                        table,
+                        receiver::Tables { table, count },
                         counters,
                         clock,
                         opts.timeout,
@@ -260,7 +271,8 @@ pub fn run(
         let sent = tx.join().expect("sender thread panicked");
         if let Ok(end) = &sent {
             // Replies to the last probes may still be on their way: wait out the timeout
-            // unless everyone has answered or a second interrupt says stop now. A resumed
+            // unless everyone has answered (count mode: always) or a second interrupt says
+            // stop now. A resumed
             // scan that had sent everything sent nothing now, and has nothing to wait for.
             let deadline = match start.round >= rounds {
                 true => Instant::now(),
@@ -268,7 +280,7 @@ pub fn run(
             };
             let mut next_tick = Instant::now();
             while Instant::now() < deadline
-                && counters.answered.load(Relaxed) < owned
+                && (count.is_some() || counters.answered.load(Relaxed) < owned)
                 && counters.interrupts.load(Relaxed) < 2
             {
                 if Instant::now() >= next_tick {
@@ -316,6 +328,7 @@ pub fn run(
         started,
         stopped_at: end.stopped_at,
         l2: l2.map_err(crate::error::Error::Receive)?,
+        count,
     })
 }
 

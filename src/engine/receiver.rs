@@ -1,9 +1,10 @@
 //! The receiver thread: reads replies by the batch, validates each, records it in the
 //! table, and keeps the retry interval up to date from the RTTs it sees.
 
+use crate::engine::count::{CountTable, Credit};
 use crate::engine::counters::Counters;
 use crate::engine::rto::RtoEstimator;
-use crate::engine::table::{Recorded, Table};
+use crate::engine::table::{Recorded, Status, Table};
 use crate::error::Result;
 use crate::net::{Payload, Transport};
 use crate::probe::validate::{Ignored, Validator, Verdict};
@@ -62,11 +63,18 @@ impl Heard {
     }
 }
 
+/// Where replies are recorded: the default table, and count mode's statistics.
+#[derive(Clone, Copy)]
+pub struct Tables<'a> {
+    pub table: &'a Table,
+    pub count: Option<&'a CountTable>,
+}
+
 pub fn run(
     sock: &dyn Transport,
     slot_len: usize,
     validator: &Validator,
-    table: &Table,
+    tables: Tables,
     counters: &Counters,
     clock: Clock,
     timeout: Duration,
@@ -78,6 +86,8 @@ pub fn run(
     let mut rx = sock.inbox(BATCH, slot_len);
     let mut rto = RtoEstimator::new(RTO_FLOOR, timeout);
     let mut heard = Heard::default();
+    let table = tables.table;
+    let limit_us = timeout.as_micros().min(u128::from(u32::MAX)) as u32;
     while !counters.stopped() {
         let k = rx.recv()?;
         let read_ns = epoch.elapsed().as_nanos() as u64;
@@ -100,7 +110,11 @@ pub fn run(
                 }
             };
             let verdict = admit(verdict, read_ns, table);
-            record(verdict, now_ns, table, counters, &mut rto, &mut heard);
+            if let Some(verdict) =
+                count_reply(verdict, tables.count, table, limit_us, now_ns, counters)
+            {
+                record(verdict, now_ns, table, counters, &mut rto, &mut heard);
+            }
         }
         if k > 0 && k < BATCH {
             std::thread::sleep(NAP);
@@ -129,6 +143,44 @@ fn admit(verdict: Verdict, read_ns: u64, table: &Table) -> Verdict {
         }
         Verdict::Reply { sent_ns, .. } if sent_ns > read_ns => bad,
         v => v,
+    }
+}
+
+/// Count mode: credits a reply to its (target, round) first. Only a reception goes on to
+/// the default table (status, first RTT); duplicates and late replies stop here, counted.
+fn count_reply(
+    verdict: Verdict,
+    count: Option<&CountTable>,
+    table: &Table,
+    limit_us: u32,
+    now_ns: u64,
+    counters: &Counters,
+) -> Option<Verdict> {
+    let (
+        Some(ct),
+        Verdict::Reply {
+            index,
+            round,
+            sent_ns,
+            ..
+        },
+    ) = (count, &verdict)
+    else {
+        return Some(verdict);
+    };
+    let rtt_us = (now_ns.saturating_sub(*sent_ns) / 1000).min(u64::from(u32::MAX)) as u32;
+    match ct.record(*index, *round, rtt_us, limit_us) {
+        // Later receptions change nothing there (and are no duplicates or late replies).
+        Credit::Received if table.get(*index).status == Status::Up => None,
+        Credit::Received => Some(verdict),
+        Credit::Duplicate => {
+            counters.dups.fetch_add(1, Relaxed);
+            None
+        }
+        Credit::Late => {
+            counters.late.fetch_add(1, Relaxed);
+            None
+        }
     }
 }
 
@@ -195,7 +247,6 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::table::Status;
     use crate::wire::Detail;
 
     struct Rx {

@@ -47,6 +47,8 @@ pub struct Plan<'a> {
     pub onlink: Option<&'a OnLink>,
     /// How far sending has got, for checkpoints taken while it runs.
     pub frontier: &'a Frontier,
+    /// Count mode (`-c N`): rounds to every target, answered or not.
+    pub count: Option<crate::engine::count::CountPlan<'a>>,
 }
 
 /// The positions claimed in the current round, shared by its workers and read by
@@ -190,6 +192,9 @@ fn chunk_len(rate: Option<u64>) -> u64 {
 
 /// Sends every round; returns when the last probe left or the scan was interrupted.
 pub fn run(plan: &Plan) -> Result<SendEnd> {
+    if let Some(c) = &plan.count {
+        return crate::engine::count::send(plan, c);
+    }
     let n = plan.targets.len();
     let owned = plan.shard.size(n);
     let mut last_probe = Instant::now();
@@ -257,6 +262,29 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     })
 }
 
+/// One whole round over the shard's positions, on every lane; returns when the last
+/// probe left, if any did. (Count mode's rounds; they are never resumed mid-round.)
+pub(crate) fn send_round(plan: &Plan, round: u8) -> Result<Option<Instant>> {
+    plan.frontier
+        .start_round(round, plan.shard.index, plan.shard.index);
+    let ends = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .lanes
+            .iter()
+            .map(|lane| s.spawn(move || worker(plan, lane, round)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sender worker panicked"))
+            .collect::<Vec<_>>()
+    });
+    let mut last = None;
+    for end in ends {
+        last = last.max(end?);
+    }
+    Ok(last)
+}
+
 /// One sending thread of a round: claims chunks of positions until none are left (or the
 /// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
 fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<Instant>> {
@@ -299,7 +327,7 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         while pos < n.min(p0.saturating_add(span)) {
             let i = plan.perm.at(pos) as u32;
             pos += plan.shard.count;
-            if plan.table.is_answered(i) {
+            if plan.count.is_none() && plan.table.is_answered(i) {
                 continue;
             }
             if let Some((o, seg)) = plan
@@ -374,7 +402,7 @@ fn flush_l2(
     }
     // Counted before they leave, as in `flush`: a reply may beat the end of `send`.
     for &i in &b.index {
-        plan.table.add_probe(i);
+        plan.note_probe(i);
     }
     let accepted = b.frames.send().map_err(Error::Frames)?;
     let mut sent = 0;
@@ -382,7 +410,7 @@ fn flush_l2(
         if ok {
             sent += 1;
         } else {
-            plan.table.take_back_probe(i);
+            plan.take_back_probe(i);
         }
     }
     plan.counters.sent.fetch_add(sent, Relaxed);
@@ -408,7 +436,7 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     // Counted before they leave: the receiver credits only probed targets, and a reply
     // over loopback can beat the end of `send`. Probes the kernel refused are taken back.
     for &i in &b.index {
-        plan.table.add_probe(i);
+        plan.note_probe(i);
     }
     let accepted = b.tx.send(&b.dst)?;
     let mut sent = 0;
@@ -416,7 +444,7 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
         if ok {
             sent += 1;
         } else {
-            plan.table.take_back_probe(i);
+            plan.take_back_probe(i);
         }
     }
     plan.counters.sent.fetch_add(sent, Relaxed);

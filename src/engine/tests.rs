@@ -3,6 +3,7 @@
 //! scan made of it against the profile's own truth.
 
 use super::*;
+use crate::engine::count::CountOptions;
 use crate::engine::table::Status;
 use crate::net::mem::MemNets;
 use crate::net::Transport;
@@ -29,6 +30,7 @@ fn opts(retries: u8, timeout_ms: u64) -> ScanOptions {
         shard: Shard::WHOLE,
         timestamps: false,
         senders: 1,
+        count: None,
     }
 }
 
@@ -434,4 +436,140 @@ fn a_network_that_goes_silent_leaves_the_rest_down() {
     let r = scan_with(&net, &t, &opts(1, 100), None);
     assert_eq!(r.counters.up.load(Relaxed), 0);
     assert!((0..t.len()).all(|i| r.scanned.table.get(i as u32).probes == 2));
+}
+
+fn counting(count: u16, period_ms: u64, timeout_ms: u64, keep_rtts: bool) -> ScanOptions {
+    ScanOptions {
+        count: Some(CountOptions {
+            count,
+            period: Duration::from_millis(period_ms),
+            keep_rtts,
+        }),
+        ..opts(0, timeout_ms)
+    }
+}
+
+fn stats(r: &Run, i: u64) -> crate::engine::count::Stats {
+    r.scanned
+        .count
+        .as_ref()
+        .expect("count mode")
+        .stats(i as u32)
+}
+
+#[test]
+fn count_mode_probes_every_target_every_round_and_measures_loss() {
+    // 10 % loss each way: 19 % of round trips lost. 100 live hosts × 20 probes.
+    let net = MemNets::new("seed 21\n198.18.0.0/25 alive=1-100 loss_in=0.1 loss_out=0.1 rtt=3ms\n");
+    let t = range("198.18.0.1", "198.18.0.120");
+    let r = scan_with(&net, &t, &counting(20, 20, 200, true), None);
+    let mut lost = 0u64;
+    for i in 0..t.len() {
+        let (a, s) = (t.addr_at(i), stats(&r, i));
+        assert_eq!(s.sent, 20, "{a}");
+        assert_eq!(net.sent_to(a), 20, "{a}: answered or not, every round");
+        let live = net.expect(a).as_deref() == Some("up");
+        if live {
+            lost += u64::from(s.sent - s.received);
+            let avg = s.avg_us.unwrap();
+            assert!((2_900..5_000).contains(&avg), "{a}: avg {avg} µs");
+            let rtts = r.scanned.count.as_ref().unwrap().rtts(i as u32).unwrap();
+            assert_eq!(rtts.len(), 20);
+            assert_eq!(
+                rtts.iter().flatten().count(),
+                usize::from(s.received),
+                "{a}"
+            );
+        } else {
+            assert_eq!((s.received, s.avg_us), (0, None), "{a}");
+            assert_eq!(r.scanned.table.get(i as u32).status, Status::Down);
+        }
+    }
+    // 2,000 round trips at p = 0.19: 380 ± 18 (1 σ); allow 5 σ.
+    assert!((290..=470).contains(&lost), "lost {lost} of 2000");
+    assert_eq!(r.counters.sent.load(Relaxed), 120 * 20);
+    // 19 periods of 20 ms at least between the first round and the last.
+    assert!(r.scanned.sending >= Duration::from_millis(380));
+}
+
+#[test]
+fn count_mode_rtt_statistics_follow_the_spread() {
+    let net = MemNets::new("seed 22\n198.18.0.0/29 rtt=5ms..25ms\n");
+    let t = range("198.18.0.1", "198.18.0.6");
+    let r = scan_with(&net, &t, &counting(30, 10, 300, false), None);
+    for i in 0..t.len() {
+        let s = stats(&r, i);
+        assert_eq!((s.sent, s.received), (30, 30));
+        let (min, max, avg, sd) = (
+            s.min_us.unwrap(),
+            s.max_us.unwrap(),
+            s.avg_us.unwrap(),
+            s.stddev_us.unwrap(),
+        );
+        assert!((5_000..9_000).contains(&min), "min {min}");
+        assert!((21_001..28_000).contains(&max), "max {max}");
+        assert!(min <= avg && avg <= max && (10_000..20_000).contains(&avg));
+        // Uniform over 20 ms: σ ≈ 5.8 ms.
+        assert!((3_500..8_000).contains(&sd), "stddev {sd}");
+        // The first reply's RTT is the default table's.
+        let c = r.scanned.table.get(i as u32);
+        assert_eq!(c.status, Status::Up);
+        assert!(c.rtt_us >= min && c.rtt_us <= max);
+    }
+}
+
+#[test]
+fn count_mode_duplicates_and_late_replies_are_never_receptions() {
+    // Two extra copies of every reply: counted as duplicates only.
+    let net = MemNets::new("seed 23\n198.18.0.0/29 dup=1 dup_count=2 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.6");
+    let r = scan_with(&net, &t, &counting(10, 10, 200, false), None);
+    for i in 0..t.len() {
+        assert_eq!((stats(&r, i).sent, stats(&r, i).received), (10, 10));
+    }
+    assert_eq!(r.counters.dups.load(Relaxed), 6 * 10 * 2);
+    assert_eq!(r.counters.late.load(Relaxed), 0);
+    // Replies slower than the timeout: late, none received, the host stays down.
+    let net = MemNets::new("seed 24\n198.18.0.0/29 rtt=60ms\n");
+    let r = scan_with(&net, &t, &counting(8, 20, 30, false), None);
+    for i in 0..t.len() {
+        assert_eq!((stats(&r, i).sent, stats(&r, i).received), (8, 0));
+        assert_eq!(r.scanned.table.get(i as u32).status, Status::Down);
+    }
+    assert!(
+        r.counters.late.load(Relaxed) >= 6 * 6,
+        "{:?}",
+        r.counters.late
+    );
+}
+
+#[test]
+fn count_mode_stops_sending_on_an_interrupt() {
+    let net = MemNets::new("seed 25\n198.18.0.0/29 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.6");
+    let counters = Counters::default();
+    let o = counting(1000, 10, 100, false);
+    let interrupts = counters.interrupts.clone();
+    let mut ticks = 0;
+    let mut tick = || {
+        ticks += 1;
+        if ticks == 3 {
+            interrupts.fetch_add(1, Relaxed);
+        }
+    };
+    let ends = net.endpoints();
+    let scanned = run(
+        &t,
+        &o,
+        None,
+        &ends,
+        &counters,
+        None,
+        &mut tick,
+        &mut |_, _| {},
+    )
+    .unwrap();
+    let sent = scanned.count.as_ref().unwrap().stats(0).sent;
+    assert!(sent > 0 && sent < 200, "sent {sent}");
+    assert!(scanned.stopped_at.is_none(), "nothing to resume");
 }

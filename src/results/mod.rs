@@ -4,6 +4,7 @@
 pub mod diff;
 pub mod merge;
 pub mod output;
+pub mod prom;
 pub mod rdns;
 pub mod reader;
 pub mod sink;

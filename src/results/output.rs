@@ -3,6 +3,7 @@
 //! formatted in parallel chunks (rayon) and written in order, a bounded number of chunks at
 //! a time, so a /8 never holds all its text at once.
 
+use crate::engine::count::CountTable;
 use crate::engine::onlink::OnLink;
 use crate::engine::receiver::Heard;
 use crate::engine::table::{Cell, Status, Table};
@@ -28,12 +29,22 @@ pub enum Field {
     Vendor,
     SeenAt,
     Hostname,
+    Sent,
+    Received,
+    LossPct,
+    RttMinMs,
+    RttAvgMs,
+    RttMaxMs,
+    RttStddevMs,
+    Rtts,
 }
 
 impl Field {
     /// The contract's columns, in order: the first ten of `ALL`.
     pub const DEFAULT: &'static [Field] = Field::ALL.split_at(10).0;
-    pub const ALL: [Field; 12] = [
+    /// The columns count mode appends.
+    pub const COUNT: &'static [Field] = Field::ALL.split_at(12).1.split_at(7).0;
+    pub const ALL: [Field; 20] = [
         Field::Addr,
         Field::Status,
         Field::RttMs,
@@ -46,7 +57,20 @@ impl Field {
         Field::Vendor,
         Field::SeenAt,
         Field::Hostname,
+        Field::Sent,
+        Field::Received,
+        Field::LossPct,
+        Field::RttMinMs,
+        Field::RttAvgMs,
+        Field::RttMaxMs,
+        Field::RttStddevMs,
+        Field::Rtts,
     ];
+
+    /// Fields that only count mode fills.
+    pub fn count_only(self) -> bool {
+        Field::ALL[12..].contains(&self)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -62,6 +86,14 @@ impl Field {
             Field::Vendor => "vendor",
             Field::SeenAt => "seen_at",
             Field::Hostname => "hostname",
+            Field::Sent => "sent",
+            Field::Received => "received",
+            Field::LossPct => "loss_pct",
+            Field::RttMinMs => "rtt_min_ms",
+            Field::RttAvgMs => "rtt_avg_ms",
+            Field::RttMaxMs => "rtt_max_ms",
+            Field::RttStddevMs => "rtt_stddev_ms",
+            Field::Rtts => "rtts",
         }
     }
 
@@ -75,6 +107,8 @@ pub enum Format {
     Csv,
     Json,
     Ndjson,
+    /// Prometheus text exposition (see `prom`).
+    Prometheus,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +134,8 @@ pub struct Results<'a> {
     pub onlink: Option<&'a OnLink>,
     /// MACs learned by the run this one resumes.
     pub macs: &'a HashMap<u32, Mac>,
+    /// Count mode's statistics.
+    pub count: Option<&'a CountTable>,
 }
 
 /// A target's row facts beyond its table cell.
@@ -133,6 +169,10 @@ enum Value {
     Int(u64),
     /// Milliseconds with three decimals.
     Ms(u32),
+    /// A number with one decimal, in tenths.
+    Tenths(u64),
+    /// Every probe's RTT (count mode), `None` for no reply.
+    List(Vec<Option<u32>>),
     Null,
 }
 
@@ -173,7 +213,11 @@ fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
             (Status::Unreachable, Some(a)) => Value::Str(a.to_string()),
             _ => Value::Null,
         },
-        Field::Probes => Value::Int(u64::from(c.probes)),
+        Field::Probes => match r.count {
+            Some(ct) => Value::Int(u64::from(ct.stats(i).sent)),
+            None => Value::Int(u64::from(c.probes)),
+        },
+        f if f.count_only() => r.count.map_or(Value::Null, |ct| count_value(f, ct, i)),
         Field::Dups => Value::Int(u64::from(c.dups)),
         Field::Detail if c.status == Status::Unreachable => Value::Str(c.detail.as_str().into()),
         Field::SeenAt => match r.table.seen_ms(i) {
@@ -191,12 +235,44 @@ fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
     }
 }
 
+fn count_value(f: Field, ct: &CountTable, i: u32) -> Value {
+    let s = ct.stats(i);
+    let ms = |v: Option<u32>| v.map_or(Value::Null, Value::Ms);
+    match f {
+        Field::Sent => Value::Int(u64::from(s.sent)),
+        Field::Received => Value::Int(u64::from(s.received)),
+        Field::LossPct => s.loss_permille().map_or(Value::Null, Value::Tenths),
+        Field::RttMinMs => ms(s.min_us),
+        Field::RttAvgMs => ms(s.avg_us),
+        Field::RttMaxMs => ms(s.max_us),
+        Field::RttStddevMs => ms(s.stddev_us),
+        Field::Rtts => ct.rtts(i).map_or(Value::Null, Value::List),
+        _ => Value::Null,
+    }
+}
+
+fn ms_text(us: u32) -> String {
+    format!("{}.{:03}", us / 1000, us % 1000)
+}
+
+fn ms_json(us: u32) -> serde_json::Value {
+    serde_json::Number::from_f64(f64::from(us) / 1000.0)
+        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+}
+
 fn csv_text(v: Value, raw: bool) -> String {
     match v {
         Value::Str(s) if raw => s,
         Value::Str(s) => guard(s),
         Value::Int(n) => n.to_string(),
-        Value::Ms(us) => format!("{}.{:03}", us / 1000, us % 1000),
+        Value::Ms(us) => ms_text(us),
+        Value::Tenths(t) => format!("{}.{}", t / 10, t % 10),
+        // As fping -C prints them: space-separated, '-' for a probe without reply.
+        Value::List(v) => v
+            .iter()
+            .map(|r| r.map_or_else(|| "-".to_string(), ms_text))
+            .collect::<Vec<_>>()
+            .join(" "),
         Value::Null => String::new(),
     }
 }
@@ -205,8 +281,13 @@ fn json_value(v: Value) -> serde_json::Value {
     match v {
         Value::Str(s) => s.into(),
         Value::Int(n) => n.into(),
-        Value::Ms(us) => serde_json::Number::from_f64(f64::from(us) / 1000.0)
+        Value::Ms(us) => ms_json(us),
+        Value::Tenths(t) => serde_json::Number::from_f64(t as f64 / 10.0)
             .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::List(v) => v
+            .into_iter()
+            .map(|r| r.map_or(serde_json::Value::Null, ms_json))
+            .collect(),
         Value::Null => serde_json::Value::Null,
     }
 }
@@ -286,29 +367,59 @@ impl<W: Write> CsvOut<W> {
 const CHUNK: u64 = 1 << 16;
 
 /// Formats the rows of targets `range` (in address order) for `layout`.
+/// Target `i`'s row facts, if `layout` wants a row for it.
+fn wanted(i: u32, layout: &Layout, r: &Results) -> Option<(Seen, Cell)> {
+    let c = r.table.get(i);
+    let seen = Seen {
+        i,
+        addr: r.targets.addr_at(u64::from(i)),
+        mac: r
+            .onlink
+            .and_then(|o| o.mac_of(u64::from(i)))
+            .or_else(|| r.macs.get(&i).copied()),
+    };
+    let wanted = c.status == Status::Up
+        || seen.neighbour_only(&c)
+        || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
+    wanted.then_some((seen, c))
+}
+
+/// A host as the metrics see it.
+pub struct Host {
+    pub i: u32,
+    pub addr: IpAddr,
+    /// Answered echo (or, on link, ARP / neighbour discovery).
+    pub up: bool,
+    /// The first reply's RTT.
+    pub rtt_us: Option<u32>,
+}
+
+/// The hosts `layout` writes a row for, in address order.
+pub fn hosts<'a>(layout: &'a Layout, r: &'a Results) -> impl Iterator<Item = Host> + 'a {
+    (0..r.targets.len()).filter_map(move |i| {
+        let (seen, c) = wanted(i as u32, layout, r)?;
+        let echo = c.status == Status::Up;
+        Some(Host {
+            i: seen.i,
+            addr: seen.addr,
+            up: echo || seen.neighbour_only(&c),
+            rtt_us: echo.then_some(c.rtt_us),
+        })
+    })
+}
+
 fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Result<Vec<u8>> {
     let rows = range.filter_map(|i| {
-        let i = i as u32;
-        let c = r.table.get(i);
-        let seen = Seen {
-            i,
-            addr: r.targets.addr_at(u64::from(i)),
-            mac: r
-                .onlink
-                .and_then(|o| o.mac_of(u64::from(i)))
-                .or_else(|| r.macs.get(&i).copied()),
-        };
-        let wanted = c.status == Status::Up
-            || seen.neighbour_only(&c)
-            || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
-        wanted.then(|| {
+        let (seen, c) = wanted(i as u32, layout, r)?;
+        Some(
             layout
                 .fields
                 .iter()
-                .map(move |&f| (f, value(f, &seen, &c, r)))
-        })
+                .map(move |&f| (f, value(f, &seen, &c, r))),
+        )
     });
     match layout.format {
+        Format::Prometheus => Ok(Vec::new()),
         Format::Csv => {
             let mut w = csv_writer(Vec::new());
             for row in rows {
@@ -343,6 +454,7 @@ fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Resul
 /// Writes every wanted row, with the header (CSV) or brackets (JSON) around them.
 pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io::Result<()> {
     match layout.format {
+        Format::Prometheus => return crate::results::prom::write_hosts(out, layout, r),
         Format::Csv => {
             let mut head = csv_writer(Vec::new());
             head.write_record(layout.fields.iter().map(|f| f.name()))?;
@@ -383,7 +495,7 @@ pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::wire::Detail;
     use std::net::Ipv4Addr;
@@ -414,6 +526,7 @@ mod tests {
             partial: false,
             onlink: None,
             macs: &HashMap::new(),
+            count: None,
         };
         let mut out = Vec::new();
         write(&mut out, layout, &r).unwrap();
@@ -461,6 +574,7 @@ mod tests {
             partial: false,
             onlink: Some(&onlink),
             macs: &HashMap::new(),
+            count: None,
         };
         let mut out = Vec::new();
         write(&mut out, &layout(Format::Csv, Field::DEFAULT, false), &r).unwrap();
@@ -581,6 +695,7 @@ mod tests {
                 partial: false,
                 onlink: None,
                 macs: &HashMap::new(),
+                count: None,
             };
             for raw in [false, true] {
                 let mut lay = layout(Format::Csv, &fields, false);
@@ -635,5 +750,70 @@ mod tests {
             .collect();
         assert_eq!(addrs.len() as u64, n);
         assert!(addrs.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// Targets .1 (answered 3 of 4 probes: 1, 2, 4 ms) and .2 (none of 4).
+    pub(crate) fn count_fixture() -> (Targets, Table, CountTable) {
+        use crate::engine::count::CountOptions;
+        let targets = Targets::from_v4(vec![(0xC612_0001, 0xC612_0002)], vec![]);
+        let table = Table::new(2, false);
+        let o = CountOptions {
+            count: 4,
+            period: Duration::from_secs(1),
+            keep_rtts: true,
+        };
+        let ct = CountTable::new(2, &o);
+        for r in 0..4u8 {
+            for i in 0..2 {
+                ct.begin(i);
+            }
+            if r != 2 {
+                ct.record(0, r, 1000 * (u32::from(r) + 1), 1_000_000);
+            }
+        }
+        table.add_probe(0);
+        table.add_probe(1);
+        table.record_reply(0, 1000, 64, 0);
+        (targets, table, ct)
+    }
+
+    #[test]
+    fn count_mode_columns_and_rtts() {
+        let (t, table, ct) = count_fixture();
+        let heard = Heard::default();
+        let names = HashMap::new();
+        let r = Results {
+            targets: &t,
+            table: &table,
+            heard: &heard,
+            started: SystemTime::UNIX_EPOCH,
+            hostnames: &names,
+            partial: false,
+            onlink: None,
+            macs: &HashMap::new(),
+            count: Some(&ct),
+        };
+        let mut fields = vec![Field::Addr, Field::Status, Field::RttMs, Field::Probes];
+        fields.extend_from_slice(Field::COUNT);
+        fields.push(Field::Rtts);
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, true), &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,status,rtt_ms,probes,sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms,rtts\r\n\
+             198.18.0.1,up,1.000,4,4,3,25.0,1.000,2.333,4.000,1.247,1.000 2.000 - 4.000\r\n\
+             198.18.0.2,down,,4,4,0,100.0,,,,,- - - -\r\n"
+        );
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Ndjson, &fields, true), &r).unwrap();
+        let rows: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows[0]["loss_pct"], 25.0);
+        assert_eq!(rows[0]["rtts"], serde_json::json!([1.0, 2.0, null, 4.0]));
+        assert_eq!(rows[1]["rtt_avg_ms"], serde_json::Value::Null);
+        assert_eq!(rows[1]["received"], 0);
     }
 }

@@ -113,7 +113,9 @@ impl Header {
             if names[..i].contains(name) {
                 return Err(format!("header names column '{name}' twice"));
             }
-            cols.push(Field::parse(name).map(Col::Known).unwrap_or_else(|| {
+            // Count mode's columns are carried as text, like unknown ones.
+            let known = Field::parse(name).filter(|f| !f.count_only());
+            cols.push(known.map(Col::Known).unwrap_or_else(|| {
                 others += 1;
                 Col::Other(others - 1)
             }));
@@ -243,6 +245,7 @@ impl Row {
                 Col::Known(Field::Vendor) => self.vendor.clone(),
                 Col::Known(Field::SeenAt) => self.seen_at.clone(),
                 Col::Known(Field::Hostname) => self.hostname.clone(),
+                Col::Known(_) => String::new(),
                 Col::Other(i) => self.extra.get(*i).cloned().unwrap_or_default(),
             })
             .collect()
@@ -328,6 +331,8 @@ pub fn parse_row<'a>(
             Col::Known(Field::Vendor) => row.vendor = unguard(f).to_string(),
             Col::Known(Field::SeenAt) => row.seen_at = unguard(f).to_string(),
             Col::Known(Field::Hostname) => row.hostname = unguard(f).to_string(),
+            // Header::parse makes count-mode columns `Other`.
+            Col::Known(_) => {}
             Col::Other(i) => row.extra[*i] = unguard(f).to_string(),
         }
     }

@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod eta;
+pub mod every;
 pub mod interrupt;
 pub mod journal;
 pub mod progress;
@@ -18,7 +19,9 @@ use crate::error::{warn, Error, Result};
 use crate::net::kernel::{SocketChoice, Sockets};
 use crate::net::packet::PacketSocket;
 use crate::net::route::{self, Netlink};
+use crate::results::output::Format;
 use crate::results::output::{self, Results};
+use crate::results::prom;
 use crate::results::rdns;
 use crate::results::sink::Sink;
 use crate::results::summary::{RunInfo, Summary};
@@ -27,7 +30,10 @@ use crate::targets::{self, Role, Span, Targets};
 use crate::wire::ether::Mac;
 use checkpoint::Checkpointer;
 use std::collections::HashMap;
-use std::time::SystemTime;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
 pub const MAX_TARGETS: u64 = 1 << 28;
@@ -110,35 +116,138 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     if let Some(j) = &json_sink {
         j.recheck()?;
     }
-    let counters = Counters::default();
-    interrupt::install(counters.interrupts.clone()).map_err(Error::Signals)?;
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    interrupt::install(interrupts.clone()).map_err(Error::Signals)?;
+    let cx = Ctx {
+        cfg,
+        targets: &targets,
+        opts: &opts,
+        resume: resume.as_ref(),
+        journal,
+        earlier_macs: &earlier_macs,
+        socks: &socks,
+        onlink: onlink.as_ref(),
+        interrupts: &interrupts,
+        unresolved: &unresolved,
+    };
+    let Some(every) = cfg.every else {
+        let out = RunOut::Once {
+            sink,
+            json: json_sink,
+        };
+        return Ok(one_run(&cx, out, None)?.outcome);
+    };
+    drop((sink, json_sink));
+    repeat(&cx, every)
+}
+
+/// What every run of an invocation shares: the targets, the open sockets, the signals.
+struct Ctx<'a> {
+    cfg: &'a Config,
+    targets: &'a Targets,
+    opts: &'a engine::ScanOptions,
+    resume: Option<&'a engine::Prior<'a>>,
+    journal: Option<&'a journal::Journal>,
+    /// MACs an earlier run learned at layer 2.
+    earlier_macs: &'a HashMap<u32, Mac>,
+    socks: &'a Sockets,
+    onlink: Option<&'a OnLink>,
+    interrupts: &'a Arc<AtomicUsize>,
+    /// Target names that did not resolve (skipped, listed in the summary).
+    unresolved: &'a [String],
+}
+
+/// Where one run's output goes.
+enum RunOut {
+    /// The single run of a plain invocation: the sinks prepared before anything was sent.
+    Once { sink: Sink, json: Option<Sink> },
+    /// Run `n` of `--every`.
+    Repeated { n: u64, dest: every::Dest },
+}
+
+struct RunEnd {
+    outcome: Outcome,
+    snapshot: every::Snapshot,
+}
+
+/// `--every`: runs until `--runs` or an interrupt, `every` from one start to the next;
+/// an interrupt during a run ends after that run's output.
+fn repeat(cx: &Ctx, every: Duration) -> Result<Outcome> {
+    let dest = every::Dest::of(cx.cfg.output.as_deref(), cx.cfg.layout.format);
+    let mut prev: Option<every::Snapshot> = None;
+    let mut n = 0;
+    loop {
+        n += 1;
+        let started = Instant::now();
+        let out = RunOut::Repeated {
+            n,
+            dest: dest.clone(),
+        };
+        let end = one_run(cx, out, prev.as_ref())?;
+        let last = cx.cfg.runs.is_some_and(|r| n >= r);
+        if end.outcome.interrupted || last {
+            return Ok(end.outcome);
+        }
+        prev = Some(end.snapshot);
+        let next = started + every;
+        while Instant::now() < next {
+            if cx.interrupts.load(Relaxed) > 0 {
+                return Ok(Outcome {
+                    interrupted: true,
+                    ..end.outcome
+                });
+            }
+            std::thread::sleep(next.saturating_duration_since(Instant::now()).min(TICK));
+        }
+    }
+}
+
+/// How often the wait between runs looks for an interrupt.
+const TICK: Duration = Duration::from_millis(50);
+
+/// One scan and its output; with a previous run's snapshot, the changes on stderr.
+fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunEnd> {
+    let (cfg, targets, opts, onlink) = (cx.cfg, cx.targets, cx.opts, cx.onlink);
+    let (resume, journal, earlier_macs) = (cx.resume, cx.journal, cx.earlier_macs);
+    let once = matches!(out, RunOut::Once { .. });
+    let run_n = match &out {
+        RunOut::Repeated { n, .. } => Some(*n),
+        RunOut::Once { .. } => None,
+    };
+    let counters = Counters {
+        interrupts: cx.interrupts.clone(),
+        ..Counters::default()
+    };
     let shape = crate::run::eta::Shape {
         rounds: opts.retries + 1,
         owned: opts.shard.size(targets.len()),
         timeout: opts.timeout,
     };
     let mut progress = Progress::new(cfg.quiet, cfg.status_interval, shape, opts.rate);
-    let fp = state::fingerprint(&targets, &opts);
+    let fp = state::fingerprint(targets, opts);
     let mut saver = Checkpointer::new(cfg.state_path(), opts.seed, fp);
     let mac = |i: u32| {
         onlink
-            .as_ref()
             .and_then(|o| o.mac_of(u64::from(i)))
             .or_else(|| earlier_macs.get(&i).copied())
     };
     let scanned = engine::run(
-        &targets,
-        &opts,
-        resume.as_ref(),
-        &socks.endpoints(),
+        targets,
+        opts,
+        resume,
+        &cx.socks.endpoints(),
         &counters,
-        onlink.as_ref(),
+        onlink,
         &mut || progress.tick(&counters),
-        &mut |table, pos| saver.periodic(table, pos, &mac),
+        // Repeated runs start afresh each time: nothing to checkpoint or resume.
+        &mut |table, pos| {
+            if once {
+                saver.periodic(table, pos, &mac)
+            }
+        },
     )?;
     progress.finish();
-    let kernel_drops = socks.kernel_drops();
-    drop(socks);
+    let kernel_drops = cx.socks.kernel_drops();
     let table = &scanned.table;
     // A resumed run with its journal has every earlier answer: its output is whole
     // unless some answer has no row (marked prior: a state without its journal).
@@ -180,31 +289,58 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         .responders
         .extend(scanned.heard.responders.iter().map(|(&i, &a)| (i, a)));
     let results = Results {
-        targets: &targets,
+        targets,
         table,
         heard: &heard_all,
-        macs: &earlier_macs,
+        macs: earlier_macs,
         started: scanned.started,
         hostnames: &hostnames,
         partial,
-        onlink: onlink.as_ref(),
+        onlink,
+        count: scanned.count.as_ref(),
+    };
+    let facts = prom::ScanFacts {
+        targets: summary.targets,
+        up: summary.up,
+        elapsed: scanned.elapsed,
+        probes: summary.probes,
+        started: scanned.started,
+    };
+    let fill = |w: &mut dyn Write| -> std::io::Result<()> {
+        output::write(w, &cfg.layout, &results)?;
+        if cfg.layout.format == Format::Prometheus {
+            prom::write_scan(w, &facts)?;
+        }
+        Ok(())
     };
     // The journal and state first: with them nothing is lost if the output fails.
     let saved = match scanned.stopped_at {
-        Some(pos) => saver.save(table, pos, &mac).map(|()| {
+        Some(pos) if once => saver.save(table, pos, &mac).map(|()| {
             warn(format_args!(
                 "sweep: interrupted: continue with --resume {}",
                 saver.state.display()
             ))
         }),
-        None => Ok(()),
+        _ => Ok(()),
     };
     // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
     let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
-    let ended = match saved {
-        Err(e) => Err(e),
-        Ok(()) => match sink.finish(|w| output::write(w, &cfg.layout, &results)) {
-            Ok(()) if scanned.stopped_at.is_none() => {
+    let (written, json) = match (saved, out) {
+        (Err(e), RunOut::Once { json, .. }) => (Err(e), json),
+        (Err(e), RunOut::Repeated { .. }) => (Err(e), None),
+        (Ok(()), RunOut::Once { sink, json }) => (sink.finish(fill), json),
+        (Ok(()), RunOut::Repeated { n, dest }) => {
+            let ndjson = cfg.layout.format == Format::Ndjson;
+            let json = match cfg.summary_json.as_deref() {
+                Some(p) => Some(Sink::prepare(Some(p))?),
+                None => None,
+            };
+            (write_run(&dest, n, scanned.started, ndjson, fill), json)
+        }
+    };
+    let ended = match written {
+        Ok(()) if scanned.stopped_at.is_none() => {
+            if once {
                 // The output now holds the whole inventory: the checkpoints, this run's
                 // and the ones it resumed, are obsolete.
                 saver.remove();
@@ -212,35 +348,35 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
                     let _ = std::fs::remove_file(crate::run::journal::path_for(p));
                     let _ = std::fs::remove_file(p);
                 }
-                Ok(())
             }
-            Ok(()) => Ok(()),
-            // The reader went away with the signal: still an interrupted run (130), not
-            // the success a closed pipe otherwise is.
-            Err(e) if e.is_broken_pipe() && interrupted => Ok(()),
-            Err(e) if e.is_broken_pipe() => {
-                saver.remove();
-                Err(e)
+            Ok(())
+        }
+        Ok(()) => Ok(()),
+        // The reader went away with the signal: still an interrupted run (130), not the
+        // success a closed pipe otherwise is.
+        Err(e) if e.is_broken_pipe() && interrupted => Ok(()),
+        Err(e) if e.is_broken_pipe() => {
+            saver.remove();
+            Err(e)
+        }
+        Err(e) => {
+            // Probes went out: keep what they found. Everything was sent unless stopped.
+            let pos = scanned.stopped_at.unwrap_or(Position {
+                round: opts.retries + 1,
+                pos: opts.shard.index,
+            });
+            if once && (scanned.stopped_at.is_some() || saver.save(table, pos, &mac).is_ok()) {
+                warn(format_args!(
+                    "sweep: the results are saved in {}: write them with the same targets \
+                     and --resume {} -o FILE",
+                    saver.journal.display(),
+                    saver.state.display()
+                ));
             }
-            Err(e) => {
-                // Probes went out: keep what they found. Everything was sent unless stopped.
-                let pos = scanned.stopped_at.unwrap_or(Position {
-                    round: opts.retries + 1,
-                    pos: opts.shard.index,
-                });
-                if scanned.stopped_at.is_some() || saver.save(table, pos, &mac).is_ok() {
-                    warn(format_args!(
-                        "sweep: the results are saved in {}: write them with the same targets \
-                         and --resume {} -o FILE",
-                        saver.journal.display(),
-                        saver.state.display()
-                    ));
-                }
-                Err(e)
-            }
-        },
+            Err(e)
+        }
     };
-    summary.unresolved = unresolved;
+    summary.unresolved = cx.unresolved.to_vec();
     let outcome = Outcome {
         up: summary.up,
         interrupted,
@@ -248,7 +384,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     if ended.is_ok() && !cfg.quiet {
         warn(format_args!("{summary}"));
     }
-    if let Some(json) = json_sink {
+    if let Some(json) = json {
         let exit_code = match &ended {
             Ok(()) => outcome.exit_code(),
             Err(e) if e.is_broken_pipe() => 0,
@@ -272,7 +408,63 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
             (Err(_), Err(e)) => warn(format_args!("sweep: {e}")),
         }
     }
-    ended.map(|()| outcome)
+    ended?;
+    let snapshot = match cfg.every {
+        Some(_) => every::snapshot(targets, table, &mac),
+        None => every::Snapshot::new(),
+    };
+    // Not silenced by -q: telling what changed is what repeated runs are for.
+    if let (Some(prev), Some(n)) = (prev, run_n) {
+        for line in every::changes(prev, &snapshot, n) {
+            warn(format_args!("{line}"));
+        }
+    }
+    Ok(RunEnd { outcome, snapshot })
+}
+
+/// Writes run `n` of `--every`: the whole text is made first, so a file only ever holds
+/// whole runs (replaced by rename, or appended in one write and synced).
+fn write_run(
+    dest: &every::Dest,
+    n: u64,
+    started: SystemTime,
+    ndjson: bool,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    use every::Dest;
+    match dest {
+        Dest::Stdout | Dest::Append(_) => {
+            let mut text = Vec::new();
+            fill(&mut text).map_err(Error::Write)?;
+            if ndjson {
+                text = every::tag_lines(&text, n, started);
+            }
+            match dest {
+                Dest::Append(path) => append(path, &text).map_err(|source| Error::WriteResults {
+                    path: path.clone(),
+                    source,
+                }),
+                _ => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&text)
+                        .and_then(|()| out.flush())
+                        .map_err(Error::Write)
+                }
+            }
+        }
+        Dest::PerRun(path) => Sink::prepare(Some(&every::run_path(path, started)))?.finish(fill),
+        Dest::Replace(path) => Sink::prepare(Some(path))?.finish(fill),
+    }
+}
+
+/// Appends `bytes` to `path` in one write and syncs it.
+fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()
 }
 
 /// How on-link targets will be probed.

@@ -282,6 +282,7 @@ mod tests {
             shard,
             timestamps: false,
             senders: 0,
+            count: None,
         }
     }
 

@@ -229,15 +229,35 @@ impl<A: Addr> SimNet<A> {
 
     /// Starts sweep-sim with `profile` and extra command-line `args`.
     pub fn start_with(profile: &str, args: &[&str]) -> Result<Self, String> {
-        let bin = sim_bin()?;
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let base = dir.path().to_path_buf();
+        let ns = Netns::new()?;
+        let mut sim = SimNet {
+            child: None,
+            dir,
+            truth: BTreeMap::new(),
+            ns,
+        };
+        sim.spawn(profile, args)?;
+        Ok(sim)
+    }
+
+    /// Stops the simulator and starts another with `profile` in the same namespace (a
+    /// network that changed between two scans); returns once it answers.
+    pub fn restart(&mut self, profile: &str) -> Result<(), String> {
+        self.terminate();
+        self.spawn(profile, &[])
+    }
+
+    /// Starts sweep-sim in this namespace and waits until it is ready.
+    fn spawn(&mut self, profile: &str, args: &[&str]) -> Result<(), String> {
+        let bin = sim_bin()?;
+        let base = self.dir.path().to_path_buf();
         let p = |name: &str| base.join(name);
+        let _ = std::fs::remove_file(p("ready"));
         std::fs::write(p("profile.txt"), profile).map_err(|e| e.to_string())?;
         let stderr = std::fs::File::create(p("stderr")).map_err(|e| e.to_string())?;
-        let ns = Netns::new()?;
         let child = Command::new("ip")
-            .args(["netns", "exec", &ns.name])
+            .args(["netns", "exec", &self.ns.name])
             .arg(&bin)
             .arg("--profile")
             .arg(p("profile.txt"))
@@ -254,29 +274,32 @@ impl<A: Addr> SimNet<A> {
             .stderr(stderr)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let mut sim = SimNet {
-            child: Some(child),
-            dir,
-            truth: BTreeMap::new(),
-            ns,
-        };
+        self.child = Some(child);
         let start = Instant::now();
         while !p("ready").exists() {
-            let exited = sim.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
             if let Some(st) = exited {
-                return Err(format!("sweep-sim exited ({st}): {}", sim.stderr()));
+                return Err(format!("sweep-sim exited ({st}): {}", self.stderr()));
             }
             if start.elapsed() > READY_LIMIT {
                 return Err(format!(
                     "sweep-sim not ready after {READY_LIMIT:?}: {}",
-                    sim.stderr()
+                    self.stderr()
                 ));
             }
             thread::sleep(Duration::from_millis(20));
         }
         let text = std::fs::read_to_string(p("truth.csv")).map_err(|e| e.to_string())?;
-        sim.truth = parse_sim_truth(&text)?;
-        Ok(sim)
+        self.truth = parse_sim_truth(&text)?;
+        Ok(())
+    }
+
+    /// The directory the simulator's files are in (for a test's own outputs too).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn stderr(&self) -> String {
