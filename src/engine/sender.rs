@@ -400,23 +400,7 @@ fn flush_l2(
                 .push(|buf| onlink::write_solicitation(buf, us, src, dst)),
         }
     }
-    // Counted before they leave, as in `flush`: a reply may beat the end of `send`.
-    for &i in &b.index {
-        plan.note_probe(i);
-    }
-    let accepted = b.frames.send().map_err(Error::Frames)?;
-    let mut sent = 0;
-    for (&i, &ok) in b.index.iter().zip(accepted) {
-        if ok {
-            sent += 1;
-        } else {
-            plan.take_back_probe(i);
-        }
-    }
-    plan.counters.sent.fetch_add(sent, Relaxed);
-    plan.counters
-        .send_errors
-        .fetch_add(b.index.len() as u64 - sent, Relaxed);
+    send_counted(plan, &b.index, || b.frames.send().map_err(Error::Frames))?;
     b.index.clear();
     Ok(Instant::now())
 }
@@ -433,14 +417,26 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     for (k, &i) in b.index.iter().enumerate() {
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
-    // Counted before they leave: the receiver credits only probed targets, and a reply
-    // over loopback can beat the end of `send`. Probes the kernel refused are taken back.
-    for &i in &b.index {
+    send_counted(plan, &b.index, || b.tx.send(&b.dst))?;
+    b.index.clear();
+    b.dst.clear();
+    Ok(Instant::now())
+}
+
+/// Sends a batch for targets `index` with `send`, which says which went out. Probes are
+/// counted before they leave: the receiver credits only probed targets, and a reply over
+/// loopback can beat the end of `send`. Probes that were refused are taken back.
+fn send_counted<'b>(
+    plan: &Plan,
+    index: &[u32],
+    send: impl FnOnce() -> Result<&'b [bool]>,
+) -> Result<()> {
+    for &i in index {
         plan.note_probe(i);
     }
-    let accepted = b.tx.send(&b.dst)?;
+    let accepted = send()?;
     let mut sent = 0;
-    for (&i, &ok) in b.index.iter().zip(accepted) {
+    for (&i, &ok) in index.iter().zip(accepted) {
         if ok {
             sent += 1;
         } else {
@@ -450,10 +446,8 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     plan.counters.sent.fetch_add(sent, Relaxed);
     plan.counters
         .send_errors
-        .fetch_add(b.index.len() as u64 - sent, Relaxed);
-    b.index.clear();
-    b.dst.clear();
-    Ok(Instant::now())
+        .fetch_add(index.len() as u64 - sent, Relaxed);
+    Ok(())
 }
 
 /// Waits one retry interval after the previous round; false if there is nothing left to
