@@ -401,14 +401,17 @@ scale_run() {
 	local wall user sys rss cpu probes up
 	read -r wall user sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$WORK/time" | tail -1)
 	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
-	probes=$(grep -oE '[0-9]+ probes in' "$out" | awk '{print $1}' || true)
-	up=$(grep -oE '[0-9]+ up' "$out" | head -1 | awk '{print $1}' || true)
+	# The summary line (stderr also carries status lines every 5 s: not those).
+	local summary
+	summary=$(grep -E '^sweep: [0-9]+ targets:' "$out" | tail -1 || true)
+	probes=$(grep -oE '[0-9]+ probes in' <<<"$summary" | awk '{print $1}' || true)
+	up=$(grep -oE '[0-9]+ up' <<<"$summary" | head -1 | awk '{print $1}' || true)
 	local scan_s
-	scan_s=$(grep -oE 'probes in [0-9.]+ s' "$out" | awk '{print $3}' || true)
+	scan_s=$(grep -oE 'probes in [0-9.]+ s' <<<"$summary" | awk '{print $3}' || true)
 	local recall
 	recall=$(awk -v u="${up:-0}" 'BEGIN { printf "%.5f", u / 16777214 }')
 	local note pps_s
-	pps_s=$(grep -oE '[0-9]+ pps while sending' "$out" || true)
+	pps_s=$(grep -oE '[0-9]+ pps while sending' <<<"$summary" || true)
 	note="scan phase ${scan_s:-?} s (${pps_s:-? pps}); CSV to /dev/null"
 	echo "$(date -u +%FT%TZ),scale,1,sweep-max,\"sweep --seed 1 --rate max -o /dev/null 127.0.0.0/8\",16777214,$rc,$wall,$user,$sys,$cpu,$rss,,${probes},$(awk -v p="${probes:-0}" -v w="$wall" 'BEGIN { printf "%.0f", p / w }'),16777214,${up},${up},$recall,0,0,0,0,\"$note\"" >>"$WORK/results.csv"
 	echo "  rc $rc wall ${wall}s cpu ${cpu}s rss ${rss}kB: $(tail -1 "$out")"

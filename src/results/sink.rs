@@ -233,6 +233,31 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     }
 }
 
+/// `write_atomically` for text made while it is written: `fill` streams into the temp
+/// file (buffered), so a large checkpoint never sits in memory whole.
+pub fn write_atomically_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    match resolve(path)? {
+        Target::InPlace { path, append } => {
+            let mut w = io::BufWriter::new(open_in_place(&path, append)?);
+            fill(&mut w)?;
+            w.flush()
+        }
+        Target::Replace(target) => {
+            let mut tmp = temp_beside(&target)?;
+            {
+                let mut w = io::BufWriter::new(tmp.as_file_mut());
+                fill(&mut w)?;
+                w.flush()?;
+            }
+            set_readable(tmp.as_file())?;
+            persist(tmp, &target)
+        }
+    }
+}
+
 /// fsync the temp file, rename it to `path`, fsync the directory holding both, so after
 /// a crash `path` holds the old bytes or all of the new ones.
 fn persist(tmp: NamedTempFile, path: &Path) -> io::Result<()> {

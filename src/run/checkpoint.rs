@@ -68,6 +68,9 @@ pub struct Checkpointer {
     pub written: bool,
     /// A failure was reported already (a full disk would otherwise say so every time).
     warned: bool,
+    /// When the next periodic checkpoint is due: a big scan's checkpoints take a while,
+    /// so they are spaced to cost at most about 5 % of the scan.
+    next: Option<std::time::Instant>,
 }
 
 impl Checkpointer {
@@ -79,6 +82,7 @@ impl Checkpointer {
             fingerprint,
             written: false,
             warned: false,
+            next: None,
         }
     }
 
@@ -95,7 +99,7 @@ impl Checkpointer {
         // also takes). Written the other way round, so a kill between the two writes
         // leaves a journal newer than the state, never older.
         let st = State::capture(self.seed, self.fingerprint, position, table);
-        Journal::capture(self.fingerprint, table, mac).write(&self.journal)?;
+        Journal::write_table(&self.journal, self.fingerprint, table, mac)?;
         st.write(&self.state)?;
         self.written = true;
         Ok(())
@@ -109,7 +113,13 @@ impl Checkpointer {
         position: Position,
         mac: &dyn Fn(u32) -> Option<Mac>,
     ) {
-        if let Err(e) = self.save(table, position, mac) {
+        let now = std::time::Instant::now();
+        if self.next.is_some_and(|t| now < t) {
+            return;
+        }
+        let saved = self.save(table, position, mac);
+        self.next = Some(now + (now.elapsed() * 20).max(std::time::Duration::from_secs(2)));
+        if let Err(e) = saved {
             if !self.warned {
                 warn(format_args!("sweep: warning: checkpoint failed: {e}"));
                 self.warned = true;

@@ -46,6 +46,19 @@ pub fn path_for(state: &Path) -> PathBuf {
     state.with_file_name(name)
 }
 
+/// A writer that keeps the CRC-32 of what went through it.
+struct Crc<'a> {
+    w: &'a mut dyn std::io::Write,
+    crc: crc32fast::Hasher,
+}
+
+impl Crc<'_> {
+    fn put(&mut self, b: &[u8]) -> std::io::Result<()> {
+        self.crc.update(b);
+        self.w.write_all(b)
+    }
+}
+
 impl Journal {
     /// What `table` holds now; `mac(i)` is target `i`'s layer-2 address, if learned.
     pub fn capture(fingerprint: u64, table: &Table, mac: &dyn Fn(u32) -> Option<Mac>) -> Journal {
@@ -105,6 +118,66 @@ impl Journal {
         let sum = crc32fast::hash(&b);
         b.extend_from_slice(&sum.to_le_bytes());
         b
+    }
+
+    /// Writes what `table` holds now as a journal, atomically, streaming: the same bytes as
+    /// `capture(…).to_bytes()` without holding them (or the cells) in memory, which on a
+    /// /8 would be hundreds of MB at every checkpoint.
+    pub fn write_table(
+        path: &Path,
+        fingerprint: u64,
+        table: &Table,
+        mac: &dyn Fn(u32) -> Option<Mac>,
+    ) -> Result<()> {
+        let n = table.len() as u32;
+        // Prior marks (a resumed run's unjournaled answers) are not results.
+        let cell = |i: u32| {
+            let w = table.word(i);
+            (table.is_answered(i) && Table::check_word(w, u8::MAX).is_ok()).then_some(w)
+        };
+        let mut responders: Vec<_> = table.responders().into_iter().collect();
+        responders.sort_unstable_by_key(|&(i, _)| i);
+        // Counts first (the format gives them ahead of the records); answers that land
+        // between the two passes are left for the next checkpoint.
+        let cells: Vec<u32> = (0..n).filter(|&i| cell(i).is_some()).collect();
+        let listed: Vec<(u32, Mac)> = (0..n).filter_map(|i| Some((i, mac(i)?))).collect();
+        crate::results::sink::write_atomically_with(path, |w| {
+            let mut h = Crc {
+                w,
+                crc: crc32fast::Hasher::new(),
+            };
+            h.put(MAGIC)?;
+            h.put(&fingerprint.to_le_bytes())?;
+            h.put(&u64::from(n).to_le_bytes())?;
+            h.put(&(cells.len() as u32).to_le_bytes())?;
+            for &i in &cells {
+                // Answers only accumulate: a cell counted above is still answered.
+                let word = cell(i).unwrap_or_default();
+                h.put(&i.to_le_bytes())?;
+                h.put(&word.to_le_bytes())?;
+            }
+            h.put(&(responders.len() as u32).to_le_bytes())?;
+            for &(i, a) in &responders {
+                h.put(&i.to_le_bytes())?;
+                let (family, octets) = match a {
+                    IpAddr::V4(a) => (4u8, a.to_ipv6_mapped().octets()),
+                    IpAddr::V6(a) => (6u8, a.octets()),
+                };
+                h.put(&[family])?;
+                h.put(&octets)?;
+            }
+            h.put(&(listed.len() as u32).to_le_bytes())?;
+            for (i, m) in listed {
+                h.put(&i.to_le_bytes())?;
+                h.put(&m.0)?;
+            }
+            let sum = h.crc.finalize();
+            h.w.write_all(&sum.to_le_bytes())
+        })
+        .map_err(|source| Error::WriteResults {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Writes the journal atomically (temp file, fsync, rename).
@@ -246,6 +319,11 @@ mod tests {
     use crate::wire::Detail;
 
     fn sample() -> Journal {
+        let (t, mac) = sample_table();
+        Journal::capture(0xfeed, &t, &mac)
+    }
+
+    fn sample_table() -> (Table, impl Fn(u32) -> Option<Mac>) {
         let t = Table::new(40, false);
         t.add_probe(3);
         t.record_reply(3, 1500, 63, 0);
@@ -254,8 +332,17 @@ mod tests {
         t.record_error(9, Detail::of(1, 4));
         t.set_responder(9, "2001:db8::1".parse().unwrap());
         t.mark_prior(11);
-        let mac = |i: u32| (i == 3).then_some(Mac([2, 0, 0, 0, 0, 3]));
-        Journal::capture(0xfeed, &t, &mac)
+        (t, |i: u32| (i == 3).then_some(Mac([2, 0, 0, 0, 0, 3])))
+    }
+
+    #[test]
+    fn streamed_journal_is_the_captured_one() {
+        let (t, mac) = sample_table();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.journal");
+        Journal::write_table(&p, 0xfeed, &t, &mac).unwrap();
+        let want = Journal::capture(0xfeed, &t, &mac).to_bytes();
+        assert_eq!(std::fs::read(&p).unwrap(), want);
     }
 
     #[test]
