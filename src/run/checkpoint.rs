@@ -99,7 +99,7 @@ impl Checkpointer {
         // also takes). Written the other way round, so a kill between the two writes
         // leaves a journal newer than the state, never older.
         let st = State::capture(self.seed, self.fingerprint, position, table);
-        Journal::write_table(&self.journal, self.fingerprint, table, mac)?;
+        Journal::write_table(&self.journal, self.fingerprint, table, &st.answered, mac)?;
         st.write(&self.state)?;
         self.written = true;
         Ok(())

@@ -123,23 +123,31 @@ impl Journal {
     /// Writes what `table` holds now as a journal, atomically, streaming: the same bytes as
     /// `capture(…).to_bytes()` without holding them (or the cells) in memory, which on a
     /// /8 would be hundreds of MB at every checkpoint.
+    /// `answered` is the bitmap of the state captured just before: exactly its targets
+    /// are written (answers only accumulate, so each is still answered, and two passes
+    /// over it agree on the count without a list of them in memory).
     pub fn write_table(
         path: &Path,
         fingerprint: u64,
         table: &Table,
+        answered: &[u8],
         mac: &dyn Fn(u32) -> Option<Mac>,
     ) -> Result<()> {
         let n = table.len() as u32;
+        let in_state = |i: u32| {
+            let i = i as usize;
+            answered.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0)
+        };
         // Prior marks (a resumed run's unjournaled answers) are not results.
         let cell = |i: u32| {
             let w = table.word(i);
-            (table.is_answered(i) && Table::check_word(w, u8::MAX).is_ok()).then_some(w)
+            (in_state(i) && table.is_answered(i) && Table::check_word(w, u8::MAX).is_ok())
+                .then_some(w)
         };
         let mut responders: Vec<_> = table.responders().into_iter().collect();
         responders.sort_unstable_by_key(|&(i, _)| i);
-        // Counts first (the format gives them ahead of the records); answers that land
-        // between the two passes are left for the next checkpoint.
-        let cells: Vec<u32> = (0..n).filter(|&i| cell(i).is_some()).collect();
+        // The count first (the format gives it ahead of the records).
+        let cells = (0..n).filter(|&i| cell(i).is_some()).count() as u32;
         let listed: Vec<(u32, Mac)> = (0..n).filter_map(|i| Some((i, mac(i)?))).collect();
         crate::results::sink::write_atomically_with(path, |w| {
             let mut h = Crc {
@@ -149,10 +157,8 @@ impl Journal {
             h.put(MAGIC)?;
             h.put(&fingerprint.to_le_bytes())?;
             h.put(&u64::from(n).to_le_bytes())?;
-            h.put(&(cells.len() as u32).to_le_bytes())?;
-            for &i in &cells {
-                // Answers only accumulate: a cell counted above is still answered.
-                let word = cell(i).unwrap_or_default();
+            h.put(&cells.to_le_bytes())?;
+            for (i, word) in (0..n).filter_map(|i| Some((i, cell(i)?))) {
                 h.put(&i.to_le_bytes())?;
                 h.put(&word.to_le_bytes())?;
             }
@@ -340,7 +346,8 @@ mod tests {
         let (t, mac) = sample_table();
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.journal");
-        Journal::write_table(&p, 0xfeed, &t, &mac).unwrap();
+        let all = vec![0xffu8; 5];
+        Journal::write_table(&p, 0xfeed, &t, &all, &mac).unwrap();
         let want = Journal::capture(0xfeed, &t, &mac).to_bytes();
         assert_eq!(std::fs::read(&p).unwrap(), want);
     }
