@@ -318,16 +318,21 @@ fn every_reports_an_appeared_host() -> Result<(), String> {
 
 /// A Prometheus textfile written by count mode, read with prometheus_client's parser.
 fn prometheus_output_parses() -> Result<(), String> {
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import prometheus_client"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
+    // Debian's python3 (where .ci/run installs python3-prometheus-client) may not be the
+    // first `python3` on PATH (a pyenv shim): take the first that has the parser.
+    let python = ["/usr/bin/python3", "python3"].into_iter().find(|py| {
+        std::process::Command::new(py)
+            .args(["-c", "import prometheus_client"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    let Some(python) = python else {
         return Err(
             "python3 with prometheus_client is needed \
                     (apt-get install python3-prometheus-client, or pip install prometheus_client)"
                 .into(),
         );
-    }
+    };
     let sim = Sim::start("seed 43\n198.18.0.0/28 alive=1-8 rtt=2ms loss_in=0.2\n")?;
     let out = sim.dir().join("sweep.prom");
     let out_s = out.to_string_lossy().into_owned();
@@ -357,7 +362,7 @@ for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
     for s in fam.samples:
         print("sample", s.name, s.value, s.labels.get("addr", "-"))
 "#;
-    let parsed = std::process::Command::new("python3")
+    let parsed = std::process::Command::new(python)
         .args(["-c", READ, &out_s])
         .output()
         .map_err(|e| e.to_string())?;
