@@ -801,7 +801,7 @@ mod tests {
                     mac: None,
                     ethernet: false,
                     up: true,
-                    addrs: vec![("10.8.0.2".parse().unwrap(), 32)],
+                    addrs: vec![("198.51.100.2".parse().unwrap(), 32)],
                 },
                 Link {
                     index: 4,
@@ -817,7 +817,7 @@ mod tests {
                 route("198.19.255.254", 32, TABLE_LOCAL, Kind::Local, Some(2)),
                 route("198.18.0.0", 15, TABLE_MAIN, Kind::Direct, Some(2)),
                 route("198.18.128.0", 24, TABLE_MAIN, Kind::Gateway, Some(2)),
-                route("10.8.0.0", 16, TABLE_MAIN, Kind::Direct, Some(3)),
+                route("198.51.100.0", 24, TABLE_MAIN, Kind::Direct, Some(3)),
                 route("203.0.113.0", 24, TABLE_MAIN, Kind::Other, None),
                 route("0.0.0.0", 0, TABLE_MAIN, Kind::Gateway, Some(2)),
                 route("2001:2:0:1::", 64, TABLE_MAIN, Kind::Direct, Some(2)),
@@ -853,8 +853,8 @@ mod tests {
         );
         assert_eq!(path("198.19.255.254"), Path::Kernel, "our own address");
         assert_eq!(path("127.0.0.1"), Path::Kernel);
-        assert_eq!(path("10.8.1.1"), Path::Kernel, "TUN: no Ethernet");
-        assert_eq!(path("8.8.8.8"), Path::Kernel, "default route: a gateway");
+        assert_eq!(path("198.51.100.9"), Path::Kernel, "TUN: no Ethernet");
+        assert_eq!(path("192.0.2.77"), Path::Kernel, "default route: a gateway");
         assert_eq!(path("203.0.113.5"), Path::Kernel);
         assert_eq!(path("2001:2:0:1::abc"), eth("2001:2:0:1::ffff"));
         assert_eq!(path("fe80::2"), Path::Kernel, "link-local needs a scope");
@@ -909,8 +909,8 @@ mod tests {
             "target 198.18.0.1 is not reachable through 'tun0'"
         );
         assert_eq!(
-            e(Some("eth0"), Some("10.8.0.2")),
-            "source address 10.8.0.2 is not configured on 'eth0'"
+            e(Some("eth0"), Some("198.51.100.2")),
+            "source address 198.51.100.2 is not configured on 'eth0'"
         );
         assert_eq!(
             e(None, Some("192.0.2.9")),
@@ -965,10 +965,10 @@ mod tests {
 
     #[test]
     fn prefix_arithmetic() {
-        assert_eq!(prefix_last(v4("10.0.0.0"), 8, false), v4("10.255.255.255"));
+        assert_eq!(prefix_last(v4("198.18.0.0"), 15, false), v4("198.19.255.255"));
         assert_eq!(prefix_last(0, 0, false), u128::from(u32::MAX));
         assert_eq!(prefix_last(0, 0, true), u128::MAX);
-        assert!(contains(v4("10.0.0.0"), 8, v4("10.9.9.9"), false));
-        assert!(!contains(v4("10.0.0.0"), 8, v4("11.0.0.0"), false));
+        assert!(contains(v4("198.18.0.0"), 15, v4("198.19.9.9"), false));
+        assert!(!contains(v4("198.18.0.0"), 15, v4("198.20.0.0"), false));
     }
 }
