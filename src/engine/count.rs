@@ -269,7 +269,7 @@ pub fn send(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
             o.round.store(r as u8, Relaxed);
         }
         plan.counters.planned.fetch_add(owned, Relaxed);
-        if let Some(t) = crate::engine::sender::send_round(plan, r as u8)? {
+        if let Some(t) = crate::engine::sender::send_round(plan, r as u8, plan.shard.index)? {
             last_probe = last_probe.max(t);
         }
         if plan.counters.interrupted() {

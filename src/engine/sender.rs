@@ -226,22 +226,8 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
-        plan.frontier.start_round(round, first, plan.shard.index);
-        let ends = std::thread::scope(|s| {
-            let handles: Vec<_> = plan
-                .lanes
-                .iter()
-                .map(|lane| s.spawn(move || worker(plan, lane, round)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("sender worker panicked"))
-                .collect::<Vec<_>>()
-        });
-        for end in ends {
-            if let Some(t) = end? {
-                last_probe = last_probe.max(t);
-            }
+        if let Some(t) = send_round(plan, round, first)? {
+            last_probe = last_probe.max(t);
         }
         let reached = plan.frontier.next();
         if reached < n && plan.counters.interrupted() {
@@ -262,11 +248,10 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     })
 }
 
-/// One whole round over the shard's positions, on every lane; returns when the last
-/// probe left, if any did. (Count mode's rounds; they are never resumed mid-round.)
-pub(crate) fn send_round(plan: &Plan, round: u8) -> Result<Option<Instant>> {
-    plan.frontier
-        .start_round(round, plan.shard.index, plan.shard.index);
+/// One round over the shard's positions from `first`, on every lane; returns when the
+/// last probe left, if any did. (Count mode's rounds always start at the shard's first.)
+pub(crate) fn send_round(plan: &Plan, round: u8, first: u64) -> Result<Option<Instant>> {
+    plan.frontier.start_round(round, first, plan.shard.index);
     let ends = std::thread::scope(|s| {
         let handles: Vec<_> = plan
             .lanes

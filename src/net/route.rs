@@ -965,7 +965,10 @@ mod tests {
 
     #[test]
     fn prefix_arithmetic() {
-        assert_eq!(prefix_last(v4("198.18.0.0"), 15, false), v4("198.19.255.255"));
+        assert_eq!(
+            prefix_last(v4("198.18.0.0"), 15, false),
+            v4("198.19.255.255")
+        );
         assert_eq!(prefix_last(0, 0, false), u128::from(u32::MAX));
         assert_eq!(prefix_last(0, 0, true), u128::MAX);
         assert!(contains(v4("198.18.0.0"), 15, v4("198.19.9.9"), false));

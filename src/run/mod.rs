@@ -81,6 +81,14 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     // MACs an earlier run learned at layer 2: this one does not ask its answered targets again.
     let earlier_macs: HashMap<u32, Mac> =
         journal.map_or_else(HashMap::new, |j| j.macs.iter().copied().collect());
+    let sink = Sink::prepare(cfg.output.as_deref())?;
+    let json_sink = cfg
+        .summary_json
+        .as_deref()
+        .map(|p| Sink::prepare(Some(p)))
+        .transpose()?;
+    // After every input check (targets, resume state, output paths): the route decision
+    // may open packet sockets, and nothing network-facing opens before the input is good.
     let onlink = match onlink_path(cfg, &targets)? {
         L2::Frames(o) => Some(o),
         L2::Kernel => None,
@@ -98,12 +106,6 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
             None
         }
     };
-    let sink = Sink::prepare(cfg.output.as_deref())?;
-    let json_sink = cfg
-        .summary_json
-        .as_deref()
-        .map(|p| Sink::prepare(Some(p)))
-        .transpose()?;
     let senders = engine::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
