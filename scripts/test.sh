@@ -18,6 +18,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v fping >/dev/null || missing+=(fping)
 	command -v ndisc6 >/dev/null || missing+=(ndisc6)
 	command -v ping >/dev/null || missing+=(iputils-ping)
+	# tests/sim_count.rs parses the Prometheus output with prometheus_client.
+	/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing+=(python3-prometheus-client)
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
 		apt-get update -qq
