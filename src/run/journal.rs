@@ -8,7 +8,6 @@
 use crate::engine::table::Table;
 use crate::error::{Error, Result};
 use crate::wire::ether::Mac;
-use std::io::Read;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
@@ -208,20 +207,13 @@ impl Journal {
                 })
             }
         };
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| Error::ReadInput {
-                path: path.to_path_buf(),
-                source,
-            })?;
         let bad = |reason: String| Error::BadJournal {
             path: path.to_path_buf(),
             reason,
         };
-        if bytes.len() as u64 > MAX_FILE {
+        let Some(bytes) = crate::run::state::read_capped(file, path, MAX_FILE)? else {
             return Err(bad("is larger than any journal".into()));
-        }
+        };
         Journal::parse(&bytes, rounds).map(Some).map_err(bad)
     }
 

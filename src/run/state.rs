@@ -45,6 +45,19 @@ pub fn fingerprint(targets: &Targets, opts: &ScanOptions) -> u64 {
     h
 }
 
+/// The whole of `file` (opened from `path`), or `None` if it is longer than `max` bytes:
+/// untrusted checkpoint files are read with a bound, never as much as they claim.
+pub(crate) fn read_capped(file: std::fs::File, path: &Path, max: u64) -> Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::ReadInput {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
 impl State {
     pub fn capture(seed: u64, fingerprint: u64, position: Position, table: &Table) -> State {
         let mut answered = vec![0u8; table.len().div_ceil(8)];
@@ -106,18 +119,11 @@ impl State {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut bytes = Vec::new();
-        file.take(MAX_FILE + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|source| Error::ReadInput {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if bytes.len() as u64 > MAX_FILE {
+        let Some(bytes) = read_capped(file, path, MAX_FILE)? else {
             return Err(bad(format!(
                 "is larger than any state file ({MAX_FILE} bytes)"
             )));
-        }
+        };
         State::parse(&bytes).map_err(bad)
     }
 
