@@ -10,6 +10,7 @@
 //! that is. Per-probe RTTs (`rtts`, 4 bytes a probe) are kept only when asked for.
 
 use crate::engine::sender::{Plan, SendEnd};
+use crate::engine::shard::Slots;
 use crate::error::Result;
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -70,7 +71,7 @@ pub enum Credit {
 }
 
 /// One target's statistics, unpacked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
     pub sent: u16,
     pub received: u16,
@@ -95,6 +96,8 @@ impl Stats {
 }
 
 pub struct CountTable {
+    /// Where each target's slot is (a shard holds only its own).
+    map: Slots,
     slots: Box<[Slot]>,
     /// `count` entries per target: RTT µs + 1, 0 for no reply.
     rtts: Option<Box<[AtomicU32]>>,
@@ -102,15 +105,23 @@ pub struct CountTable {
 }
 
 impl CountTable {
-    pub fn new(n: usize, o: &CountOptions) -> CountTable {
-        let per = usize::from(o.count);
+    pub fn new(map: Slots, o: &CountOptions) -> CountTable {
+        let (n, per) = (map.len(), usize::from(o.count));
         CountTable {
+            map,
             slots: (0..n).map(|_| Slot::new()).collect(),
             rtts: o
                 .keep_rtts
                 .then(|| (0..n * per).map(|_| AtomicU32::new(0)).collect()),
             count: o.count,
         }
+    }
+
+    /// Target `i`'s slot and its place; `None` for another shard's target.
+    #[inline]
+    fn slot(&self, i: u32) -> Option<(usize, &Slot)> {
+        let at = self.map.of(i)?;
+        Some((at, self.slots.get(at)?))
     }
 
     /// Bytes this table takes per target.
@@ -125,7 +136,7 @@ impl CountTable {
     /// Starts the next round for target `i` (the sender, before its probe leaves);
     /// returns the round's number.
     pub fn begin(&self, i: u32) -> u16 {
-        let s = &self.slots[i as usize];
+        let Some((_, s)) = self.slot(i) else { return 0 };
         s.sent.fetch_add(1, Relaxed);
         let prev = s
             .rounds
@@ -140,15 +151,17 @@ impl CountTable {
 
     /// Undoes the `sent` of a probe the kernel refused (the round stays begun).
     pub fn take_back(&self, i: u32) {
-        let _ = self.slots[i as usize]
-            .sent
-            .fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1));
+        if let Some((_, s)) = self.slot(i) {
+            let _ = s.sent.fetch_update(Relaxed, Relaxed, |v| v.checked_sub(1));
+        }
     }
 
     /// A valid reply to target `i`'s probe stamped `stamp_round` (the round mod 256),
     /// `rtt_us` after it left; replies slower than `limit_us` are late.
     pub fn record(&self, i: u32, stamp_round: u8, rtt_us: u32, limit_us: u32) -> Credit {
-        let s = &self.slots[i as usize];
+        let Some((at, s)) = self.slot(i) else {
+            return Credit::Late;
+        };
         let mut round = 0u16;
         let mut credit = Credit::Late;
         let _ = s.rounds.fetch_update(Relaxed, Relaxed, |w| {
@@ -181,15 +194,19 @@ impl CountTable {
         s.max_us.fetch_max(rtt_us, Relaxed);
         if let Some(rtts) = &self.rtts {
             if round < self.count {
-                let at = i as usize * usize::from(self.count) + usize::from(round);
-                rtts[at].store(rtt_us.saturating_add(1), Relaxed);
+                let at = at * usize::from(self.count) + usize::from(round);
+                if let Some(r) = rtts.get(at) {
+                    r.store(rtt_us.saturating_add(1), Relaxed);
+                }
             }
         }
         Credit::Received
     }
 
     pub fn stats(&self, i: u32) -> Stats {
-        let s = &self.slots[i as usize];
+        let Some((_, s)) = self.slot(i) else {
+            return Stats::default();
+        };
         let received = s.received.load(Relaxed);
         let got = received > 0;
         let n = f64::from(received);
@@ -213,8 +230,11 @@ impl CountTable {
     pub fn rtts(&self, i: u32) -> Option<Vec<Option<u32>>> {
         let rtts = self.rtts.as_ref()?;
         let per = usize::from(self.count);
-        let begun = (self.slots[i as usize].rounds.load(Relaxed) >> 48) as usize;
-        let row = &rtts[i as usize * per..(i as usize + 1) * per];
+        let Some((at, s)) = self.slot(i) else {
+            return Some(Vec::new());
+        };
+        let begun = (s.rounds.load(Relaxed) >> 48) as usize;
+        let row = rtts.get(at * per..(at + 1) * per)?;
         Some(
             row[..begun.min(per)]
                 .iter()
@@ -302,7 +322,7 @@ mod tests {
 
     fn table(n: usize, count: u16, keep_rtts: bool) -> CountTable {
         CountTable::new(
-            n,
+            Slots::whole(n as u64),
             &CountOptions {
                 count,
                 period: Duration::from_secs(1),

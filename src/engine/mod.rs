@@ -8,6 +8,7 @@ pub mod rate;
 pub mod receiver;
 pub mod rto;
 pub mod sender;
+pub mod shard;
 pub mod table;
 
 use crate::engine::counters::Counters;
@@ -23,25 +24,10 @@ use count::{CountOptions, CountPlan, CountTable};
 use onlink::OnLink;
 use receiver::Heard;
 use sender::{Family, Frontier, Plan};
+pub use shard::{Shard, Slots};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant, SystemTime};
-
-/// This process's slice of the permutation: positions `index, index + count, …`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: u64,
-    pub count: u64,
-}
-
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    /// How many of `n` positions this shard owns.
-    pub fn size(&self, n: u64) -> u64 {
-        n.saturating_sub(self.index).div_ceil(self.count)
-    }
-}
 
 /// Where a scan is: the next position (of the permutation) to probe in `round`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,9 +144,11 @@ pub fn run(
         ProbeTemplate::new(key, opts.payload, Proto::Icmp4),
         ProbeTemplate::new(key, opts.payload, Proto::Icmp6),
     ];
-    let table = Table::new(n as usize, opts.timestamps);
+    // Tables sized to this shard's slice: N shards of one scan hold one table's worth.
+    let slots = Slots::new(opts.shard, &perm);
+    let table = Table::of(slots.clone(), opts.timestamps);
     let rounds = opts.retries + 1;
-    let count = opts.count.map(|c| CountTable::new(n as usize, &c));
+    let count = opts.count.map(|c| CountTable::new(slots, &c));
     if let Some(state) = resume {
         restore(&table, counters, state, &perm, opts.shard, rounds);
     }

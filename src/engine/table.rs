@@ -1,6 +1,8 @@
 //! Lock-free per-target results: one `AtomicU64` per target (8 bytes each), written by the
-//! receiver (first reply wins, duplicates counted) and by the sender (probe count).
+//! receiver (first reply wins, duplicates counted) and by the sender (probe count). A
+//! shard's table holds only its own targets (`Slots`); the others read as never probed.
 
+use crate::engine::shard::Slots;
 use crate::wire::Detail;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -75,6 +77,7 @@ pub enum Recorded {
 }
 
 pub struct Table {
+    slots: Slots,
     cells: Box<[AtomicU64]>,
     /// When each target first answered (ms since the scan began, +1 so 0 means never);
     /// only allocated when timestamps are asked for.
@@ -96,12 +99,32 @@ pub enum BadWord {
 }
 
 impl Table {
+    /// A table for all `n` targets.
     pub fn new(n: usize, timestamps: bool) -> Table {
+        Table::of(Slots::whole(n as u64), timestamps)
+    }
+
+    /// A table for the targets `slots` holds (a shard's).
+    pub fn of(slots: Slots, timestamps: bool) -> Table {
+        let len = slots.len();
         Table {
-            cells: (0..n).map(|_| AtomicU64::new(0)).collect(),
-            seen: timestamps.then(|| (0..n).map(|_| AtomicU32::new(0)).collect()),
+            cells: (0..len).map(|_| AtomicU64::new(0)).collect(),
+            seen: timestamps.then(|| (0..len).map(|_| AtomicU32::new(0)).collect()),
             responders: Mutex::default(),
+            slots,
         }
+    }
+
+    /// Target `i`'s cell; `None` for another shard's target, which this run neither probes
+    /// nor records (its key makes a reply to another process's probe fail validation).
+    #[inline]
+    fn cell(&self, i: u32) -> Option<&AtomicU64> {
+        self.cells.get(self.slots.of(i)?)
+    }
+
+    /// Whether target `i` is this table's (this shard's).
+    pub fn owns(&self, i: u32) -> bool {
+        self.slots.of(i).is_some()
     }
 
     fn responder_map(&self) -> std::sync::MutexGuard<'_, HashMap<u32, IpAddr>> {
@@ -121,7 +144,7 @@ impl Table {
 
     /// Target `i`'s cell as one word: what a journal stores.
     pub fn word(&self, i: u32) -> u64 {
-        self.cells[i as usize].load(Relaxed)
+        self.cell(i).map_or(0, |c| c.load(Relaxed))
     }
 
     /// Checks a word read back from a journal: an answered target's cell, from a scan of
@@ -138,65 +161,86 @@ impl Table {
 
     /// Puts back the cell of target `i` from a journal (`check_word` passed).
     pub fn restore(&self, i: u32, w: u64) {
-        self.cells[i as usize].store(w, Relaxed);
+        if let Some(c) = self.cell(i) {
+            c.store(w, Relaxed);
+        }
     }
 
     /// Counts `k` probes an earlier run sent to target `i`.
     pub fn add_probes(&self, i: u32, k: u8) {
-        self.cells[i as usize].fetch_add(u64::from(k) << PROBES.0, Relaxed);
+        if let Some(c) = self.cell(i) {
+            c.fetch_add(u64::from(k) << PROBES.0, Relaxed);
+        }
     }
 
     /// Records when target `i` first answered, if timestamps are kept.
     pub fn set_seen_ms(&self, i: u32, ms: u32) {
-        if let Some(seen) = &self.seen {
-            seen[i as usize].store(ms.saturating_add(1), Relaxed);
+        if let (Some(seen), Some(slot)) = (&self.seen, self.slots.of(i)) {
+            if let Some(s) = seen.get(slot) {
+                s.store(ms.saturating_add(1), Relaxed);
+            }
         }
     }
 
     pub fn seen_ms(&self, i: u32) -> Option<u32> {
-        let v = self.seen.as_ref()?[i as usize].load(Relaxed);
+        let v = self.seen.as_ref()?.get(self.slots.of(i)?)?.load(Relaxed);
         v.checked_sub(1)
     }
 
+    /// Targets in the whole scan: indices run `0..len()`, whether this table holds them
+    /// all or a shard's.
     pub fn len(&self) -> usize {
-        self.cells.len()
+        self.slots.targets() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
+        self.len() == 0
+    }
+
+    /// Bytes of cells this table holds (a shard's share of the scan's).
+    pub fn bytes(&self) -> usize {
+        self.cells.len() * std::mem::size_of::<AtomicU64>()
+            + self.seen.as_ref().map_or(0, |s| s.len() * 4)
     }
 
     /// Counts a probe sent to target `i` (the CLI caps rounds so this cannot overflow).
     #[inline]
     pub fn add_probe(&self, i: u32) {
-        self.cells[i as usize].fetch_add(1 << PROBES.0, Relaxed);
+        if let Some(c) = self.cell(i) {
+            c.fetch_add(1 << PROBES.0, Relaxed);
+        }
     }
 
     /// Undoes `add_probe` for a probe the kernel refused to send.
     #[inline]
     pub fn take_back_probe(&self, i: u32) {
-        let _ = self.cells[i as usize].fetch_update(Relaxed, Relaxed, |w| {
+        let Some(c) = self.cell(i) else { return };
+        let _ = c.fetch_update(Relaxed, Relaxed, |w| {
             (get(w, PROBES) > 0).then(|| w - (1 << PROBES.0))
         });
     }
 
     #[inline]
     pub fn is_answered(&self, i: u32) -> bool {
-        get(self.cells[i as usize].load(Relaxed), STATUS) != 0
+        get(self.word(i), STATUS) != 0
     }
 
     /// Marks a target answered by an earlier, interrupted run: it is neither probed nor
     /// written again.
     pub fn mark_prior(&self, i: u32) {
-        self.cells[i as usize].store(put(0, STATUS, 3), Relaxed);
+        self.restore(i, put(0, STATUS, 3));
     }
 
-    /// An echo reply: the first one sets the target up; ICMP errors before it are superseded
+    /// An echo reply (for another shard's target, `Late`: it changes nothing here): the
+    /// first one sets the target up; ICMP errors before it are superseded
     /// because the host itself has now answered.
     #[inline]
     pub fn record_reply(&self, i: u32, rtt_us: u32, ttl: u8, round: u8) -> Recorded {
+        let Some(c) = self.cell(i) else {
+            return Recorded::Late;
+        };
         let mut outcome = Recorded::First;
-        let _ = self.cells[i as usize].fetch_update(Relaxed, Relaxed, |w| {
+        let _ = c.fetch_update(Relaxed, Relaxed, |w| {
             if get(w, STATUS) == 3 {
                 outcome = Recorded::Late;
                 return None;
@@ -227,16 +271,19 @@ impl Table {
     /// An ICMP error quoting a probe to `i`; returns true if it was the target's first answer.
     #[inline]
     pub fn record_error(&self, i: u32, detail: Detail) -> bool {
-        self.cells[i as usize]
-            .fetch_update(Relaxed, Relaxed, |w| {
-                (get(w, STATUS) == 0)
-                    .then(|| put(put(w, STATUS, 2), DETAIL, u64::from(detail.code())))
+        self.cell(i)
+            .and_then(|c| {
+                c.fetch_update(Relaxed, Relaxed, |w| {
+                    (get(w, STATUS) == 0)
+                        .then(|| put(put(w, STATUS, 2), DETAIL, u64::from(detail.code())))
+                })
+                .ok()
             })
-            .is_ok()
+            .is_some()
     }
 
     pub fn get(&self, i: u32) -> Cell {
-        let w = self.cells[i as usize].load(Relaxed);
+        let w = self.word(i);
         Cell {
             status: match get(w, STATUS) {
                 1 => Status::Up,
@@ -328,6 +375,34 @@ mod tests {
         );
         u.add_probes(2, 2);
         assert_eq!(u.get(2).probes, 2);
+    }
+
+    #[test]
+    fn a_shards_table_holds_only_its_targets() {
+        use crate::engine::shard::Shard;
+        use crate::targets::permute::Permutation;
+        let perm = Permutation::new(1000, 5);
+        let shard = Shard { index: 2, count: 4 };
+        let t = Table::of(Slots::new(shard, &perm), true);
+        assert_eq!((t.len(), t.bytes()), (1000, 250 * 12));
+        let (mine, theirs) = (perm.at(2) as u32, perm.at(3) as u32);
+        assert!(t.owns(mine) && !t.owns(theirs));
+        for i in [mine, theirs] {
+            t.add_probe(i);
+            t.record_reply(i, 700, 64, 0);
+            t.set_seen_ms(i, 9);
+        }
+        assert_eq!((t.get(mine).status, t.get(mine).probes), (Status::Up, 1));
+        assert_eq!(t.seen_ms(mine), Some(9));
+        // Another shard's target: nothing recorded, read as never probed.
+        assert_eq!(t.get(theirs), Table::new(1, false).get(0));
+        assert!(!t.get(theirs).in_scope() && t.seen_ms(theirs).is_none());
+        assert!(!t.record_error(theirs, Detail::of(3, 1)));
+        assert_eq!(
+            t.get(1000).status,
+            Status::Down,
+            "out of range reads as down"
+        );
     }
 
     #[test]

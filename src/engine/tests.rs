@@ -389,6 +389,8 @@ fn shards_split_the_targets_and_see_only_their_own_replies() {
         let mut o = opts(0, 200);
         o.shard = Shard { index, count: 3 };
         let r = scan_with(&net, &t, &o, None);
+        // Each shard's table holds its own third of the targets, 8 bytes each.
+        assert_eq!(r.scanned.table.bytes(), 8 * o.shard.size(t.len()) as usize);
         for i in 0..t.len() {
             let c = r.scanned.table.get(i as u32);
             probes[i as usize] += c.probes;

@@ -762,7 +762,7 @@ pub(crate) mod tests {
             period: Duration::from_secs(1),
             keep_rtts: true,
         };
-        let ct = CountTable::new(2, &o);
+        let ct = CountTable::new(crate::engine::Slots::whole(2), &o);
         for r in 0..4u8 {
             for i in 0..2 {
                 ct.begin(i);

@@ -5,6 +5,7 @@
 //! An unbalanced Feistel network permutes `0..2^bits` (the smallest power of two >= n);
 //! cycle-walking maps it onto `0..n`. Since `2^bits < 2n`, a step costs < 2 rounds on average.
 
+/// Even, so `unfeistel` finds the split back where it started.
 const ROUNDS: usize = 4;
 
 #[derive(Debug, Clone)]
@@ -50,6 +51,34 @@ impl Permutation {
         x
     }
 
+    /// The position at which target `index` is probed (`index < n`): `at`'s inverse, so a
+    /// shard can find a target's place in its own slice without a table of size n.
+    #[inline]
+    pub fn position_of(&self, index: u64) -> u64 {
+        debug_assert!(index < self.n);
+        let mut x = self.unfeistel(index);
+        while x >= self.n {
+            x = self.unfeistel(x);
+        }
+        x
+    }
+
+    /// The Feistel network run backwards: the rounds in reverse order, each undone.
+    #[inline]
+    fn unfeistel(&self, mut x: u64) -> u64 {
+        // After an even number of rounds the split is back where it started; round `r`
+        // used (a, b) when r is even and (b, a) when odd.
+        let (a0, b0) = (self.bits / 2, self.bits - self.bits / 2);
+        for (r, &k) in self.keys.iter().enumerate().rev() {
+            let (a, b) = if r % 2 == 0 { (a0, b0) } else { (b0, a0) };
+            let lo = x >> a;
+            let f = mix64(lo ^ k) & ((1 << a) - 1);
+            let hi = (x & ((1 << a) - 1)) ^ f;
+            x = (hi << b) | lo;
+        }
+        x
+    }
+
     #[inline]
     fn feistel(&self, mut x: u64) -> u64 {
         // Split into a high part of `a` bits and a low part of `b` bits; each round moves the
@@ -78,6 +107,11 @@ mod tests {
             let i = p.at(pos) as usize;
             assert!(!seen[i], "n={n} seed={seed}: {i} twice");
             seen[i] = true;
+            assert_eq!(
+                p.position_of(i as u64),
+                pos,
+                "n={n} seed={seed}: inverse of {i}"
+            );
         }
     }
 
