@@ -277,7 +277,7 @@ impl Plan<'_> {
 /// k starting `period` after round k-1 started (or when it finished, if later).
 /// An interrupt stops sending; there is nothing to resume (the rounds are the measurement).
 pub fn send(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
-    let owned = plan.shard.size(plan.targets.len());
+    let owned = plan.control.owned();
     let mut last_probe = Instant::now();
     let mut start = Instant::now();
     for r in 0..c.options.count {
@@ -292,7 +292,7 @@ pub fn send(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
         if let Some(t) = crate::engine::sender::send_round(plan, r as u8, plan.shard.index)? {
             last_probe = last_probe.max(t);
         }
-        if plan.counters.interrupted() {
+        if plan.control.interrupted() {
             break;
         }
     }
@@ -305,7 +305,7 @@ pub fn send(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
 /// Sleeps until `at`; false if interrupted first.
 fn wait_until(plan: &Plan, at: Instant) -> bool {
     loop {
-        if plan.counters.interrupted() {
+        if plan.control.interrupted() {
             return false;
         }
         let left = at.saturating_duration_since(Instant::now());

@@ -1,7 +1,8 @@
-//! Scan-wide counters shared by the sender, the receiver and the progress display.
+//! Scan-wide statistics: written by the sender and the receivers, read by the progress
+//! display, the summary and the end-of-scan rules (`control.rs`). Nothing here steers
+//! the scan; stopping is `Control`'s.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -27,12 +28,9 @@ pub struct Counters {
     pub ignored: AtomicU64,
     /// Probes the kernel refused for one destination (e.g. no route); the target stays down.
     pub send_errors: AtomicU64,
-    /// The current retry interval, from the RTTs seen so far (0 until the first reply).
+    /// The retry interval the RTTs seen so far give (0 until the first reply): a
+    /// measurement, which the sender waits between rounds and the ETA counts on.
     pub rto_us: AtomicU64,
-    /// Set once the scan is over: the receiver stops.
-    pub stop: AtomicBool,
-    /// SIGINT/SIGTERM seen: the first stops sending, the second also stops waiting.
-    pub interrupts: Arc<AtomicUsize>,
 }
 
 impl Counters {
@@ -42,13 +40,5 @@ impl Counters {
         self.round_planned.store(pending, Relaxed);
         self.round_base.store(self.sent.load(Relaxed), Relaxed);
         self.round.store(u64::from(round) + 1, Relaxed);
-    }
-
-    pub fn stopped(&self) -> bool {
-        self.stop.load(Relaxed)
-    }
-
-    pub fn interrupted(&self) -> bool {
-        self.interrupts.load(Relaxed) > 0
     }
 }

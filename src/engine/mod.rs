@@ -1,6 +1,7 @@
 //! One scan: the sender and receiver threads around a shared table, and the decision of
 //! when it is over (everyone answered, `timeout` after the last probe, or interrupted).
 
+pub mod control;
 pub mod count;
 pub mod counters;
 pub mod onlink;
@@ -11,6 +12,7 @@ pub mod sender;
 pub mod shard;
 pub mod table;
 
+use crate::engine::control::Control;
 use crate::engine::counters::Counters;
 use crate::engine::table::Table;
 use crate::error::Result;
@@ -26,7 +28,7 @@ use receiver::Heard;
 use sender::{Family, Frontier, Plan};
 pub use shard::{Shard, Slots};
 use std::net::IpAddr;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Where a scan is: the next position (of the permutation) to probe in `round`.
@@ -120,115 +122,164 @@ impl Prior<'_> {
     }
 }
 
-/// Runs the scan, resuming from `resume` (with the results it kept) if given. `tick` runs
-/// every `TICK`, `checkpoint` every `CHECKPOINT` with a position to resume from.
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    targets: &Targets,
-    opts: &ScanOptions,
-    resume: Option<&Prior>,
-    socks: &Endpoints,
-    counters: &Counters,
-    onlink: Option<&OnLink>,
-    tick: &mut dyn FnMut(),
-    checkpoint: &mut dyn FnMut(&Table, Position),
-) -> Result<Scanned> {
-    let n = targets.len();
-    // The seed orders the probes and nothing else. Every process (so every shard, every
-    // resumed run) draws its own key: shards side by side on one host each see every
-    // reply and accept only answers to their own probes, and another run's replies or
-    // knowing the seed grants nothing.
-    let key = Key::random().map_err(crate::error::Error::Random)?;
-    let perm = Permutation::new(n, opts.seed);
-    let templates = [
-        ProbeTemplate::new(key, opts.payload, Proto::Icmp4),
-        ProbeTemplate::new(key, opts.payload, Proto::Icmp6),
-    ];
-    // Tables sized to this shard's slice: N shards of one scan hold one table's worth.
-    let slots = Slots::new(opts.shard, &perm);
-    let table = Table::of(slots.clone(), opts.timestamps);
-    let rounds = opts.retries + 1;
-    let count = opts.count.map(|c| CountTable::new(slots, &c));
-    if let Some(state) = resume {
-        restore(&table, counters, state, &perm, opts.shard, rounds);
+/// What one scan is given.
+pub struct Scan<'a> {
+    pub targets: &'a Targets,
+    pub opts: &'a ScanOptions,
+    /// An interrupted run to continue from, with the results it kept.
+    pub resume: Option<&'a Prior<'a>>,
+    pub socks: &'a Endpoints<'a>,
+    /// The layer-2 path for on-link targets, if any.
+    pub onlink: Option<&'a OnLink>,
+    /// Statistics the caller reads while the scan runs (progress) and after (summary).
+    pub counters: &'a Counters,
+    /// SIGINT/SIGTERM so far, counted by the caller's handler: the first stops sending,
+    /// the second also the wait for late replies.
+    pub interrupts: &'a AtomicUsize,
+}
+
+/// What the scan calls while it runs: `tick` every `TICK` (progress), `checkpoint` every
+/// `CHECKPOINT` with a position to resume from.
+pub struct Hooks<'h> {
+    pub tick: &'h mut dyn FnMut(),
+    pub checkpoint: &'h mut dyn FnMut(&Table, Position),
+}
+
+/// Everything a scan builds before its threads start.
+struct Setup {
+    key: Key,
+    perm: Permutation,
+    templates: [ProbeTemplate; 2],
+    table: Table,
+    count: Option<CountTable>,
+    rounds: u8,
+    /// Where sending starts.
+    start: Position,
+    /// Room for the largest reply we accept: our probe plus IP headers with options, and
+    /// an ICMP error quoting all of it.
+    slot_len: usize,
+}
+
+impl Setup {
+    fn new(scan: &Scan) -> Result<Setup> {
+        let (opts, n) = (scan.opts, scan.targets.len());
+        // The seed orders the probes and nothing else. Every process (so every shard,
+        // every resumed run) draws its own key: shards side by side on one host each see
+        // every reply and accept only answers to their own probes, and another run's
+        // replies or knowing the seed grants nothing.
+        let key = Key::random().map_err(crate::error::Error::Random)?;
+        let perm = Permutation::new(n, opts.seed);
+        let templates = [
+            ProbeTemplate::new(key, opts.payload, Proto::Icmp4),
+            ProbeTemplate::new(key, opts.payload, Proto::Icmp6),
+        ];
+        // Tables sized to this shard's slice: N shards of one scan hold one table's worth.
+        let slots = Slots::new(opts.shard, &perm);
+        let table = Table::of(slots.clone(), opts.timestamps);
+        let rounds = opts.retries + 1;
+        let count = opts.count.map(|c| CountTable::new(slots, &c));
+        if let Some(state) = scan.resume {
+            restore(&table, scan.counters, state, &perm, opts.shard, rounds);
+        }
+        let start = scan.resume.map_or(
+            Position {
+                round: 0,
+                pos: opts.shard.index,
+            },
+            |s| s.position,
+        );
+        let slot_len = 2 * (60 + templates[0].len()) + 16;
+        Ok(Setup {
+            key,
+            perm,
+            templates,
+            table,
+            count,
+            rounds,
+            start,
+            slot_len,
+        })
     }
-    let start = resume.map_or(
-        Position {
-            round: 0,
-            pos: opts.shard.index,
-        },
-        |s| s.position,
-    );
-    let frontier = Frontier::at(start, opts.shard.index);
-    let owned = opts.shard.size(n);
-    // Room for the largest reply we accept: our probe plus IP headers with options, and
-    // an ICMP error quoting all of it.
-    let slot_len = 2 * (60 + templates[0].len()) + 16;
-    let (epoch, started) = (Instant::now(), SystemTime::now());
-    let epoch_unix_ns = started
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    let plan = Plan {
-        targets,
-        perm: &perm,
-        lanes: std::iter::once([socks.v4, socks.v6])
+
+    /// Each sending thread's IPv4 and IPv6 transport and template.
+    fn lanes<'a>(&'a self, socks: &Endpoints<'a>) -> Vec<[Option<Family<'a>>; 2]> {
+        std::iter::once([socks.v4, socks.v6])
             .chain(socks.extra.iter().copied())
-            .map(|lane| {
-                let [v4, v6] = lane;
+            .map(|[v4, v6]| {
                 [
                     v4.map(|sock| Family {
                         sock,
-                        template: &templates[0],
+                        template: &self.templates[0],
                     }),
                     v6.map(|sock| Family {
                         sock,
-                        template: &templates[1],
+                        template: &self.templates[1],
                     }),
                 ]
             })
-            .collect(),
-        table: &table,
+            .collect()
+    }
+}
+
+/// Runs the scan, resuming from `scan.resume` (with the results it kept) if given.
+pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
+    let (targets, opts, counters, onlink) = (scan.targets, scan.opts, scan.counters, scan.onlink);
+    let n = targets.len();
+    let setup = Setup::new(scan)?;
+    let (table, count) = (&setup.table, setup.count.as_ref());
+    let control = Control::new(scan.interrupts, opts.shard.size(n), count.is_some());
+    let frontier = Frontier::at(setup.start, opts.shard.index);
+    let (epoch, started) = (Instant::now(), SystemTime::now());
+    let plan = Plan {
+        targets,
+        perm: &setup.perm,
+        lanes: setup.lanes(scan.socks),
+        table,
         counters,
+        control: &control,
         rate: opts.rate,
-        rounds,
+        rounds: setup.rounds,
         timeout: opts.timeout,
         shard: opts.shard,
-        start: resume.map(|s| s.position),
+        start: scan.resume.map(|s| s.position),
         epoch,
         onlink,
         frontier: &frontier,
         count: opts
             .count
-            .zip(count.as_ref())
+            .zip(count)
             .map(|(options, table)| CountPlan { table, options }),
     };
     let clock = receiver::Clock {
         epoch,
-        unix_ns: epoch_unix_ns,
+        unix_ns: started
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64),
     };
+    let Hooks { tick, checkpoint } = hooks;
     let (sent, heard, l2) = std::thread::scope(|s| {
-        let receivers: Vec<_> = socks
+        let receivers: Vec<_> = scan
+            .socks
             .each()
             .map(|sock| {
-                let (table, count) = (&table, count.as_ref());
+                let control = &control;
                 s.spawn(move || {
-                    let validator = Validator::new(key, sock.is_raw(), targets);
-                    receiver::run(
-                        sock,
-                        slot_len,
-                        &validator,
-                        receiver::Tables { table, count },
+                    let validator = Validator::new(setup.key, sock.is_raw(), targets);
+                    let rx = receiver::Receiver {
+                        validator: &validator,
+                        tables: receiver::Tables { table, count },
                         counters,
+                        control,
                         clock,
-                        opts.timeout,
-                    )
+                        timeout: opts.timeout,
+                    };
+                    rx.run(sock, setup.slot_len)
                 })
             })
             .collect();
-        let lanes = onlink.map_or(0, |o| o.lanes.len());
-        let l2_receivers: Vec<_> = (0..lanes)
+        let l2_receivers: Vec<_> = (0..onlink.map_or(0, |o| o.lanes.len()))
             .map(|lane| {
-                let (table, templates) = (&table, &templates);
+                let (templates, control) = (&setup.templates, &control);
                 s.spawn(move || {
                     let cx = onlink::Ctx {
                         onlink: onlink.expect("lanes imply the layer-2 path"),
@@ -236,6 +287,7 @@ pub fn run(
                         targets,
                         table,
                         counters,
+                        control,
                         templates: [&templates[0], &templates[1]],
                         epoch,
                     };
@@ -245,7 +297,7 @@ pub fn run(
             .collect();
         let tx = s.spawn(|| sender::run(&plan));
         let mut next_checkpoint = Instant::now() + CHECKPOINT;
-        let mut due = |table: &Table| {
+        let mut due = || {
             if Instant::now() >= next_checkpoint {
                 checkpoint(table, frontier.position(n));
                 next_checkpoint = Instant::now() + CHECKPOINT;
@@ -253,61 +305,35 @@ pub fn run(
         };
         while !tx.is_finished() {
             tick();
-            due(&table);
+            due();
             std::thread::sleep(TICK / 5);
         }
         let sent = tx.join().expect("sender thread panicked");
         if let Ok(end) = &sent {
-            // Replies to the last probes may still be on their way: wait out the timeout
-            // unless everyone has answered (count mode: always) or a second interrupt says
-            // stop now. A resumed
-            // scan that had sent everything sent nothing now, and has nothing to wait for.
-            let deadline = match start.round >= rounds {
+            // Replies to the last probes may still be on their way. A resumed scan that
+            // had sent everything sent nothing now, and has nothing to wait for.
+            let deadline = match setup.start.round >= setup.rounds {
                 true => Instant::now(),
                 false => end.last_probe + opts.timeout,
             };
             let mut next_tick = Instant::now();
-            while Instant::now() < deadline
-                && (count.is_some() || counters.answered.load(Relaxed) < owned)
-                && counters.interrupts.load(Relaxed) < 2
-            {
+            while control.keep_waiting(counters, deadline) {
                 if Instant::now() >= next_tick {
                     tick();
                     next_tick += TICK;
                 }
-                due(&table);
+                due();
                 std::thread::sleep(POLL);
             }
         }
-        counters.stop.store(true, Relaxed);
-        let mut l2 = Ok(onlink::Heard::default());
-        for rx in l2_receivers {
-            match (
-                rx.join().expect("layer-2 receiver thread panicked"),
-                &mut l2,
-            ) {
-                (Ok(h), Ok(all)) => {
-                    all.not_ours += h.not_ours;
-                    all.unasked += h.unasked;
-                    all.bad_mac += h.bad_mac;
-                    all.repeats += h.repeats;
-                }
-                (Err(e), _) => l2 = Err(e),
-                (Ok(_), Err(_)) => {}
-            }
-        }
-        let mut heard = Ok(Heard::default());
-        for rx in receivers {
-            match (rx.join().expect("receiver thread panicked"), &mut heard) {
-                (Ok(h), Ok(all)) => all.absorb(h),
-                (Err(e), _) => heard = Err(e),
-                (Ok(_), Err(_)) => {}
-            }
-        }
+        control.finish();
+        let l2 = join_all(l2_receivers, onlink::Heard::absorb);
+        let heard = join_all(receivers, Heard::absorb);
         (sent, heard, l2)
     });
     let end = sent?;
     tick();
+    let Setup { table, count, .. } = setup;
     Ok(Scanned {
         table,
         heard: heard?,
@@ -318,6 +344,22 @@ pub fn run(
         l2: l2.map_err(crate::error::Error::Receive)?,
         count,
     })
+}
+
+/// Joins receiver threads, adding up what they heard; the first error wins.
+fn join_all<H: Default, E>(
+    threads: Vec<std::thread::ScopedJoinHandle<'_, std::result::Result<H, E>>>,
+    absorb: fn(&mut H, H),
+) -> std::result::Result<H, E> {
+    let mut all = Ok(H::default());
+    for t in threads {
+        match (t.join().expect("receiver thread panicked"), &mut all) {
+            (Ok(h), Ok(sum)) => absorb(sum, h),
+            (Err(e), _) => all = Err(e),
+            (Ok(_), Err(_)) => {}
+        }
+    }
+    all
 }
 
 /// Puts an interrupted run's results back into `table`: answered targets get their cells

@@ -9,6 +9,7 @@
 //! the layer-2 receiver judges what arrives (`judge`) and sends the first echo to a target
 //! the moment it resolves.
 
+use crate::engine::control::Control;
 use crate::engine::counters::Counters;
 use crate::engine::table::Table;
 use crate::net::packet::{Frames, Inbox, PacketSocket};
@@ -249,6 +250,16 @@ pub struct Heard {
     pub repeats: u64,
 }
 
+impl Heard {
+    /// Folds in what another lane's receiver heard.
+    pub fn absorb(&mut self, other: Heard) {
+        self.not_ours += other.not_ours;
+        self.unasked += other.unasked;
+        self.bad_mac += other.bad_mac;
+        self.repeats += other.repeats;
+    }
+}
+
 /// What the receiver of one lane needs.
 pub struct Ctx<'a> {
     pub onlink: &'a OnLink,
@@ -256,6 +267,7 @@ pub struct Ctx<'a> {
     pub targets: &'a Targets,
     pub table: &'a Table,
     pub counters: &'a Counters,
+    pub control: &'a Control<'a>,
     /// Templates by family: `[IPv4, IPv6]`.
     pub templates: [&'a ProbeTemplate; 2],
     pub epoch: Instant,
@@ -274,7 +286,7 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
     let mut out = Frames::new(sock, BATCH, flen);
     let mut sent_to: Vec<u32> = Vec::with_capacity(BATCH);
     let mut heard = Heard::default();
-    while !cx.counters.stopped() {
+    while !cx.control.is_over() {
         let k = inbox.recv()?;
         for j in 0..k {
             match judge(

@@ -1,6 +1,7 @@
 //! The receiver thread: reads replies by the batch, validates each, records it in the
 //! table, and keeps the retry interval up to date from the RTTs it sees.
 
+use crate::engine::control::Control;
 use crate::engine::count::{CountTable, Credit};
 use crate::engine::counters::Counters;
 use crate::engine::rto::RtoEstimator;
@@ -70,61 +71,75 @@ pub struct Tables<'a> {
     pub count: Option<&'a CountTable>,
 }
 
-pub fn run(
-    sock: &dyn Transport,
-    slot_len: usize,
-    validator: &Validator,
-    tables: Tables,
-    counters: &Counters,
-    clock: Clock,
-    timeout: Duration,
-) -> Result<Heard> {
-    let Clock {
-        epoch,
-        unix_ns: epoch_unix_ns,
-    } = clock;
-    let mut rx = sock.inbox(BATCH, slot_len);
-    let mut rto = RtoEstimator::new(RTO_FLOOR, timeout);
-    let mut heard = Heard::default();
-    let table = tables.table;
-    let limit_us = timeout.as_micros().min(u128::from(u32::MAX)) as u32;
-    while !counters.stopped() {
-        let k = rx.recv()?;
-        let read_ns = epoch.elapsed().as_nanos() as u64;
-        for j in 0..k {
-            let got = rx.packet(j);
-            // The kernel's arrival time, on the scan's clock; our read time if absent.
-            // A wall-clock step during the scan would skew it: then trust our read time.
-            let now_ns = got
-                .at_unix_ns
-                .and_then(|t| t.checked_sub(epoch_unix_ns))
-                .filter(|&t| t <= read_ns && read_ns - t < 1_000_000_000)
-                .unwrap_or(read_ns);
-            let verdict = match got.payload {
-                Payload::Ipv4(pkt) => validator.classify_ipv4(pkt),
-                Payload::Icmp { src, ttl, msg } if sock.is_v6() => {
-                    validator.classify_icmpv6(IpMeta { src, ttl }, msg)
+/// One receiving thread's share of the scan: where it records, and when it stops.
+#[derive(Clone, Copy)]
+pub struct Receiver<'a> {
+    pub validator: &'a Validator<'a>,
+    pub tables: Tables<'a>,
+    pub counters: &'a Counters,
+    pub control: &'a Control<'a>,
+    pub clock: Clock,
+    pub timeout: Duration,
+}
+
+impl Receiver<'_> {
+    /// Reads, validates and records replies from `sock` until the scan is over.
+    pub fn run(&self, sock: &dyn Transport, slot_len: usize) -> Result<Heard> {
+        let Receiver {
+            validator,
+            tables,
+            counters,
+            control,
+            clock,
+            timeout,
+        } = *self;
+        let Clock {
+            epoch,
+            unix_ns: epoch_unix_ns,
+        } = clock;
+        let mut rx = sock.inbox(BATCH, slot_len);
+        let mut rto = RtoEstimator::new(RTO_FLOOR, timeout);
+        let mut heard = Heard::default();
+        let table = tables.table;
+        let limit_us = timeout.as_micros().min(u128::from(u32::MAX)) as u32;
+        while !control.is_over() {
+            let k = rx.recv()?;
+            let read_ns = epoch.elapsed().as_nanos() as u64;
+            for j in 0..k {
+                let got = rx.packet(j);
+                // The kernel's arrival time, on the scan's clock; our read time if absent.
+                // A wall-clock step during the scan would skew it: then trust our read time.
+                let now_ns = got
+                    .at_unix_ns
+                    .and_then(|t| t.checked_sub(epoch_unix_ns))
+                    .filter(|&t| t <= read_ns && read_ns - t < 1_000_000_000)
+                    .unwrap_or(read_ns);
+                let verdict = match got.payload {
+                    Payload::Ipv4(pkt) => validator.classify_ipv4(pkt),
+                    Payload::Icmp { src, ttl, msg } if sock.is_v6() => {
+                        validator.classify_icmpv6(IpMeta { src, ttl }, msg)
+                    }
+                    Payload::Icmp { src, ttl, msg } => {
+                        validator.classify_icmp(IpMeta { src, ttl }, msg)
+                    }
+                };
+                let verdict = admit(verdict, read_ns, table);
+                if let Some(verdict) =
+                    count_reply(verdict, tables.count, table, limit_us, now_ns, counters)
+                {
+                    record(verdict, now_ns, table, counters, &mut rto, &mut heard);
                 }
-                Payload::Icmp { src, ttl, msg } => {
-                    validator.classify_icmp(IpMeta { src, ttl }, msg)
-                }
-            };
-            let verdict = admit(verdict, read_ns, table);
-            if let Some(verdict) =
-                count_reply(verdict, tables.count, table, limit_us, now_ns, counters)
-            {
-                record(verdict, now_ns, table, counters, &mut rto, &mut heard);
+            }
+            if k > 0 && k < BATCH {
+                std::thread::sleep(NAP);
+            }
+            if k > 0 {
+                counters.ignored.store(heard.ignored.total(), Relaxed);
+                counters.rto_us.store(rto.rto().as_micros() as u64, Relaxed);
             }
         }
-        if k > 0 && k < BATCH {
-            std::thread::sleep(NAP);
-        }
-        if k > 0 {
-            counters.ignored.store(heard.ignored.total(), Relaxed);
-            counters.rto_us.store(rto.rto().as_micros() as u64, Relaxed);
-        }
+        Ok(heard)
     }
-    Ok(heard)
 }
 
 /// What the table and the clock add to the validator's verdict. No credit without a

@@ -4,6 +4,7 @@
 //! at the position where the interrupted one stopped.
 
 use super::{Position, Shard};
+use crate::engine::control::Control;
 use crate::engine::counters::Counters;
 use crate::engine::onlink::{self, Echo, OnLink};
 use crate::engine::rate::Pacer;
@@ -35,6 +36,8 @@ pub struct Plan<'a> {
     pub lanes: Vec<[Option<Family<'a>>; 2]>,
     pub table: &'a Table,
     pub counters: &'a Counters,
+    /// When to stop sending (`control.rs` has the rules).
+    pub control: &'a Control<'a>,
     pub rate: Option<u64>,
     /// 1 + retries.
     pub rounds: u8,
@@ -196,7 +199,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         return crate::engine::count::send(plan, c);
     }
     let n = plan.targets.len();
-    let owned = plan.shard.size(n);
+    let owned = plan.control.owned();
     let mut last_probe = Instant::now();
     let start = plan.start.unwrap_or(Position {
         round: 0,
@@ -206,8 +209,8 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         plan.frontier.finish(plan.rounds, plan.shard.index);
     }
     for round in start.round..plan.rounds {
-        if round > start.round && !wait_for_retry(plan, last_probe, owned) {
-            let stopped_at = plan.counters.interrupted().then_some(Position {
+        if round > start.round && !wait_for_retry(plan, last_probe) {
+            let stopped_at = plan.control.interrupted().then_some(Position {
                 round,
                 pos: plan.shard.index,
             });
@@ -230,7 +233,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             last_probe = last_probe.max(t);
         }
         let reached = plan.frontier.next();
-        if reached < n && plan.counters.interrupted() {
+        if reached < n && plan.control.interrupted() {
             let stopped_at = Some(Position {
                 round,
                 pos: reached,
@@ -304,7 +307,7 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
     });
     let span = chunk_len(rate).saturating_mul(plan.shard.count);
     let mut last = None;
-    while !plan.counters.interrupted() {
+    while !plan.control.interrupted() {
         let Some(p0) = plan.frontier.claim(span, n) else {
             break;
         };
@@ -359,7 +362,7 @@ fn flush_l2(
     pacer: &mut Pacer,
     round: u8,
 ) -> Result<Instant> {
-    pacer.wait_for(b.index.len() as u64, &|| plan.counters.interrupted());
+    pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     let us = b.frames_mac();
     for &i in &b.index {
@@ -397,7 +400,7 @@ impl L2Batch<'_> {
 }
 
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
-    pacer.wait_for(b.index.len() as u64, &|| plan.counters.interrupted());
+    pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     for (k, &i) in b.index.iter().enumerate() {
         b.template.write(b.tx.slot(k), i, round, now_ns);
@@ -435,11 +438,11 @@ fn send_counted<'b>(
     Ok(())
 }
 
-/// Waits one retry interval after the previous round; false if there is nothing left to
-/// retry (all `owned` targets answered) or the scan was interrupted.
-fn wait_for_retry(plan: &Plan, last_probe: Instant, owned: u64) -> bool {
+/// Waits one retry interval after the previous round; false if the round is not wanted
+/// any more (everyone answered, or an interrupt).
+fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
     loop {
-        if plan.counters.interrupted() || plan.counters.answered.load(Relaxed) >= owned {
+        if !plan.control.retry_wanted(plan.counters) {
             return false;
         }
         let rto = match plan.counters.rto_us.load(Relaxed) {

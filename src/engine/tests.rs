@@ -10,6 +10,7 @@ use crate::net::Transport;
 use crate::targets::Span;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 
 fn v4(a: &str) -> u32 {
     u32::from(a.parse::<Ipv4Addr>().unwrap())
@@ -42,16 +43,32 @@ fn go(
     ends: &Endpoints,
     counters: &Counters,
 ) -> Result<Scanned> {
-    run(
-        t,
-        o,
+    go_interrupted(t, o, resume, ends, counters, &AtomicUsize::new(0))
+}
+
+/// `go`, with the interrupt count a signal handler would keep.
+fn go_interrupted(
+    t: &Targets,
+    o: &ScanOptions,
+    resume: Option<&Prior>,
+    ends: &Endpoints,
+    counters: &Counters,
+    interrupts: &AtomicUsize,
+) -> Result<Scanned> {
+    let scan = Scan {
+        targets: t,
+        opts: o,
         resume,
-        ends,
+        socks: ends,
+        onlink: None,
         counters,
-        None,
-        &mut || {},
-        &mut |_, _| {},
-    )
+        interrupts,
+    };
+    let hooks = Hooks {
+        tick: &mut || {},
+        checkpoint: &mut |_, _| {},
+    };
+    run(&scan, hooks)
 }
 
 struct Run {
@@ -287,12 +304,13 @@ fn an_interrupt_stops_sending_and_says_where() {
     let mut o = opts(1, 100);
     o.rate = Some(2000);
     let counters = Counters::default();
-    let irq = counters.interrupts.clone();
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    let irq = interrupts.clone();
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
         irq.store(1, Relaxed);
     });
-    let s = go(&t, &o, None, &net.endpoints(), &counters).unwrap();
+    let s = go_interrupted(&t, &o, None, &net.endpoints(), &counters, &interrupts).unwrap();
     stopper.join().unwrap();
     let at = s
         .stopped_at
@@ -321,9 +339,17 @@ fn a_second_interrupt_skips_the_final_wait() {
     let net = MemNets::new("seed 15\n198.18.0.0/28 alive=none\n");
     let t = range("198.18.0.1", "198.18.0.14");
     let counters = Counters::default();
-    counters.interrupts.store(2, Relaxed);
     let start = Instant::now();
-    let s = go(&t, &opts(0, 5000), None, &net.endpoints(), &counters).unwrap();
+    let ends = net.endpoints();
+    let s = go_interrupted(
+        &t,
+        &opts(0, 5000),
+        None,
+        &ends,
+        &counters,
+        &AtomicUsize::new(2),
+    );
+    let s = s.unwrap();
     assert!(
         start.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -340,12 +366,13 @@ fn a_resumed_scan_probes_only_what_is_left() {
     o.rate = Some(4000);
     let first = MemNets::new(profile);
     let counters = Counters::default();
-    let irq = counters.interrupts.clone();
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    let irq = interrupts.clone();
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(150));
         irq.store(1, Relaxed);
     });
-    let a = go(&t, &o, None, &first.endpoints(), &counters).unwrap();
+    let a = go_interrupted(&t, &o, None, &first.endpoints(), &counters, &interrupts).unwrap();
     stopper.join().unwrap();
     let at = a.stopped_at.expect("interrupted");
     let mut answered = vec![0u8; (t.len() as usize).div_ceil(8)];
@@ -551,7 +578,7 @@ fn count_mode_stops_sending_on_an_interrupt() {
     let t = range("198.18.0.1", "198.18.0.6");
     let counters = Counters::default();
     let o = counting(1000, 10, 100, false);
-    let interrupts = counters.interrupts.clone();
+    let interrupts = AtomicUsize::new(0);
     let mut ticks = 0;
     let mut tick = || {
         ticks += 1;
@@ -560,17 +587,20 @@ fn count_mode_stops_sending_on_an_interrupt() {
         }
     };
     let ends = net.endpoints();
-    let scanned = run(
-        &t,
-        &o,
-        None,
-        &ends,
-        &counters,
-        None,
-        &mut tick,
-        &mut |_, _| {},
-    )
-    .unwrap();
+    let scan = Scan {
+        targets: &t,
+        opts: &o,
+        resume: None,
+        socks: &ends,
+        onlink: None,
+        counters: &counters,
+        interrupts: &interrupts,
+    };
+    let hooks = Hooks {
+        tick: &mut tick,
+        checkpoint: &mut |_, _| {},
+    };
+    let scanned = run(&scan, hooks).unwrap();
     let sent = scanned.count.as_ref().unwrap().stats(0).sent;
     assert!(sent > 0 && sent < 200, "sent {sent}");
     assert!(scanned.stopped_at.is_none(), "nothing to resume");

@@ -216,10 +216,8 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         RunOut::Repeated { n, .. } => Some(*n),
         RunOut::Once { .. } => None,
     };
-    let counters = Counters {
-        interrupts: cx.interrupts.clone(),
-        ..Counters::default()
-    };
+    let counters = Counters::default();
+    let interrupted_now = || cx.interrupts.load(Relaxed) > 0;
     let shape = crate::run::eta::Shape {
         rounds: opts.retries + 1,
         owned: opts.shard.size(targets.len()),
@@ -233,21 +231,25 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
             .and_then(|o| o.mac_of(u64::from(i)))
             .or_else(|| earlier_macs.get(&i).copied())
     };
-    let scanned = engine::run(
+    let scan = engine::Scan {
         targets,
         opts,
         resume,
-        &cx.socks.endpoints(),
-        &counters,
+        socks: &cx.socks.endpoints(),
         onlink,
-        &mut || progress.tick(&counters),
+        counters: &counters,
+        interrupts: cx.interrupts,
+    };
+    let hooks = engine::Hooks {
+        tick: &mut || progress.tick(&counters),
         // Repeated runs start afresh each time: nothing to checkpoint or resume.
-        &mut |table, pos| {
+        checkpoint: &mut |table, pos| {
             if once {
                 saver.periodic(table, pos, &mac)
             }
         },
-    )?;
+    };
+    let scanned = engine::run(&scan, hooks)?;
     progress.finish();
     let kernel_drops = cx.socks.kernel_drops();
     let table = &scanned.table;
@@ -259,13 +261,13 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let partial = opts.shard != Shard::WHOLE || prior_rows_missing || scanned.stopped_at.is_some();
     let hostnames = match cfg.rdns {
         // Interrupted already: write what there is now; the resumed run looks names up.
-        Some(_) if counters.interrupted() => HashMap::new(),
+        Some(_) if interrupted_now() => HashMap::new(),
         Some(timeout) => {
             let up: Vec<_> = (0..targets.len() as u32)
                 .filter(|&i| table.get(i).status == Status::Up)
                 .map(|i| (i, targets.addr_at(u64::from(i))))
                 .collect();
-            let found = rdns::resolve(&up, timeout, &|| counters.interrupted());
+            let found = rdns::resolve(&up, timeout, &interrupted_now);
             if found.abandoned > 0 && !cfg.quiet {
                 warn(format_args!(
                     "sweep: reverse DNS: {} lookups abandoned after {}, {} not tried \
@@ -326,7 +328,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         _ => Ok(()),
     };
     // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
-    let interrupted = scanned.stopped_at.is_some() || counters.interrupted();
+    let interrupted = scanned.stopped_at.is_some() || interrupted_now();
     let (written, json) = match (saved, out) {
         (Err(e), RunOut::Once { json, .. }) => (Err(e), json),
         (Err(e), RunOut::Repeated { .. }) => (Err(e), None),
