@@ -8,12 +8,11 @@
 //! duplicate, a reply to an older round (or after the timeout) is late, and neither is a
 //! reception. Probe stamps carry the round modulo 256; the rounds begun say which round
 //! that is. Per-probe RTTs (`rtts`, 4 bytes a probe) are kept only when asked for.
+//! The rounds themselves are sent by `sender.rs`.
 
-use crate::engine::sender::{Plan, SendEnd};
 use crate::engine::shard::Slots;
-use crate::error::Result;
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Most probes a target gets in count mode.
 pub const MAX_COUNT: u16 = 1000;
@@ -248,72 +247,6 @@ impl CountTable {
 pub struct CountPlan<'a> {
     pub table: &'a CountTable,
     pub options: CountOptions,
-}
-
-impl Plan<'_> {
-    /// Counts a probe to `i` before it leaves. In count mode the default table records
-    /// only the first (its 8-bit probe count would overflow; `sent` is in the count table).
-    pub(crate) fn note_probe(&self, i: u32) {
-        match &self.count {
-            Some(c) => {
-                if c.table.begin(i) == 0 {
-                    self.table.add_probe(i);
-                }
-            }
-            None => self.table.add_probe(i),
-        }
-    }
-
-    /// Undoes `note_probe` for a probe the kernel refused.
-    pub(crate) fn take_back_probe(&self, i: u32) {
-        match &self.count {
-            Some(c) => c.table.take_back(i),
-            None => self.table.take_back_probe(i),
-        }
-    }
-}
-
-/// Count mode's sending: `count` rounds over every owned target, answered or not, round
-/// k starting `period` after round k-1 started (or when it finished, if later).
-/// An interrupt stops sending; there is nothing to resume (the rounds are the measurement).
-pub fn send(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
-    let owned = plan.control.owned();
-    let mut last_probe = Instant::now();
-    let mut start = Instant::now();
-    for r in 0..c.options.count {
-        if r > 0 && !wait_until(plan, start + c.options.period) {
-            break;
-        }
-        start = Instant::now();
-        if let Some(o) = plan.onlink {
-            o.round.store(r as u8, Relaxed);
-        }
-        plan.counters.planned.fetch_add(owned, Relaxed);
-        if let Some(t) = crate::engine::sender::send_round(plan, r as u8, plan.shard.index)? {
-            last_probe = last_probe.max(t);
-        }
-        if plan.control.interrupted() {
-            break;
-        }
-    }
-    Ok(SendEnd {
-        last_probe,
-        stopped_at: None,
-    })
-}
-
-/// Sleeps until `at`; false if interrupted first.
-fn wait_until(plan: &Plan, at: Instant) -> bool {
-    loop {
-        if plan.control.interrupted() {
-            return false;
-        }
-        let left = at.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return true;
-        }
-        std::thread::sleep(left.min(Duration::from_millis(5)));
-    }
 }
 
 #[cfg(test)]

@@ -26,17 +26,10 @@ use count::{CountOptions, CountPlan, CountTable};
 use onlink::OnLink;
 use receiver::Heard;
 use sender::{Family, Frontier, Plan};
-pub use shard::{Shard, Slots};
+pub use shard::{Position, Shard, Slots};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant, SystemTime};
-
-/// Where a scan is: the next position (of the permutation) to probe in `round`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    pub round: u8,
-    pub pos: u64,
-}
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {

@@ -1,13 +1,15 @@
 //! The sender thread: walks the permutation round by round, paced, in batches; retry
 //! rounds probe only targets still silent, after an interval adapted to observed RTTs.
 //! A shard walks every `count`-th position of the same permutation; a resumed scan starts
-//! at the position where the interrupted one stopped.
+//! at the position where the interrupted one stopped. Count mode's rounds go to every
+//! owned target, answered or not, `period` apart.
 
-use super::{Position, Shard};
 use crate::engine::control::Control;
+use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
 use crate::engine::onlink::{self, Echo, OnLink};
 use crate::engine::rate::Pacer;
+use crate::engine::shard::{Position, Shard};
 use crate::engine::table::Table;
 use crate::error::{Error, Result};
 use crate::net::packet::Frames;
@@ -51,7 +53,7 @@ pub struct Plan<'a> {
     /// How far sending has got, for checkpoints taken while it runs.
     pub frontier: &'a Frontier,
     /// Count mode (`-c N`): rounds to every target, answered or not.
-    pub count: Option<crate::engine::count::CountPlan<'a>>,
+    pub count: Option<CountPlan<'a>>,
 }
 
 /// The positions claimed in the current round, shared by its workers and read by
@@ -196,7 +198,7 @@ fn chunk_len(rate: Option<u64>) -> u64 {
 /// Sends every round; returns when the last probe left or the scan was interrupted.
 pub fn run(plan: &Plan) -> Result<SendEnd> {
     if let Some(c) = &plan.count {
-        return crate::engine::count::send(plan, c);
+        return send_counting(plan, c);
     }
     let n = plan.targets.len();
     let owned = plan.control.owned();
@@ -450,6 +452,72 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
             us => Duration::from_micros(us),
         };
         let left = (last_probe + rto).saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(5)));
+    }
+}
+
+impl Plan<'_> {
+    /// Counts a probe to `i` before it leaves. In count mode the default table records
+    /// only the first (its 8-bit probe count would overflow; `sent` is in the count table).
+    pub(crate) fn note_probe(&self, i: u32) {
+        match &self.count {
+            Some(c) => {
+                if c.table.begin(i) == 0 {
+                    self.table.add_probe(i);
+                }
+            }
+            None => self.table.add_probe(i),
+        }
+    }
+
+    /// Undoes `note_probe` for a probe the kernel refused.
+    pub(crate) fn take_back_probe(&self, i: u32) {
+        match &self.count {
+            Some(c) => c.table.take_back(i),
+            None => self.table.take_back_probe(i),
+        }
+    }
+}
+
+/// Count mode's sending: `count` rounds over every owned target, answered or not, round
+/// k starting `period` after round k-1 started (or when it finished, if later).
+/// An interrupt stops sending; there is nothing to resume (the rounds are the measurement).
+fn send_counting(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
+    let owned = plan.control.owned();
+    let mut last_probe = Instant::now();
+    let mut start = Instant::now();
+    for r in 0..c.options.count {
+        if r > 0 && !wait_until(plan, start + c.options.period) {
+            break;
+        }
+        start = Instant::now();
+        if let Some(o) = plan.onlink {
+            o.round.store(r as u8, Relaxed);
+        }
+        plan.counters.planned.fetch_add(owned, Relaxed);
+        if let Some(t) = send_round(plan, r as u8, plan.shard.index)? {
+            last_probe = last_probe.max(t);
+        }
+        if plan.control.interrupted() {
+            break;
+        }
+    }
+    Ok(SendEnd {
+        last_probe,
+        stopped_at: None,
+    })
+}
+
+/// Sleeps until `at`; false if interrupted first.
+fn wait_until(plan: &Plan, at: Instant) -> bool {
+    loop {
+        if plan.control.interrupted() {
+            return false;
+        }
+        let left = at.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return true;
         }

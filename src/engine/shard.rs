@@ -1,5 +1,6 @@
-//! A shard's slice of the permutation, and where each of its targets lives in the tables
-//! sized to that slice, so N shards of one scan each hold a table 1/N the size.
+//! A shard's slice of the permutation, where a scan is in it (`Position`, what a resumed
+//! run starts from), and where each of its targets lives in the tables sized to that
+//! slice, so N shards of one scan each hold a table 1/N the size.
 
 use crate::targets::permute::Permutation;
 
@@ -17,6 +18,13 @@ impl Shard {
     pub fn size(&self, n: u64) -> u64 {
         n.saturating_sub(self.index).div_ceil(self.count)
     }
+}
+
+/// Where a scan is: the next position (of the permutation) to probe in `round`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub round: u8,
+    pub pos: u64,
 }
 
 /// Target index → slot in a per-target table. The whole scan's slot is the index itself;

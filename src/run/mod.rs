@@ -216,14 +216,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         RunOut::Repeated { n, .. } => Some(*n),
         RunOut::Once { .. } => None,
     };
-    let counters = Counters::default();
     let interrupted_now = || cx.interrupts.load(Relaxed) > 0;
-    let shape = crate::run::eta::Shape {
-        rounds: opts.retries + 1,
-        owned: opts.shard.size(targets.len()),
-        timeout: opts.timeout,
-    };
-    let mut progress = Progress::new(cfg.quiet, cfg.status_interval, shape, opts.rate);
     let fp = state::fingerprint(targets, opts);
     let mut saver = Checkpointer::new(cfg.state_path(), opts.seed, fp);
     let mac = |i: u32| {
@@ -231,26 +224,12 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
             .and_then(|o| o.mac_of(u64::from(i)))
             .or_else(|| earlier_macs.get(&i).copied())
     };
-    let scan = engine::Scan {
-        targets,
-        opts,
-        resume,
-        socks: &cx.socks.endpoints(),
-        onlink,
-        counters: &counters,
-        interrupts: cx.interrupts,
-    };
-    let hooks = engine::Hooks {
-        tick: &mut || progress.tick(&counters),
-        // Repeated runs start afresh each time: nothing to checkpoint or resume.
-        checkpoint: &mut |table, pos| {
-            if once {
-                saver.periodic(table, pos, &mac)
-            }
-        },
-    };
-    let scanned = engine::run(&scan, hooks)?;
-    progress.finish();
+    // Repeated runs start afresh each time: nothing to checkpoint or resume.
+    let (scanned, counters) = scan(cx, &mut |table, pos| {
+        if once {
+            saver.periodic(table, pos, &mac)
+        }
+    })?;
     let kernel_drops = cx.socks.kernel_drops();
     let table = &scanned.table;
     // A resumed run with its journal has every earlier answer: its output is whole
@@ -259,27 +238,12 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         && (journal.is_none()
             || (0..table.len() as u32).any(|i| table.get(i).status == Status::Prior));
     let partial = opts.shard != Shard::WHOLE || prior_rows_missing || scanned.stopped_at.is_some();
+    // Interrupted already: write what there is now; the resumed run looks names up.
     let hostnames = match cfg.rdns {
-        // Interrupted already: write what there is now; the resumed run looks names up.
-        Some(_) if interrupted_now() => HashMap::new(),
-        Some(timeout) => {
-            let up: Vec<_> = (0..targets.len() as u32)
-                .filter(|&i| table.get(i).status == Status::Up)
-                .map(|i| (i, targets.addr_at(u64::from(i))))
-                .collect();
-            let found = rdns::resolve(&up, timeout, &interrupted_now);
-            if found.abandoned > 0 && !cfg.quiet {
-                warn(format_args!(
-                    "sweep: reverse DNS: {} lookups abandoned after {}, {} not tried \
-                     (a slow resolver; raise --rdns-timeout)",
-                    found.abandoned,
-                    humantime::format_duration(timeout),
-                    found.skipped
-                ));
-            }
-            found.names
+        Some(timeout) if !interrupted_now() => {
+            reverse_dns(cfg, targets, table, timeout, &interrupted_now)
         }
-        None => HashMap::new(),
+        _ => HashMap::new(),
     };
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
@@ -342,7 +306,112 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
             (write_run(&dest, n, scanned.started, ndjson, fill), json)
         }
     };
-    let ended = match written {
+    let ended = settle(cx, written, &scanned, &mut saver, once, interrupted, &mac);
+    summary.unresolved = cx.unresolved.to_vec();
+    let outcome = Outcome {
+        up: summary.up,
+        interrupted,
+    };
+    if ended.is_ok() && !cfg.quiet {
+        warn(format_args!("{summary}"));
+    }
+    if let Some(json) = json {
+        let info = RunInfo {
+            started_at: scanned.started,
+            finished_at: SystemTime::now(),
+            interrupted,
+            exit_code: match &ended {
+                Ok(()) => outcome.exit_code(),
+                Err(e) if e.is_broken_pipe() => 0,
+                Err(e) => e.exit_code(),
+            },
+        };
+        write_summary_json(json, &summary, &info, ended.is_ok())?;
+    }
+    ended?;
+    let snapshot = match cfg.every {
+        Some(_) => every::snapshot(targets, table, &mac),
+        None => every::Snapshot::new(),
+    };
+    // Not silenced by -q: telling what changed is what repeated runs are for.
+    if let (Some(prev), Some(n)) = (prev, run_n) {
+        for line in every::changes(prev, &snapshot, n) {
+            warn(format_args!("{line}"));
+        }
+    }
+    Ok(RunEnd { outcome, snapshot })
+}
+
+/// The scan itself, with the progress display; `checkpoint` runs every
+/// `engine::CHECKPOINT`. Returns what it found and its statistics.
+fn scan(
+    cx: &Ctx,
+    checkpoint: &mut dyn FnMut(&engine::table::Table, Position),
+) -> Result<(engine::Scanned, Counters)> {
+    let (targets, opts) = (cx.targets, cx.opts);
+    let counters = Counters::default();
+    let shape = crate::run::eta::Shape {
+        rounds: opts.retries + 1,
+        owned: opts.shard.size(targets.len()),
+        timeout: opts.timeout,
+    };
+    let mut progress = Progress::new(cx.cfg.quiet, cx.cfg.status_interval, shape, opts.rate);
+    let scan = engine::Scan {
+        targets,
+        opts,
+        resume: cx.resume,
+        socks: &cx.socks.endpoints(),
+        onlink: cx.onlink,
+        counters: &counters,
+        interrupts: cx.interrupts,
+    };
+    let hooks = engine::Hooks {
+        tick: &mut || progress.tick(&counters),
+        checkpoint,
+    };
+    let scanned = engine::run(&scan, hooks)?;
+    progress.finish();
+    Ok((scanned, counters))
+}
+
+/// Names for the hosts that are up (`--rdns`), within `timeout`, until an interrupt.
+fn reverse_dns(
+    cfg: &Config,
+    targets: &Targets,
+    table: &engine::table::Table,
+    timeout: Duration,
+    interrupted: &dyn Fn() -> bool,
+) -> HashMap<u32, String> {
+    let up: Vec<_> = (0..targets.len() as u32)
+        .filter(|&i| table.get(i).status == Status::Up)
+        .map(|i| (i, targets.addr_at(u64::from(i))))
+        .collect();
+    let found = rdns::resolve(&up, timeout, interrupted);
+    if found.abandoned > 0 && !cfg.quiet {
+        warn(format_args!(
+            "sweep: reverse DNS: {} lookups abandoned after {}, {} not tried \
+             (a slow resolver; raise --rdns-timeout)",
+            found.abandoned,
+            humantime::format_duration(timeout),
+            found.skipped
+        ));
+    }
+    found.names
+}
+
+/// After the output was written (or not): checkpoints made obsolete by a whole output
+/// are removed; a failed write keeps what the probes found in a journal to resume from.
+fn settle(
+    cx: &Ctx,
+    written: Result<()>,
+    scanned: &engine::Scanned,
+    saver: &mut Checkpointer,
+    once: bool,
+    interrupted: bool,
+    mac: &dyn Fn(u32) -> Option<Mac>,
+) -> Result<()> {
+    let (cfg, opts, table) = (cx.cfg, cx.opts, &scanned.table);
+    match written {
         Ok(()) if scanned.stopped_at.is_none() => {
             if once {
                 // The output now holds the whole inventory: the checkpoints, this run's
@@ -379,51 +448,25 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
             }
             Err(e)
         }
-    };
-    summary.unresolved = cx.unresolved.to_vec();
-    let outcome = Outcome {
-        up: summary.up,
-        interrupted,
-    };
-    if ended.is_ok() && !cfg.quiet {
-        warn(format_args!("{summary}"));
     }
-    if let Some(json) = json {
-        let exit_code = match &ended {
-            Ok(()) => outcome.exit_code(),
-            Err(e) if e.is_broken_pipe() => 0,
-            Err(e) => e.exit_code(),
-        };
-        let info = RunInfo {
-            started_at: scanned.started,
-            finished_at: SystemTime::now(),
-            interrupted,
-            exit_code,
-        };
-        let doc = summary.to_json(&info);
-        let json_written = json.finish(|w| {
-            serde_json::to_writer_pretty(&mut *w, &doc)?;
-            w.write_all(b"\n")
-        });
-        match (&ended, json_written) {
-            (_, Ok(())) => {}
-            (Ok(()), Err(e)) => return Err(e),
-            // The run's own failure is the one to report (and exit with).
-            (Err(_), Err(e)) => warn(format_args!("sweep: {e}")),
+}
+
+/// `--summary-json`: the summary document, written atomically. A failure to write it is
+/// the run's error unless the run had already failed (that error is the one to report).
+fn write_summary_json(json: Sink, summary: &Summary, info: &RunInfo, ok: bool) -> Result<()> {
+    let doc = summary.to_json(info);
+    let written = json.finish(|w| {
+        serde_json::to_writer_pretty(&mut *w, &doc)?;
+        w.write_all(b"\n")
+    });
+    match (ok, written) {
+        (_, Ok(())) => Ok(()),
+        (true, Err(e)) => Err(e),
+        (false, Err(e)) => {
+            warn(format_args!("sweep: {e}"));
+            Ok(())
         }
     }
-    ended?;
-    let snapshot = match cfg.every {
-        Some(_) => every::snapshot(targets, table, &mac),
-        None => every::Snapshot::new(),
-    };
-    // Not silenced by -q: telling what changed is what repeated runs are for.
-    if let (Some(prev), Some(n)) = (prev, run_n) {
-        for line in every::changes(prev, &snapshot, n) {
-            warn(format_args!("{line}"));
-        }
-    }
-    Ok(RunEnd { outcome, snapshot })
 }
 
 /// Writes run `n` of `--every`: the whole text is made first, so a file only ever holds
