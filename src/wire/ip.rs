@@ -1,7 +1,7 @@
 //! IP headers the layer-2 path writes itself (the kernel's stack is bypassed there), and
 //! the ICMPv6 pseudo-header checksum, which on a raw ICMPv6 socket the kernel computes.
 
-use super::{fold, sum16};
+use super::checksum::{fold, sum16};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub const IPV4_HEADER: usize = 20;
