@@ -2,9 +2,9 @@
 //! (clap) and exit codes. `dispatch` leaves every other command line to the scan's parser.
 
 use crate::cli;
+use crate::error::Error;
 use crate::results::diff;
 use crate::results::merge;
-use crate::results::reader::Error;
 use clap::{CommandFactory, Parser, ValueEnum};
 use std::ffi::OsString;
 use std::io::Write;
@@ -146,7 +146,7 @@ fn run_man(args: &[OsString]) -> ExitCode {
     };
     match rendered {
         Ok(()) => print(&page),
-        Err(e) => fail(&crate::error::Error::Write(e).into()),
+        Err(e) => fail(&Error::Write(e)),
     }
 }
 
@@ -160,7 +160,7 @@ fn print(bytes: &[u8]) -> ExitCode {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&crate::error::Error::Write(e).into()),
+        Err(e) => fail(&Error::Write(e)),
     }
 }
 
@@ -180,7 +180,7 @@ fn run_diff(args: &[OsString]) -> ExitCode {
     let threshold = match a.rtt_change.as_deref().map(diff::parse_threshold) {
         None => None,
         Some(Ok(us)) => Some(us),
-        Some(Err(e)) => return fail(&e.into()),
+        Some(Err(e)) => return fail(&e),
     };
     finish(
         diff::run(&a.old, &a.new, threshold, a.output.as_deref(), a.csv_raw).map(|d| d.total() > 0),
@@ -223,12 +223,7 @@ fn finish(result: Result<bool, Error>) -> ExitCode {
 }
 
 fn fail(e: &Error) -> ExitCode {
-    // `sweep merge … | head` closing the pipe early is not a failure.
-    if e.is_broken_pipe() {
-        return ExitCode::SUCCESS;
-    }
-    crate::error::warn(format_args!("sweep: {e}"));
-    ExitCode::from(e.exit_code())
+    crate::error::fail(e)
 }
 
 #[cfg(test)]
