@@ -1,5 +1,6 @@
-//! Typed errors. Each variant knows its exit code: input problems are found before
-//! anything is sent (2), runtime problems come from the OS (3).
+//! Typed errors of every command (the scan, merge, diff, completions, man). Each variant
+//! knows its exit code: input problems are found before anything is sent or written (2),
+//! runtime problems come from the OS (3). `fail` reports one on stderr.
 
 use std::io;
 use std::net::IpAddr;
@@ -21,6 +22,16 @@ pub enum Error {
     ReadInput { path: PathBuf, source: io::Error },
     #[error("cannot write '{}': {source}", path.display())]
     Output { path: PathBuf, source: io::Error },
+    /// A merge or diff input that is not a sweep CSV, or not like the other inputs.
+    #[error("'{}': {reason}", path.display())]
+    CsvHeader { path: PathBuf, reason: String },
+    /// A bad row of a merge or diff input, by physical line.
+    #[error("{}:{line}: {reason}", path.display())]
+    CsvRow {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
     #[error("no targets left to probe{0}")]
     NoTargets(&'static str),
     /// Every target was a hostname that did not resolve (the names, quoted and listed).
@@ -78,6 +89,8 @@ impl Error {
             | Error::BadValue { .. }
             | Error::ReadInput { .. }
             | Error::Output { .. }
+            | Error::CsvHeader { .. }
+            | Error::CsvRow { .. }
             | Error::NoTargets(_)
             | Error::NothingResolved { .. }
             | Error::StateMismatch { .. }
@@ -98,6 +111,16 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Reports `e` as one `sweep: ` line and gives its exit code; a closed stdout (`sweep … |
+/// head`) is not a failure.
+pub fn fail(e: &Error) -> std::process::ExitCode {
+    if e.is_broken_pipe() {
+        return std::process::ExitCode::SUCCESS;
+    }
+    warn(format_args!("sweep: {e}"));
+    std::process::ExitCode::from(e.exit_code())
+}
 
 /// One line on stderr. A closed or broken stderr must not end the run (`eprintln!`
 /// panics there), and there is nowhere left to report that it failed, so it is ignored.

@@ -14,6 +14,6 @@ pub mod run;
 pub mod targets;
 pub mod wire;
 
-pub use cli::{parse, Config};
+pub use cli::{parse, Command, Config};
 pub use error::{Error, Result};
 pub use run::{run, Outcome};

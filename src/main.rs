@@ -1,20 +1,31 @@
 use std::process::ExitCode;
+use sweep::cli::{self, subcommand};
+use sweep::results::{diff, merge};
+use sweep::Command;
 
 fn main() -> ExitCode {
-    if let Some(code) = sweep::cli::subcommand::dispatch(&std::env::args_os().collect::<Vec<_>>()) {
-        return code;
-    }
-    let config = match sweep::cli::parse(std::env::args_os()) {
+    let command = match cli::parse(std::env::args_os()) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match sweep::run::run(&config) {
-        Ok(o) => ExitCode::from(o.exit_code()),
-        // `sweep … | head` closing the pipe early is not a failure.
-        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
-        Err(e) => {
-            sweep::error::warn(format_args!("sweep: {e}"));
-            ExitCode::from(e.exit_code())
-        }
-    }
+    // Each command's exit status on success (see its --help); an error carries its own.
+    let status = match command {
+        Command::Scan(config) => sweep::run(&config).map(|o| o.exit_code()),
+        Command::Merge {
+            inputs,
+            output,
+            csv_raw,
+        } => merge::run(&inputs, output.as_deref(), csv_raw).map(|m| u8::from(m.up == 0)),
+        Command::Diff {
+            old,
+            new,
+            rtt_change_us,
+            output,
+            csv_raw,
+        } => diff::run(&old, &new, rtt_change_us, output.as_deref(), csv_raw)
+            .map(|d| u8::from(d.total() > 0)),
+        Command::Completions { shell } => subcommand::completions(shell).map(|()| 0),
+        Command::Man { page } => subcommand::man(page).map(|()| 0),
+    };
+    status.map_or_else(|e| sweep::error::fail(&e), ExitCode::from)
 }

@@ -269,3 +269,50 @@ fn man_page_has_every_long_option_of_the_help() {
         assert!(p.contains(&format!("sweep\\-{sub}")), "{sub} page");
     }
 }
+
+#[test]
+fn each_subcommand_has_its_own_help_and_version() {
+    for sub in ["merge", "diff", "completions", "man"] {
+        for flag in ["--help", "-h", "-?", "/?"] {
+            sweep(&[sub, flag])
+                .assert()
+                .code(0)
+                .stdout(predicate::str::contains(format!("Usage: sweep {sub}")))
+                .stderr(predicate::str::is_empty());
+        }
+        sweep(&[sub, "--version"])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    }
+    sweep(&["--version"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(env!("CARGO_PKG_VERSION")));
+    // The scan's help lists the subcommands, and how to scan a host named like one.
+    sweep(&["--help"]).assert().code(0).stdout(
+        predicate::str::contains("Commands:")
+            .and(predicate::str::contains("completions"))
+            .and(predicate::str::contains("sweep -- merge")),
+    );
+}
+
+#[test]
+fn subcommand_usage_errors_are_one_line_pointing_at_their_help() {
+    for (args, token) in [
+        (&["diff", "a.csv"][..], "<NEW>"),
+        (&["completions"][..], "<SHELL>"),
+        (&["man", "frobnicate"][..], "frobnicate"),
+        // A scan option is not merge's.
+        (&["merge", "--all", "a.csv"][..], "--all"),
+    ] {
+        let a = input_error(args, token);
+        let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        let see = format!("(see sweep {} --help)", args[0]);
+        assert!(stderr.trim_end().ends_with(&see), "{stderr}");
+    }
+    // The scan's own usage errors point at the scan's help.
+    let a = input_error(&["--frobnicate", "127.0.0.1"], "--frobnicate");
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(stderr.trim_end().ends_with("(see --help)"), "{stderr}");
+}

@@ -1,6 +1,13 @@
-//! The only clap user: raw flags → a validated `Config`. Errors name the bad token.
+//! The only clap user: one clap command, parsed once, into a `Command`: a scan (the
+//! default, with a validated `Config`) or one of the subcommands in `subcommand.rs`.
+//! Errors name the bad token.
+//!
+//! A subcommand is only recognised as the first argument, so `sweep --all merge` or
+//! `sweep -- merge` scans a host named `merge`; a bare `sweep merge` never does.
 
 pub mod subcommand;
+
+pub use subcommand::Page;
 
 use crate::engine::count::{CountOptions, MAX_COUNT, MIN_PERIOD};
 use crate::engine::table::{MAX_ROUND, MAX_RTT_US};
@@ -16,11 +23,23 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use subcommand::Sub;
 
 /// Finds every live host in an address range with ICMP echo, fast, and writes CSV.
 #[derive(Debug, Parser)]
-#[command(name = "sweep", version, after_help = AFTER_HELP)]
+#[command(
+    name = "sweep",
+    version,
+    after_help = AFTER_HELP,
+    // Only a first argument names a subcommand; anything after an option or a target
+    // is the scan's.
+    args_conflicts_with_subcommands = true,
+    // `sweep help` stays what it always was: a target.
+    disable_help_subcommand = true
+)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
     /// CIDR (10.0.0.0/16, fd00::/104), address, range (10.0.0.1-10.0.3.20) or hostname
     #[arg(value_name = "TARGET")]
     targets: Vec<String>,
@@ -146,6 +165,7 @@ Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in add
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
       sweep completions bash|zsh|fish|elvish|powershell   a shell completion script
       sweep man [merge|diff]   the manual page (roff)
+A command is only ever the first argument: scan a host named like one as sweep -- merge.
 -h, -? and /? print this help. A hostname that does not resolve is a warning and is skipped (--strict-names: an error).
 When stderr is not a terminal, a status line is printed every 5 s (none with -q).
 CSV columns: addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor (status: up, unreachable, down)
@@ -245,7 +265,34 @@ impl Config {
     }
 }
 
-/// The scan's clap definition: what the man page and the completions are made from.
+/// What one command line asks for.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// A scan (no subcommand).
+    Scan(Box<Config>),
+    /// `sweep merge CSV... [-o FILE] [--csv-raw]`.
+    Merge {
+        inputs: Vec<PathBuf>,
+        output: Option<PathBuf>,
+        csv_raw: bool,
+    },
+    /// `sweep diff OLD NEW [--rtt-change MS] [-o FILE] [--csv-raw]`.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// `--rtt-change`, in microseconds.
+        rtt_change_us: Option<u64>,
+        output: Option<PathBuf>,
+        csv_raw: bool,
+    },
+    /// `sweep completions SHELL`.
+    Completions { shell: clap_complete::Shell },
+    /// `sweep man [merge|diff]`.
+    Man { page: Option<Page> },
+}
+
+/// The one clap definition, subcommands included: what the command line is parsed with
+/// and what the man page and the completions are made from.
 pub fn command() -> clap::Command {
     use clap::CommandFactory;
     Args::command()
@@ -268,38 +315,107 @@ fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
 
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
 /// error has been printed.
-pub fn parse<I, T>(args: I) -> Result<Config, ExitCode>
+pub fn parse<I, T>(args: I) -> Result<Command, ExitCode>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args = help_aliases(args.into_iter().map(Into::into).collect());
-    if args.len() <= 1 {
-        crate::error::warn(format_args!("{SHORT_USAGE}"));
-        return Err(ExitCode::from(2));
-    }
-    let args = match Args::try_parse_from(args) {
-        Ok(a) => a,
-        Err(e) => {
-            use clap::error::ErrorKind::*;
-            if matches!(e.kind(), DisplayHelp | DisplayVersion) {
-                let _ = e.print();
-                return Err(ExitCode::SUCCESS);
-            }
-            // clap's message is several lines; the contract is one line naming the token.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            crate::error::warn(format_args!(
-                "sweep: {} (see --help)",
-                first.trim_start_matches("error: ")
-            ));
-            return Err(ExitCode::from(2));
+    read(args.into_iter().map(Into::into).collect()).map_err(Stop::report)
+}
+
+/// Why a command line runs nothing.
+#[derive(Debug)]
+enum Stop {
+    /// Help or version, asked for: on stdout, exit 0.
+    Asked(clap::Error),
+    /// A usage error: these lines on stderr, exit 2.
+    Usage(String),
+    /// A value clap accepted but the command cannot use.
+    Invalid(Error),
+}
+
+impl Stop {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            Stop::Asked(_) => ExitCode::SUCCESS,
+            Stop::Usage(_) => ExitCode::from(2),
+            Stop::Invalid(e) => ExitCode::from(e.exit_code()),
         }
+    }
+
+    /// Prints what the command line gets instead of a run; its exit code.
+    fn report(self) -> ExitCode {
+        match &self {
+            Stop::Asked(e) => {
+                let _ = e.print();
+            }
+            Stop::Usage(text) => crate::error::warn(format_args!("{text}")),
+            Stop::Invalid(e) => return crate::error::fail(e),
+        }
+        self.exit_code()
+    }
+}
+
+/// The one parse: clap over the whole command line, then the chosen command's checks.
+fn read(args: Vec<OsString>) -> Result<Command, Stop> {
+    let args = help_aliases(args);
+    if args.len() <= 1 {
+        return Err(Stop::Usage(SHORT_USAGE.into()));
+    }
+    let mut parsed = Args::try_parse_from(&args).map_err(|e| {
+        use clap::error::ErrorKind::*;
+        if matches!(e.kind(), DisplayHelp | DisplayVersion) {
+            return Stop::Asked(e);
+        }
+        let see = sub_named(&args);
+        Stop::Usage(format!("sweep: {} (see {see}--help)", one_line(&e)))
+    })?;
+    let command = match parsed.command.take() {
+        None => validate(parsed).map(|c| Command::Scan(Box::new(c))),
+        Some(Sub::Merge(m)) => Ok(Command::Merge {
+            inputs: m.inputs,
+            output: m.output,
+            csv_raw: m.csv_raw,
+        }),
+        Some(Sub::Diff(d)) => d
+            .rtt_change
+            .as_deref()
+            .map(crate::results::diff::parse_threshold)
+            .transpose()
+            .map(|rtt_change_us| Command::Diff {
+                old: d.old,
+                new: d.new,
+                rtt_change_us,
+                output: d.output,
+                csv_raw: d.csv_raw,
+            }),
+        Some(Sub::Completions(c)) => Ok(Command::Completions { shell: c.shell }),
+        Some(Sub::Man(m)) => Ok(Command::Man { page: m.page }),
     };
-    validate(args).map_err(|e| {
-        crate::error::warn(format_args!("sweep: {e}"));
-        ExitCode::from(e.exit_code())
-    })
+    command.map_err(Stop::Invalid)
+}
+
+/// clap's message on one line: the first, plus the next when the first ends in a colon
+/// (as "required arguments were not provided:" does, naming them below).
+fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.trim_start_matches("error: ");
+    match lines.next() {
+        Some(next) if first.ends_with(':') => format!("{first} {next}"),
+        _ => first.to_string(),
+    }
+}
+
+/// `sweep SUB ` when the first argument names a subcommand (the only place one is
+/// recognised), for "see sweep SUB --help".
+fn sub_named(args: &[OsString]) -> String {
+    let name = args.get(1).and_then(|a| a.to_str()).unwrap_or_default();
+    match command().find_subcommand(name) {
+        Some(_) => format!("sweep {name} "),
+        None => String::new(),
+    }
 }
 
 fn validate(a: Args) -> Result<Config, Error> {
@@ -594,6 +710,16 @@ pub fn duration(flag: &'static str, token: &str) -> Result<Duration, Error> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// The `Config` of a scan command line, for tests elsewhere in the crate; panics on
+/// anything else.
+#[cfg(test)]
+pub(crate) fn scan_config(args: &[&str]) -> Config {
+    match read(args.iter().map(OsString::from).collect()) {
+        Ok(Command::Scan(c)) => *c,
+        other => panic!("not a valid scan: {args:?} gave {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -763,5 +889,190 @@ mod tests {
         assert_eq!((c.every, c.runs), (Some(Duration::from_secs(300)), Some(3)));
         assert!(Args::try_parse_from(["sweep", "--runs", "2", "x"]).is_err());
         assert!(cfg(&["-c", "2", "--resume", "s", "x"]).is_err());
+    }
+
+    fn command_of(args: &[&str]) -> Result<Command, Stop> {
+        read(args.iter().map(OsString::from).collect())
+    }
+
+    /// The one stderr line (or lines) of a usage error.
+    fn usage(args: &[&str]) -> String {
+        match command_of(args) {
+            Err(Stop::Usage(text)) => text,
+            other => panic!("{args:?}: not a usage error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scan_is_the_default() {
+        let c = scan_config(&["sweep", "10.0.0.0/24", "--all", "-o", "out.csv"]);
+        assert_eq!(c.targets, ["10.0.0.0/24"]);
+        assert!(c.layout.all);
+        assert_eq!(c.output, Some(PathBuf::from("out.csv")));
+        // A value the scan cannot use is the scan's error, exit 2.
+        match command_of(&["sweep", "--rate", "fast", "x"]) {
+            Err(Stop::Invalid(e)) => {
+                assert_eq!(e.exit_code(), 2);
+                assert!(e.to_string().contains("'fast'"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // So is a command line with options but no target.
+        assert!(matches!(
+            command_of(&["sweep", "--all"]),
+            Err(Stop::Invalid(Error::NoTargets(_)))
+        ));
+    }
+
+    #[test]
+    fn subcommands_only_as_the_first_argument() {
+        // After an option, a target or `--`, a subcommand's name is a target.
+        for (args, target) in [
+            (&["sweep", "--all", "merge"][..], "merge"),
+            (&["sweep", "-q", "diff", "a", "b"], "diff"),
+            (&["sweep", "10.0.0.1", "merge"], "merge"),
+            (&["sweep", "--", "merge"], "merge"),
+            (&["sweep", "--", "completions", "bash"], "completions"),
+        ] {
+            let c = scan_config(args);
+            assert!(c.targets.iter().any(|t| t == target), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn each_subcommand_is_selected() {
+        match command_of(&["sweep", "merge", "a.csv", "b.csv", "-o", "out", "--csv-raw"]) {
+            Ok(Command::Merge {
+                inputs,
+                output,
+                csv_raw,
+            }) => {
+                assert_eq!(inputs, [PathBuf::from("a.csv"), PathBuf::from("b.csv")]);
+                assert_eq!(output, Some(PathBuf::from("out")));
+                assert!(csv_raw);
+            }
+            other => panic!("{other:?}"),
+        }
+        match command_of(&["sweep", "diff", "old", "new", "--rtt-change", "5"]) {
+            Ok(Command::Diff {
+                old,
+                new,
+                rtt_change_us,
+                output,
+                csv_raw,
+            }) => {
+                assert_eq!((old, new), (PathBuf::from("old"), PathBuf::from("new")));
+                assert_eq!(rtt_change_us, Some(5000));
+                assert_eq!((output, csv_raw), (None, false));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            command_of(&["sweep", "diff", "a", "b"]),
+            Ok(Command::Diff {
+                rtt_change_us: None,
+                ..
+            })
+        ));
+        assert!(matches!(
+            command_of(&["sweep", "completions", "zsh"]),
+            Ok(Command::Completions {
+                shell: clap_complete::Shell::Zsh
+            })
+        ));
+        assert!(matches!(
+            command_of(&["sweep", "man"]),
+            Ok(Command::Man { page: None })
+        ));
+        assert!(matches!(
+            command_of(&["sweep", "man", "diff"]),
+            Ok(Command::Man {
+                page: Some(Page::Diff)
+            })
+        ));
+    }
+
+    #[test]
+    fn usage_errors_are_one_line_naming_the_command() {
+        assert_eq!(usage(&["sweep"]), SHORT_USAGE);
+        assert_eq!(
+            usage(&["sweep", "merge"]),
+            "sweep: the following required arguments were not provided: <CSV>... \
+             (see sweep merge --help)"
+        );
+        assert_eq!(
+            usage(&["sweep", "diff", "a"]),
+            "sweep: the following required arguments were not provided: <NEW> \
+             (see sweep diff --help)"
+        );
+        assert_eq!(
+            usage(&["sweep", "diff", "a", "b", "c"]),
+            "sweep: unexpected argument 'c' found (see sweep diff --help)"
+        );
+        assert_eq!(
+            usage(&["sweep", "--frobnicate", "x"]),
+            "sweep: unexpected argument '--frobnicate' found (see --help)"
+        );
+        for (args, token) in [
+            (&["sweep", "merge", "--bogus", "a.csv"][..], "'--bogus'"),
+            // Scan options are not merge's.
+            (&["sweep", "merge", "--all", "a.csv"], "'--all'"),
+            (&["sweep", "completions", "cmd.exe"], "'cmd.exe'"),
+            (&["sweep", "man", "foo"], "'foo'"),
+        ] {
+            let line = usage(args);
+            assert!(
+                line.starts_with("sweep: ") && line.contains(token) && !line.contains('\n'),
+                "{args:?}: {line}"
+            );
+            assert!(
+                line.ends_with(&format!("(see sweep {} --help)", args[1])),
+                "{line}"
+            );
+        }
+        match command_of(&["sweep", "diff", "a", "b", "--rtt-change", "soon"]) {
+            Err(Stop::Invalid(e)) => assert!(e.to_string().contains("'soon'"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_and_version_exit_0() {
+        for args in [
+            &["sweep", "--help"][..],
+            &["sweep", "-h"],
+            &["sweep", "-?"],
+            &["sweep", "/?"],
+            &["sweep", "--version"],
+            &["sweep", "-V"],
+            &["sweep", "merge", "--help"],
+            &["sweep", "diff", "-h"],
+            &["sweep", "man", "-?"],
+            &["sweep", "completions", "--version"],
+        ] {
+            match command_of(args) {
+                Err(stop @ Stop::Asked(_)) => assert_eq!(stop.exit_code(), ExitCode::SUCCESS),
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn help_of_a_subcommand_is_its_own() {
+        let help = |args: &[&str]| match command_of(args) {
+            Err(Stop::Asked(e)) => e.render().to_string(),
+            other => panic!("{args:?}: {other:?}"),
+        };
+        assert!(help(&["sweep", "merge", "--help"]).contains("Usage: sweep merge"));
+        assert!(help(&["sweep", "diff", "-?"]).contains("rtt-changed"));
+        let main = help(&["sweep", "--help"]);
+        assert!(main.contains("Usage: sweep [OPTIONS]"), "{main}");
+        assert!(main.contains("sweep -- merge"), "{main}");
+    }
+
+    #[test]
+    fn one_clap_definition_is_consistent() {
+        // clap's own checks of a definition (conflicting names, positional order…).
+        command().debug_assert();
     }
 }

@@ -3,9 +3,11 @@
 //! them), so memory stays constant however big they are. A host missing from a file
 //! (written without --all) counts as down.
 
+use crate::error::{Error, Result};
 use crate::results::merge::Output;
 use crate::results::output::{CsvOut, Field};
-use crate::results::reader::{format_rtt, write_error, Col, Error, Reader, Result, Row, Status};
+use crate::results::reader::{format_rtt, parse_rtt, write_error, Col, Reader, Row};
+use crate::results::row::Status;
 use std::cmp::Ordering;
 use std::io::Write;
 use std::net::IpAddr;
@@ -78,14 +80,14 @@ pub fn classify(
 }
 
 /// `--rtt-change` value: milliseconds (`10`, `2.5`, optionally `10ms`) → microseconds, > 0.
-pub fn parse_threshold(token: &str) -> std::result::Result<u64, crate::error::Error> {
-    let bad = |reason: &str| crate::error::Error::BadValue {
+pub fn parse_threshold(token: &str) -> Result<u64> {
+    let bad = |reason: &str| Error::BadValue {
         flag: "--rtt-change",
         token: token.to_string(),
         reason: reason.to_string(),
     };
     let num = token.strip_suffix("ms").unwrap_or(token);
-    let us = crate::results::reader::parse_rtt(num)
+    let us = parse_rtt(num)
         .ok_or_else(|| bad("want milliseconds, e.g. 10 or 2.5 (at most 3 decimals)"))?;
     if us == 0 {
         return Err(bad("must be more than 0"));
@@ -159,8 +161,7 @@ pub fn write_diff(
             b = new.next_row()?;
         }
     }
-    w.flush()
-        .map_err(|e| Error::from(crate::error::Error::Write(e)))?;
+    w.flush().map_err(Error::Write)?;
     Ok(found)
 }
 
@@ -204,7 +205,7 @@ pub fn run(
     if rtt_change_us.is_some() {
         for r in [&old, &new] {
             if !r.header().has(Col::Known(Field::RttMs)) {
-                return Err(Error::Header {
+                return Err(Error::CsvHeader {
                     path: r.path().to_path_buf(),
                     reason: "--rtt-change needs an 'rtt_ms' column and this file has none".into(),
                 });

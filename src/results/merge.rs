@@ -3,8 +3,10 @@
 //! A k-way merge of the already-sorted inputs: one row per input is held at a time, so
 //! millions of rows merge in constant memory.
 
+use crate::error::{Error, Result};
 use crate::results::output::CsvOut;
-use crate::results::reader::{self, write_error, Error, Header, Reader, Result, Row, Status};
+use crate::results::reader::{write_error, Header, Reader, Row};
+use crate::results::row::Status;
 use crate::results::sink::Sink;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -45,14 +47,14 @@ impl Merger {
     /// Checks that every input has the first one's header.
     pub fn new(readers: Vec<Reader>) -> Result<Merger> {
         let Some(first) = readers.first() else {
-            return Err(Error::Header {
+            return Err(Error::CsvHeader {
                 path: PathBuf::from("-"),
                 reason: "no inputs to merge".into(),
             });
         };
         for r in &readers[1..] {
             if let Some(diff) = r.header().mismatch(first.header()) {
-                return Err(Error::Header {
+                return Err(Error::CsvHeader {
                     path: r.path().to_path_buf(),
                     reason: format!("header differs from '{}': {diff}", first.path().display()),
                 });
@@ -120,8 +122,7 @@ pub fn write_merged(merger: &mut Merger, out: &mut dyn Write, raw: bool) -> Resu
         }
         w.record(row.fields(merger.header())).map_err(io)?;
     }
-    w.flush()
-        .map_err(|e| Error::from(crate::error::Error::Write(e)))?;
+    w.flush().map_err(Error::Write)?;
     Ok(done)
 }
 
@@ -156,7 +157,7 @@ impl Output {
                 result = Some(v);
                 Ok(())
             }
-            Err(reader::Error::Run(crate::error::Error::Write(e))) => Err(e),
+            Err(Error::Write(e)) => Err(e),
             Err(e) => {
                 failure = Some(e);
                 Err(io::Error::other("input error"))
@@ -166,7 +167,7 @@ impl Output {
             return Err(e);
         }
         finished?;
-        result.ok_or_else(|| crate::error::Error::Write(io::Error::other("nothing written")).into())
+        result.ok_or_else(|| Error::Write(io::Error::other("nothing written")))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::engine::count::CountTable;
 use crate::engine::onlink::OnLink;
 use crate::engine::receiver::Heard;
 use crate::engine::table::{Cell, Status, Table};
+use crate::results::row::Status as RowStatus;
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use rayon::prelude::*;
@@ -176,22 +177,15 @@ enum Value {
     Null,
 }
 
-pub fn status_str(s: Status) -> &'static str {
-    match s {
-        Status::Up => "up",
-        Status::Unreachable => "unreachable",
-        Status::Down | Status::Prior => "down",
-    }
-}
-
 fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
     let (i, addr) = (s.i, s.addr);
     let up = c.status == Status::Up;
     let present = s.neighbour_only(c);
     match f {
         Field::Addr => Value::Str(addr.to_string()),
-        Field::Status if present => Value::Str("up".into()),
-        Field::Status => Value::Str(status_str(c.status).into()),
+        // `wanted` writes no row for a `Prior` cell, the one without a row status.
+        Field::Status => RowStatus::of_cell(c.status, present)
+            .map_or(Value::Null, |s| Value::Str(s.as_str().into())),
         Field::Responder if present => Value::Str(addr.to_string()),
         Field::Detail if present => Value::Str(
             if addr.is_ipv4() {

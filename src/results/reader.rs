@@ -8,7 +8,10 @@
 //! compared as `IpAddr`s everywhere. IPv6 text is read in any form `Ipv6Addr` parses and
 //! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
+use crate::error::{Error, Result};
 use crate::results::output::{unguard, Field};
+/// The status a `Row` carries (re-exported: readers of rows need it).
+pub use crate::results::row::Status;
 use crate::wire::ether::Mac;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -18,69 +21,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-/// Problems with the CSV inputs (exit 2), or with the run itself (the scan's own error type).
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("cannot read '{}': {source}", path.display())]
-    Read { path: PathBuf, source: io::Error },
-    #[error("'{}': {reason}", path.display())]
-    Header { path: PathBuf, reason: String },
-    #[error("{}:{line}: {reason}", path.display())]
-    Row {
-        path: PathBuf,
-        line: u64,
-        reason: String,
-    },
-    #[error(transparent)]
-    Run(#[from] crate::error::Error),
-}
-
-impl Error {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Run(e) => e.exit_code(),
-            _ => 2,
-        }
-    }
-
-    pub fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Run(e) if e.is_broken_pipe())
-    }
-}
-
-pub type Result<T> = std::result::Result<T, Error>;
-
 /// The scan's default columns, for messages about files that are not sweep CSVs.
 const DEFAULT_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
-
-/// A row's status. The order ranks them for merging: up beats unreachable beats down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Status {
-    Down,
-    Unreachable,
-    Up,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Up => "up",
-            Status::Unreachable => "unreachable",
-            Status::Down => "down",
-        }
-    }
-
-    pub fn parse(token: &str) -> std::result::Result<Status, String> {
-        match token {
-            "up" => Ok(Status::Up),
-            "unreachable" => Ok(Status::Unreachable),
-            "down" => Ok(Status::Down),
-            _ => Err(format!(
-                "invalid status '{token}' (want up, unreachable or down)"
-            )),
-        }
-    }
-}
 
 /// A column sweep writes (see `output::Field`), or any other column (carried as text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,7 +234,7 @@ pub fn parse_row<'a>(
                 let bad = || format!("invalid addr '{f}' (want an IPv4 or IPv6 address)");
                 addr = Some(f.parse::<IpAddr>().map_err(|_| bad())?);
             }
-            Col::Known(Field::Status) => status = Some(Status::parse(f)?),
+            Col::Known(Field::Status) => status = Some(f.parse::<Status>()?),
             Col::Known(Field::RttMs) => {
                 rtt_text = f;
                 if !f.is_empty() {
@@ -380,7 +322,7 @@ impl Reader {
         if path == Path::new("-") {
             return Reader::new(Path::new("(stdin)"), Box::new(io::stdin()));
         }
-        let file = File::open(path).map_err(|source| Error::Read {
+        let file = File::open(path).map_err(|source| Error::ReadInput {
             path: path.to_path_buf(),
             source,
         })?;
@@ -459,7 +401,7 @@ impl Reader {
     }
 
     fn header_error(&self, reason: String) -> Error {
-        Error::Header {
+        Error::CsvHeader {
             path: self.path.clone(),
             reason,
         }
@@ -471,7 +413,7 @@ impl Reader {
         let line = at.map_or(0, |p| {
             self.recent.borrow().line_at(p.byte()).unwrap_or(p.line())
         });
-        Error::Row {
+        Error::CsvRow {
             path: self.path.clone(),
             line,
             reason,
@@ -481,7 +423,7 @@ impl Reader {
     fn csv_error(&self, e: csv::Error) -> Error {
         let at = e.position().cloned();
         match e.into_kind() {
-            csv::ErrorKind::Io(source) => Error::Read {
+            csv::ErrorKind::Io(source) => Error::ReadInput {
                 path: self.path.clone(),
                 source,
             },
@@ -589,7 +531,7 @@ pub fn write_error(e: csv::Error) -> Error {
         csv::ErrorKind::Io(e) => e,
         other => io::Error::other(format!("{other:?}")),
     };
-    crate::error::Error::Write(source).into()
+    Error::Write(source)
 }
 
 #[cfg(test)]

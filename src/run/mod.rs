@@ -678,7 +678,7 @@ mod tests {
     fn cfg(args: &[&str]) -> Config {
         let mut all = vec!["sweep"];
         all.extend_from_slice(args);
-        crate::cli::parse(all).expect("valid command line")
+        crate::cli::scan_config(&all)
     }
 
     /// Knows `a.test` only.
