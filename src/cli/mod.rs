@@ -10,9 +10,7 @@ pub mod subcommand;
 pub use subcommand::Page;
 
 use crate::engine::count::{CountOptions, MAX_COUNT, MIN_PERIOD};
-use crate::engine::table::{MAX_ROUND, MAX_RTT_US};
-use crate::engine::ScanOptions;
-use crate::engine::Shard;
+use crate::engine::{ScanOptions, Shard, MAX_RETRIES, MAX_TIMEOUT_US};
 use crate::error::Error;
 use crate::net::kernel::{SendPath, SocketChoice};
 use crate::results::output::{Field, Format, Layout};
@@ -426,7 +424,7 @@ fn validate(a: Args) -> Result<Config, Error> {
         "max" => None,
         r => Some(number("--rate", r, 1, 100_000_000)?),
     };
-    let retries = number("--retries", &a.retries, 0, u64::from(MAX_ROUND) - 1)? as u8;
+    let retries = number("--retries", &a.retries, 0, u64::from(MAX_RETRIES))? as u8;
     let timeout = duration("--timeout", &a.timeout)?;
     let seed = match &a.seed {
         Some(s) => number("--seed", s, 0, u64::MAX)?,
@@ -703,7 +701,7 @@ pub fn duration(flag: &'static str, token: &str) -> Result<Duration, Error> {
     };
     let v: f64 = num.parse().map_err(|_| bad("not a number"))?;
     let secs = v * scale;
-    let max = f64::from(MAX_RTT_US) / 1e6;
+    let max = f64::from(MAX_TIMEOUT_US) / 1e6;
     if !(0.001..=max).contains(&secs) {
         return Err(bad(&format!("must be between 1ms and {max:.0}s")));
     }

@@ -49,6 +49,11 @@ pub struct ScanOptions {
     pub count: Option<CountOptions>,
 }
 
+/// The most retries a scan takes: the table numbers the round a reply answers.
+pub const MAX_RETRIES: u8 = table::MAX_ROUND - 1;
+/// The longest timeout, in µs: the table holds RTTs up to this.
+pub const MAX_TIMEOUT_US: u32 = table::MAX_RTT_US;
+
 /// Above this rate one sending thread is busy in the kernel's send path all the time.
 const ONE_SENDER_UP_TO: u64 = 120_000;
 

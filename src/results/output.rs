@@ -446,9 +446,14 @@ fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Resul
 }
 
 /// Writes every wanted row, with the header (CSV) or brackets (JSON) around them.
+/// (Prometheus text is `prom`'s; `results::write` picks the writer.)
 pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io::Result<()> {
     match layout.format {
-        Format::Prometheus => return crate::results::prom::write_hosts(out, layout, r),
+        Format::Prometheus => {
+            return Err(io::Error::other(
+                "Prometheus text is written by results::prom",
+            ))
+        }
         Format::Csv => {
             let mut head = csv_writer(Vec::new());
             head.write_record(layout.fields.iter().map(|f| f.name()))?;

@@ -20,7 +20,7 @@ use crate::net::kernel::{SocketChoice, Sockets};
 use crate::net::packet::PacketSocket;
 use crate::net::route::{self, Netlink};
 use crate::results::output::Format;
-use crate::results::output::{self, Results};
+use crate::results::output::Results;
 use crate::results::prom;
 use crate::results::rdns;
 use crate::results::sink::Sink;
@@ -274,13 +274,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         probes: summary.probes,
         started: scanned.started,
     };
-    let fill = |w: &mut dyn Write| -> std::io::Result<()> {
-        output::write(w, &cfg.layout, &results)?;
-        if cfg.layout.format == Format::Prometheus {
-            prom::write_scan(w, &facts)?;
-        }
-        Ok(())
-    };
+    let fill = |w: &mut dyn Write| crate::results::write(w, &cfg.layout, &results, &facts);
     // The journal and state first: with them nothing is lost if the output fails.
     let saved = match scanned.stopped_at {
         Some(pos) if once => saver.save(table, pos, &mac).map(|()| {
