@@ -1,5 +1,5 @@
 use std::process::ExitCode;
-use sweep::cli::{self, subcommand};
+use sweep::cli::{self, docs};
 use sweep::results::{diff, merge};
 use sweep::Command;
 
@@ -24,8 +24,8 @@ fn main() -> ExitCode {
             csv_raw,
         } => diff::run(&old, &new, rtt_change_us, output.as_deref(), csv_raw)
             .map(|d| u8::from(d.total() > 0)),
-        Command::Completions { shell } => subcommand::completions(shell).map(|()| 0),
-        Command::Man { page } => subcommand::man(page).map(|()| 0),
+        Command::Completions { shell } => docs::completions(shell).map(|()| 0),
+        Command::Man { page } => docs::man(page).map(|()| 0),
     };
     status.map_or_else(|e| sweep::error::fail(&e), ExitCode::from)
 }

@@ -5,6 +5,7 @@
 //! A subcommand is only recognised as the first argument, so `sweep --all merge` or
 //! `sweep -- merge` scans a host named `merge`; a bare `sweep merge` never does.
 
+pub mod docs;
 pub mod subcommand;
 
 pub use subcommand::Page;

@@ -49,6 +49,8 @@ pub struct ScanOptions {
     pub count: Option<CountOptions>,
 }
 
+/// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
+pub const MAX_TARGETS: u64 = 1 << 28;
 /// The most retries a scan takes: the table numbers the round a reply answers.
 pub const MAX_RETRIES: u8 = table::MAX_ROUND - 1;
 /// The longest timeout, in µs: the table holds RTTs up to this.

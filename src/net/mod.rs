@@ -12,8 +12,6 @@ pub mod mem;
 pub mod packet;
 pub mod route;
 
-pub use kernel::{Payload, Received};
-
 use crate::error::Result;
 use std::net::IpAddr;
 
@@ -37,6 +35,24 @@ pub trait Outbox {
     /// Sends slots `0..dsts.len()`; returns which were accepted. A destination that is
     /// refused (no route, a firewall) is skipped; a broken transport is an error.
     fn send(&mut self, dsts: &[IpAddr]) -> Result<&[bool]>;
+}
+
+/// One received packet: a whole IPv4 packet (raw socket) or a bare ICMP message with the
+/// facts the datagram socket reported (source, TTL).
+pub enum Payload<'a> {
+    Ipv4(&'a [u8]),
+    /// From an ICMPv6 socket or an ICMP datagram socket: the message alone.
+    Icmp {
+        src: IpAddr,
+        ttl: u8,
+        msg: &'a [u8],
+    },
+}
+
+pub struct Received<'a> {
+    pub payload: Payload<'a>,
+    /// When the kernel received it, in ns since the Unix epoch (CLOCK_REALTIME).
+    pub at_unix_ns: Option<u64>,
 }
 
 /// Received packets, by the batch.

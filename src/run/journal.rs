@@ -20,7 +20,7 @@ const MAC: usize = 4 + 6;
 /// The largest journal a scan can write (every target answered, with a MAC and a
 /// responder). Anything bigger is refused before it fills memory.
 const MAX_FILE: u64 =
-    MAGIC.len() as u64 + 32 + crate::run::MAX_TARGETS * (CELL + RESPONDER + MAC) as u64;
+    MAGIC.len() as u64 + 32 + crate::engine::MAX_TARGETS * (CELL + RESPONDER + MAC) as u64;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Journal {
@@ -231,7 +231,7 @@ impl Journal {
         let mut r = Reader(content);
         let fingerprint = r.u64()?;
         let targets = r.u64()?;
-        if targets > crate::run::MAX_TARGETS {
+        if targets > crate::engine::MAX_TARGETS {
             return Err(format!("has {targets} targets, more than a scan can hold"));
         }
         let mut j = Journal {

@@ -10,10 +10,10 @@ pub mod progress;
 pub mod state;
 
 use crate::cli::Config;
-use crate::engine;
 use crate::engine::counters::Counters;
 use crate::engine::onlink::{Lane, OnLink};
 use crate::engine::table::Status;
+use crate::engine::{self, MAX_TARGETS};
 use crate::engine::{Position, Shard};
 use crate::error::{warn, Error, Result};
 use crate::net::kernel::{SocketChoice, Sockets};
@@ -34,9 +34,6 @@ use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-
-/// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
-pub const MAX_TARGETS: u64 = 1 << 28;
 
 /// How a run ended, for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

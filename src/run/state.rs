@@ -15,7 +15,7 @@ const MAGIC: &[u8] = b"sweep-state v2";
 
 /// The largest state file a scan can write: the hex bitmap of `MAX_TARGETS` plus the
 /// other lines. Anything bigger is not ours, and is refused before it fills memory.
-const MAX_FILE: u64 = crate::run::MAX_TARGETS / 4 + 4096;
+const MAX_FILE: u64 = crate::engine::MAX_TARGETS / 4 + 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
@@ -194,7 +194,7 @@ impl State {
             return Err("is damaged (its checksum does not match its content)".into());
         }
         let targets = number("targets", targets, 10)?;
-        if targets > crate::run::MAX_TARGETS {
+        if targets > crate::engine::MAX_TARGETS {
             return Err(format!("has targets {targets}, more than a scan can hold"));
         }
         if hex.len() as u64 != targets.div_ceil(8) * 2 {

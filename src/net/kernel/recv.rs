@@ -1,10 +1,10 @@
 //! The receiving half of a kernel socket: recvmmsg by the batch, control messages (TTL,
 //! kernel timestamps), and a datagram socket's error queue read back as ICMP errors.
 
+use super::socket::Socket;
 use super::sys::{from_sockaddr, is_icmp_errno};
-use super::Socket;
 use crate::error::{Error, Result};
-use crate::net::Inbox;
+use crate::net::{Inbox, Payload, Received};
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::{IpAddr, Ipv4Addr};
@@ -17,24 +17,6 @@ impl Inbox for Receiver<'_> {
     fn packet(&self, k: usize) -> Received<'_> {
         Receiver::packet(self, k)
     }
-}
-
-/// One received packet: a whole IPv4 packet (raw socket) or a bare ICMP message with the
-/// facts the datagram socket reported (source, TTL).
-pub enum Payload<'a> {
-    Ipv4(&'a [u8]),
-    /// From an ICMPv6 socket or an ICMP datagram socket: the message alone.
-    Icmp {
-        src: IpAddr,
-        ttl: u8,
-        msg: &'a [u8],
-    },
-}
-
-pub struct Received<'a> {
-    pub payload: Payload<'a>,
-    /// When the kernel received it, in ns since the Unix epoch (CLOCK_REALTIME).
-    pub at_unix_ns: Option<u64>,
 }
 
 /// What a packet's control messages say.

@@ -1,8 +1,8 @@
 //! The sending half of a kernel socket: probes by the batch with sendmmsg, or one by one
 //! through pnet's `send_to` (`SendPath::Pnet`, kept to compare in benchmarks).
 
+use super::socket::{SendPath, Socket};
 use super::sys::{is_icmp_errno, sockaddr};
-use super::{SendPath, Socket};
 use crate::error::{Error, Result};
 use crate::net::Outbox;
 use pnet_packet::icmp::IcmpPacket;
