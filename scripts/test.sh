@@ -34,6 +34,8 @@ echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== module cycles"
+python3 scripts/module_cycles.py
 if command -v shellcheck >/dev/null; then
 	echo "== shellcheck"
 	shellcheck scripts/*.sh .ci/run
