@@ -25,7 +25,7 @@ use crate::targets::Targets;
 use count::{CountOptions, CountPlan, CountTable};
 use onlink::OnLink;
 use receiver::Heard;
-use sender::{Family, Frontier, Plan};
+use sender::{Family, Frontier, Plan, SendEnd};
 pub use shard::{Position, Shard, Slots};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -297,35 +297,22 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
             .collect();
         let tx = s.spawn(|| sender::run(&plan));
         let mut next_checkpoint = Instant::now() + CHECKPOINT;
-        let mut due = || {
+        let mut beat = |tick_now: bool| {
+            if tick_now {
+                tick();
+            }
             if Instant::now() >= next_checkpoint {
                 checkpoint(table, frontier.position(n));
                 next_checkpoint = Instant::now() + CHECKPOINT;
             }
         };
-        while !tx.is_finished() {
-            tick();
-            due();
-            std::thread::sleep(TICK / 5);
-        }
-        let sent = tx.join().expect("sender thread panicked");
-        if let Ok(end) = &sent {
-            // Replies to the last probes may still be on their way. A resumed scan that
-            // had sent everything sent nothing now, and has nothing to wait for.
-            let deadline = match setup.start.round >= setup.rounds {
-                true => Instant::now(),
-                false => end.last_probe + opts.timeout,
-            };
-            let mut next_tick = Instant::now();
-            while control.keep_waiting(counters, deadline) {
-                if Instant::now() >= next_tick {
-                    tick();
-                    next_tick += TICK;
-                }
-                due();
-                std::thread::sleep(POLL);
-            }
-        }
+        // Replies to the last probes may still be on their way. A resumed scan that had
+        // sent everything sent nothing now, and has nothing to wait for.
+        let sent_before = setup.start.round >= setup.rounds;
+        let sent = oversee(tx, &control, counters, &mut beat, |end| match sent_before {
+            true => Instant::now(),
+            false => end.last_probe + opts.timeout,
+        });
         control.finish();
         let l2 = join_all(l2_receivers, onlink::Heard::absorb);
         let heard = join_all(receivers, Heard::absorb);
@@ -344,6 +331,34 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         l2: l2.map_err(crate::error::Error::Receive)?,
         count,
     })
+}
+
+/// The scan's own thread while the others work: `beat` (told whether a progress tick is
+/// due) while the sender runs, then while `control` lets the wait for late replies go on,
+/// until the deadline `wait` sets from how sending ended.
+fn oversee(
+    sender: std::thread::ScopedJoinHandle<'_, Result<SendEnd>>,
+    control: &Control,
+    counters: &Counters,
+    beat: &mut dyn FnMut(bool),
+    wait: impl FnOnce(&SendEnd) -> Instant,
+) -> Result<SendEnd> {
+    while !sender.is_finished() {
+        beat(true);
+        std::thread::sleep(TICK / 5);
+    }
+    let end = sender.join().expect("sender thread panicked")?;
+    let deadline = wait(&end);
+    let mut next_tick = Instant::now();
+    while control.keep_waiting(counters, deadline) {
+        let due = Instant::now() >= next_tick;
+        if due {
+            next_tick += TICK;
+        }
+        beat(due);
+        std::thread::sleep(POLL);
+    }
+    Ok(end)
 }
 
 /// Joins receiver threads, adding up what they heard; the first error wins.

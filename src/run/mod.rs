@@ -272,32 +272,16 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         started: scanned.started,
     };
     let fill = |w: &mut dyn Write| crate::results::write(w, &cfg.layout, &results, &facts);
-    // The journal and state first: with them nothing is lost if the output fails.
-    let saved = match scanned.stopped_at {
-        Some(pos) if once => saver.save(table, pos, &mac).map(|()| {
-            warn(format_args!(
-                "sweep: interrupted: continue with --resume {}",
-                saver.state.display()
-            ))
-        }),
-        _ => Ok(()),
-    };
     // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
     let interrupted = scanned.stopped_at.is_some() || interrupted_now();
-    let (written, json) = match (saved, out) {
-        (Err(e), RunOut::Once { json, .. }) => (Err(e), json),
-        (Err(e), RunOut::Repeated { .. }) => (Err(e), None),
-        (Ok(()), RunOut::Once { sink, json }) => (sink.finish(fill), json),
-        (Ok(()), RunOut::Repeated { n, dest }) => {
-            let ndjson = cfg.layout.format == Format::Ndjson;
-            let json = match cfg.summary_json.as_deref() {
-                Some(p) => Some(Sink::prepare(Some(p))?),
-                None => None,
-            };
-            (write_run(&dest, n, scanned.started, ndjson, fill), json)
-        }
+    let delivery = Delivery {
+        scanned: &scanned,
+        saver: &mut saver,
+        once,
+        interrupted,
+        mac: &mac,
     };
-    let ended = settle(cx, written, &scanned, &mut saver, once, interrupted, &mac);
+    let (ended, json) = delivery.deliver(cx, out, &fill);
     summary.unresolved = cx.unresolved.to_vec();
     let outcome = Outcome {
         up: summary.up,
@@ -331,6 +315,62 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         }
     }
     Ok(RunEnd { outcome, snapshot })
+}
+
+/// What delivering one run's results needs besides its output.
+struct Delivery<'a> {
+    scanned: &'a engine::Scanned,
+    saver: &'a mut Checkpointer,
+    once: bool,
+    interrupted: bool,
+    mac: &'a dyn Fn(u32) -> Option<Mac>,
+}
+
+impl Delivery<'_> {
+    /// Saves an interrupted run's state and journal first (with them nothing is lost if
+    /// the output fails), writes the output through `fill`, and settles the checkpoints.
+    /// Returns how that ended, and the summary JSON's sink if one is wanted.
+    fn deliver(
+        self,
+        cx: &Ctx,
+        out: RunOut,
+        fill: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
+    ) -> (Result<()>, Option<Sink>) {
+        let Delivery {
+            scanned,
+            saver,
+            once,
+            interrupted,
+            mac,
+        } = self;
+        let cfg = cx.cfg;
+        let saved = match scanned.stopped_at {
+            Some(pos) if once => saver.save(&scanned.table, pos, mac).map(|()| {
+                warn(format_args!(
+                    "sweep: interrupted: continue with --resume {}",
+                    saver.state.display()
+                ))
+            }),
+            _ => Ok(()),
+        };
+        let (written, json) = match (saved, out) {
+            (Err(e), RunOut::Once { json, .. }) => (Err(e), json),
+            (Err(e), RunOut::Repeated { .. }) => (Err(e), None),
+            (Ok(()), RunOut::Once { sink, json }) => (sink.finish(fill), json),
+            (Ok(()), RunOut::Repeated { n, dest }) => {
+                let ndjson = cfg.layout.format == Format::Ndjson;
+                match cfg.summary_json.as_deref().map(|p| Sink::prepare(Some(p))) {
+                    Some(Err(e)) => (Err(e), None),
+                    json => (
+                        write_run(&dest, n, scanned.started, ndjson, fill),
+                        json.and_then(Result::ok),
+                    ),
+                }
+            }
+        };
+        let ended = settle(cx, written, scanned, saver, once, interrupted, mac);
+        (ended, json)
+    }
 }
 
 /// The scan itself, with the progress display; `checkpoint` runs every
