@@ -12,6 +12,7 @@ use std::time::Duration;
 use std::time::SystemTime;
 use sweep::engine::receiver::Heard;
 use sweep::engine::table::Table;
+use sweep::engine::{Shard, Slots};
 use sweep::probe::validate::{Validator, Verdict};
 use sweep::probe::{Key, ProbeTemplate, Proto};
 use sweep::results::output::{self, Field, Format, Layout, Results};
@@ -121,6 +122,17 @@ fn permutation(c: &mut Criterion) {
                 p.at(black_box(pos))
             })
         });
+        // The inverse: what a shard's table pays per access to find a target's slot.
+        let mut i = 0u64;
+        g.bench_function(name.replace("at/", "position_of/"), |b| {
+            b.iter(|| {
+                i += 1;
+                if i == n {
+                    i = 0;
+                }
+                p.position_of(black_box(i))
+            })
+        });
     }
     g.finish();
 }
@@ -160,6 +172,22 @@ fn table(c: &mut Criterion) {
             i = (i + 1) & (N as u32 - 1);
             t.add_probe(black_box(i))
         })
+    });
+    // Shard 0 of 4 of a 2^18-target scan: the same 65,536 first replies, each finding its
+    // slot through the permutation's inverse.
+    let perm = Permutation::new(4 * N as u64, 7);
+    let mine: Vec<u32> = (0..N as u64).map(|k| perm.at(4 * k) as u32).collect();
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("record_reply/first/shard_0_of_4", |b| {
+        b.iter_batched_ref(
+            || Table::of(Slots::new(Shard { index: 0, count: 4 }, &perm), false),
+            |t| {
+                for &i in &mine {
+                    black_box(t.record_reply(i, 1500, 64, 0));
+                }
+            },
+            BatchSize::LargeInput,
+        )
     });
     g.finish();
 }

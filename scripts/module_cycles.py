@@ -17,6 +17,10 @@ for m,f in files.items():
     txt=open(f).read()
     txt=re.split(r'#\[cfg\(test\)\]\s*mod \w+',txt)[0]
     txt=re.sub(r'^\s*(pub )?mod \w+;','',txt,flags=re.M)
+    # Expand grouped paths, innermost first: `crate::{a::{b, c}, d}` -> crate::a::b ...
+    group = re.compile(r'(\b[\w:]*::)\{([^{}]*)\}')
+    while group.search(txt):
+        txt = group.sub(lambda m: ' '.join(m[1] + x.strip() for x in m[2].split(',') if x.strip()), txt)
     refs=set()
     for r in re.findall(r'crate::((?:\w+::)*\w+)',txt):
         parts=r.split('::')
@@ -25,7 +29,6 @@ for m,f in files.items():
             if c in files:
                 if c!=m: refs.add(c)
                 break
-    base=m if f.endswith('mod.rs') or f.endswith('lib.rs') else '::'.join(m.split('::')[:-1])
     par='::'.join(m.split('::')[:-1])
     for r in re.findall(r'super::(\w+)',txt):
         c=(par+'::'+r) if par else r

@@ -1,5 +1,5 @@
-//! One scan: the sender and receiver threads around a shared table, and the decision of
-//! when it is over (everyone answered, `timeout` after the last probe, or interrupted).
+//! One scan: the sender and receiver threads around a shared table, started, overseen
+//! (progress ticks, checkpoints) and joined; `control.rs` decides when it is over.
 
 pub mod control;
 pub mod count;
@@ -49,7 +49,8 @@ pub struct ScanOptions {
     pub count: Option<CountOptions>,
 }
 
-/// The most targets one scan takes: 8 bytes of table each, so 2 GiB at the limit.
+/// The most targets one scan takes (all shards together): 8 bytes of table each, so an
+/// unsharded scan's table is 2 GiB at the limit.
 pub const MAX_TARGETS: u64 = 1 << 28;
 /// The most retries a scan takes: the table numbers the round a reply answers.
 pub const MAX_RETRIES: u8 = table::MAX_ROUND - 1;
@@ -370,8 +371,8 @@ fn join_all<H: Default, E>(
     for t in threads {
         match (t.join().expect("receiver thread panicked"), &mut all) {
             (Ok(h), Ok(sum)) => absorb(sum, h),
-            (Err(e), _) => all = Err(e),
-            (Ok(_), Err(_)) => {}
+            (Err(e), Ok(_)) => all = Err(e),
+            (_, Err(_)) => {}
         }
     }
     all

@@ -123,6 +123,7 @@ impl Table {
     }
 
     /// Whether target `i` is this table's (this shard's).
+    #[cfg(test)]
     pub fn owns(&self, i: u32) -> bool {
         self.slots.of(i).is_some()
     }
@@ -198,6 +199,7 @@ impl Table {
     }
 
     /// Bytes of cells this table holds (a shard's share of the scan's).
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.cells.len() * std::mem::size_of::<AtomicU64>()
             + self.seen.as_ref().map_or(0, |s| s.len() * 4)

@@ -407,6 +407,62 @@ fn a_resumed_scan_probes_only_what_is_left() {
 }
 
 #[test]
+fn a_resumed_shard_gets_its_journal_back_into_its_slice() {
+    let profile = "seed 26\n198.18.0.0/21 alive=30% rtt=1ms\n";
+    let t = range("198.18.0.1", "198.18.7.254");
+    let mut o = opts(0, 200);
+    // 681 targets at 2,000/s: the interrupt at 150 ms comes halfway.
+    o.rate = Some(2000);
+    o.shard = Shard { index: 1, count: 3 };
+    let first = MemNets::new(profile);
+    let interrupts = Arc::new(AtomicUsize::new(0));
+    let irq = interrupts.clone();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        irq.store(1, Relaxed);
+    });
+    let counters = Counters::default();
+    let a = go_interrupted(&t, &o, None, &first.endpoints(), &counters, &interrupts).unwrap();
+    stopper.join().unwrap();
+    let at = a.stopped_at.expect("interrupted");
+    // What run/ would read back: the answered bitmap and the journal's cells.
+    let mut answered = vec![0u8; (t.len() as usize).div_ceil(8)];
+    let mut cells = Vec::new();
+    for i in 0..t.len() as u32 {
+        if a.table.is_answered(i) {
+            answered[i as usize / 8] |= 1 << (i % 8);
+            cells.push((i, a.table.word(i)));
+        }
+    }
+    assert!(!cells.is_empty(), "some answers before the interrupt");
+    let prior = Prior {
+        position: at,
+        answered: &answered,
+        journal: Some(Kept {
+            cells: &cells,
+            responders: &[],
+        }),
+    };
+    o.rate = None;
+    let second = MemNets::new(profile);
+    let b = scan_with(&second, &t, &o, Some(&prior));
+    assert!(b.scanned.stopped_at.is_none());
+    assert_eq!(b.scanned.table.bytes(), 8 * o.shard.size(t.len()) as usize);
+    let mine = |i: u64| Permutation::new(t.len(), o.seed).position_of(i) % 3 == 1;
+    for i in 0..t.len() {
+        let c = b.scanned.table.get(i as u32);
+        if !mine(i) {
+            assert!(!c.in_scope(), "target {i} is another shard's");
+            continue;
+        }
+        // The resumed table holds the whole slice: earlier answers and probes included.
+        assert_eq!(c.probes, 1, "target {i}");
+        let truth = second.expect(t.addr_at(i)).as_deref() == Some("up");
+        assert_eq!(c.status == Status::Up, truth, "target {i}");
+    }
+}
+
+#[test]
 fn shards_split_the_targets_and_see_only_their_own_replies() {
     let net = MemNets::new("seed 17\n198.18.0.0/24 alive=40% rtt=1ms\n");
     let t = range("198.18.0.1", "198.18.0.254");

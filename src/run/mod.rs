@@ -272,16 +272,16 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         started: scanned.started,
     };
     let fill = |w: &mut dyn Write| crate::results::write(w, &cfg.layout, &results, &facts);
-    // A signal while writing counts too: Ctrl-C on `sweep … | less` also ends the reader.
-    let interrupted = scanned.stopped_at.is_some() || interrupted_now();
     let delivery = Delivery {
         scanned: &scanned,
         saver: &mut saver,
         once,
-        interrupted,
         mac: &mac,
     };
     let (ended, json) = delivery.deliver(cx, out, &fill);
+    // Read after the write: a signal while writing counts too (Ctrl-C on `sweep … | less`
+    // also ends the reader).
+    let interrupted = scanned.stopped_at.is_some() || interrupted_now();
     summary.unresolved = cx.unresolved.to_vec();
     let outcome = Outcome {
         up: summary.up,
@@ -322,7 +322,6 @@ struct Delivery<'a> {
     scanned: &'a engine::Scanned,
     saver: &'a mut Checkpointer,
     once: bool,
-    interrupted: bool,
     mac: &'a dyn Fn(u32) -> Option<Mac>,
 }
 
@@ -340,7 +339,6 @@ impl Delivery<'_> {
             scanned,
             saver,
             once,
-            interrupted,
             mac,
         } = self;
         let cfg = cx.cfg;
@@ -368,7 +366,7 @@ impl Delivery<'_> {
                 }
             }
         };
-        let ended = settle(cx, written, scanned, saver, once, interrupted, mac);
+        let ended = settle(cx, written, scanned, saver, once, mac);
         (ended, json)
     }
 }
@@ -438,10 +436,11 @@ fn settle(
     scanned: &engine::Scanned,
     saver: &mut Checkpointer,
     once: bool,
-    interrupted: bool,
     mac: &dyn Fn(u32) -> Option<Mac>,
 ) -> Result<()> {
     let (cfg, opts, table) = (cx.cfg, cx.opts, &scanned.table);
+    // Now, after the write: a signal during it ended the reader of a pipe too.
+    let interrupted = scanned.stopped_at.is_some() || cx.interrupts.load(Relaxed) > 0;
     match written {
         Ok(()) if scanned.stopped_at.is_none() => {
             if once {
