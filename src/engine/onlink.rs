@@ -105,11 +105,6 @@ impl OnLink {
         let (_, slot) = self.plan.find(i)?;
         self.neighbours.mac(slot)
     }
-
-    /// Whether target `i` is on a segment of ours.
-    pub fn is_onlink(&self, i: u64) -> bool {
-        self.plan.find(i).is_some()
-    }
 }
 
 /// An ARP request (IPv4) or neighbour solicitation (IPv6) for `dst`; returns its length.

@@ -180,10 +180,6 @@ impl<'s> Frames<'s> {
         self.sizes.is_empty()
     }
 
-    pub fn is_full(&self) -> bool {
-        self.sizes.len() == self.hdrs.len()
-    }
-
     /// Appends a frame: `fill` writes it into the slot and returns its length.
     pub fn push(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) {
         let k = self.sizes.len();
