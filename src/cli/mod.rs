@@ -731,7 +731,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_contract() {
-        let c = cfg(&["10.0.0.0/16"]).unwrap();
+        let c = cfg(&["198.18.0.0/16"]).unwrap();
         assert_eq!(c.scan.rate, Some(10_000));
         assert_eq!(c.scan.retries, 2);
         assert_eq!(c.scan.timeout, Duration::from_secs(1));
@@ -904,8 +904,8 @@ mod tests {
 
     #[test]
     fn scan_is_the_default() {
-        let c = scan_config(&["sweep", "10.0.0.0/24", "--all", "-o", "out.csv"]);
-        assert_eq!(c.targets, ["10.0.0.0/24"]);
+        let c = scan_config(&["sweep", "198.18.0.0/24", "--all", "-o", "out.csv"]);
+        assert_eq!(c.targets, ["198.18.0.0/24"]);
         assert!(c.layout.all);
         assert_eq!(c.output, Some(PathBuf::from("out.csv")));
         // A value the scan cannot use is the scan's error, exit 2.
@@ -929,7 +929,7 @@ mod tests {
         for (args, target) in [
             (&["sweep", "--all", "merge"][..], "merge"),
             (&["sweep", "-q", "diff", "a", "b"], "diff"),
-            (&["sweep", "10.0.0.1", "merge"], "merge"),
+            (&["sweep", "198.18.0.1", "merge"], "merge"),
             (&["sweep", "--", "merge"], "merge"),
             (&["sweep", "--", "completions", "bash"], "completions"),
         ] {
