@@ -499,6 +499,29 @@ pub(crate) mod tests {
     use crate::wire::Detail;
     use std::net::Ipv4Addr;
 
+    /// A scan's results with nothing but targets, table, ICMP error senders and names:
+    /// the tests' base, changed with struct update syntax where a test needs more.
+    pub(crate) fn bare<'a>(
+        targets: &'a Targets,
+        table: &'a Table,
+        heard: &'a Heard,
+        hostnames: &'a HashMap<u32, String>,
+    ) -> Results<'a> {
+        static NO_MACS: std::sync::LazyLock<HashMap<u32, Mac>> =
+            std::sync::LazyLock::new(HashMap::new);
+        Results {
+            targets,
+            table,
+            heard,
+            started: SystemTime::UNIX_EPOCH,
+            hostnames,
+            partial: false,
+            onlink: None,
+            macs: &NO_MACS,
+            count: None,
+        }
+    }
+
     fn fixture() -> (Targets, Table, Heard) {
         let targets = Targets::from_v4(vec![(0xC612_0001, 0xC612_0004)], vec![]);
         let table = Table::new(4, false);
@@ -516,17 +539,7 @@ pub(crate) mod tests {
 
     fn render(layout: &Layout, t: &Targets, table: &Table, heard: &Heard) -> String {
         let names = HashMap::from([(0, "gw.lab".to_string())]);
-        let r = Results {
-            targets: t,
-            table,
-            heard,
-            started: SystemTime::UNIX_EPOCH,
-            hostnames: &names,
-            partial: false,
-            onlink: None,
-            macs: &HashMap::new(),
-            count: None,
-        };
+        let r = bare(t, table, heard, &names);
         let mut out = Vec::new();
         write(&mut out, layout, &r).unwrap();
         String::from_utf8(out).unwrap()
@@ -565,15 +578,8 @@ pub(crate) mod tests {
             .resolve(2, "02:42:ac:11:00:02".parse().unwrap()));
         let names = HashMap::new();
         let r = Results {
-            targets: &t,
-            table: &table,
-            heard: &heard,
-            started: SystemTime::UNIX_EPOCH,
-            hostnames: &names,
-            partial: false,
             onlink: Some(&onlink),
-            macs: &HashMap::new(),
-            count: None,
+            ..bare(&t, &table, &heard, &names)
         };
         let mut out = Vec::new();
         write(&mut out, &layout(Format::Csv, Field::DEFAULT, false), &r).unwrap();
@@ -685,17 +691,7 @@ pub(crate) mod tests {
         let fields = [Field::Addr, Field::Ttl, Field::Hostname];
         for (k, name) in evil.iter().enumerate() {
             let names = HashMap::from([(0, name.to_string())]);
-            let r = Results {
-                targets: &t,
-                table: &table,
-                heard: &heard,
-                started: SystemTime::UNIX_EPOCH,
-                hostnames: &names,
-                partial: false,
-                onlink: None,
-                macs: &HashMap::new(),
-                count: None,
-            };
+            let r = bare(&t, &table, &heard, &names);
             for raw in [false, true] {
                 let mut lay = layout(Format::Csv, &fields, false);
                 lay.csv_raw = raw;
@@ -782,15 +778,8 @@ pub(crate) mod tests {
         let heard = Heard::default();
         let names = HashMap::new();
         let r = Results {
-            targets: &t,
-            table: &table,
-            heard: &heard,
-            started: SystemTime::UNIX_EPOCH,
-            hostnames: &names,
-            partial: false,
-            onlink: None,
-            macs: &HashMap::new(),
             count: Some(&ct),
+            ..bare(&t, &table, &heard, &names)
         };
         let mut fields = vec![Field::Addr, Field::Status, Field::RttMs, Field::Probes];
         fields.extend_from_slice(Field::COUNT);

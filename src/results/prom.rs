@@ -164,7 +164,7 @@ pub fn write_scan<W: Write + ?Sized>(out: &mut W, f: &ScanFacts) -> io::Result<(
 mod tests {
     use super::*;
     use crate::engine::receiver::Heard;
-    use crate::results::output::{tests::count_fixture, Field, Format, Layout};
+    use crate::results::output::{tests::bare, tests::count_fixture, Field, Format, Layout};
     use std::collections::HashMap;
 
     #[test]
@@ -173,15 +173,8 @@ mod tests {
         let heard = Heard::default();
         let names = HashMap::new();
         let r = Results {
-            targets: &t,
-            table: &table,
-            heard: &heard,
-            started: SystemTime::UNIX_EPOCH,
-            hostnames: &names,
-            partial: false,
-            onlink: None,
-            macs: &HashMap::new(),
             count: Some(&ct),
+            ..bare(&t, &table, &heard, &names)
         };
         let layout = Layout {
             format: Format::Prometheus,
