@@ -253,15 +253,18 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     heard_all
         .responders
         .extend(scanned.heard.responders.iter().map(|(&i, &a)| (i, a)));
+    // A snapshot of the MACs: the rows never reach into the layer-2 path's sockets.
+    let macs: crate::results::row::Macs = (0..table.len() as u32)
+        .filter_map(|i| mac(i).map(|m| (i, vec![m])))
+        .collect();
     let results = Results {
         targets,
         table,
         heard: &heard_all,
-        macs: earlier_macs,
+        macs: &macs,
         started: scanned.started,
         hostnames: &hostnames,
         partial,
-        onlink,
         count: scanned.count.as_ref(),
     };
     let facts = prom::ScanFacts {
