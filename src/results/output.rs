@@ -11,6 +11,7 @@ pub use crate::results::column::Field;
 use crate::results::row::{neighbour_only_detail, Counted, Macs, Row, Status as RowStatus};
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
+use crate::wire::Detail;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io;
@@ -102,6 +103,10 @@ pub fn row(i: u32, layout: &Layout, r: &Results) -> Option<Row> {
         }
         _ => {}
     }
+    // An answer whose echo data came back changed: up (or not), and said so.
+    if c.detail == Detail::BAD_DATA {
+        row.detail = c.detail.as_str().into();
+    }
     if let Some(ms) = r.table.seen_ms(i) {
         let t = r.started + Duration::from_millis(u64::from(ms));
         row.seen_at = humantime::format_rfc3339_millis(t).to_string();
@@ -177,7 +182,6 @@ pub(crate) mod tests {
     use super::*;
     use crate::results::dialect::unguard;
     use crate::results::text::{self, Text};
-    use crate::wire::Detail;
     use std::net::{IpAddr, Ipv4Addr};
 
     /// The row formats' writer, picked by `layout.format`.
