@@ -287,6 +287,10 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         up: summary.up,
         interrupted,
     };
+    // Not silenced by -q, as other warnings are not: a nightly job must see loss.
+    if let Some(line) = crate::results::path::warning(&scanned.path) {
+        warn(format_args!("{line}"));
+    }
     if ended.is_ok() && !cfg.quiet {
         warn(format_args!("{summary}"));
     }
