@@ -5,7 +5,7 @@
 
 use crate::error::Result;
 use crate::net::{Endpoints, Inbox, Outbox, Payload, Received, Transport};
-use crate::wire::ip;
+use crate::wire::{icmp, ipv4, ipv6};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -144,18 +144,18 @@ impl Outbox for Out<'_> {
             let msg = &self.slots[k * self.len..(k + 1) * self.len];
             let pkt = match dst {
                 IpAddr::V4(d) => {
-                    let mut p = vec![0u8; ip::IPV4_HEADER + msg.len()];
-                    ip::emit_ipv4(&mut p, SRC4, d, 64, msg.len());
-                    p[ip::IPV4_HEADER..].copy_from_slice(msg);
+                    let mut p = vec![0u8; ipv4::HEADER_LEN + msg.len()];
+                    ipv4::Repr::icmp(SRC4, d, 64, msg.len()).emit(&mut p);
+                    p[ipv4::HEADER_LEN..].copy_from_slice(msg);
                     p
                 }
                 IpAddr::V6(d) => {
                     // The kernel computes the ICMPv6 checksum on a real socket.
-                    let mut p = vec![0u8; ip::IPV6_HEADER + msg.len()];
-                    ip::emit_ipv6(&mut p, SRC6, d, 64, msg.len());
-                    p[ip::IPV6_HEADER..].copy_from_slice(msg);
-                    let c = ip::icmpv6_checksum(SRC6, d, msg);
-                    p[ip::IPV6_HEADER + 2..ip::IPV6_HEADER + 4].copy_from_slice(&c.to_be_bytes());
+                    let mut p = vec![0u8; ipv6::HEADER_LEN + msg.len()];
+                    ipv6::Repr::icmpv6(SRC6, d, 64, msg.len()).emit(&mut p);
+                    p[ipv6::HEADER_LEN..].copy_from_slice(msg);
+                    let c = ipv6::icmpv6_checksum(SRC6, d, msg);
+                    icmp::Packet::new_unchecked(&mut p[ipv6::HEADER_LEN..]).set_checksum(c);
                     p
                 }
             };
@@ -218,18 +218,18 @@ impl Inbox for In<'_> {
 
     fn packet(&self, k: usize) -> Received<'_> {
         let pkt = &self.got[k];
-        let payload = match ip::Ipv6::parse(pkt) {
-            Some(v6) if self.net.v6 => Payload::Icmp {
-                src: IpAddr::V6(v6.src),
-                ttl: v6.hop_limit,
-                msg: v6.payload,
+        let payload = match ipv6::Packet::new_checked(&pkt[..]) {
+            Ok(v6) if self.net.v6 => Payload::Icmp {
+                src: IpAddr::V6(v6.src_addr()),
+                ttl: v6.hop_limit(),
+                msg: v6.into_payload(),
             },
             // A raw IPv4 socket hands over the whole packet; a damaged IPv6 one arrives
             // as its bytes, for the validator to refuse.
             _ if self.net.v6 => Payload::Icmp {
                 src: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
                 ttl: 0,
-                msg: pkt.get(ip::IPV6_HEADER..).unwrap_or(&[]),
+                msg: pkt.get(ipv6::HEADER_LEN..).unwrap_or(&[]),
             },
             _ => Payload::Ipv4(pkt),
         };

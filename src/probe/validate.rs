@@ -153,8 +153,11 @@ fn damaged(_: ParseError) -> Ignored {
 mod tests {
     use super::*;
     use crate::probe::ProbeTemplate;
-    use crate::wire::{checksum, ECHO_REPLY};
+    use crate::wire::{checksum, icmp, ipv4, DEST_UNREACHABLE, ECHO_REPLY, ICMP_HEADER};
     use std::net::Ipv4Addr;
+
+    /// The scanner's address in the packets these tests build.
+    const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
     fn v4(a: IpAddr) -> Ipv4Addr {
         match a {
@@ -171,17 +174,12 @@ mod tests {
 
     /// What a host sends back: our probe with type 0 and a fixed checksum, in an IP header.
     fn reply_to(probe: &[u8], src: IpAddr, ttl: u8) -> Vec<u8> {
-        let mut icmp = probe.to_vec();
-        icmp[0] = ECHO_REPLY;
-        icmp[2..4].fill(0);
-        let c = checksum(&icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let total = (20 + icmp.len()) as u16;
-        let mut pkt = vec![0x45, 0, 0, 0, 0, 0, 0, 0, ttl, 1, 0, 0];
-        pkt[2..4].copy_from_slice(&total.to_be_bytes());
-        pkt.extend_from_slice(&v4(src).octets());
-        pkt.extend_from_slice(&[192, 0, 2, 1]);
-        pkt.extend_from_slice(&icmp);
+        let mut pkt = vec![0u8; ipv4::HEADER_LEN];
+        ipv4::Repr::icmp(v4(src), US, ttl, probe.len()).emit(&mut pkt);
+        pkt.extend_from_slice(probe);
+        let mut icmp = icmp::Packet::new_unchecked(&mut pkt[ipv4::HEADER_LEN..]);
+        icmp.set_msg_type(ECHO_REPLY);
+        icmp.fill_checksum();
         pkt
     }
 
@@ -306,18 +304,18 @@ mod tests {
     }
 
     fn error_quoting(probe: &[u8], quote_len: usize, dst: IpAddr, code: u8) -> Vec<u8> {
-        let mut inner = vec![0x45, 0, 0, 84, 0, 0, 0x40, 0, 1, 1, 0, 0, 192, 0, 2, 1];
-        inner.extend_from_slice(&v4(dst).octets());
-        inner.extend_from_slice(&probe[..quote_len]);
-        let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
-        icmp.extend_from_slice(&inner);
-        let c = checksum(&icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let mut pkt = vec![
-            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1,
-        ];
-        pkt[2..4].copy_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
-        pkt.extend_from_slice(&icmp);
+        // The router's header, the error's, then the quoted datagram (TTL 1 when it died).
+        let (h, e) = (ipv4::HEADER_LEN, ICMP_HEADER);
+        let mut pkt = vec![0u8; h + e + h];
+        let quoted = ipv4::Repr::icmp(US, v4(dst), 1, probe.len());
+        quoted.emit(&mut pkt[h + e..]);
+        pkt.extend_from_slice(&probe[..quote_len]);
+        let router = Ipv4Addr::new(192, 0, 2, 2);
+        ipv4::Repr::icmp(router, US, 64, pkt.len() - h).emit(&mut pkt);
+        let mut icmp = icmp::Packet::new_unchecked(&mut pkt[h..]);
+        icmp.set_msg_type(DEST_UNREACHABLE);
+        icmp.set_msg_code(code);
+        icmp.fill_checksum();
         pkt
     }
 
