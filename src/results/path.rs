@@ -38,6 +38,19 @@ fn percent(q: f64) -> String {
     format!("{:.0} %", q * 100.0)
 }
 
+/// Delivery over every round's samples.
+fn overall(r: &Report) -> f64 {
+    let (n, a) = r
+        .rounds
+        .iter()
+        .fold((0, 0), |(n, a), x| (n + x.samples, a + x.answered));
+    if n == 0 {
+        1.0
+    } else {
+        a as f64 / n as f64
+    }
+}
+
 fn missing(r: &Report) -> String {
     match r.hidden {
         Some(h) if h >= 0.5 => format!("about {h:.0} live hosts may still be missing"),
@@ -62,17 +75,16 @@ pub fn warning(r: &Report) -> Option<String> {
     });
     let what = match (lowered, r.lowest_rate, baseline) {
         (Some((from, q)), Some(low), None) => format!(
-            "answers fell to {} at {} pps (about {} pps got through): a rate limit on the \
-             path? continued at {} pps and up to {} pps",
+            "answers fell to {} at {} pps: a rate limit on the path? continued at {} pps \
+             and up to {} pps",
             percent(q),
             thousands(from),
-            thousands((q * from as f64).round() as u64),
             thousands(low),
             thousands(r.final_rate.unwrap_or(low).max(low)),
         ),
-        (_, _, Some(q)) => format!(
+        (_, _, Some(_)) => format!(
             "{} of answers lost at any rate (loss on the path, not a rate limit)",
-            percent(1.0 - q)
+            percent(1.0 - overall(r))
         ),
         _ => {
             let worst = r
@@ -188,9 +200,9 @@ mod tests {
         };
         assert_eq!(
             warning(&r).unwrap(),
-            "sweep: answers fell to 21 % at 10,000 pps (about 2,100 pps got through): a rate \
-             limit on the path? continued at 1,800 pps and up to 2,100 pps; 2 rounds in all; \
-             probably no live host is missing"
+            "sweep: answers fell to 21 % at 10,000 pps: a rate limit on the path? continued \
+             at 1,800 pps and up to 2,100 pps; 2 rounds in all; probably no live host is \
+             missing"
         );
         let j = json(&r, 100);
         assert_eq!(j["rate_changes"][0]["change"], "lowered");
@@ -205,7 +217,8 @@ mod tests {
             rounds: vec![round(300, 210, 700, 10_000); 3],
             events: vec![Event {
                 round: 0,
-                change: Change::Baseline { to: 10_000, q: 0.7 },
+                // One window's delivery; the warning gives all rounds' (70 %).
+                change: Change::Baseline { to: 10_000, q: 0.6 },
             }],
             final_rate: Some(10_000),
             lowest_rate: Some(5_000),
