@@ -4,6 +4,7 @@
 pub mod control;
 pub mod count;
 pub mod counters;
+pub mod ledger;
 pub mod onlink;
 pub mod rate;
 pub mod receiver;
@@ -286,8 +287,11 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
                         onlink: onlink.expect("lanes imply the layer-2 path"),
                         lane,
                         targets,
-                        table,
-                        counters,
+                        ledger: ledger::Ledger {
+                            table,
+                            counters,
+                            count,
+                        },
                         control,
                         templates: [&templates[0], &templates[1]],
                         epoch,
@@ -329,7 +333,7 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         sending: end.last_probe.saturating_duration_since(epoch),
         started,
         stopped_at: end.stopped_at,
-        l2: l2.map_err(crate::error::Error::Receive)?,
+        l2: l2?,
         count,
     })
 }

@@ -10,15 +10,15 @@
 //! the moment it resolves.
 
 use crate::engine::control::Control;
-use crate::engine::counters::Counters;
+use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::table::Table;
-use crate::net::packet::{Frames, Inbox, PacketSocket};
+use crate::error::Result;
 use crate::net::route::{Plan, Segment};
+use crate::net::Link;
 use crate::probe::ProbeTemplate;
 use crate::targets::Targets;
 use crate::wire::ether::{self, Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{arp, ip, ndp};
-use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::time::Instant;
@@ -59,15 +59,11 @@ impl Neighbours {
     }
 }
 
-/// One Ethernet interface the scan sends frames on.
-pub struct Lane {
-    pub sock: PacketSocket,
-}
-
 /// Everything the layer-2 path shares between sender and receivers.
 pub struct OnLink {
     pub plan: Plan,
-    pub lanes: Vec<Lane>,
+    /// The Ethernet interfaces the scan sends frames on.
+    pub lanes: Vec<Box<dyn Link>>,
     pub neighbours: Neighbours,
     /// IP TTL / hop limit of echo frames.
     pub ttl: u8,
@@ -81,7 +77,7 @@ pub fn frame_len(probe_len: usize) -> usize {
 }
 
 impl OnLink {
-    pub fn new(plan: Plan, lanes: Vec<Lane>, ttl: u8) -> OnLink {
+    pub fn new(plan: Plan, lanes: Vec<Box<dyn Link>>, ttl: u8) -> OnLink {
         let n = plan.onlink_count();
         OnLink {
             plan,
@@ -96,7 +92,7 @@ impl OnLink {
     pub fn lane_of(&self, s: &Segment) -> usize {
         self.lanes
             .iter()
-            .position(|l| l.sock.ifindex() == s.link)
+            .position(|l| l.ifindex() == s.link)
             .expect("a lane for every on-link segment's interface")
     }
 
@@ -246,6 +242,10 @@ pub struct Heard {
 }
 
 impl Heard {
+    pub fn total(&self) -> u64 {
+        self.not_ours + self.unasked + self.bad_mac + self.repeats
+    }
+
     /// Folds in what another lane's receiver heard.
     pub fn absorb(&mut self, other: Heard) {
         self.not_ours += other.not_ours;
@@ -260,8 +260,8 @@ pub struct Ctx<'a> {
     pub onlink: &'a OnLink,
     pub lane: usize,
     pub targets: &'a Targets,
-    pub table: &'a Table,
-    pub counters: &'a Counters,
+    /// Where the echoes sent on resolution are counted, as the sender's probes are.
+    pub ledger: Ledger<'a>,
     pub control: &'a Control<'a>,
     /// Templates by family: `[IPv4, IPv6]`.
     pub templates: [&'a ProbeTemplate; 2],
@@ -272,33 +272,28 @@ const BATCH: usize = 64;
 
 /// The layer-2 receiver: resolves targets from the answers on one lane and sends each
 /// its first echo frame at once. Runs until the scan stops.
-pub fn receive(cx: &Ctx) -> io::Result<Heard> {
+pub fn receive(cx: &Ctx) -> Result<Heard> {
     let o = cx.onlink;
-    let sock = &o.lanes[cx.lane].sock;
-    let us = sock.mac;
-    let mut inbox = Inbox::new(sock, BATCH, 256);
+    let link = &*o.lanes[cx.lane];
+    let (us, ifindex) = (link.mac(), link.ifindex());
+    let table = cx.ledger.table;
+    let mut inbox = link.frames_in(BATCH, 256);
     let flen = frame_len(cx.templates[1].len().max(cx.templates[0].len()));
-    let mut out = Frames::new(sock, BATCH, flen);
+    let mut out = link.frames_out(BATCH, flen);
     let mut sent_to: Vec<u32> = Vec::with_capacity(BATCH);
+    let mut lens: Vec<usize> = Vec::with_capacity(BATCH);
     let mut heard = Heard::default();
     while !cx.control.is_over() {
         let k = inbox.recv()?;
         for j in 0..k {
-            match judge(
-                inbox.frame(j),
-                us,
-                sock.ifindex(),
-                cx.targets,
-                &o.plan,
-                cx.table,
-            ) {
+            match judge(inbox.frame(j), us, ifindex, cx.targets, &o.plan, table) {
                 Verdict::Resolved { index, slot, mac } => {
                     if !o.neighbours.resolve(slot, mac) {
                         heard.repeats += 1;
                         continue;
                     }
-                    cx.counters.resolved.fetch_add(1, Relaxed);
-                    if cx.table.is_answered(index as u32) {
+                    cx.ledger.counters.resolved.fetch_add(1, Relaxed);
+                    if table.is_answered(index as u32) {
                         continue;
                     }
                     let (seg, _) = o.plan.find(index).expect("judged on-link");
@@ -313,7 +308,8 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
                     };
                     let now_ns = cx.epoch.elapsed().as_nanos() as u64;
                     let round = o.round.load(Relaxed);
-                    out.push(|b| write_echo(b, &e, index as u32, round, now_ns));
+                    let buf = out.slot(sent_to.len());
+                    lens.push(write_echo(buf, &e, index as u32, round, now_ns));
                     sent_to.push(index as u32);
                 }
                 Verdict::Ignore(Ignored::NotOurs) => heard.not_ours += 1,
@@ -321,22 +317,11 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
                 Verdict::Ignore(Ignored::BadMac) => heard.bad_mac += 1,
             }
         }
-        if !out.is_empty() {
-            // Counted before they leave: the receiver credits only probed targets.
-            for &i in &sent_to {
-                cx.table.add_probe(i);
-            }
-            let accepted = out.send()?;
-            let mut n = 0;
-            for (&i, &ok) in sent_to.iter().zip(accepted) {
-                if ok {
-                    n += 1;
-                } else {
-                    cx.table.take_back_probe(i);
-                }
-            }
-            cx.counters.sent.fetch_add(n, Relaxed);
+        if !sent_to.is_empty() {
+            cx.ledger
+                .send(&sent_to, Probe::FollowUp, || out.send(&lens))?;
             sent_to.clear();
+            lens.clear();
         }
     }
     Ok(heard)

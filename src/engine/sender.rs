@@ -7,16 +7,17 @@
 use crate::engine::control::Control;
 use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
+use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::onlink::{self, Echo, OnLink};
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
 use crate::engine::table::Table;
-use crate::error::{Error, Result};
-use crate::net::packet::Frames;
-use crate::net::{Outbox, Transport};
+use crate::error::Result;
+use crate::net::{FramesOut, Outbox, Transport};
 use crate::probe::ProbeTemplate;
 use crate::targets::permute::Permutation;
 use crate::targets::Targets;
+use crate::wire::ether::Mac;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
@@ -179,8 +180,10 @@ struct Batch<'s> {
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
 /// resolved, an echo frame to the MAC of those that are.
 struct L2Batch<'s> {
-    frames: Frames<'s>,
+    frames: Box<dyn FramesOut + 's>,
+    us: Mac,
     index: Vec<u32>,
+    lens: Vec<usize>,
 }
 
 /// Positions a worker claims at a time (times the shard stride), at most. Each claimed
@@ -302,8 +305,10 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         o.lanes
             .iter()
             .map(|l| L2Batch {
-                frames: Frames::new(&l.sock, size, flen),
+                frames: l.frames_out(size, flen),
+                us: l.mac(),
                 index: Vec::with_capacity(size),
+                lens: Vec::with_capacity(size),
             })
             .collect()
     });
@@ -366,13 +371,14 @@ fn flush_l2(
 ) -> Result<Instant> {
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    let us = b.frames_mac();
-    for &i in &b.index {
+    let us = b.us;
+    for (k, &i) in b.index.iter().enumerate() {
         let dst = plan.targets.addr_at(u64::from(i));
         let (seg, slot) = o.plan.find(u64::from(i)).expect("queued as on-link");
         let src = seg.src;
         let them = seg.via.or_else(|| o.neighbours.mac(slot));
-        match (them, &lane[usize::from(dst.is_ipv6())]) {
+        let buf = b.frames.slot(k);
+        let len = match (them, &lane[usize::from(dst.is_ipv6())]) {
             (Some(them), Some(f)) => {
                 let e = Echo {
                     template: f.template,
@@ -382,23 +388,18 @@ fn flush_l2(
                     dst,
                     ttl: o.ttl,
                 };
-                b.frames
-                    .push(|buf| onlink::write_echo(buf, &e, i, round, now_ns));
+                onlink::write_echo(buf, &e, i, round, now_ns)
             }
-            _ => b
-                .frames
-                .push(|buf| onlink::write_solicitation(buf, us, src, dst)),
-        }
+            _ => onlink::write_solicitation(buf, us, src, dst),
+        };
+        b.lens.push(len);
     }
-    send_counted(plan, &b.index, || b.frames.send().map_err(Error::Frames))?;
+    let (frames, lens) = (&mut b.frames, &b.lens);
+    plan.ledger()
+        .send(&b.index, Probe::Round, || frames.send(lens))?;
     b.index.clear();
+    b.lens.clear();
     Ok(Instant::now())
-}
-
-impl L2Batch<'_> {
-    fn frames_mac(&self) -> crate::wire::ether::Mac {
-        self.frames.mac()
-    }
 }
 
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
@@ -407,37 +408,11 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
     for (k, &i) in b.index.iter().enumerate() {
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
-    send_counted(plan, &b.index, || b.tx.send(&b.dst))?;
+    plan.ledger()
+        .send(&b.index, Probe::Round, || b.tx.send(&b.dst))?;
     b.index.clear();
     b.dst.clear();
     Ok(Instant::now())
-}
-
-/// Sends a batch for targets `index` with `send`, which says which went out. Probes are
-/// counted before they leave: the receiver credits only probed targets, and a reply over
-/// loopback can beat the end of `send`. Probes that were refused are taken back.
-fn send_counted<'b>(
-    plan: &Plan,
-    index: &[u32],
-    send: impl FnOnce() -> Result<&'b [bool]>,
-) -> Result<()> {
-    for &i in index {
-        plan.note_probe(i);
-    }
-    let accepted = send()?;
-    let mut sent = 0;
-    for (&i, &ok) in index.iter().zip(accepted) {
-        if ok {
-            sent += 1;
-        } else {
-            plan.take_back_probe(i);
-        }
-    }
-    plan.counters.sent.fetch_add(sent, Relaxed);
-    plan.counters
-        .send_errors
-        .fetch_add(index.len() as u64 - sent, Relaxed);
-    Ok(())
 }
 
 /// Waits one retry interval after the previous round; false if the round is not wanted
@@ -460,24 +435,12 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
 }
 
 impl Plan<'_> {
-    /// Counts a probe to `i` before it leaves. In count mode the default table records
-    /// only the first (its 8-bit probe count would overflow; `sent` is in the count table).
-    pub(crate) fn note_probe(&self, i: u32) {
-        match &self.count {
-            Some(c) => {
-                if c.table.begin(i) == 0 {
-                    self.table.add_probe(i);
-                }
-            }
-            None => self.table.add_probe(i),
-        }
-    }
-
-    /// Undoes `note_probe` for a probe the kernel refused.
-    pub(crate) fn take_back_probe(&self, i: u32) {
-        match &self.count {
-            Some(c) => c.table.take_back(i),
-            None => self.table.take_back_probe(i),
+    /// Where this scan's probes are counted.
+    pub(crate) fn ledger(&self) -> Ledger<'_> {
+        Ledger {
+            table: self.table,
+            counters: self.counters,
+            count: self.count.as_ref().map(|c| c.table),
         }
     }
 }

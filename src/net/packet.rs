@@ -4,6 +4,8 @@
 //! Echo replies to frames sent here come back through the kernel's IP stack and the ICMP
 //! sockets, like any other reply.
 
+use crate::error::{Error, Result};
+use crate::net::{FramesIn, FramesOut, Link};
 use crate::wire::ether::Mac;
 use std::io;
 use std::mem::{size_of, zeroed};
@@ -20,7 +22,7 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: u32,
-    pub mac: Mac,
+    mac: Mac,
 }
 
 /// ARP replies (ethertype 0x0806, op 2) and ICMPv6 type 136 directly after the IPv6
@@ -133,33 +135,45 @@ impl PacketSocket {
         Ok(PacketSocket { fd, ifindex, mac })
     }
 
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
-    }
-
     fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 }
 
+impl Link for PacketSocket {
+    fn mac(&self) -> Mac {
+        self.mac
+    }
+
+    fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    fn frames_out<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesOut + 'a> {
+        Box::new(Frames::new(self, max, len))
+    }
+
+    fn frames_in<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesIn + 'a> {
+        Box::new(Inbox::new(self, max, len))
+    }
+}
+
 /// Frames waiting to go out together: `max` slots of up to `len` bytes each.
-pub struct Frames<'s> {
+struct Frames<'s> {
     sock: &'s PacketSocket,
     len: usize,
     slots: Vec<u8>,
-    sizes: Vec<usize>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     accepted: Vec<bool>,
 }
 
 impl<'s> Frames<'s> {
-    pub fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Frames<'s> {
+    fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Frames<'s> {
         Frames {
             sock,
             len,
             slots: vec![0; max * len],
-            sizes: Vec::with_capacity(max),
             // SAFETY (zeroed): plain C structs, filled in before each use.
             iovs: vec![unsafe { zeroed() }; max],
             hdrs: vec![unsafe { zeroed() }; max],
@@ -167,37 +181,16 @@ impl<'s> Frames<'s> {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.sizes.len()
-    }
-
-    /// The MAC of the interface these frames leave from.
-    pub fn mac(&self) -> Mac {
-        self.sock.mac
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sizes.is_empty()
-    }
-
-    /// Appends a frame: `fill` writes it into the slot and returns its length.
-    pub fn push(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) {
-        let k = self.sizes.len();
-        let slot = &mut self.slots[k * self.len..(k + 1) * self.len];
-        let n = fill(slot).min(self.len);
-        self.sizes.push(n);
-    }
-
-    /// Sends every queued frame and empties the batch; returns which the kernel took
-    /// (a frame it refuses, e.g. the link went down, is skipped).
-    pub fn send(&mut self) -> io::Result<&[bool]> {
-        let k = self.sizes.len();
+    /// Sends frames `0..lens.len()`; returns which the kernel took (a frame it refuses,
+    /// e.g. the link went down, is skipped).
+    fn send_frames(&mut self, lens: &[usize]) -> io::Result<&[bool]> {
+        let k = lens.len();
         self.accepted.clear();
         self.accepted.resize(k, false);
-        for i in 0..k {
+        for (i, &n) in lens.iter().enumerate() {
             self.iovs[i] = libc::iovec {
                 iov_base: self.slots[i * self.len..].as_mut_ptr() as *mut libc::c_void,
-                iov_len: self.sizes[i],
+                iov_len: n.min(self.len),
             };
             let h = &mut self.hdrs[i].msg_hdr;
             // Bound to the interface: no address needed.
@@ -233,25 +226,30 @@ impl<'s> Frames<'s> {
                         .elapsed()
                         > MAX_STALL
                     {
-                        self.sizes.clear();
                         return Err(err);
                     }
                     std::thread::sleep(Duration::from_micros(100));
                 }
                 Some(libc::ENETDOWN | libc::ENXIO | libc::EMSGSIZE) => next += 1,
-                _ => {
-                    self.sizes.clear();
-                    return Err(err);
-                }
+                _ => return Err(err),
             }
         }
-        self.sizes.clear();
         Ok(&self.accepted)
     }
 }
 
+impl FramesOut for Frames<'_> {
+    fn slot(&mut self, k: usize) -> &mut [u8] {
+        &mut self.slots[k * self.len..(k + 1) * self.len]
+    }
+
+    fn send(&mut self, lens: &[usize]) -> Result<&[bool]> {
+        self.send_frames(lens).map_err(Error::Frames)
+    }
+}
+
 /// Received frames, by the batch.
-pub struct Inbox<'s> {
+struct Inbox<'s> {
     sock: &'s PacketSocket,
     len: usize,
     bufs: Vec<u8>,
@@ -260,7 +258,7 @@ pub struct Inbox<'s> {
 }
 
 impl<'s> Inbox<'s> {
-    pub fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Inbox<'s> {
+    fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Inbox<'s> {
         let mut b = Inbox {
             sock,
             len,
@@ -279,7 +277,7 @@ impl<'s> Inbox<'s> {
     }
 
     /// Waits (up to a short timeout) for frames; returns how many arrived (0 on timeout).
-    pub fn recv(&mut self) -> io::Result<usize> {
+    fn recv_frames(&mut self) -> io::Result<usize> {
         for i in 0..self.hdrs.len() {
             let h = &mut self.hdrs[i].msg_hdr;
             h.msg_iov = &mut self.iovs[i];
@@ -309,9 +307,15 @@ impl<'s> Inbox<'s> {
             _ => Err(err),
         }
     }
+}
 
-    /// Frame `k` of the last `recv` (cut to the buffer: longer frames are truncated).
-    pub fn frame(&self, k: usize) -> &[u8] {
+impl FramesIn for Inbox<'_> {
+    fn recv(&mut self) -> Result<usize> {
+        self.recv_frames().map_err(Error::Receive)
+    }
+
+    /// Cut to the buffer: longer frames are truncated.
+    fn frame(&self, k: usize) -> &[u8] {
         let n = (self.hdrs[k].msg_len as usize).min(self.len);
         &self.bufs[k * self.len..k * self.len + n]
     }

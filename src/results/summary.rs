@@ -2,6 +2,7 @@
 //! the JSON object `--summary-json` writes.
 
 use crate::engine::counters::Counters;
+use crate::engine::onlink::Heard as Layer2;
 use crate::engine::receiver::IgnoredCounts;
 use crate::engine::table::Status;
 use crate::engine::Scanned;
@@ -23,6 +24,8 @@ pub struct Summary {
     pub dups: u64,
     pub late: u64,
     pub ignored: IgnoredCounts,
+    /// What the layer-2 receivers ignored (ARP replies / neighbour advertisements).
+    pub layer2: Layer2,
     /// The probe order's seed: printed so a run can be repeated; it is no secret (the
     /// key that makes answers unforgeable is per process and never shown).
     pub seed: u64,
@@ -86,6 +89,7 @@ impl Summary {
             dups: c.dups.load(Relaxed),
             late: c.late.load(Relaxed),
             ignored: scanned.heard.ignored,
+            layer2: scanned.l2,
             seed,
             kernel_drops: 0,
             unresolved: Vec::new(),
@@ -112,6 +116,13 @@ impl Summary {
                 "not_ours": i.not_ours,
                 "bad_tag": i.bad_tag,
                 "wrong_source": i.wrong_source,
+            },
+            "ignored_layer2": {
+                "total": self.layer2.total(),
+                "not_ours": self.layer2.not_ours,
+                "unasked": self.layer2.unasked,
+                "bad_mac": self.layer2.bad_mac,
+                "repeats": self.layer2.repeats,
             },
             "send_errors": self.send_errors,
             "kernel_drops": self.kernel_drops,
@@ -181,6 +192,18 @@ impl fmt::Display for Summary {
                 self.resolved, self.neighbour_only
             )?;
         }
+        let l2 = &self.layer2;
+        if l2.total() > 0 {
+            write!(
+                f,
+                "; {} layer-2 answers ignored ({} not ours, {} unasked, {} bad MAC, {} repeated)",
+                l2.total(),
+                l2.not_ours,
+                l2.unasked,
+                l2.bad_mac,
+                l2.repeats
+            )?;
+        }
         if self.kernel_drops > 0 {
             write!(
                 f,
@@ -225,6 +248,11 @@ mod tests {
                 bad_tag: 0,
                 wrong_source: 0,
             },
+            layer2: Layer2 {
+                unasked: 2,
+                repeats: 1,
+                ..Layer2::default()
+            },
             seed: u64::MAX,
             resolved: 0,
             neighbour_only: 0,
@@ -244,6 +272,11 @@ mod tests {
         assert_eq!(j["duplicates"], 3);
         assert_eq!(j["ignored"]["total"], 3);
         assert_eq!(j["ignored"]["not_ours"], 2);
+        assert_eq!(j["ignored_layer2"]["total"], 3);
+        assert_eq!(j["ignored_layer2"]["repeats"], 1);
+        assert!(s.to_string().contains(
+            "; 3 layer-2 answers ignored (0 not ours, 2 unasked, 0 bad MAC, 1 repeated);"
+        ));
         assert_eq!(j["elapsed_s"], 2.5);
         assert_eq!(j["send_rate_pps"], 10);
         assert_eq!(j["average_pps"], 8);

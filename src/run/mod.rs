@@ -11,7 +11,7 @@ pub mod state;
 
 use crate::cli::Config;
 use crate::engine::counters::Counters;
-use crate::engine::onlink::{Lane, OnLink};
+use crate::engine::onlink::OnLink;
 use crate::engine::table::Status;
 use crate::engine::{self, MAX_TARGETS};
 use crate::engine::{Position, Shard};
@@ -584,7 +584,7 @@ fn onlink_path(cfg: &Config, targets: &Targets) -> Result<L2> {
         let link = routes.link(index).expect("the plan names dumped links");
         let mac = link.mac.expect("on-link only on Ethernet links with a MAC");
         match PacketSocket::open(index, mac) {
-            Ok(sock) => lanes.push(Lane { sock }),
+            Ok(sock) => lanes.push(Box::new(sock) as Box<dyn crate::net::Link>),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
                 if cfg.socket == SocketChoice::Raw {
                     return Err(crate::net::kernel::permission_error(
