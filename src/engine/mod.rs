@@ -6,6 +6,7 @@ pub mod count;
 pub mod counters;
 pub mod ledger;
 pub mod onlink;
+pub mod proxy;
 pub mod rate;
 pub mod receiver;
 pub mod rto;
@@ -324,6 +325,9 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         (sent, heard, l2)
     });
     let end = sent?;
+    if let Some(o) = onlink {
+        o.judge_proxies(table);
+    }
     tick();
     let Setup { table, count, .. } = setup;
     Ok(Scanned {

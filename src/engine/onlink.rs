@@ -11,6 +11,7 @@
 
 use crate::engine::control::Control;
 use crate::engine::ledger::{Ledger, Probe};
+use crate::engine::proxy::{self, Proxy};
 use crate::engine::table::Table;
 use crate::error::Result;
 use crate::net::route::{Plan, Segment};
@@ -21,6 +22,7 @@ use crate::wire::ether::{self, Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERT
 use crate::wire::{arp, ip, ndp};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::RwLock;
 use std::time::Instant;
 
 const RESOLVED: u64 = 1 << 63;
@@ -69,6 +71,19 @@ pub struct OnLink {
     pub ttl: u8,
     /// The sender's current round, for echoes the receiver sends on resolution.
     pub round: AtomicU8,
+    /// The proxies ARP answers came from, as of the last `judge_proxies`.
+    proxies: RwLock<Vec<Proxy>>,
+}
+
+/// Whose a resolved target's MAC is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Not resolved (or not on-link).
+    None,
+    /// A host's own (or a proxy's own address).
+    Host(Mac),
+    /// A proxy answered for it: whether it is a host is for echo to say.
+    Proxied(Mac),
 }
 
 /// The largest frame the path writes: Ethernet + IPv6 + the probe.
@@ -85,6 +100,7 @@ impl OnLink {
             neighbours: Neighbours::new(n),
             ttl,
             round: AtomicU8::new(0),
+            proxies: RwLock::new(Vec::new()),
         }
     }
 
@@ -96,10 +112,50 @@ impl OnLink {
             .expect("a lane for every on-link segment's interface")
     }
 
-    /// The MAC target `i` resolved to, if it is on-link and resolved.
+    /// The MAC target `i` resolved to, if it is on-link and resolved, and the MAC is its
+    /// own (not a proxy's answering for it).
     pub fn mac_of(&self, i: u64) -> Option<Mac> {
-        let (_, slot) = self.plan.find(i)?;
-        self.neighbours.mac(slot)
+        match self.claim(i) {
+            Claim::Host(m) => Some(m),
+            Claim::None | Claim::Proxied(_) => None,
+        }
+    }
+
+    /// Whose MAC target `i` resolved to.
+    pub fn claim(&self, i: u64) -> Claim {
+        let Some((seg, slot)) = self.plan.find(i) else {
+            return Claim::None;
+        };
+        let Some(mac) = self.neighbours.mac(slot) else {
+            return Claim::None;
+        };
+        let proxies = self.proxies.read().unwrap_or_else(|e| e.into_inner());
+        match proxies.iter().find(|p| p.link == seg.link && p.mac == mac) {
+            Some(p) if !p.own.contains(&i) => Claim::Proxied(mac),
+            _ => Claim::Host(mac),
+        }
+    }
+
+    /// Finds the proxies among the MACs that answered, from the echo answers in `table`
+    /// so far (the sender before each retry round, the scan at its end).
+    pub fn judge_proxies(&self, table: &Table) {
+        let found = proxy::find(&self.plan, &|s| self.neighbours.mac(s), table);
+        *self.proxies.write().unwrap_or_else(|e| e.into_inner()) = found;
+    }
+
+    /// The proxies found, as of the last `judge_proxies`.
+    pub fn proxies(&self) -> Vec<Proxy> {
+        self.proxies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A proxy's MAC on `link`, if one answered there: the silent targets there get an
+    /// echo through it as well, since it drops ARP requests beyond a short queue.
+    pub fn proxy_on(&self, link: u32) -> Option<Mac> {
+        let proxies = self.proxies.read().unwrap_or_else(|e| e.into_inner());
+        proxies.iter().find(|p| p.link == link).map(|p| p.mac)
     }
 }
 

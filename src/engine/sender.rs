@@ -180,9 +180,12 @@ struct Batch<'s> {
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
 /// resolved, an echo frame to the MAC of those that are.
 struct L2Batch<'s> {
+    /// Room for two frames per target: a solicitation and an echo through a proxy.
     frames: Box<dyn FramesOut + 's>,
     us: Mac,
     index: Vec<u32>,
+    /// Per frame: its target and length.
+    sent: Vec<u32>,
     lens: Vec<usize>,
 }
 
@@ -231,6 +234,9 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         };
         if let Some(o) = plan.onlink {
             o.round.store(round, Relaxed);
+            if round > 0 {
+                o.judge_proxies(plan.table);
+            }
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
@@ -305,10 +311,11 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         o.lanes
             .iter()
             .map(|l| L2Batch {
-                frames: l.frames_out(size, flen),
+                frames: l.frames_out(2 * size, flen),
                 us: l.mac(),
                 index: Vec::with_capacity(size),
-                lens: Vec::with_capacity(size),
+                sent: Vec::with_capacity(2 * size),
+                lens: Vec::with_capacity(2 * size),
             })
             .collect()
     });
@@ -360,7 +367,8 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
 }
 
 /// Writes and sends a batch of on-link probes: what each target gets depends on whether
-/// it has resolved (echo to its MAC) or not (ARP request / neighbour solicitation).
+/// it has resolved (echo to its MAC) or not (ARP request / neighbour solicitation; in a
+/// retry round on a link where a proxy answers, also an echo through the proxy).
 fn flush_l2(
     plan: &Plan,
     o: &OnLink,
@@ -372,32 +380,47 @@ fn flush_l2(
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     let us = b.us;
-    for (k, &i) in b.index.iter().enumerate() {
+    for &i in &b.index {
         let dst = plan.targets.addr_at(u64::from(i));
         let (seg, slot) = o.plan.find(u64::from(i)).expect("queued as on-link");
         let src = seg.src;
         let them = seg.via.or_else(|| o.neighbours.mac(slot));
-        let buf = b.frames.slot(k);
-        let len = match (them, &lane[usize::from(dst.is_ipv6())]) {
-            (Some(them), Some(f)) => {
-                let e = Echo {
-                    template: f.template,
-                    us,
-                    them,
-                    src,
-                    dst,
-                    ttl: o.ttl,
-                };
-                onlink::write_echo(buf, &e, i, round, now_ns)
-            }
-            _ => onlink::write_solicitation(buf, us, src, dst),
+        let family = &lane[usize::from(dst.is_ipv6())];
+        let echo = |them| {
+            family.map(|f| Echo {
+                template: f.template,
+                us,
+                them,
+                src,
+                dst,
+                ttl: o.ttl,
+            })
         };
-        b.lens.push(len);
+        // Count mode's rounds are one probe each: no second frame.
+        let proxy = match round {
+            _ if plan.count.is_some() => None,
+            0 => None,
+            _ => o.proxy_on(seg.link),
+        };
+        let mut push = |write: &dyn Fn(&mut [u8]) -> usize| {
+            b.lens.push(write(b.frames.slot(b.sent.len())));
+            b.sent.push(i);
+        };
+        match them.and_then(echo) {
+            Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
+            None => {
+                push(&|buf| onlink::write_solicitation(buf, us, src, dst));
+                if let Some(e) = proxy.and_then(echo) {
+                    push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns));
+                }
+            }
+        }
     }
     let (frames, lens) = (&mut b.frames, &b.lens);
     plan.ledger()
-        .send(&b.index, Probe::Round, || frames.send(lens))?;
+        .send(&b.sent, Probe::Round, || frames.send(lens))?;
     b.index.clear();
+    b.sent.clear();
     b.lens.clear();
     Ok(Instant::now())
 }

@@ -818,3 +818,69 @@ fn routed_frames_go_to_the_router_mac_without_resolution() {
         );
     }
 }
+
+#[test]
+fn a_proxy_is_one_device_and_the_hosts_behind_it_are_found_by_echo() {
+    // The router (198.18.255.254) proxies ARP for 198.18.1.0/24, routed behind it, where
+    // three hosts live (TTL 63). It answers slowly and drops requests beyond a queue of 8,
+    // so most of its prefix never gets an ARP answer; 198.18.0.0/26 is an honest LAN.
+    let net = MemNets::new(
+        "seed 8\n198.18.0.0/26 alive=50% rtt=1ms\n\
+         198.18.1.0/24 alive=2,77,200 ttl=63 rtt=1ms\n\
+         198.18.255.254/32 ttl=64 rtt=1ms\n",
+    );
+    net.proxy(sweep_sim::lan::ProxyArp {
+        net: "198.18.1.0".parse().unwrap(),
+        len: 24,
+        delay_ns: 20_000_000,
+        qlen: 8,
+    });
+    let t = Targets::new(
+        vec![
+            Span::v4(v4("198.18.0.1"), v4("198.18.1.254")),
+            Span::v4(v4("198.18.255.254"), v4("198.18.255.254")),
+        ],
+        vec![],
+    );
+    let onlink = onlink_over(&net, &t, false);
+    let r = scan_onlink(&net, &t, &opts(3, 200), &onlink);
+    let gw = net.gateway_mac();
+    let proxies = onlink.proxies();
+    assert_eq!(proxies.len(), 1, "{proxies:?}");
+    let p = &proxies[0];
+    assert_eq!(p.mac, gw);
+    assert!(p.claimed >= 8, "{p:?}");
+    let router = t.index_of("198.18.255.254".parse().unwrap()).unwrap();
+    assert_eq!(
+        p.own,
+        vec![router],
+        "its own address answered echo unrouted"
+    );
+    assert_eq!(onlink.mac_of(router), Some(gw));
+    let behind: Vec<u64> = ["198.18.1.2", "198.18.1.77", "198.18.1.200"]
+        .iter()
+        .map(|a| t.index_of(a.parse().unwrap()).unwrap())
+        .collect();
+    for i in 0..t.len() {
+        let (a, c) = (t.addr_at(i), r.scanned.table.get(i as u32));
+        let IpAddr::V4(a4) = a else { unreachable!() };
+        if behind.contains(&i) {
+            // Found by echo through the proxy, routed: TTL 63, and not the proxy's MAC.
+            assert_eq!((c.status, c.ttl), (Status::Up, 63), "{a}");
+            assert_eq!(onlink.mac_of(i), None, "{a}");
+        } else if a4.octets()[2] == 1 {
+            // Nobody there: never up, whether the proxy answered for it or not.
+            assert_eq!(c.status, Status::Down, "{a}");
+            assert_eq!(onlink.mac_of(i), None, "{a}");
+        }
+    }
+    // The honest LAN is as the simulator says, each host with its own MAC.
+    let lan = Targets::from_v4(vec![(v4("198.18.0.1"), v4("198.18.0.62"))], vec![]);
+    for i in 0..lan.len() {
+        let a = lan.addr_at(i);
+        let (want, want_mac) = net.expect_onlink(a).unwrap();
+        let mac = onlink.mac_of(i).map_or(String::new(), |m| m.to_string());
+        let up = r.scanned.table.get(i as u32).status == Status::Up;
+        assert_eq!((up, mac), (want == "up", want_mac), "{a}");
+    }
+}

@@ -120,6 +120,11 @@ impl MemNets {
         (lan.scanner.0, lan.scanner6.0)
     }
 
+    /// Turns on the router's proxy ARP (see sweep-sim's `ProxyArp`).
+    pub fn proxy(&self, p: sweep_sim::lan::ProxyArp) {
+        self.v4.wire.lock().unwrap().lan.proxy = Some(p);
+    }
+
     /// The simulated router's MAC (where routed frames go).
     pub fn gateway_mac(&self) -> Mac {
         Mac(self.v4.wire.lock().unwrap().lan.book.gateway.0)

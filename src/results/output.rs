@@ -4,7 +4,7 @@
 //! a time, so a /8 never holds all its text at once.
 
 use crate::engine::count::CountTable;
-use crate::engine::onlink::OnLink;
+use crate::engine::onlink::{Claim, OnLink};
 use crate::engine::receiver::Heard;
 use crate::engine::table::{Cell, Status, Table};
 use crate::results::row::Status as RowStatus;
@@ -145,6 +145,8 @@ struct Seen {
     addr: IpAddr,
     /// The MAC it answered ARP / neighbour discovery from.
     mac: Option<Mac>,
+    /// A proxy answered ARP for it: only echo says whether it is there.
+    proxied: bool,
 }
 
 impl Seen {
@@ -195,6 +197,7 @@ fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
             }
             .into(),
         ),
+        Field::Detail if s.proxied && c.status == Status::Down => Value::Str("proxy-arp".into()),
         Field::Mac => s.mac.map_or(Value::Null, |m| Value::Str(m.to_string())),
         Field::Vendor => s
             .mac
@@ -364,13 +367,16 @@ const CHUNK: u64 = 1 << 16;
 /// Target `i`'s row facts, if `layout` wants a row for it.
 fn wanted(i: u32, layout: &Layout, r: &Results) -> Option<(Seen, Cell)> {
     let c = r.table.get(i);
+    let claim = r.onlink.map_or(Claim::None, |o| o.claim(u64::from(i)));
     let seen = Seen {
         i,
         addr: r.targets.addr_at(u64::from(i)),
-        mac: r
-            .onlink
-            .and_then(|o| o.mac_of(u64::from(i)))
-            .or_else(|| r.macs.get(&i).copied()),
+        mac: match claim {
+            Claim::Host(m) => Some(m),
+            Claim::Proxied(_) => None,
+            Claim::None => r.macs.get(&i).copied(),
+        },
+        proxied: matches!(claim, Claim::Proxied(_)),
     };
     let wanted = c.status == Status::Up
         || seen.neighbour_only(&c)
@@ -552,6 +558,65 @@ pub(crate) mod tests {
             all,
             csv_raw: false,
         }
+    }
+
+    #[test]
+    fn a_proxys_claims_are_down_proxy_arp_or_up_without_its_mac() {
+        use crate::net::route::{Plan, Segment};
+        let n = 12;
+        let t = Targets::from_v4(vec![(0xC612_0101, 0xC612_0100 + n)], vec![]);
+        let table = Table::new(n as usize, false);
+        for i in 0..n {
+            table.add_probe(i);
+        }
+        // .1 is the router itself (TTL 64), .2 a host behind it (TTL 63); the rest silent.
+        table.record_reply(0, 1000, 64, 0);
+        table.record_reply(1, 2000, 63, 0);
+        let plan = Plan {
+            segments: vec![Segment {
+                first: 0,
+                len: u64::from(n),
+                link: 2,
+                src: "198.18.255.1".parse().unwrap(),
+                via: None,
+            }],
+        };
+        let onlink = OnLink::new(plan, Vec::new(), 64);
+        let router: Mac = "00:00:0c:01:02:03".parse().unwrap();
+        for s in 0..u64::from(n) {
+            assert!(onlink.neighbours.resolve(s, router));
+        }
+        onlink.judge_proxies(&table);
+        let (heard, names) = (Heard::default(), HashMap::new());
+        let r = Results {
+            onlink: Some(&onlink),
+            ..bare(&t, &table, &heard, &names)
+        };
+        let mut out = Vec::new();
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Ttl,
+            Field::Detail,
+            Field::Mac,
+        ];
+        write(&mut out, &layout(Format::Csv, &fields, true), &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().take(4).collect();
+        assert_eq!(
+            rows,
+            [
+                "addr,status,ttl,detail,mac",
+                "198.18.1.1,up,64,,00:00:0c:01:02:03",
+                "198.18.1.2,up,63,,",
+                "198.18.1.3,down,,proxy-arp,",
+            ]
+        );
+        assert_eq!(text.matches("proxy-arp").count(), n as usize - 2);
+        // Without --all, only the two that answered echo.
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 3);
     }
 
     #[test]

@@ -3,11 +3,15 @@
 
 use crate::engine::counters::Counters;
 use crate::engine::onlink::Heard as Layer2;
+use crate::engine::proxy::Proxy;
 use crate::engine::receiver::IgnoredCounts;
 use crate::engine::table::Status;
 use crate::engine::Scanned;
+use crate::targets::Targets;
+use crate::wire::ether::Mac;
 use rayon::prelude::*;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
@@ -36,6 +40,30 @@ pub struct Summary {
     pub kernel_drops: u64,
     /// Target hostnames that did not resolve and were skipped.
     pub unresolved: Vec<String>,
+    /// Routers that answered ARP for targets they do not hold (proxy ARP).
+    pub proxies: Vec<ProxyNote>,
+}
+
+/// One proxy, as the summary names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyNote {
+    pub mac: Mac,
+    pub vendor: Option<&'static str>,
+    /// Its own addresses among the targets (those that answered echo unrouted).
+    pub own: Vec<IpAddr>,
+    /// Targets it answered ARP for, its own included.
+    pub claimed: u64,
+}
+
+impl ProxyNote {
+    pub fn of(p: &Proxy, targets: &Targets) -> ProxyNote {
+        ProxyNote {
+            mac: p.mac,
+            vendor: crate::results::output::vendor(p.mac),
+            own: p.own.iter().map(|&i| targets.addr_at(i)).collect(),
+            claimed: p.claimed,
+        }
+    }
 }
 
 /// What the JSON summary says beyond the counts: when the run was, and how it ended.
@@ -93,6 +121,7 @@ impl Summary {
             seed,
             kernel_drops: 0,
             unresolved: Vec::new(),
+            proxies: Vec::new(),
         }
     }
 
@@ -140,6 +169,12 @@ impl Summary {
             "interrupted": run.interrupted,
             "exit_code": run.exit_code,
             "unresolved": self.unresolved,
+            "proxies": self.proxies.iter().map(|p| serde_json::json!({
+                "mac": p.mac.to_string(),
+                "vendor": p.vendor,
+                "addresses": p.own.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "claimed": p.claimed,
+            })).collect::<Vec<_>>(),
         })
     }
 }
@@ -204,6 +239,23 @@ impl fmt::Display for Summary {
                 l2.repeats
             )?;
         }
+        for p in &self.proxies {
+            write!(f, "; proxy ARP from {}", p.mac)?;
+            let own: Vec<String> = p.own.iter().map(|a| a.to_string()).collect();
+            let about: Vec<&str> = p
+                .vendor
+                .into_iter()
+                .chain(own.iter().map(|a| a.as_str()))
+                .collect();
+            if !about.is_empty() {
+                write!(f, " ({})", about.join(", "))?;
+            }
+            write!(
+                f,
+                " for {} targets: judged by echo alone (silent ones down, proxy-arp)",
+                p.claimed
+            )?;
+        }
         if self.kernel_drops > 0 {
             write!(
                 f,
@@ -258,6 +310,12 @@ mod tests {
             neighbour_only: 0,
             kernel_drops: 0,
             unresolved: vec!["gone.example".into()],
+            proxies: vec![ProxyNote {
+                mac: "00:00:0c:01:02:03".parse().unwrap(),
+                vendor: Some("Cisco Systems, Inc"),
+                own: vec!["198.18.255.254".parse().unwrap()],
+                claimed: 3224,
+            }],
         };
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
         let run = RunInfo {
@@ -286,6 +344,15 @@ mod tests {
         assert_eq!(j["exit_code"], 0);
         assert_eq!(j["interrupted"], false);
         assert_eq!(j["unresolved"], serde_json::json!(["gone.example"]));
+        assert_eq!(
+            j["proxies"],
+            serde_json::json!([{"mac": "00:00:0c:01:02:03", "vendor": "Cisco Systems, Inc",
+                "addresses": ["198.18.255.254"], "claimed": 3224}])
+        );
+        assert!(s.to_string().contains(
+            "; proxy ARP from 00:00:0c:01:02:03 (Cisco Systems, Inc, 198.18.255.254) for 3224 \
+             targets: judged by echo alone (silent ones down, proxy-arp);"
+        ));
         assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
         assert!(s
             .to_string()

@@ -245,6 +245,12 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.proxies = onlink.map_or_else(Vec::new, |o| {
+        o.proxies()
+            .iter()
+            .map(|p| crate::results::summary::ProxyNote::of(p, targets))
+            .collect()
+    });
     // Who sent the ICMP errors: this run's receivers, and the journal's for earlier answers.
     let mut heard_all = crate::engine::receiver::Heard {
         responders: table.responders(),
