@@ -9,6 +9,7 @@ use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
 use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::onlink::{self, Echo, OnLink};
+use crate::engine::proxy;
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
 use crate::engine::table::Table;
@@ -256,6 +257,9 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         }
     }
     plan.frontier.finish(plan.rounds, plan.shard.index);
+    if let Some(t) = proxy_round(plan, last_probe)? {
+        last_probe = t;
+    }
     Ok(SendEnd {
         last_probe,
         stopped_at: None,
@@ -455,6 +459,94 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
         }
         std::thread::sleep(left.min(Duration::from_millis(5)));
     }
+}
+
+/// After the last round: a proxy's ARP answers come late (Linux: up to 0.8 s), often
+/// after every round went out, so whether a MAC is a proxy is known only then. Half a
+/// timeout after the last probe, if a proxy answered, every target on its link still
+/// unresolved and unanswered gets one echo through it; returns when the last left.
+fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
+    let Some(o) = plan
+        .onlink
+        .filter(|o| o.neighbours.resolved() >= proxy::MIN_SILENT)
+    else {
+        return Ok(None);
+    };
+    // Not worth waiting for when everyone answered (the scan ends now) or on interrupt.
+    let at = last_probe + plan.timeout / 2;
+    while Instant::now() < at {
+        if !plan.control.retry_wanted(plan.counters) {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    o.judge_proxies(plan.table);
+    let round = plan.rounds - 1;
+    let mut pacer = Pacer::new(plan.rate);
+    let size = pacer.batch_size(MAX_BATCH);
+    let lane = &plan.lanes[0];
+    let flen = onlink::frame_len(
+        lane.iter()
+            .flatten()
+            .map(|f| f.template.len())
+            .max()
+            .unwrap_or(0),
+    );
+    let mut last = None;
+    for (seg, first_slot) in o.plan.segments.iter().scan(0, |slot, s| {
+        let at = *slot;
+        *slot += s.len;
+        Some((s, at))
+    }) {
+        let (Some(proxy), Some(f)) = (o.proxy_on(seg.link), lane[usize::from(seg.src.is_ipv6())])
+        else {
+            continue;
+        };
+        let link = &o.lanes[o.lane_of(seg)];
+        let mut frames = link.frames_out(size, flen);
+        let (mut sent, mut lens) = (Vec::with_capacity(size), Vec::with_capacity(size));
+        let silent = (0..seg.len).filter(|&k| {
+            let i = (seg.first + k) as u32;
+            plan.table.owns(i)
+                && !plan.table.is_answered(i)
+                && o.neighbours.mac(first_slot + k).is_none()
+        });
+        for k in silent {
+            let i = seg.first + k;
+            let e = Echo {
+                template: f.template,
+                us: link.mac(),
+                them: proxy,
+                src: seg.src,
+                dst: plan.targets.addr_at(i),
+                ttl: o.ttl,
+            };
+            let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+            lens.push(onlink::write_echo(
+                frames.slot(sent.len()),
+                &e,
+                i as u32,
+                round,
+                now_ns,
+            ));
+            sent.push(i as u32);
+            if sent.len() == size {
+                pacer.wait_for(sent.len() as u64, &|| plan.control.interrupted());
+                plan.ledger()
+                    .send(&sent, Probe::Round, || frames.send(&lens))?;
+                last = Some(Instant::now());
+                sent.clear();
+                lens.clear();
+            }
+        }
+        if !sent.is_empty() {
+            pacer.wait_for(sent.len() as u64, &|| plan.control.interrupted());
+            plan.ledger()
+                .send(&sent, Probe::Round, || frames.send(&lens))?;
+            last = Some(Instant::now());
+        }
+    }
+    Ok(last)
 }
 
 impl Plan<'_> {

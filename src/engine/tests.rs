@@ -821,9 +821,22 @@ fn routed_frames_go_to_the_router_mac_without_resolution() {
 
 #[test]
 fn a_proxy_is_one_device_and_the_hosts_behind_it_are_found_by_echo() {
-    // The router (198.18.255.254) proxies ARP for 198.18.1.0/24, routed behind it, where
-    // three hosts live (TTL 63). It answers slowly and drops requests beyond a queue of 8,
-    // so most of its prefix never gets an ARP answer; 198.18.0.0/26 is an honest LAN.
+    // It answers within the retry rounds: found before the last one.
+    proxy_lan(20, 8, 200);
+}
+
+#[test]
+fn a_proxy_slower_than_every_round_is_still_found_and_looked_behind() {
+    // Every round is out before its first answer (rounds are an RTO apart, ~10 ms here):
+    // only the look after the last round can find it.
+    proxy_lan(150, 16, 400);
+}
+
+/// The router (198.18.255.254) proxies ARP for 198.18.1.0/24, routed behind it, where
+/// three hosts live (TTL 63). It answers after `delay_ms` and drops requests beyond a
+/// queue of `qlen`, so most of its prefix never gets an ARP answer; 198.18.0.0/26 is an
+/// honest LAN.
+fn proxy_lan(delay_ms: u64, qlen: usize, timeout_ms: u64) {
     let net = MemNets::new(
         "seed 8\n198.18.0.0/26 alive=50% rtt=1ms\n\
          198.18.1.0/24 alive=2,77,200 ttl=63 rtt=1ms\n\
@@ -832,8 +845,8 @@ fn a_proxy_is_one_device_and_the_hosts_behind_it_are_found_by_echo() {
     net.proxy(sweep_sim::lan::ProxyArp {
         net: "198.18.1.0".parse().unwrap(),
         len: 24,
-        delay_ns: 20_000_000,
-        qlen: 8,
+        delay_ns: delay_ms * 1_000_000,
+        qlen,
     });
     let t = Targets::new(
         vec![
@@ -843,7 +856,7 @@ fn a_proxy_is_one_device_and_the_hosts_behind_it_are_found_by_echo() {
         vec![],
     );
     let onlink = onlink_over(&net, &t, false);
-    let r = scan_onlink(&net, &t, &opts(3, 200), &onlink);
+    let r = scan_onlink(&net, &t, &opts(3, timeout_ms), &onlink);
     let gw = net.gateway_mac();
     let proxies = onlink.proxies();
     assert_eq!(proxies.len(), 1, "{proxies:?}");
