@@ -1,6 +1,7 @@
 //! The truth of a real LAN, end to end on a kernel LAN of our own: one bridge (in its own
 //! namespace), the scanner and the hosts each in a namespace with one veth port on it, and
-//! a router with proxy ARP on and a prefix routed behind it. Needs root; reported as
+//! a router with proxy ARP on and a prefix routed behind it, and two hosts sharing one
+//! address. Needs root; reported as
 //! ignored elsewhere, and failed when SWEEP_REQUIRE_LAB=1.
 //!
 //! Every namespace here is made by this test; every packet (ARP, echo, multicast) stays on
@@ -15,7 +16,7 @@ use std::process::{Command, Stdio};
 
 fn main() {
     run_trials(vec![lab_trial(
-        "lan_proxy_arp_no_ghosts_and_every_host_behind_it",
+        "lan_no_ghost_every_host_behind_the_proxy_both_macs_of_a_conflict",
         Need::Netns,
         proxy_lan,
     )])
@@ -42,6 +43,8 @@ struct Lan {
     bridge: Netns,
     scanner: Netns,
     hosts: Vec<Netns>,
+    /// Two hosts configured with one address (CONFLICT): an address conflict.
+    twins: [Netns; 2],
     router: Netns,
     behind: Netns,
 }
@@ -50,6 +53,8 @@ struct Lan {
 const HOSTS: usize = 6;
 /// A server with this many addresses on its one MAC, from 198.18.0.100.
 const SERVER_ADDRS: u8 = 8;
+/// The address both twins hold.
+const CONFLICT: &str = "198.18.0.50";
 /// Live hosts behind the router, in 198.18.128.0/17: 198.18.128.10 onwards.
 const BEHIND: u8 = 40;
 
@@ -61,6 +66,7 @@ impl Lan {
             hosts: (0..HOSTS + 1)
                 .map(|_| Netns::new())
                 .collect::<Result<_, _>>()?,
+            twins: [Netns::new()?, Netns::new()?],
             router: Netns::new()?,
             behind: Netns::new()?,
         };
@@ -84,6 +90,12 @@ impl Lan {
             port(k + 1, &h.name);
         }
         port(HOSTS + 2, &lan.router.name);
+        for (k, t) in lan.twins.iter().enumerate() {
+            port(HOSTS + 3 + k, &t.name);
+        }
+        for t in &lan.twins {
+            s += &format!("ip -n {} addr add {CONFLICT}/16 dev eth0\n", t.name);
+        }
         let (sc, r, b) = (&lan.scanner.name, &lan.router.name, &lan.behind.name);
         s += &format!("ip -n {sc} addr add 198.18.0.1/16 dev eth0\n");
         for (k, h) in lan.hosts[..HOSTS].iter().enumerate() {
@@ -157,6 +169,10 @@ fn proxy_lan() -> Result<(), String> {
     let lan = Lan::up()?;
     let router_mac = Lan::mac(&lan.router.name, "eth0")?;
     let server_mac = Lan::mac(&lan.hosts[HOSTS].name, "eth0")?;
+    let twin_macs = [
+        Lan::mac(&lan.twins[0].name, "eth0")?,
+        Lan::mac(&lan.twins[1].name, "eth0")?,
+    ];
     let dir = out_dir()?;
     let out = dir.path().join("lan.csv");
     let json = dir.path().join("summary.json");
@@ -192,6 +208,7 @@ fn proxy_lan() -> Result<(), String> {
     want.insert(Ipv4Addr::new(198, 18, 0, 1));
     want.insert(Ipv4Addr::new(198, 18, 0, 254));
     want.insert(Ipv4Addr::new(198, 18, 128, 1));
+    want.insert(CONFLICT.parse().map_err(|_| "bad CONFLICT")?);
     for k in 0..BEHIND {
         want.insert(Ipv4Addr::new(198, 18, 128, 10 + k));
     }
@@ -222,6 +239,15 @@ fn proxy_lan() -> Result<(), String> {
             (0, 10) => ensure(detail == "arp-only" && !mac.is_empty(), || {
                 format!("the firewalled host: {detail} {mac}")
             })?,
+            (0, 50) => {
+                let mut got: Vec<&str> = mac.split(';').collect();
+                got.sort_unstable();
+                let mut want = twin_macs.iter().map(|m| m.as_str()).collect::<Vec<_>>();
+                want.sort_unstable();
+                ensure(detail == "conflict" && got == want, || {
+                    format!("the conflict: {detail} {mac}, want both of {twin_macs:?}")
+                })?
+            }
             _ => ensure(mac != &router_mac, || format!("{a} has the router's MAC"))?,
         }
     }
@@ -240,5 +266,28 @@ fn proxy_lan() -> Result<(), String> {
     ensure(
         run.stderr.contains(&format!("proxy ARP from {router_mac}")),
         || format!("the summary line names no proxy: {}", run.stderr),
+    )?;
+    ensure(summary["conflicts"] == 1, || {
+        format!("summary conflicts: {}", summary["conflicts"])
+    })?;
+    // One twin gives the address up: the next scan's diff says the conflict went away.
+    let (gone, kept) = (&lan.twins[1].name, &twin_macs[0]);
+    sh(&format!("ip -n {gone} addr del {CONFLICT}/16 dev eth0"))?;
+    let again = dir.path().join("again.csv");
+    sweep_in(
+        &lan.scanner.name,
+        &["198.18.0.0/26", "-o", path_str(&again), "-q"],
+    )?
+    .expect_code(0)?;
+    let diff = sweep_in_fresh_ns(&["diff", path_str(&out), path_str(&again)])?;
+    let line = diff
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("{CONFLICT},")))
+        .unwrap_or_default()
+        .to_string();
+    ensure(
+        line.contains(",conflict-gone,") && line.ends_with(&format!(",{kept}")),
+        || format!("diff for the conflict: {line:?}\n{}", diff.stdout),
     )
 }

@@ -31,6 +31,10 @@ pub struct Lan {
     pub counts: LanCounts,
     /// The router's proxy ARP, if on.
     pub proxy: Option<ProxyArp>,
+    /// Hosts configured with an address another host already has (an address
+    /// conflict): each answers ARP for it too, with its own MAC, right after the
+    /// owner would. Only for in-memory tests for now: no profile directive sets it.
+    pub twins: Vec<(Ipv4Addr, Mac)>,
     /// When the proxy's pending answers are due, oldest first.
     proxy_queue: VecDeque<u64>,
     planned: Vec<Planned>,
@@ -74,6 +78,7 @@ impl Lan {
             book,
             counts: LanCounts::default(),
             proxy: None,
+            twins: Vec::new(),
             proxy_queue: VecDeque::new(),
             planned: Vec::new(),
         }
@@ -105,7 +110,8 @@ impl Lan {
             self.counts.ignored += 1;
             return;
         };
-        let dst = if f.dst == Mac::BROADCAST {
+        let dst_group = f.dst == Mac::BROADCAST;
+        let dst = if dst_group {
             Dst::Group
         } else {
             Dst::Unicast(f.dst)
@@ -119,6 +125,16 @@ impl Lan {
         self.solicited(now, key, dst, out, |mac, _| {
             ether::frame(to, mac, ETHERTYPE_ARP, &ether::arp_reply(&req, mac))
         });
+        if dst_group {
+            for &(_, mac) in self.twins.iter().filter(|t| t.0 == req.target_ip) {
+                out.push(Planned {
+                    due: now + 100_000,
+                    target: key,
+                    kind: kind::NEIGHBOR,
+                    pkt: ether::frame(to, mac, ETHERTYPE_ARP, &ether::arp_reply(&req, mac)),
+                });
+            }
+        }
     }
 
     fn ndp(&mut self, now: u64, f: &Frame, ns: &Solicitation, out: &mut Vec<Planned>) {

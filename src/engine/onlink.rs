@@ -20,22 +20,37 @@ use crate::probe::ProbeTemplate;
 use crate::targets::Targets;
 use crate::wire::ether::{self, Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{arp, ip, ndp};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 const RESOLVED: u64 = 1 << 63;
 
-/// Per on-link target (by its position among them): the MAC that answered, once resolved.
+/// Per on-link target (by its position among them): the MAC that answered, once resolved,
+/// and for the rare address two or more hosts claim (a conflict), the others.
 pub struct Neighbours {
     words: Box<[AtomicU64]>,
+    others: Mutex<HashMap<u64, Vec<Mac>>>,
+}
+
+/// What an answer for an address already resolved says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    /// The same MAC again.
+    Same,
+    /// Another MAC claims it too: an address conflict (first seen now).
+    Conflict,
+    /// A further answer from a MAC already recorded for the conflict.
+    Known,
 }
 
 impl Neighbours {
     pub fn new(n: u64) -> Neighbours {
         Neighbours {
             words: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            others: Mutex::new(HashMap::new()),
         }
     }
 
@@ -45,6 +60,31 @@ impl Neighbours {
         self.words[slot as usize]
             .compare_exchange(0, w, Relaxed, Relaxed)
             .is_ok()
+    }
+
+    /// Records an answer from `mac` for `slot`, which had resolved already.
+    pub fn again(&self, slot: u64, mac: Mac) -> Again {
+        if self.mac(slot) == Some(mac) {
+            return Again::Same;
+        }
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = others.entry(slot).or_default();
+        if seen.contains(&mac) {
+            return Again::Known;
+        }
+        seen.push(mac);
+        Again::Conflict
+    }
+
+    /// The MACs beyond the first that answered for `slot` (empty without a conflict).
+    pub fn others(&self, slot: u64) -> Vec<Mac> {
+        let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        others.get(&slot).cloned().unwrap_or_default()
+    }
+
+    /// Addresses two or more MACs answered for.
+    pub fn conflicts(&self) -> u64 {
+        self.others.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
     }
 
     #[inline]
@@ -110,6 +150,15 @@ impl OnLink {
             .iter()
             .position(|l| l.ifindex() == s.link)
             .expect("a lane for every on-link segment's interface")
+    }
+
+    /// Every MAC that answered for target `i` beyond the first (an address conflict),
+    /// unless a proxy's claim.
+    pub fn other_macs(&self, i: u64) -> Vec<Mac> {
+        match (self.claim(i), self.plan.find(i)) {
+            (Claim::Host(_), Some((_, slot))) => self.neighbours.others(slot),
+            _ => Vec::new(),
+        }
     }
 
     /// The MAC target `i` resolved to, if it is on-link and resolved, and the MAC is its
@@ -293,8 +342,10 @@ pub struct Heard {
     pub not_ours: u64,
     pub unasked: u64,
     pub bad_mac: u64,
-    /// Answers for a target that had already resolved.
+    /// Answers for a target that had already resolved, from a MAC already seen for it.
     pub repeats: u64,
+    /// Answers from a second (third, …) MAC for one address: conflicts found.
+    pub conflicts: u64,
 }
 
 impl Heard {
@@ -308,6 +359,7 @@ impl Heard {
         self.unasked += other.unasked;
         self.bad_mac += other.bad_mac;
         self.repeats += other.repeats;
+        self.conflicts += other.conflicts;
     }
 }
 
@@ -345,7 +397,10 @@ pub fn receive(cx: &Ctx) -> Result<Heard> {
             match judge(inbox.frame(j), us, ifindex, cx.targets, &o.plan, table) {
                 Verdict::Resolved { index, slot, mac } => {
                     if !o.neighbours.resolve(slot, mac) {
-                        heard.repeats += 1;
+                        match o.neighbours.again(slot, mac) {
+                            Again::Conflict => heard.conflicts += 1,
+                            Again::Same | Again::Known => heard.repeats += 1,
+                        }
                         continue;
                     }
                     cx.ledger.counters.resolved.fetch_add(1, Relaxed);
@@ -554,6 +609,15 @@ mod tests {
         assert_eq!((n.mac(1), n.resolved()), (Some(HOST), 1));
         assert!(n.resolve(2, Mac::from_u64(0xffff_ffff_fffe)));
         assert_eq!(n.mac(2), Some(Mac::from_u64(0xffff_ffff_fffe)));
+        // A second MAC for slot 1 is a conflict, recorded once; the first stays first.
+        assert_eq!(n.again(1, HOST), Again::Same);
+        assert_eq!(n.again(1, US), Again::Conflict);
+        assert_eq!(n.again(1, US), Again::Known);
+        assert_eq!(
+            (n.mac(1), n.others(1), n.conflicts()),
+            (Some(HOST), vec![US], 1)
+        );
+        assert!(n.others(2).is_empty());
     }
 
     #[test]

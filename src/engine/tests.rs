@@ -897,3 +897,23 @@ fn proxy_lan(delay_ms: u64, qlen: usize, timeout_ms: u64) {
         assert_eq!((up, mac), (want == "up", want_mac), "{a}");
     }
 }
+
+#[test]
+fn two_macs_for_one_address_are_a_conflict_with_both_kept() {
+    let net = MemNets::new("seed 9\n198.18.0.0/28 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let twin: crate::wire::ether::Mac = "00:1b:21:0a:0b:0c".parse().unwrap();
+    net.twin("198.18.0.5".parse().unwrap(), twin);
+    let onlink = onlink_over(&net, &t, false);
+    let r = scan_onlink(&net, &t, &opts(1, 200), &onlink);
+    check_onlink_truth(&net, &t, &r, &onlink);
+    let i = t.index_of("198.18.0.5".parse().unwrap()).unwrap();
+    let (owner, _) = net.expect_onlink(t.addr_at(i)).unwrap();
+    assert_eq!(owner, "up");
+    assert_eq!(onlink.other_macs(i), vec![twin]);
+    assert_eq!(onlink.neighbours.conflicts(), 1);
+    assert_eq!(r.scanned.l2.conflicts, 1);
+    assert!((0..t.len())
+        .filter(|&k| k != i)
+        .all(|k| onlink.other_macs(k).is_empty()));
+}

@@ -120,6 +120,13 @@ impl MemNets {
         (lan.scanner.0, lan.scanner6.0)
     }
 
+    /// A second host on the segment configured with `addr` too, answering ARP for it
+    /// from `mac` (an address conflict).
+    pub fn twin(&self, addr: Ipv4Addr, mac: Mac) {
+        let mac = sweep_sim::mac::Mac(mac.0);
+        self.v4.wire.lock().unwrap().lan.twins.push((addr, mac));
+    }
+
     /// Turns on the router's proxy ARP (see sweep-sim's `ProxyArp`).
     pub fn proxy(&self, p: sweep_sim::lan::ProxyArp) {
         self.v4.wire.lock().unwrap().lan.proxy = Some(p);

@@ -42,6 +42,8 @@ pub struct Summary {
     pub unresolved: Vec<String>,
     /// Routers that answered ARP for targets they do not hold (proxy ARP).
     pub proxies: Vec<ProxyNote>,
+    /// Addresses two or more MACs answered ARP / neighbour discovery for.
+    pub conflicts: u64,
 }
 
 /// One proxy, as the summary names it.
@@ -122,6 +124,7 @@ impl Summary {
             kernel_drops: 0,
             unresolved: Vec::new(),
             proxies: Vec::new(),
+            conflicts: 0,
         }
     }
 
@@ -157,6 +160,7 @@ impl Summary {
             "kernel_drops": self.kernel_drops,
             "neighbour_resolved": self.resolved,
             "neighbour_only": self.neighbour_only,
+            "conflicts": self.conflicts,
             "elapsed_s": round3(secs),
             "sending_s": round3(self.sending.as_secs_f64()),
             "send_rate_pps": rate(self.probes, self.sending),
@@ -239,6 +243,14 @@ impl fmt::Display for Summary {
                 l2.repeats
             )?;
         }
+        match self.conflicts {
+            0 => {}
+            1 => write!(f, "; 1 address conflict (two or more MACs for one address)")?,
+            n => write!(
+                f,
+                "; {n} address conflicts (two or more MACs for one address)"
+            )?,
+        }
         for p in &self.proxies {
             write!(f, "; proxy ARP from {}", p.mac)?;
             let own: Vec<String> = p.own.iter().map(|a| a.to_string()).collect();
@@ -316,6 +328,7 @@ mod tests {
                 own: vec!["198.18.255.254".parse().unwrap()],
                 claimed: 3224,
             }],
+            conflicts: 2,
         };
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
         let run = RunInfo {
@@ -331,6 +344,10 @@ mod tests {
         assert_eq!(j["ignored"]["total"], 3);
         assert_eq!(j["ignored"]["not_ours"], 2);
         assert_eq!(j["ignored_layer2"]["total"], 3);
+        assert_eq!(j["conflicts"], 2);
+        assert!(s
+            .to_string()
+            .contains("; 2 address conflicts (two or more MACs for one address);"));
         assert_eq!(j["ignored_layer2"]["repeats"], 1);
         assert!(s.to_string().contains(
             "; 3 layer-2 answers ignored (0 not ours, 2 unasked, 0 bad MAC, 1 repeated);"

@@ -245,6 +245,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.conflicts = onlink.map_or(0, |o| o.neighbours.conflicts());
     summary.proxies = onlink.map_or_else(Vec::new, |o| {
         o.proxies()
             .iter()
