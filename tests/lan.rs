@@ -1,8 +1,7 @@
 //! The truth of a real LAN, end to end on a kernel LAN of our own: one bridge (in its own
 //! namespace), the scanner and the hosts each in a namespace with one veth port on it, and
 //! a router with proxy ARP on and a prefix routed behind it, and two hosts sharing one
-//! address. Needs root; reported as
-//! ignored elsewhere, and failed when SWEEP_REQUIRE_LAB=1.
+//! address. Needs root; reported as ignored elsewhere, and failed when SWEEP_REQUIRE_LAB=1.
 //!
 //! Every namespace here is made by this test; every packet (ARP, echo, multicast) stays on
 //! the bridge between them.
