@@ -18,6 +18,9 @@ pub enum Probe {
     /// The echo that follows a solicitation in the same round, once the target resolved.
     /// Count mode counted the round with the solicitation; its statistics are per round.
     FollowUp,
+    /// A sample of a host known up (the path's measurement): counted apart, not in the
+    /// table; a refused sample is a lost one.
+    Sample,
 }
 
 #[derive(Clone, Copy)]
@@ -38,7 +41,7 @@ impl Ledger<'_> {
                     self.table.add_probe(i);
                 }
             }
-            (Some(_), Probe::FollowUp) => {}
+            (_, Probe::Sample) | (Some(_), Probe::FollowUp) => {}
             (None, _) => self.table.add_probe(i),
         }
     }
@@ -47,34 +50,40 @@ impl Ledger<'_> {
     pub fn take_back(&self, i: u32, p: Probe) {
         match (self.count, p) {
             (Some(c), Probe::Round) => c.take_back(i),
-            (Some(_), Probe::FollowUp) => {}
+            (_, Probe::Sample) | (Some(_), Probe::FollowUp) => {}
             (None, _) => self.table.take_back_probe(i),
         }
     }
 
-    /// Sends a batch for targets `index` with `send`, which says which went out.
+    /// Sends a batch for targets `index` (probe `k` being `kind(k)`) with `send`, which
+    /// says which went out.
     pub fn send<'b>(
         &self,
         index: &[u32],
-        p: Probe,
+        kind: impl Fn(usize) -> Probe,
         send: impl FnOnce() -> Result<&'b [bool]>,
     ) -> Result<()> {
-        for &i in index {
-            self.note(i, p);
+        let mut samples = 0;
+        for (k, &i) in index.iter().enumerate() {
+            match kind(k) {
+                Probe::Sample => samples += 1,
+                p => self.note(i, p),
+            }
         }
         let accepted = send()?;
         let mut sent = 0;
-        for (&i, &ok) in index.iter().zip(accepted) {
-            if ok {
-                sent += 1;
-            } else {
-                self.take_back(i, p);
+        for (k, (&i, &ok)) in index.iter().zip(accepted).enumerate() {
+            match (ok, kind(k)) {
+                (_, Probe::Sample) => {}
+                (true, _) => sent += 1,
+                (false, p) => self.take_back(i, p),
             }
         }
         self.counters.sent.fetch_add(sent, Relaxed);
+        self.counters.samples.fetch_add(samples, Relaxed);
         self.counters
             .send_errors
-            .fetch_add(index.len() as u64 - sent, Relaxed);
+            .fetch_add(index.len() as u64 - samples - sent, Relaxed);
         Ok(())
     }
 }
@@ -93,12 +102,17 @@ mod tests {
             count: None,
         };
         let refused = [true, false, true];
-        l.send(&[0, 1, 2], Probe::Round, || Ok(&refused[..]))
+        l.send(&[0, 1, 2], |_| Probe::Round, || Ok(&refused[..]))
             .unwrap();
-        l.send(&[0], Probe::FollowUp, || Ok(&[true][..])).unwrap();
+        l.send(&[0], |_| Probe::FollowUp, || Ok(&[true][..]))
+            .unwrap();
+        // A sample is counted apart, refused or not, and never in the table.
+        let kinds = |k| [Probe::Round, Probe::Sample][k];
+        l.send(&[3, 3], kinds, || Ok(&[true, false][..])).unwrap();
         let probes: Vec<u8> = (0..4).map(|i| table.get(i).probes).collect();
-        assert_eq!(probes, [2, 0, 1, 0]);
-        assert_eq!(counters.sent.load(Relaxed), 3);
+        assert_eq!(probes, [2, 0, 1, 1]);
+        assert_eq!(counters.sent.load(Relaxed), 4);
+        assert_eq!(counters.samples.load(Relaxed), 1);
         assert_eq!(counters.send_errors.load(Relaxed), 1);
     }
 }

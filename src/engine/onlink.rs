@@ -19,7 +19,7 @@ use crate::net::Link;
 use crate::probe::ProbeTemplate;
 use crate::targets::Targets;
 use crate::wire::ether::{self, Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
-use crate::wire::{arp, ip, ndp};
+use crate::wire::{arp, ipv4, ipv6, ndp};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -128,7 +128,7 @@ pub enum Claim {
 
 /// The largest frame the path writes: Ethernet + IPv6 + the probe.
 pub fn frame_len(probe_len: usize) -> usize {
-    (ether::HEADER + ip::IPV6_HEADER + probe_len).max(ndp::SOLICITATION_FRAME)
+    (ether::HEADER + ipv6::HEADER_LEN + probe_len).max(ndp::SOLICITATION_FRAME)
 }
 
 impl OnLink {
@@ -240,21 +240,21 @@ pub fn write_echo(buf: &mut [u8], e: &Echo, index: u32, round: u8, sent_ns: u64)
         (IpAddr::V4(s), IpAddr::V4(d)) => {
             ether::emit_header(buf, e.them, e.us, ETHERTYPE_IPV4);
             let at = ether::HEADER;
-            ip::emit_ipv4(&mut buf[at..], s, d, e.ttl, plen);
+            ipv4::Repr::icmp(s, d, e.ttl, plen).emit(&mut buf[at..]);
             e.template
-                .write(&mut buf[at + ip::IPV4_HEADER..], index, round, sent_ns);
-            at + ip::IPV4_HEADER + plen
+                .write(&mut buf[at + ipv4::HEADER_LEN..], index, round, sent_ns);
+            at + ipv4::HEADER_LEN + plen
         }
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             ether::emit_header(buf, e.them, e.us, ETHERTYPE_IPV6);
             let at = ether::HEADER;
-            ip::emit_ipv6(&mut buf[at..], s, d, e.ttl, plen);
-            let msg = &mut buf[at + ip::IPV6_HEADER..at + ip::IPV6_HEADER + plen];
+            ipv6::Repr::icmpv6(s, d, e.ttl, plen).emit(&mut buf[at..]);
+            let msg = &mut buf[at + ipv6::HEADER_LEN..at + ipv6::HEADER_LEN + plen];
             e.template.write(msg, index, round, sent_ns);
             // The kernel fills this in on an ICMPv6 socket; here nobody else will.
-            let c = ip::icmpv6_checksum(s, d, msg);
+            let c = ipv6::icmpv6_checksum(s, d, msg);
             msg[2..4].copy_from_slice(&c.to_be_bytes());
-            at + ip::IPV6_HEADER + plen
+            at + ipv6::HEADER_LEN + plen
         }
         _ => 0,
     }
@@ -430,7 +430,7 @@ pub fn receive(cx: &Ctx) -> Result<Heard> {
         }
         if !sent_to.is_empty() {
             cx.ledger
-                .send(&sent_to, Probe::FollowUp, || out.send(&lens))?;
+                .send(&sent_to, |_| Probe::FollowUp, || out.send(&lens))?;
             sent_to.clear();
             lens.clear();
         }
@@ -511,11 +511,11 @@ mod tests {
         m.extend_from_slice(&target.octets());
         m.extend_from_slice(&[2, 1]);
         m.extend_from_slice(&host.0);
-        let c = ip::icmpv6_checksum(target, to, &m);
+        let c = ipv6::icmpv6_checksum(target, to, &m);
         m[2..4].copy_from_slice(&c.to_be_bytes());
         let mut f = vec![0u8; 14 + 40];
         ether::emit_header(&mut f, dst_mac, host, ETHERTYPE_IPV6);
-        ip::emit_ipv6(&mut f[14..], target, to, 255, m.len());
+        ipv6::Repr::icmpv6(target, to, 255, m.len()).emit(&mut f[14..]);
         f.extend_from_slice(&m);
         f
     }
@@ -655,11 +655,14 @@ mod tests {
         };
         let n = write_echo(&mut buf, &e6, 300, 0, 1);
         assert_eq!(n, 14 + 40 + 64);
-        let v6 = ip::Ipv6::parse(&buf[14..n]).unwrap();
-        assert_eq!((v6.src, v6.dst, v6.next), (s6, d6, 58));
-        let msg = v6.payload;
+        let v6 = ipv6::Packet::new_checked(&buf[14..n]).unwrap();
         assert_eq!(
-            ip::icmpv6_checksum(s6, d6, msg),
+            (v6.src_addr(), v6.dst_addr(), v6.next_header()),
+            (s6, d6, 58)
+        );
+        let msg = v6.payload();
+        assert_eq!(
+            ipv6::icmpv6_checksum(s6, d6, msg),
             u16::from_be_bytes([msg[2], msg[3]])
         );
         assert!(matches!(parse_icmpv6(msg), Ok(Icmp::EchoRequest { .. })));

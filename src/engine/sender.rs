@@ -9,6 +9,7 @@ use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
 use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::onlink::{self, Echo, OnLink};
+use crate::engine::path::{Path, SAMPLE_ROUND};
 use crate::engine::proxy;
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
@@ -42,7 +43,10 @@ pub struct Plan<'a> {
     pub counters: &'a Counters,
     /// When to stop sending (`control.rs` has the rules).
     pub control: &'a Control<'a>,
-    pub rate: Option<u64>,
+    /// The path's measurement, which also holds the send rate (`--rate`, or lower).
+    pub path: &'a Path,
+    /// Rounds by yield: `rounds` is then the most there may be.
+    pub adaptive: bool,
     /// 1 + retries.
     pub rounds: u8,
     pub timeout: Duration,
@@ -170,12 +174,14 @@ pub struct SendEnd {
     pub stopped_at: Option<Position>,
 }
 
-/// Probes of one family waiting to go out together.
+/// Probes of one family waiting to go out together: to silent targets, and samples
+/// among them where they fell due (a policer's burst treats them alike).
 struct Batch<'s> {
     tx: Box<dyn Outbox + 's>,
     template: &'s ProbeTemplate,
     index: Vec<u32>,
     dst: Vec<IpAddr>,
+    sample: Vec<bool>,
 }
 
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
@@ -217,8 +223,11 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     if start.round >= plan.rounds {
         plan.frontier.finish(plan.rounds, plan.shard.index);
     }
+    let mut found_before = plan.counters.up.load(Relaxed);
+    let mut rounds = plan.rounds;
     for round in start.round..plan.rounds {
         if round > start.round && !wait_for_retry(plan, last_probe) {
+            another_round(plan, round - 1, found_before);
             let stopped_at = plan.control.interrupted().then_some(Position {
                 round,
                 pos: plan.shard.index,
@@ -227,6 +236,10 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
                 last_probe,
                 stopped_at,
             });
+        }
+        if round > start.round && !another_round(plan, round - 1, found_before) {
+            rounds = round;
+            break;
         }
         let first = if round == start.round {
             start.pos
@@ -241,6 +254,8 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
+        plan.path.begin_round(round, pending);
+        found_before = plan.counters.up.load(Relaxed);
         if let Some(t) = send_round(plan, round, first)? {
             last_probe = last_probe.max(t);
         }
@@ -256,7 +271,11 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             });
         }
     }
-    plan.frontier.finish(plan.rounds, plan.shard.index);
+    if rounds == plan.rounds && start.round < plan.rounds {
+        // The last round's yield; its samples resolve during the final wait.
+        another_round(plan, plan.rounds - 1, found_before);
+    }
+    plan.frontier.finish(rounds, plan.shard.index);
     if let Some(t) = proxy_round(plan, last_probe)? {
         last_probe = t;
     }
@@ -264,6 +283,31 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         last_probe,
         stopped_at: None,
     })
+}
+
+/// After a retry interval (`wait_for_retry`), round `done`'s samples are resolved:
+/// records what it found (`up` beyond `found_before`) and says whether a retry round
+/// follows: with rounds by yield, only while the path's delivery says a live host is
+/// still hidden (`path/estimate.rs`).
+fn another_round(plan: &Plan, done: u8, found_before: u64) -> bool {
+    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+    plan.path.settle(
+        now_ns,
+        retry_interval(plan).as_nanos() as u64,
+        plan.sent_all(),
+    );
+    let up = plan.counters.up.load(Relaxed);
+    let found = up.saturating_sub(found_before);
+    let wanted = plan.path.another_round(done, found, up, plan.rounds);
+    !plan.adaptive || wanted
+}
+
+/// The retry interval the RTTs give so far, or the timeout before any reply.
+fn retry_interval(plan: &Plan) -> Duration {
+    match plan.counters.rto_us.load(Relaxed) {
+        0 => plan.timeout,
+        us => Duration::from_micros(us),
+    }
 }
 
 /// One round over the shard's positions from `first`, on every lane; returns when the
@@ -292,9 +336,10 @@ pub(crate) fn send_round(plan: &Plan, round: u8, first: u64) -> Result<Option<In
 /// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
 fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<Instant>> {
     let n = plan.targets.len();
-    let workers = plan.lanes.len() as u64;
-    let rate = plan.rate.map(|r| (r / workers).max(1));
+    let rate = plan.share(plan.path.rate());
     let mut pacer = Pacer::new(rate);
+    // The most a batch holds; at a lower rate the path sets, batches shrink with it (a
+    // policer passes only a short burst back to back).
     let size = pacer.batch_size(MAX_BATCH);
     let mut batches = lane.map(|f| {
         f.map(|f| Batch {
@@ -302,8 +347,12 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
             template: f.template,
             index: Vec::with_capacity(size),
             dst: Vec::with_capacity(size),
+            sample: Vec::with_capacity(size),
         })
     });
+    // Count mode measures every target itself: no samples.
+    let sampling = plan.count.is_none();
+    let mut since_sample = 0;
     let mut l2: Vec<L2Batch> = plan.onlink.map_or_else(Vec::new, |o| {
         let flen = onlink::frame_len(
             lane.iter()
@@ -353,8 +402,25 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
                 .expect("a socket for every family among the targets");
             b.index.push(i);
             b.dst.push(dst);
-            if b.index.len() == size {
+            b.sample.push(false);
+            if b.index.len() >= pacer.batch_size(size) {
                 last = Some(flush(plan, b, &mut pacer, round)?);
+            }
+            since_sample += 1;
+            if sampling && since_sample >= plan.path.sample_every() {
+                since_sample = 0;
+                let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+                if let Some(j) = plan.path.pick(round, now_ns) {
+                    let dst = plan.targets.addr_at(u64::from(j));
+                    if let Some(b) = batches[usize::from(dst.is_ipv6())].as_mut() {
+                        b.index.push(j);
+                        b.dst.push(dst);
+                        b.sample.push(true);
+                        if b.index.len() >= pacer.batch_size(size) {
+                            last = Some(flush(plan, b, &mut pacer, round)?);
+                        }
+                    }
+                }
             }
         }
         for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
@@ -422,23 +488,40 @@ fn flush_l2(
     }
     let (frames, lens) = (&mut b.frames, &b.lens);
     plan.ledger()
-        .send(&b.sent, Probe::Round, || frames.send(lens))?;
+        .send(&b.sent, |_| Probe::Round, || frames.send(lens))?;
     b.index.clear();
     b.sent.clear();
     b.lens.clear();
     Ok(Instant::now())
 }
 
+/// Sends a batch at the path's current rate.
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
+    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+    plan.path.settle_every(
+        now_ns,
+        2 * retry_interval(plan).as_nanos() as u64,
+        plan.sent_all(),
+    );
+    pacer.set_rate(plan.share(plan.path.rate()));
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    for (k, &i) in b.index.iter().enumerate() {
+    for (k, (&i, &sample)) in b.index.iter().zip(&b.sample).enumerate() {
+        let round = if sample { SAMPLE_ROUND } else { round };
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
-    plan.ledger()
-        .send(&b.index, Probe::Round, || b.tx.send(&b.dst))?;
+    let sample = &b.sample;
+    plan.ledger().send(
+        &b.index,
+        |k| match sample.get(k) {
+            Some(true) => Probe::Sample,
+            _ => Probe::Round,
+        },
+        || b.tx.send(&b.dst),
+    )?;
     b.index.clear();
     b.dst.clear();
+    b.sample.clear();
     Ok(Instant::now())
 }
 
@@ -449,10 +532,7 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
         if !plan.control.retry_wanted(plan.counters) {
             return false;
         }
-        let rto = match plan.counters.rto_us.load(Relaxed) {
-            0 => plan.timeout,
-            us => Duration::from_micros(us),
-        };
+        let rto = retry_interval(plan);
         let left = (last_probe + rto).saturating_duration_since(Instant::now());
         if left.is_zero() {
             return true;
@@ -482,7 +562,7 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
     }
     o.judge_proxies(plan.table);
     let round = plan.rounds - 1;
-    let mut pacer = Pacer::new(plan.rate);
+    let mut pacer = Pacer::new(plan.path.rate());
     let size = pacer.batch_size(MAX_BATCH);
     let lane = &plan.lanes[0];
     let flen = onlink::frame_len(
@@ -533,7 +613,7 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
             if sent.len() == size {
                 pacer.wait_for(sent.len() as u64, &|| plan.control.interrupted());
                 plan.ledger()
-                    .send(&sent, Probe::Round, || frames.send(&lens))?;
+                    .send(&sent, |_| Probe::Round, || frames.send(&lens))?;
                 last = Some(Instant::now());
                 sent.clear();
                 lens.clear();
@@ -542,7 +622,7 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
         if !sent.is_empty() {
             pacer.wait_for(sent.len() as u64, &|| plan.control.interrupted());
             plan.ledger()
-                .send(&sent, Probe::Round, || frames.send(&lens))?;
+                .send(&sent, |_| Probe::Round, || frames.send(&lens))?;
             last = Some(Instant::now());
         }
     }
@@ -550,6 +630,16 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
 }
 
 impl Plan<'_> {
+    /// Probes and samples sent so far.
+    fn sent_all(&self) -> u64 {
+        self.counters.sent.load(Relaxed) + self.counters.samples.load(Relaxed)
+    }
+
+    /// One sending thread's share of `rate`.
+    fn share(&self, rate: Option<u64>) -> Option<u64> {
+        rate.map(|r| (r / self.lanes.len().max(1) as u64).max(1))
+    }
+
     /// Where this scan's probes are counted.
     pub(crate) fn ledger(&self) -> Ledger<'_> {
         Ledger {

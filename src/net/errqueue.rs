@@ -6,8 +6,8 @@
 //! (`SO_EE_OFFENDER`). `rebuild` turns that back into the ICMP error message a raw socket
 //! would have read, so one validator judges both.
 
-use crate::wire::{checksum, ICMP_HEADER};
-use std::net::IpAddr;
+use crate::wire::{icmp, ipv4, ipv6, ICMP_HEADER};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What the kernel reported for one queued error (the parts of `sock_extended_err` used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +20,6 @@ pub struct Extended {
 
 const ORIGIN_ICMP: u8 = 2;
 const ORIGIN_ICMP6: u8 = 3;
-const IPV4_HEADER: usize = 20;
 /// Most quoted bytes kept: the kernel quotes at most 576 bytes of the original datagram.
 const MAX_QUOTE: usize = 576;
 
@@ -30,30 +29,26 @@ const MAX_QUOTE: usize = 576;
 pub fn rebuild(ext: Extended, dst: IpAddr, quoted: &[u8], out: &mut Vec<u8>) -> Option<()> {
     out.clear();
     let quoted = quoted.get(..quoted.len().min(MAX_QUOTE))?;
-    match (ext.origin, dst) {
-        (ORIGIN_ICMP, IpAddr::V4(d)) => {
-            out.extend_from_slice(&[ext.kind, ext.code, 0, 0, 0, 0, 0, 0]);
-            let total = u16::try_from(IPV4_HEADER + quoted.len()).ok()?;
-            let t = total.to_be_bytes();
-            out.extend_from_slice(&[0x45, 0, t[0], t[1], 0, 0, 0x40, 0, 64, 1, 0, 0]);
-            out.extend_from_slice(&[0; 4]);
-            out.extend_from_slice(&d.octets());
-            out.extend_from_slice(quoted);
-            let sum = checksum(out).to_be_bytes();
-            out[2..4].copy_from_slice(&sum);
-        }
-        (ORIGIN_ICMP6, IpAddr::V6(d)) => {
-            // The kernel checked the ICMPv6 checksum; the parser does not look at it.
-            out.extend_from_slice(&[ext.kind, ext.code, 0, 0, 0, 0, 0, 0]);
-            let len = u16::try_from(quoted.len()).ok()?.to_be_bytes();
-            out.extend_from_slice(&[0x60, 0, 0, 0, len[0], len[1], 58, 64]);
-            out.extend_from_slice(&[0; 16]);
-            out.extend_from_slice(&d.octets());
-            out.extend_from_slice(quoted);
-        }
+    let header = match (ext.origin, dst) {
+        (ORIGIN_ICMP, IpAddr::V4(_)) => ipv4::HEADER_LEN,
+        (ORIGIN_ICMP6, IpAddr::V6(_)) => ipv6::HEADER_LEN,
         _ => return None,
+    };
+    out.resize(ICMP_HEADER + header + quoted.len(), 0);
+    let mut msg = icmp::Packet::new_unchecked(&mut out[..]);
+    msg.set_msg_type(ext.kind);
+    msg.set_msg_code(ext.code);
+    let (ip, probe) = msg.data_mut().split_at_mut(header);
+    probe.copy_from_slice(quoted);
+    // The source of the quoted datagram is us; the parser reads only its destination.
+    match dst {
+        IpAddr::V4(d) => {
+            ipv4::Repr::icmp(Ipv4Addr::UNSPECIFIED, d, 64, quoted.len()).emit(ip);
+            msg.fill_checksum();
+        }
+        // The kernel checked the ICMPv6 checksum; the parser does not look at it.
+        IpAddr::V6(d) => ipv6::Repr::icmpv6(Ipv6Addr::UNSPECIFIED, d, 64, quoted.len()).emit(ip),
     }
-    debug_assert!(out.len() >= ICMP_HEADER);
     Some(())
 }
 
@@ -128,6 +123,6 @@ mod tests {
             code: 1,
         };
         rebuild(icmp, v4, &vec![0; 70_000], &mut out).unwrap();
-        assert_eq!(out.len(), ICMP_HEADER + IPV4_HEADER + MAX_QUOTE);
+        assert_eq!(out.len(), ICMP_HEADER + ipv4::HEADER_LEN + MAX_QUOTE);
     }
 }

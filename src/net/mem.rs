@@ -12,7 +12,7 @@ use crate::net::{
     Endpoints, FramesIn, FramesOut, Inbox, Link, Outbox, Payload, Received, Transport,
 };
 use crate::wire::ether::{Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
-use crate::wire::ip;
+use crate::wire::{icmp, ipv4, ipv6};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
@@ -212,18 +212,18 @@ impl Outbox for Out<'_> {
             let msg = &self.slots[k * self.len..(k + 1) * self.len];
             let pkt = match dst {
                 IpAddr::V4(d) => {
-                    let mut p = vec![0u8; ip::IPV4_HEADER + msg.len()];
-                    ip::emit_ipv4(&mut p, SRC4, d, 64, msg.len());
-                    p[ip::IPV4_HEADER..].copy_from_slice(msg);
+                    let mut p = vec![0u8; ipv4::HEADER_LEN + msg.len()];
+                    ipv4::Repr::icmp(SRC4, d, 64, msg.len()).emit(&mut p);
+                    p[ipv4::HEADER_LEN..].copy_from_slice(msg);
                     p
                 }
                 IpAddr::V6(d) => {
                     // The kernel computes the ICMPv6 checksum on a real socket.
-                    let mut p = vec![0u8; ip::IPV6_HEADER + msg.len()];
-                    ip::emit_ipv6(&mut p, SRC6, d, 64, msg.len());
-                    p[ip::IPV6_HEADER..].copy_from_slice(msg);
-                    let c = ip::icmpv6_checksum(SRC6, d, msg);
-                    p[ip::IPV6_HEADER + 2..ip::IPV6_HEADER + 4].copy_from_slice(&c.to_be_bytes());
+                    let mut p = vec![0u8; ipv6::HEADER_LEN + msg.len()];
+                    ipv6::Repr::icmpv6(SRC6, d, 64, msg.len()).emit(&mut p);
+                    p[ipv6::HEADER_LEN..].copy_from_slice(msg);
+                    let c = ipv6::icmpv6_checksum(SRC6, d, msg);
+                    icmp::Packet::new_unchecked(&mut p[ipv6::HEADER_LEN..]).set_checksum(c);
                     p
                 }
             };
@@ -286,18 +286,18 @@ impl Inbox for In<'_> {
 
     fn packet(&self, k: usize) -> Received<'_> {
         let pkt = &self.got[k];
-        let payload = match ip::Ipv6::parse(pkt) {
-            Some(v6) if self.net.v6 => Payload::Icmp {
-                src: IpAddr::V6(v6.src),
-                ttl: v6.hop_limit,
-                msg: v6.payload,
+        let payload = match ipv6::Packet::new_checked(&pkt[..]) {
+            Ok(v6) if self.net.v6 => Payload::Icmp {
+                src: IpAddr::V6(v6.src_addr()),
+                ttl: v6.hop_limit(),
+                msg: v6.into_payload(),
             },
             // A raw IPv4 socket hands over the whole packet; a damaged IPv6 one arrives
             // as its bytes, for the validator to refuse.
             _ if self.net.v6 => Payload::Icmp {
                 src: IpAddr::V6(Ipv6Addr::UNSPECIFIED),
                 ttl: 0,
-                msg: pkt.get(ip::IPV6_HEADER..).unwrap_or(&[]),
+                msg: pkt.get(ipv6::HEADER_LEN..).unwrap_or(&[]),
             },
             _ => Payload::Ipv4(pkt),
         };
@@ -366,17 +366,17 @@ fn asks(frame: &[u8]) -> Option<Asks> {
             Some(Asks::Solicitation(Ipv4Addr::from(t).into()))
         }
         ETHERTYPE_IPV4 => {
-            let d: [u8; 4] = p.get(16..20)?.try_into().ok()?;
-            Some(Asks::Echo(Ipv4Addr::from(d).into()))
+            let v4 = ipv4::Packet::new_checked(p).ok()?;
+            Some(Asks::Echo(v4.dst_addr().into()))
         }
         ETHERTYPE_IPV6 => {
-            let v6 = ip::Ipv6::parse(p)?;
-            match v6.payload.first() {
+            let v6 = ipv6::Packet::new_checked(p).ok()?;
+            match v6.payload().first() {
                 Some(135) => {
-                    let t: [u8; 16] = v6.payload.get(8..24)?.try_into().ok()?;
+                    let t: [u8; 16] = v6.payload().get(8..24)?.try_into().ok()?;
                     Some(Asks::Solicitation(Ipv6Addr::from(t).into()))
                 }
-                _ => Some(Asks::Echo(v6.dst.into())),
+                _ => Some(Asks::Echo(v6.dst_addr().into())),
             }
         }
         _ => None,
@@ -388,18 +388,18 @@ fn asks(frame: &[u8]) -> Option<Asks> {
 fn to_link(frame: &[u8]) -> Option<Vec<u8>> {
     let f = Frame::parse(frame)?;
     let p = f.payload;
-    let advert = || ip::Ipv6::parse(p).is_some_and(|v6| v6.payload.first() == Some(&136));
+    let advert = || ipv6::Packet::new_checked(p).is_ok_and(|v6| v6.payload().first() == Some(&136));
     match f.ethertype {
         ETHERTYPE_ARP => None,
         ETHERTYPE_IPV6 if advert() => None,
         // Cut to the IP packet's own length: short frames are padded on the wire.
         ETHERTYPE_IPV4 => {
-            let n = usize::from(u16::from_be_bytes([*p.get(2)?, *p.get(3)?]));
-            Some(p.get(..n)?.to_vec())
+            let n = ipv4::Packet::new_checked(p).ok()?.total_len();
+            Some(p.get(..usize::from(n))?.to_vec())
         }
         ETHERTYPE_IPV6 => {
-            let n = usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?]));
-            Some(p.get(..ip::IPV6_HEADER + n)?.to_vec())
+            let n = ipv6::Packet::new_checked(p).ok()?.payload_len();
+            Some(p.get(..ipv6::HEADER_LEN + usize::from(n))?.to_vec())
         }
         _ => Some(Vec::new()),
     }

@@ -15,7 +15,25 @@ mod layout;
 pub use key::Key;
 pub use layout::{stamp, unstamp, INDEX_AT, MIN_PAYLOAD, STAMP_AT, TAG_AT};
 
-use crate::wire::{self, ICMP_HEADER};
+use crate::wire::{self, icmp, ICMP_HEADER};
+
+/// The payload byte at `i` past the tagged fields: like ping's filler, recognisable in a
+/// capture and not all zeros. The validator checks a reply's data against it.
+#[inline]
+pub fn filler_at(i: usize) -> u8 {
+    (i & 0xff) as u8
+}
+
+/// Whether echoed `data` is a probe payload of `len` bytes with its filler intact (the
+/// tagged fields are checked by the key).
+pub fn data_intact(data: &[u8], len: usize) -> bool {
+    data.len() == len
+        && data
+            .iter()
+            .enumerate()
+            .skip(MIN_PAYLOAD)
+            .all(|(i, &b)| b == filler_at(i))
+}
 
 /// Which ICMP the probe speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,14 +57,14 @@ impl ProbeTemplate {
     /// `payload_len` must be at least `MIN_PAYLOAD` (the CLI checks).
     pub fn new(key: Key, payload_len: usize, proto: Proto) -> ProbeTemplate {
         assert!(payload_len >= MIN_PAYLOAD);
-        // Filler like ping's: recognisable in a capture, and not all zeros.
-        let filler: Vec<u8> = (0..payload_len).map(|i| (i & 0xff) as u8).collect();
+        let filler: Vec<u8> = (0..payload_len).map(filler_at).collect();
         let mut bytes = vec![0u8; ICMP_HEADER + payload_len];
         wire::emit_echo_request(&mut bytes, key.id(), 0, &filler);
-        bytes[2..4].fill(0);
-        bytes[ICMP_HEADER..ICMP_HEADER + MIN_PAYLOAD].fill(0);
+        let mut msg = icmp::Packet::new_unchecked(&mut bytes[..]);
+        msg.set_checksum(0);
+        msg.data_mut()[..MIN_PAYLOAD].fill(0);
         if proto == Proto::Icmp6 {
-            bytes[0] = wire::ICMP6_ECHO_REQUEST;
+            msg.set_msg_type(wire::icmpv6::ECHO_REQUEST);
         }
         let base_sum = wire::sum16(&bytes);
         ProbeTemplate {
@@ -71,13 +89,15 @@ impl ProbeTemplate {
         let buf = &mut buf[..self.bytes.len()];
         buf.copy_from_slice(&self.bytes);
         let st = stamp(round, sent_ns);
-        let p = ICMP_HEADER;
-        buf[6..8].copy_from_slice(&self.key.seq(index).to_be_bytes());
+        let mut msg = icmp::Packet::new_unchecked(buf);
+        msg.set_echo_seq_no(self.key.seq(index));
         let tag = self.key.tag(index, st);
-        layout::put_fields(&mut buf[p..p + MIN_PAYLOAD], tag, index, st);
+        layout::put_fields(&mut msg.data_mut()[..MIN_PAYLOAD], tag, index, st);
         if self.proto == Proto::Icmp4 {
-            let sum = self.base_sum + wire::sum16(&buf[6..p + MIN_PAYLOAD]);
-            buf[2..4].copy_from_slice(&wire::fold(sum).to_be_bytes());
+            // Only the sequence number and the stamped fields differ from the template.
+            let patched = icmp::ECHO_SEQNO.start..ICMP_HEADER + MIN_PAYLOAD;
+            let sum = self.base_sum + wire::sum16(&msg.as_bytes()[patched]);
+            msg.set_checksum(wire::fold(sum));
         }
     }
 }

@@ -5,7 +5,7 @@
 //! was probed at all in this run, and whether the stamp lies in the future, the
 //! receiver decides with the table and its clock.
 
-use crate::probe::{unstamp, Key, MIN_PAYLOAD};
+use crate::probe::{data_intact, unstamp, Key, MIN_PAYLOAD};
 use crate::targets::Targets;
 use crate::wire::{self, Detail, Icmp, IpMeta, ParseError};
 use std::net::IpAddr;
@@ -32,6 +32,8 @@ pub enum Verdict {
         round: u8,
         sent_ns: u64,
         ttl: u8,
+        /// The echoed data is the probe's, length and filler (the host is up either way).
+        intact: bool,
     },
     Error {
         index: u32,
@@ -46,6 +48,8 @@ pub struct Validator<'a> {
     /// `None` on a datagram socket, where the kernel picks the identifier and filters for us.
     id: Option<u16>,
     targets: &'a Targets,
+    /// The probes' payload length, when replies' data is checked in full.
+    payload: Option<usize>,
 }
 
 impl<'a> Validator<'a> {
@@ -54,6 +58,15 @@ impl<'a> Validator<'a> {
             key,
             id: check_id.then_some(key.id()),
             targets,
+            payload: None,
+        }
+    }
+
+    /// Also checks each reply's whole data against a probe of `len` payload bytes.
+    pub fn expecting(self, len: usize) -> Validator<'a> {
+        Validator {
+            payload: Some(len),
+            ..self
         }
     }
 
@@ -100,6 +113,7 @@ impl<'a> Validator<'a> {
                     round,
                     sent_ns,
                     ttl: meta.ttl,
+                    intact: self.payload.is_none_or(|len| data_intact(data, len)),
                 }
             }
             Icmp::EchoRequest { id, .. } if Some(id) == self.id => {
@@ -139,8 +153,11 @@ fn damaged(_: ParseError) -> Ignored {
 mod tests {
     use super::*;
     use crate::probe::ProbeTemplate;
-    use crate::wire::{checksum, ECHO_REPLY};
+    use crate::wire::{checksum, icmp, ipv4, DEST_UNREACHABLE, ECHO_REPLY, ICMP_HEADER};
     use std::net::Ipv4Addr;
+
+    /// The scanner's address in the packets these tests build.
+    const US: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 
     fn v4(a: IpAddr) -> Ipv4Addr {
         match a {
@@ -157,17 +174,12 @@ mod tests {
 
     /// What a host sends back: our probe with type 0 and a fixed checksum, in an IP header.
     fn reply_to(probe: &[u8], src: IpAddr, ttl: u8) -> Vec<u8> {
-        let mut icmp = probe.to_vec();
-        icmp[0] = ECHO_REPLY;
-        icmp[2..4].fill(0);
-        let c = checksum(&icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let total = (20 + icmp.len()) as u16;
-        let mut pkt = vec![0x45, 0, 0, 0, 0, 0, 0, 0, ttl, 1, 0, 0];
-        pkt[2..4].copy_from_slice(&total.to_be_bytes());
-        pkt.extend_from_slice(&v4(src).octets());
-        pkt.extend_from_slice(&[192, 0, 2, 1]);
-        pkt.extend_from_slice(&icmp);
+        let mut pkt = vec![0u8; ipv4::HEADER_LEN];
+        ipv4::Repr::icmp(v4(src), US, ttl, probe.len()).emit(&mut pkt);
+        pkt.extend_from_slice(probe);
+        let mut icmp = icmp::Packet::new_unchecked(&mut pkt[ipv4::HEADER_LEN..]);
+        icmp.set_msg_type(ECHO_REPLY);
+        icmp.fill_checksum();
         pkt
     }
 
@@ -197,7 +209,8 @@ mod tests {
                 index: 100_000,
                 round: 2,
                 sent_ns: 5_000,
-                ttl: 61
+                ttl: 61,
+                intact: true,
             }
         );
         // The same index modulo 2^16 with another target's address is not accepted.
@@ -247,6 +260,37 @@ mod tests {
     }
 
     #[test]
+    fn echoed_data_is_checked_in_full() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, true, &ts).expecting(56);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 9, 1, 77);
+        let src = ts.addr_at(9);
+        let intact = |pkt: &[u8]| match v.classify_ipv4(pkt) {
+            Verdict::Reply {
+                index: 9, intact, ..
+            } => intact,
+            other => panic!("{other:?}"),
+        };
+        assert!(intact(&reply_to(&probe, src, 64)));
+        // One filler byte changed (checksum fixed by reply_to): still up, data bad.
+        let mut wrong = probe;
+        wrong[63] ^= 0x01;
+        assert!(!intact(&reply_to(&wrong, src, 64)));
+        // Data cut short or padded: the length is part of the echo.
+        assert!(!intact(&reply_to(&probe[..40], src, 64)));
+        let mut long = probe.to_vec();
+        long.push(56);
+        assert!(!intact(&reply_to(&long, src, 64)));
+        // Without `expecting`, only the tagged fields count (benches, fuzzing).
+        let lax = Validator::new(key, true, &ts);
+        assert!(matches!(
+            lax.classify_ipv4(&reply_to(&wrong, src, 64)),
+            Verdict::Reply { intact: true, .. }
+        ));
+    }
+
+    #[test]
     fn datagram_sockets_skip_the_identifier() {
         let (key, t, ts) = setup();
         let v = Validator::new(key, false, &ts);
@@ -260,18 +304,18 @@ mod tests {
     }
 
     fn error_quoting(probe: &[u8], quote_len: usize, dst: IpAddr, code: u8) -> Vec<u8> {
-        let mut inner = vec![0x45, 0, 0, 84, 0, 0, 0x40, 0, 1, 1, 0, 0, 192, 0, 2, 1];
-        inner.extend_from_slice(&v4(dst).octets());
-        inner.extend_from_slice(&probe[..quote_len]);
-        let mut icmp = vec![3, code, 0, 0, 0, 0, 0, 0];
-        icmp.extend_from_slice(&inner);
-        let c = checksum(&icmp);
-        icmp[2..4].copy_from_slice(&c.to_be_bytes());
-        let mut pkt = vec![
-            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 2, 192, 0, 2, 1,
-        ];
-        pkt[2..4].copy_from_slice(&((20 + icmp.len()) as u16).to_be_bytes());
-        pkt.extend_from_slice(&icmp);
+        // The router's header, the error's, then the quoted datagram (TTL 1 when it died).
+        let (h, e) = (ipv4::HEADER_LEN, ICMP_HEADER);
+        let mut pkt = vec![0u8; h + e + h];
+        let quoted = ipv4::Repr::icmp(US, v4(dst), 1, probe.len());
+        quoted.emit(&mut pkt[h + e..]);
+        pkt.extend_from_slice(&probe[..quote_len]);
+        let router = Ipv4Addr::new(192, 0, 2, 2);
+        ipv4::Repr::icmp(router, US, 64, pkt.len() - h).emit(&mut pkt);
+        let mut icmp = icmp::Packet::new_unchecked(&mut pkt[h..]);
+        icmp.set_msg_type(DEST_UNREACHABLE);
+        icmp.set_msg_code(code);
+        icmp.fill_checksum();
         pkt
     }
 
@@ -336,7 +380,8 @@ mod tests {
                 index: 12,
                 round: 1,
                 sent_ns: 77,
-                ttl: 57
+                ttl: 57,
+                intact: true,
             }
         );
         let wrong = IpMeta {

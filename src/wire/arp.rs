@@ -2,59 +2,165 @@
 //! on-link target, and a checked parse of the replies.
 
 use super::ether::{self, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4};
+use super::parse::Field;
 use std::net::Ipv4Addr;
 
 /// An ARP request in a minimum-size Ethernet frame (42 bytes of content, padded).
 pub const REQUEST_FRAME: usize = ether::MIN_FRAME;
+/// The Ethernet/IPv4 body: 8 bytes of header, two MAC and IPv4 address pairs.
 const BODY: usize = 28;
-const OP_REQUEST: u16 = 1;
-const OP_REPLY: u16 = 2;
+const HTYPE_ETHERNET: u16 = 1;
 
-/// Writes a broadcast "who has `target`? tell `src_ip`" into `buf[..REQUEST_FRAME]`.
-pub fn emit_request(buf: &mut [u8], src_mac: Mac, src_ip: Ipv4Addr, target: Ipv4Addr) {
-    let buf = &mut buf[..REQUEST_FRAME];
-    ether::emit_header(buf, Mac::BROADCAST, src_mac, ETHERTYPE_ARP);
-    let b = &mut buf[ether::HEADER..];
-    b[0..2].copy_from_slice(&1u16.to_be_bytes()); // hardware: Ethernet
-    b[2..4].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-    b[4] = 6;
-    b[5] = 4;
-    b[6..8].copy_from_slice(&OP_REQUEST.to_be_bytes());
-    b[8..14].copy_from_slice(&src_mac.0);
-    b[14..18].copy_from_slice(&src_ip.octets());
-    b[18..24].fill(0);
-    b[24..28].copy_from_slice(&target.octets());
-    b[BODY..].fill(0);
+mod field {
+    use crate::wire::parse::Field;
+    pub const HTYPE: Field = 0..2;
+    pub const PTYPE: Field = 2..4;
+    pub const HLEN: usize = 4;
+    pub const PLEN: usize = 5;
+    pub const OPER: Field = 6..8;
+    pub const SHA: Field = 8..14;
+    pub const SPA: Field = 14..18;
+    pub const THA: Field = 18..24;
+    pub const TPA: Field = 24..28;
 }
 
-/// The facts of an ARP reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reply {
+pub enum Operation {
+    Request,
+    Reply,
+    Other(u16),
+}
+
+impl From<u16> for Operation {
+    fn from(v: u16) -> Operation {
+        match v {
+            1 => Operation::Request,
+            2 => Operation::Reply,
+            v => Operation::Other(v),
+        }
+    }
+}
+
+impl From<Operation> for u16 {
+    fn from(o: Operation) -> u16 {
+        match o {
+            Operation::Request => 1,
+            Operation::Reply => 2,
+            Operation::Other(v) => v,
+        }
+    }
+}
+
+/// A byte view of an ARP packet (the bytes after the Ethernet header).
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// Long enough for the Ethernet/IPv4 body (the only kind sweep reads).
+    pub fn new_checked(buffer: T) -> Option<Packet<T>> {
+        (buffer.as_ref().len() >= BODY).then_some(Packet { buffer })
+    }
+
+    fn word(&self, f: Field) -> u16 {
+        let b = &self.buffer.as_ref()[f];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    fn mac(&self, f: Field) -> Mac {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&self.buffer.as_ref()[f]);
+        Mac(m)
+    }
+
+    fn ip(&self, f: Field) -> Ipv4Addr {
+        let b = &self.buffer.as_ref()[f];
+        Ipv4Addr::new(b[0], b[1], b[2], b[3])
+    }
+
+    /// Ethernet hardware addresses and IPv4 protocol addresses.
+    pub fn is_ethernet_ipv4(&self) -> bool {
+        let b = self.buffer.as_ref();
+        self.word(field::HTYPE) == HTYPE_ETHERNET
+            && self.word(field::PTYPE) == ETHERTYPE_IPV4
+            && b[field::HLEN] == 6
+            && b[field::PLEN] == 4
+    }
+
+    pub fn operation(&self) -> Operation {
+        self.word(field::OPER).into()
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    fn set_word(&mut self, f: Field, v: u16) {
+        self.buffer.as_mut()[f].copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// An Ethernet/IPv4 ARP message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repr {
+    pub operation: Operation,
     pub sender_mac: Mac,
     pub sender_ip: Ipv4Addr,
     pub target_mac: Mac,
     pub target_ip: Ipv4Addr,
 }
 
+impl Repr {
+    /// `None` for other hardware or protocol types.
+    pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Option<Repr> {
+        p.is_ethernet_ipv4().then(|| Repr {
+            operation: p.operation(),
+            sender_mac: p.mac(field::SHA),
+            sender_ip: p.ip(field::SPA),
+            target_mac: p.mac(field::THA),
+            target_ip: p.ip(field::TPA),
+        })
+    }
+
+    /// Writes the 28-byte body into `buf[..28]`.
+    pub fn emit(&self, buf: &mut [u8]) {
+        let mut p = Packet::new_unchecked(&mut buf[..BODY]);
+        p.set_word(field::HTYPE, HTYPE_ETHERNET);
+        p.set_word(field::PTYPE, ETHERTYPE_IPV4);
+        p.set_word(field::OPER, self.operation.into());
+        let b = p.buffer;
+        b[field::HLEN] = 6;
+        b[field::PLEN] = 4;
+        b[field::SHA].copy_from_slice(&self.sender_mac.0);
+        b[field::SPA].copy_from_slice(&self.sender_ip.octets());
+        b[field::THA].copy_from_slice(&self.target_mac.0);
+        b[field::TPA].copy_from_slice(&self.target_ip.octets());
+    }
+}
+
+/// Writes a broadcast "who has `target`? tell `src_ip`" into `buf[..REQUEST_FRAME]`.
+pub fn emit_request(buf: &mut [u8], src_mac: Mac, src_ip: Ipv4Addr, target: Ipv4Addr) {
+    let buf = &mut buf[..REQUEST_FRAME];
+    ether::emit_header(buf, Mac::BROADCAST, src_mac, ETHERTYPE_ARP);
+    let body = &mut buf[ether::HEADER..];
+    Repr {
+        operation: Operation::Request,
+        sender_mac: src_mac,
+        sender_ip: src_ip,
+        target_mac: Mac::ZERO,
+        target_ip: target,
+    }
+    .emit(body);
+    body[BODY..].fill(0);
+}
+
 /// An Ethernet/IPv4 ARP reply from an ARP payload (the bytes after the Ethernet header),
 /// or `None` for anything else (requests, other hardware, truncated).
-pub fn parse_reply(p: &[u8]) -> Option<Reply> {
-    let b = p.get(..BODY)?;
-    let word = |at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
-    if word(0) != 1 || word(2) != ETHERTYPE_IPV4 || b[4] != 6 || b[5] != 4 {
-        return None;
-    }
-    if word(6) != OP_REPLY {
-        return None;
-    }
-    let mac = |at: usize| Mac([b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5]]);
-    let ip = |at: usize| Ipv4Addr::new(b[at], b[at + 1], b[at + 2], b[at + 3]);
-    Some(Reply {
-        sender_mac: mac(8),
-        sender_ip: ip(14),
-        target_mac: mac(18),
-        target_ip: ip(24),
-    })
+pub fn parse_reply(p: &[u8]) -> Option<Repr> {
+    Repr::parse(&Packet::new_checked(p)?).filter(|r| r.operation == Operation::Reply)
 }
 
 #[cfg(test)]

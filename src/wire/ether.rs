@@ -2,6 +2,7 @@
 //! and IPv6, and a checked view of received frames. No VLAN tags: an AF_PACKET socket
 //! bound to an interface gets frames with the tag already stripped.
 
+use super::parse::Field;
 use std::fmt;
 
 pub const HEADER: usize = 14;
@@ -72,11 +73,78 @@ impl std::str::FromStr for Mac {
     }
 }
 
+mod field {
+    use crate::wire::parse::{Field, Rest};
+    pub const DESTINATION: Field = 0..6;
+    pub const SOURCE: Field = 6..12;
+    pub const ETHERTYPE: Field = 12..14;
+    pub const PAYLOAD: Rest = 14..;
+}
+
+/// A byte view of an Ethernet II frame.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// At least a header.
+    pub fn new_checked(buffer: T) -> Option<Packet<T>> {
+        (buffer.as_ref().len() >= HEADER).then_some(Packet { buffer })
+    }
+
+    fn mac(&self, f: Field) -> Mac {
+        let mut m = [0u8; 6];
+        m.copy_from_slice(&self.buffer.as_ref()[f]);
+        Mac(m)
+    }
+
+    pub fn dst_addr(&self) -> Mac {
+        self.mac(field::DESTINATION)
+    }
+
+    pub fn src_addr(&self) -> Mac {
+        self.mac(field::SOURCE)
+    }
+
+    pub fn ethertype(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::ETHERTYPE];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    pub fn payload(&self) -> &[u8] {
+        &self.buffer.as_ref()[field::PAYLOAD]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    pub fn set_dst_addr(&mut self, m: Mac) {
+        self.buffer.as_mut()[field::DESTINATION].copy_from_slice(&m.0);
+    }
+
+    pub fn set_src_addr(&mut self, m: Mac) {
+        self.buffer.as_mut()[field::SOURCE].copy_from_slice(&m.0);
+    }
+
+    pub fn set_ethertype(&mut self, t: u16) {
+        self.buffer.as_mut()[field::ETHERTYPE].copy_from_slice(&t.to_be_bytes());
+    }
+
+    pub fn payload_mut(&mut self) -> &mut [u8] {
+        &mut self.buffer.as_mut()[field::PAYLOAD]
+    }
+}
+
 /// Writes the header into `buf[..14]`.
 pub fn emit_header(buf: &mut [u8], dst: Mac, src: Mac, ethertype: u16) {
-    buf[0..6].copy_from_slice(&dst.0);
-    buf[6..12].copy_from_slice(&src.0);
-    buf[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    let mut f = Packet::new_unchecked(&mut buf[..HEADER]);
+    f.set_dst_addr(dst);
+    f.set_src_addr(src);
+    f.set_ethertype(ethertype);
 }
 
 /// A received frame's header fields and payload.
@@ -91,13 +159,12 @@ pub struct Frame<'a> {
 impl<'a> Frame<'a> {
     /// `None` for anything shorter than a header.
     pub fn parse(buf: &'a [u8]) -> Option<Frame<'a>> {
-        let (h, payload) = buf.split_at_checked(HEADER)?;
-        let mac = |at: usize| -> Option<Mac> { Some(Mac(h.get(at..at + 6)?.try_into().ok()?)) };
+        let f = Packet::new_checked(buf)?;
         Some(Frame {
-            dst: mac(0)?,
-            src: mac(6)?,
-            ethertype: u16::from_be_bytes([h[12], h[13]]),
-            payload,
+            dst: f.dst_addr(),
+            src: f.src_addr(),
+            ethertype: f.ethertype(),
+            payload: &buf[field::PAYLOAD],
         })
     }
 }

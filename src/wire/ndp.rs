@@ -2,16 +2,118 @@
 //! to a target's solicited-node multicast group, and a checked parse of advertisements.
 
 use super::ether::{self, Mac, ETHERTYPE_IPV6};
-use super::ip::{self, icmpv6_checksum, Ipv6, IPV6_HEADER, PROTO_ICMPV6};
+use super::icmpv6::{NEIGHBOR_ADVERT, NEIGHBOR_SOLICIT};
+use super::ip::PROTO_ICMPV6;
+use super::ipv6::{self, icmpv6_checksum};
+use super::parse::{ParseError, Rest};
 use std::net::Ipv6Addr;
 
-const NS: u8 = 135;
-const NA: u8 = 136;
-/// type, code, checksum, reserved (4), target (16), source link-layer option (8).
-const NS_LEN: usize = 32;
-pub const SOLICITATION_FRAME: usize = ether::HEADER + IPV6_HEADER + NS_LEN;
+/// type, code, checksum, flags and reserved (4), target (16): both NS and NA.
+const MESSAGE: usize = 24;
+/// A link-layer address option for Ethernet: type, length in 8-byte units, MAC.
+const LL_OPTION: usize = 8;
+const NS_LEN: usize = MESSAGE + LL_OPTION;
+pub const SOLICITATION_FRAME: usize = ether::HEADER + ipv6::HEADER_LEN + NS_LEN;
 const OPT_SOURCE_LL: u8 = 1;
 const OPT_TARGET_LL: u8 = 2;
+const FLAG_SOLICITED: u8 = 0x40;
+
+mod field {
+    use crate::wire::parse::{Field, Rest};
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: Field = 2..4;
+    pub const FLAGS: usize = 4;
+    pub const RESERVED: Field = 4..8;
+    pub const TARGET: Field = 8..24;
+    pub const OPTIONS: Rest = 24..;
+}
+
+/// A byte view of a neighbour solicitation or advertisement (an ICMPv6 message).
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Packet<T> {
+    pub fn new_unchecked(buffer: T) -> Packet<T> {
+        Packet { buffer }
+    }
+
+    /// Long enough for the fixed part (options may be absent).
+    pub fn new_checked(buffer: T) -> Option<Packet<T>> {
+        (buffer.as_ref().len() >= MESSAGE).then_some(Packet { buffer })
+    }
+
+    pub fn msg_type(&self) -> u8 {
+        self.buffer.as_ref()[field::TYPE]
+    }
+
+    pub fn msg_code(&self) -> u8 {
+        self.buffer.as_ref()[field::CODE]
+    }
+
+    pub fn checksum(&self) -> u16 {
+        let b = &self.buffer.as_ref()[field::CHECKSUM];
+        u16::from_be_bytes([b[0], b[1]])
+    }
+
+    /// An advertisement's S flag: an answer to a solicitation.
+    pub fn solicited(&self) -> bool {
+        self.buffer.as_ref()[field::FLAGS] & FLAG_SOLICITED != 0
+    }
+
+    pub fn target_addr(&self) -> Ipv6Addr {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buffer.as_ref()[field::TARGET]);
+        Ipv6Addr::from(a)
+    }
+
+    /// The Ethernet link-layer address in the first option of `kind`; `Err` when an
+    /// option is cut short or has length zero (RFC 4861 7.1.2: the message is invalid).
+    pub fn link_layer_option(&self, kind: u8) -> Result<Option<Mac>, ParseError> {
+        let mut opts = &self.buffer.as_ref()[field::OPTIONS];
+        let mut found = None;
+        while !opts.is_empty() {
+            let len = usize::from(*opts.get(1).ok_or(ParseError::Truncated)?) * 8;
+            if len == 0 {
+                return Err(ParseError::Malformed);
+            }
+            let opt = opts.get(..len).ok_or(ParseError::Truncated)?;
+            if opt[0] == kind && len == LL_OPTION && found.is_none() {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(&opt[2..LL_OPTION]);
+                found = Some(Mac(mac));
+            }
+            opts = &opts[len..];
+        }
+        Ok(found)
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
+    fn header_mut(&mut self, kind: u8, target: Ipv6Addr) {
+        let b = self.buffer.as_mut();
+        b[field::TYPE] = kind;
+        b[field::CODE] = 0;
+        b[field::CHECKSUM].fill(0);
+        b[field::RESERVED].fill(0);
+        b[field::TARGET].copy_from_slice(&target.octets());
+    }
+
+    fn set_link_layer_option(&mut self, at: Rest, kind: u8, mac: Mac) {
+        let o = &mut self.buffer.as_mut()[at];
+        o[0] = kind;
+        o[1] = (LL_OPTION / 8) as u8;
+        o[2..LL_OPTION].copy_from_slice(&mac.0);
+    }
+
+    /// Fills the ICMPv6 checksum for a message from `src` to `dst`.
+    pub fn fill_checksum(&mut self, src: Ipv6Addr, dst: Ipv6Addr) {
+        let c = icmpv6_checksum(src, dst, self.buffer.as_ref());
+        self.buffer.as_mut()[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
+    }
+}
 
 /// ff02::1:ffXX:XXXX, the group a node joins for each of its addresses.
 pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
@@ -40,67 +142,44 @@ pub fn emit_solicitation(buf: &mut [u8], src_mac: Mac, src_ip: Ipv6Addr, target:
     let group = solicited_node(target);
     let buf = &mut buf[..SOLICITATION_FRAME];
     ether::emit_header(buf, multicast_mac(group), src_mac, ETHERTYPE_IPV6);
-    let (ip6, msg) = buf[ether::HEADER..].split_at_mut(IPV6_HEADER);
+    let (ip6, msg) = buf[ether::HEADER..].split_at_mut(ipv6::HEADER_LEN);
     // Hop limit 255: receivers drop neighbour discovery that may have been forwarded.
-    ip::emit_ipv6(ip6, src_ip, group, 255, NS_LEN);
-    msg[0] = NS;
-    msg[1] = 0;
-    msg[2..8].fill(0);
-    msg[8..24].copy_from_slice(&target.octets());
-    msg[24] = OPT_SOURCE_LL;
-    msg[25] = 1;
-    msg[26..32].copy_from_slice(&src_mac.0);
-    let c = icmpv6_checksum(src_ip, group, msg);
-    msg[2..4].copy_from_slice(&c.to_be_bytes());
+    ipv6::Repr::icmpv6(src_ip, group, 255, NS_LEN).emit(ip6);
+    let mut ns = Packet::new_unchecked(msg);
+    ns.header_mut(NEIGHBOR_SOLICIT, target);
+    ns.set_link_layer_option(field::OPTIONS, OPT_SOURCE_LL, src_mac);
+    ns.fill_checksum(src_ip, group);
 }
 
-/// The facts of a neighbour advertisement.
+/// The facts of a neighbour advertisement the layer-2 path uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Advert {
-    /// The IPv6 source (the advertiser).
-    pub src: Ipv6Addr,
     /// The IPv6 destination (should be us).
     pub dst: Ipv6Addr,
     pub target: Ipv6Addr,
     /// The target link-layer address option, if present.
     pub mac: Option<Mac>,
-    pub solicited: bool,
 }
 
 /// A valid advertisement from an IPv6 packet (the bytes after the Ethernet header):
 /// hop limit 255, correct checksum, well-formed options; `None` for anything else.
 pub fn parse_advertisement(p: &[u8]) -> Option<Advert> {
-    let v6 = Ipv6::parse(p)?;
-    if v6.next != PROTO_ICMPV6 || v6.hop_limit != 255 {
+    let ip = ipv6::Packet::new_checked(p).ok()?;
+    if ip.next_header() != PROTO_ICMPV6 || ip.hop_limit() != 255 {
         return None;
     }
-    let m = v6.payload;
-    if m.len() < 24 || m[0] != NA || m[1] != 0 {
+    let na = Packet::new_checked(ip.payload())?;
+    if na.msg_type() != NEIGHBOR_ADVERT || na.msg_code() != 0 {
         return None;
     }
-    if icmpv6_checksum(v6.src, v6.dst, m) != u16::from_be_bytes([m[2], m[3]]) {
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    if icmpv6_checksum(src, dst, ip.payload()) != na.checksum() {
         return None;
-    }
-    let target: [u8; 16] = m.get(8..24)?.try_into().ok()?;
-    let mut mac = None;
-    let mut opts = m.get(24..)?;
-    while !opts.is_empty() {
-        let len = usize::from(*opts.get(1)?) * 8;
-        if len == 0 {
-            return None; // RFC 4861 7.1.2: a zero-length option invalidates the message
-        }
-        let opt = opts.get(..len)?;
-        if opt[0] == OPT_TARGET_LL && len == 8 {
-            mac = Some(Mac(opt[2..8].try_into().ok()?));
-        }
-        opts = &opts[len..];
     }
     Some(Advert {
-        src: v6.src,
-        dst: v6.dst,
-        target: Ipv6Addr::from(target),
-        mac,
-        solicited: m[4] & 0x40 != 0,
+        dst,
+        target: na.target_addr(),
+        mac: na.link_layer_option(OPT_TARGET_LL).ok()?,
     })
 }
 
@@ -131,14 +210,14 @@ mod tests {
 
     /// An advertisement as Linux sends it in answer (solicited, override, target option).
     fn advert(src: Ipv6Addr, dst: Ipv6Addr, mac: Mac) -> Vec<u8> {
-        let mut m = vec![NA, 0, 0, 0, 0x60, 0, 0, 0];
+        let mut m = vec![NEIGHBOR_ADVERT, 0, 0, 0, 0x60, 0, 0, 0];
         m.extend_from_slice(&src.octets());
         m.extend_from_slice(&[OPT_TARGET_LL, 1]);
         m.extend_from_slice(&mac.0);
         let c = icmpv6_checksum(src, dst, &m);
         m[2..4].copy_from_slice(&c.to_be_bytes());
-        let mut p = vec![0u8; IPV6_HEADER];
-        ip::emit_ipv6(&mut p, src, dst, 255, m.len());
+        let mut p = vec![0u8; ipv6::HEADER_LEN];
+        ipv6::Repr::icmpv6(src, dst, 255, m.len()).emit(&mut p);
         p.extend_from_slice(&m);
         p
     }
@@ -150,21 +229,20 @@ mod tests {
         let mac = Mac([0xb8, 0x27, 0xeb, 1, 2, 3]);
         let p = advert(host, us, mac);
         let a = parse_advertisement(&p).unwrap();
-        assert_eq!(
-            (a.src, a.dst, a.target, a.mac, a.solicited),
-            (host, us, host, Some(mac), true)
-        );
+        assert_eq!((a.dst, a.target, a.mac), (us, host, Some(mac)));
+        let na = Packet::new_checked(&p[ipv6::HEADER_LEN..]).unwrap();
+        assert!(na.solicited());
         // Routed from afar (hop limit below 255), a bad checksum, a truncated body, a
         // zero-length option: none of them count.
         let mut far = p.clone();
         far[7] = 64;
         assert_eq!(parse_advertisement(&far), None);
         let mut bad = p.clone();
-        bad[IPV6_HEADER + 30] ^= 1;
+        bad[ipv6::HEADER_LEN + 30] ^= 1;
         assert_eq!(parse_advertisement(&bad), None);
         assert_eq!(parse_advertisement(&p[..p.len() - 1]), None);
         let mut zero = p.clone();
-        zero[IPV6_HEADER + 25] = 0;
+        zero[ipv6::HEADER_LEN + 25] = 0;
         assert_eq!(parse_advertisement(&zero), None);
     }
 }
