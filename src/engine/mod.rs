@@ -4,6 +4,7 @@
 pub mod control;
 pub mod count;
 pub mod counters;
+pub mod discover;
 pub mod ledger;
 pub mod onlink;
 pub mod path;

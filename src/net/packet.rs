@@ -27,13 +27,13 @@ pub struct PacketSocket {
 
 /// ARP replies (ethertype 0x0806, op 2) and ICMPv6 type 136 directly after the IPv6
 /// header; everything else is dropped in the kernel.
-fn filter() -> [libc::sock_filter; 11] {
+fn filter() -> Vec<libc::sock_filter> {
     const LDH: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
     const LDB: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
     const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const RET: u16 = 0x06; // BPF_RET | BPF_K
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    [
+    vec![
         op(LDH, 0, 0, 12),     // 0: ethertype
         op(JEQ, 0, 2, 0x0806), // 1: ARP? else 4
         op(LDH, 0, 0, 20),     // 2: ARP operation
@@ -45,6 +45,26 @@ fn filter() -> [libc::sock_filter; 11] {
         op(JEQ, 0, 1, 136),    // 8: neighbour advertisement? else 10
         op(RET, 0, 0, 0xffff), // 9: accept
         op(RET, 0, 0, 0),      // 10: drop
+    ]
+}
+
+/// ICMPv6 echo replies (129) and Parameter Problems (4) directly after the IPv6 header.
+fn discovery_filter() -> Vec<libc::sock_filter> {
+    const LDH: u16 = 0x28;
+    const LDB: u16 = 0x30;
+    const JEQ: u16 = 0x15;
+    const RET: u16 = 0x06;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        op(LDH, 0, 0, 12),     // 0: ethertype
+        op(JEQ, 0, 6, 0x86dd), // 1: IPv6? else 8
+        op(LDB, 0, 0, 20),     // 2: next header
+        op(JEQ, 0, 4, 58),     // 3: ICMPv6? else 8
+        op(LDB, 0, 0, 54),     // 4: ICMPv6 type
+        op(JEQ, 1, 0, 129),    // 5: echo reply → 7
+        op(JEQ, 0, 1, 4),      // 6: parameter problem → 7, else 8
+        op(RET, 0, 0, 0xffff), // 7: accept
+        op(RET, 0, 0, 0),      // 8: drop
     ]
 }
 
@@ -82,6 +102,16 @@ fn link_addr(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
 impl PacketSocket {
     /// Opens and binds the socket to interface `ifindex` (needs CAP_NET_RAW).
     pub fn open(ifindex: u32, mac: Mac) -> io::Result<PacketSocket> {
+        PacketSocket::open_with(ifindex, mac, filter())
+    }
+
+    /// A socket for all-nodes discovery (`wire::mcast`): only ICMPv6 echo replies and
+    /// Parameter Problems reach it.
+    pub fn open_discovery(ifindex: u32, mac: Mac) -> io::Result<PacketSocket> {
+        PacketSocket::open_with(ifindex, mac, discovery_filter())
+    }
+
+    fn open_with(ifindex: u32, mac: Mac, prog: Vec<libc::sock_filter>) -> io::Result<PacketSocket> {
         // Protocol 0 receives nothing until the filter is in place and we bind for all.
         // SAFETY: plain socket(2) call; the fd is owned right away.
         let fd = check(unsafe {
@@ -90,7 +120,6 @@ impl PacketSocket {
         // SAFETY: fd was just returned by socket(2) and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let raw = fd.as_raw_fd();
-        let prog = filter();
         let fprog = libc::sock_fprog {
             len: prog.len() as u16,
             filter: prog.as_ptr() as *mut libc::sock_filter,

@@ -203,7 +203,7 @@ pub fn parse_answer(frame: &[u8], us: Mac, ident: u16) -> Option<Answer> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const US: Mac = Mac([0x02, 0x53, 0x57, 0x00, 0x00, 0x01]);
@@ -245,31 +245,44 @@ mod tests {
         assert_eq!(buf, want);
     }
 
-    /// What a host at `host` sends back: an ICMPv6 message `msg` (checksum filled) in a
-    /// frame from `HOST` to us.
-    fn answer(host: Ipv6Addr, msg: &mut [u8]) -> Vec<u8> {
-        let c = icmpv6_checksum(host, src(), msg);
+    /// What a host at `host` (MAC `mac`) sends back to `to` at `us`: an ICMPv6 message
+    /// `msg` (checksum filled).
+    fn answer(host: Ipv6Addr, mac: Mac, us: Mac, to: Ipv6Addr, msg: &mut [u8]) -> Vec<u8> {
+        let c = icmpv6_checksum(host, to, msg);
         msg[2..4].copy_from_slice(&c.to_be_bytes());
         let mut f = vec![0u8; ether::HEADER + ipv6::HEADER_LEN];
-        ether::emit_header(&mut f, US, HOST, ETHERTYPE_IPV6);
-        ipv6::Repr::icmpv6(host, src(), 64, msg.len()).emit(&mut f[ether::HEADER..]);
+        ether::emit_header(&mut f, us, mac, ETHERTYPE_IPV6);
+        ipv6::Repr::icmpv6(host, to, 64, msg.len()).emit(&mut f[ether::HEADER..]);
         f.extend_from_slice(msg);
         f
     }
 
-    /// Parameter Problem (code 2, pointer 42: the option type) quoting `probe`'s IPv6
-    /// packet, as Linux sends it.
-    fn param_problem(host: Ipv6Addr, probe: &[u8]) -> Vec<u8> {
+    /// An echo reply carrying `ident_seq` (the request's identifier and sequence).
+    pub fn echo_reply(
+        host: Ipv6Addr,
+        mac: Mac,
+        us: Mac,
+        to: Ipv6Addr,
+        ident_seq: &[u8],
+    ) -> Vec<u8> {
+        let mut m = vec![ECHO_REPLY, 0, 0, 0];
+        m.extend_from_slice(ident_seq);
+        answer(host, mac, us, to, &mut m)
+    }
+
+    /// Parameter Problem (code 2, pointer 42: the option type) quoting the IPv6 packet
+    /// `probe`, as Linux sends it.
+    pub fn param_problem(host: Ipv6Addr, mac: Mac, us: Mac, probe: &[u8]) -> Vec<u8> {
         let mut m = vec![PARAMETER_PROBLEM, UNRECOGNISED_OPTION, 0, 0, 0, 0, 0, 42];
-        m.extend_from_slice(&probe[ether::HEADER..]);
-        answer(host, &mut m)
+        m.extend_from_slice(probe);
+        let to = ipv6::Packet::new_unchecked(probe).src_addr();
+        answer(host, mac, us, to, &mut m)
     }
 
     #[test]
     fn answers_to_both_probes_parse_and_others_do_not() {
         let host: Ipv6Addr = "2001:2:0:1:8f3a:11c2:9d04:5e61".parse().unwrap();
-        let mut echo = [129, 0, 0, 0, 0x53, 0x57, 0, 1];
-        let reply = answer(host, &mut echo);
+        let reply = echo_reply(host, HOST, US, src(), &[0x53, 0x57, 0, 1]);
         let want = Answer {
             from: host,
             mac: HOST,
@@ -282,7 +295,7 @@ mod tests {
         assert_eq!(parse_answer(&reply, HOST, 0x5357), None);
         let mut probe = [0u8; OPTION_FRAME];
         emit_option_probe(&mut probe, US, src(), 0x5357, 2);
-        let pp = param_problem(host, &probe);
+        let pp = param_problem(host, HOST, US, &probe[ether::HEADER..]);
         let got = parse_answer(&pp, US, 0x5357);
         assert_eq!(got.map(|a| (a.from, a.kind)), Some((host, Kind::Option)));
         // A damaged checksum; a quote of something we did not send.
@@ -291,7 +304,8 @@ mod tests {
         assert_eq!(parse_answer(&bad, US, 0x5357), None);
         let mut other = probe;
         other[ether::HEADER + ipv6::HEADER_LEN + 2] = 0x9f;
-        assert_eq!(parse_answer(&param_problem(host, &other), US, 0x5357), None);
+        let stray = param_problem(host, HOST, US, &other[ether::HEADER..]);
+        assert_eq!(parse_answer(&stray, US, 0x5357), None);
         for n in 0..pp.len() {
             let _ = parse_answer(&pp[..n], US, 0x5357);
         }
