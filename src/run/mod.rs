@@ -11,7 +11,7 @@ pub mod state;
 
 use crate::cli::Config;
 use crate::engine::counters::Counters;
-use crate::engine::onlink::{Lane, OnLink};
+use crate::engine::onlink::OnLink;
 use crate::engine::table::Status;
 use crate::engine::{self, MAX_TARGETS};
 use crate::engine::{Position, Shard};
@@ -245,6 +245,13 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.conflicts = onlink.map_or(0, |o| o.neighbours.conflicts());
+    summary.proxies = onlink.map_or_else(Vec::new, |o| {
+        o.proxies()
+            .iter()
+            .map(|p| crate::results::summary::ProxyNote::of(p, targets))
+            .collect()
+    });
     // Who sent the ICMP errors: this run's receivers, and the journal's for earlier answers.
     let mut heard_all = crate::engine::receiver::Heard {
         responders: table.responders(),
@@ -589,7 +596,7 @@ fn onlink_path(cfg: &Config, targets: &Targets) -> Result<L2> {
         let link = routes.link(index).expect("the plan names dumped links");
         let mac = link.mac.expect("on-link only on Ethernet links with a MAC");
         match PacketSocket::open(index, mac) {
-            Ok(sock) => lanes.push(Lane { sock }),
+            Ok(sock) => lanes.push(Box::new(sock) as Box<dyn crate::net::Link>),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
                 if cfg.socket == SocketChoice::Raw {
                     return Err(crate::net::kernel::permission_error(
