@@ -14,7 +14,9 @@ use crate::engine::count::{CountOptions, MAX_COUNT, MIN_PERIOD};
 use crate::engine::{ScanOptions, Shard, MAX_RETRIES, MAX_TIMEOUT_US};
 use crate::error::Error;
 use crate::net::kernel::{SendPath, SocketChoice};
+use crate::net::layer2;
 use crate::results::output::{Field, Format, Layout};
+use crate::targets::build::Sources;
 use crate::targets::Family;
 use clap::{Parser, ValueEnum};
 use std::ffi::OsString;
@@ -249,6 +251,29 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where the scan's targets come from.
+    pub fn sources(&self) -> Sources<'_> {
+        Sources {
+            targets: &self.targets,
+            files: &self.files,
+            exclude: &self.exclude,
+            exclude_files: &self.exclude_files,
+            family: self.family,
+            strict_names: self.strict_names,
+        }
+    }
+
+    /// What the layer-2 path may do.
+    pub fn layer2(&self) -> layer2::Want<'_> {
+        layer2::Want {
+            enabled: self.l2,
+            socket: self.socket,
+            iface: self.iface.as_deref(),
+            src: self.src,
+            routed_frames: self.routed_frames,
+        }
+    }
+
     /// Where an interrupted run leaves its state: `--state`, else beside a regular `-o`
     /// file, else (stdout, /dev/null, a FIFO: no place for a file beside it) ./sweep.state.
     pub fn state_path(&self) -> PathBuf {

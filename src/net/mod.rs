@@ -7,8 +7,10 @@ pub mod privs;
 
 pub mod errqueue;
 pub mod kernel;
+pub mod layer2;
 #[cfg(test)]
 pub mod mem;
+pub mod netlink;
 pub mod packet;
 pub mod route;
 

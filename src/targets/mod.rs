@@ -1,6 +1,7 @@
 //! Target specs → a sorted, de-duplicated index space `0..len` with `addr_at(i)`.
 //! Stored as disjoint address ranges, so a /8 costs a few bytes, not 16 M entries.
 
+pub mod build;
 pub mod permute;
 
 use crate::error::{Error, Result};
