@@ -4,7 +4,9 @@
 use crate::attack::Attacker;
 use crate::packet::{self, EchoRequest};
 use crate::packet6;
-use crate::profile::{addr_of, key_of, Key, Mode, OptKind, Profile, Rule, Scope, TruncTo};
+use crate::profile::{
+    addr_of, key_of, Key, Mode, OptKind, PoliceScope, Profile, Rule, Scope, TruncTo,
+};
 use crate::rng::{chance, draw, Tag};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -222,6 +224,10 @@ pub struct Engine {
     pub hosts: HostMap,
     /// Shared rate-limit buckets of `ratelimit_scope=rule` rules, by line.
     rule_buckets: HashMap<usize, Bucket>,
+    /// Policers on the path: per rule (by line), and the one all `police_scope=total`
+    /// rules share.
+    police_rule: HashMap<usize, Bucket>,
+    police_total: Bucket,
     /// Packets that were not echo requests to described addresses.
     pub ignored: u64,
     /// The profile's attacker, if any, and the forgeries it wrote.
@@ -237,6 +243,8 @@ impl Engine {
             profile,
             hosts: HostMap::default(),
             rule_buckets: HashMap::new(),
+            police_rule: HashMap::new(),
+            police_total: Bucket::default(),
             ignored: 0,
             forged: 0,
             ip_id: 0,
@@ -260,6 +268,8 @@ impl Engine {
             ignored,
             rule_buckets,
             attacker,
+            police_rule,
+            police_total,
             ..
         } = self;
         let Some(rule) = profile.rule_for(addr) else {
@@ -284,6 +294,17 @@ impl Engine {
         let host = hosts.entry(addr).or_default();
         let n = host.stats.requests_seen;
         host.stats.requests_seen += 1;
+        if let Some(limit) = b.police {
+            // On the path, before the host: requests to silent addresses count too.
+            let bucket = match b.police_scope {
+                PoliceScope::Rule => police_rule.entry(rule.line).or_default(),
+                PoliceScope::Total => police_total,
+            };
+            if !bucket.take_token(limit, b.police_burst, now) {
+                host.stats.dropped_in += 1;
+                return;
+            }
+        }
         if !alive {
             return;
         }
@@ -396,6 +417,15 @@ fn build(
         return sends;
     }
 
+    // What the reply echoes: the request's message, or with one payload byte changed
+    // (`bad_data`; the last one, past any scanner's tagged fields).
+    let mut echoed = req.icmp.to_vec();
+    if hit(b.bad_data, Tag::BadData) {
+        match echoed.len() {
+            0..=8 => echoed.push(0xa5),
+            len => echoed[len - 1] ^= 0xa5,
+        }
+    }
     // Replies of the request's family; `options` adds IPv4 options or an
     // IPv6 hop-by-hop header.
     let mut reply = |src: IpAddr, options: bool| match (src, req.src) {
@@ -405,7 +435,7 @@ fn build(
                 (true, OptKind::Rr) => packet::record_route_option(src),
                 (true, OptKind::Nop) => packet::nop_option(),
             };
-            packet::echo_reply(req.icmp, src, dst, b.ttl, next_id(ip_id), &opts)
+            packet::echo_reply(&echoed, src, dst, b.ttl, next_id(ip_id), &opts)
         }
         (src, dst) => {
             let v6 = |a: IpAddr| match a {
@@ -417,7 +447,7 @@ fn build(
                 (true, OptKind::Rr) => packet6::hop_by_hop_padn(),
                 (true, OptKind::Nop) => packet6::hop_by_hop_pad1(),
             };
-            packet6::echo_reply6(req.icmp, v6(src), v6(dst), b.ttl, &hbh)
+            packet6::echo_reply6(&echoed, v6(src), v6(dst), b.ttl, &hbh)
         }
     };
     let good = reply(target, false);
@@ -538,6 +568,53 @@ mod tests {
             .map(|h| h.stats.clone())
             .unwrap_or_default();
         (out, stats)
+    }
+
+    #[test]
+    fn a_policer_counts_requests_to_silent_addresses_too() {
+        // 1,000 requests/s in total over two blocks, one silent: 100 requests
+        // 100 µs apart (10,000/s) get 5 (the burst) + ~10 through, whoever they are for.
+        let p = "198.18.0.0/24 alive=none police=1000 police_scope=total\n\
+                 198.18.1.0/24 police=1000 police_scope=total\n";
+        let mut e = Engine::new(parse_profile(p).unwrap());
+        let mut out = Vec::new();
+        for k in 0..100u8 {
+            let dst = [198, 18, k % 2, k];
+            e.handle(u64::from(k) * 100_000, &request(dst, 1), &mut out);
+        }
+        let passed = 100 - e.totals().dropped_in;
+        assert!((14..=16).contains(&passed), "{passed}");
+        assert!(
+            out.len() < passed as usize,
+            "dead addresses used up some of them"
+        );
+        // Per rule: each block has its own budget.
+        let p = "198.18.0.0/24 police=1000\n198.18.1.0/24 police=1000\n";
+        let mut e = Engine::new(parse_profile(p).unwrap());
+        let mut out = Vec::new();
+        for k in 0..100u8 {
+            e.handle(
+                u64::from(k) * 100_000,
+                &request([198, 18, k % 2, k], 1),
+                &mut out,
+            );
+        }
+        // Each block: 5 + ~10 over its 10 ms.
+        assert!((27..=31).contains(&out.len()), "{}", out.len());
+    }
+
+    #[test]
+    fn bad_data_changes_one_echoed_byte_with_valid_checksums() {
+        let (out, _) = run("198.18.0.0/24 bad_data=1", [198, 18, 0, 5], 1);
+        let [reply] = &out[..] else { panic!("{out:?}") };
+        assert_eq!(reply.kind, kind::PRIMARY);
+        let icmp = &reply.pkt[20..];
+        assert_eq!(checksum(&reply.pkt[..20]), 0);
+        assert_eq!(checksum(icmp), 0);
+        assert_eq!(icmp[0], 0, "an echo reply");
+        let sent = &request([198, 18, 0, 5], 0)[20..];
+        assert_eq!(&icmp[8..23], &sent[8..23]);
+        assert_eq!(icmp[23], sent[23] ^ 0xa5);
     }
 
     #[test]

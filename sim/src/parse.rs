@@ -336,6 +336,25 @@ fn apply(b: &mut Behavior, key: &str, v: &str, mode: Mode) -> Res<()> {
                 _ => return Err("expected host or rule".into()),
             }
         }
+        "police" => {
+            b.police = match v {
+                "none" => None,
+                _ => Some(parse_int(
+                    v.strip_suffix("/s").unwrap_or(v),
+                    1,
+                    100_000_000,
+                )?),
+            }
+        }
+        "police_scope" => {
+            b.police_scope = match v {
+                "rule" => PoliceScope::Rule,
+                "total" => PoliceScope::Total,
+                _ => return Err("expected rule or total".into()),
+            }
+        }
+        "police_burst" => b.police_burst = parse_int(v, 1, 1_000_000)?,
+        "bad_data" => b.bad_data = parse_prob(v)?,
         "arp_only" => b.arp_only = parse_prob(v)?,
         "arp_loss" => b.arp_loss = parse_prob(v)?,
         "arp_rtt" => b.arp_rtt = parse_delay(v)?,

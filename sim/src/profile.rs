@@ -193,6 +193,15 @@ pub enum Scope {
     Rule,
 }
 
+/// Who shares a policer's budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoliceScope {
+    /// The rule's addresses together (a firewall rule for one block).
+    Rule,
+    /// Every address of every rule policed `total` (one limit on the path).
+    Total,
+}
+
 /// Everything one rule says about its addresses.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Behavior {
@@ -225,6 +234,15 @@ pub struct Behavior {
     pub ratelimit_scope: Scope,
     /// Bucket size; `None` means one second's worth (`ratelimit`).
     pub ratelimit_burst: Option<u32>,
+    /// Echo requests per second let through to the rule's addresses, alive or not, like
+    /// a firewall's ICMP-flood limit (`limit rate over N/second drop`); `None`: no policer.
+    pub police: Option<u32>,
+    pub police_scope: PoliceScope,
+    /// Requests the policer lets through back to back (nftables' default is 5).
+    pub police_burst: u32,
+    /// Probability that a reply echoes data other than the request's (one payload
+    /// byte changed, checksums right: ping's "wrong data byte").
+    pub bad_data: f64,
     /// Fraction of the alive hosts that answer ARP / neighbour solicitations
     /// but drop echo requests (firewalled PCs, printers).
     pub arp_only: f64,
@@ -265,6 +283,10 @@ impl Default for Behavior {
             ratelimit: None,
             ratelimit_scope: Scope::Host,
             ratelimit_burst: None,
+            police: None,
+            police_scope: PoliceScope::Rule,
+            police_burst: 5,
+            bad_data: 0.0,
             arp_only: 0.0,
             arp_loss: 0.0,
             arp_rtt: Delay::fixed(0),

@@ -27,6 +27,8 @@ pub enum Tag {
     ArpRtt,
     /// Vendor and OUI of a host's MAC, and the seed's MAC permutation.
     Mac,
+    /// A reply whose echoed data differs from the request's.
+    BadData,
 }
 
 /// SplitMix64 finaliser: cheap and well mixed, enough for simulation draws.

@@ -3,7 +3,9 @@
 
 use crate::engine::Engine;
 use crate::link::{MacBook, Owner};
-use crate::profile::{addr_of, Behavior, Delay, Dist, Key, LinkMode, Mode, Profile, Scope};
+use crate::profile::{
+    addr_of, Behavior, Delay, Dist, Key, LinkMode, Mode, PoliceScope, Profile, Scope,
+};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -104,6 +106,16 @@ fn describe(b: &Behavior) -> String {
             ""
         };
         kv("ratelimit", format!("{r}{scope}"));
+    }
+    if let Some(r) = b.police {
+        let scope = match b.police_scope {
+            PoliceScope::Rule => "",
+            PoliceScope::Total => ":total",
+        };
+        kv("police", format!("{r}{scope}"));
+    }
+    if b.bad_data > 0.0 {
+        kv("bad_data", b.bad_data.to_string());
     }
     s
 }

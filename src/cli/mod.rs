@@ -11,7 +11,7 @@ pub mod subcommand;
 pub use subcommand::Page;
 
 use crate::engine::count::{CountOptions, MAX_COUNT, MIN_PERIOD};
-use crate::engine::{ScanOptions, Shard, MAX_RETRIES, MAX_TIMEOUT_US};
+use crate::engine::{ScanOptions, Shard, ADAPTIVE_RETRIES, MAX_RETRIES, MAX_TIMEOUT_US};
 use crate::error::Error;
 use crate::net::kernel::{SendPath, SocketChoice};
 use crate::net::layer2;
@@ -57,12 +57,17 @@ struct Args {
     /// and scanning the other targets
     #[arg(long)]
     strict_names: bool,
-    /// Probes per second, or 'max' for as fast as the machine allows
+    /// Most probes per second, or 'max' for as fast as the machine allows; lowered while
+    /// the path loses answers (a rate limit on the way), raised again when it stops
     #[arg(long, value_name = "PPS", default_value = "10000")]
     rate: String,
-    /// Extra probes, only to targets that have not answered
-    #[arg(long, value_name = "N", default_value = "2")]
-    retries: String,
+    /// Keep --rate whatever the path does (benchmarks)
+    #[arg(long)]
+    fixed_rate: bool,
+    /// Exactly N retry rounds to targets that have not answered (default: as many as the
+    /// measured loss needs, at least one and at most 10)
+    #[arg(long, value_name = "N")]
+    retries: Option<String>,
     /// Slowest reply that still counts (e.g. 500ms, 2s)
     #[arg(long, value_name = "DUR", default_value = "1s")]
     timeout: String,
@@ -450,7 +455,10 @@ fn validate(a: Args) -> Result<Config, Error> {
         "max" => None,
         r => Some(number("--rate", r, 1, 100_000_000)?),
     };
-    let retries = number("--retries", &a.retries, 0, u64::from(MAX_RETRIES))? as u8;
+    let retries = match &a.retries {
+        Some(r) => number("--retries", r, 0, u64::from(MAX_RETRIES))? as u8,
+        None => ADAPTIVE_RETRIES,
+    };
     let timeout = duration("--timeout", &a.timeout)?;
     let seed = match &a.seed {
         Some(s) => number("--seed", s, 0, u64::MAX)?,
@@ -506,6 +514,8 @@ fn validate(a: Args) -> Result<Config, Error> {
             rate,
             // Count mode: lost probes are the measurement, not something to retry.
             retries: if count.is_some() { 0 } else { retries },
+            adaptive: a.retries.is_none() && count.is_none(),
+            fixed_rate: a.fixed_rate,
             timeout,
             seed,
             payload,
@@ -758,7 +768,12 @@ mod tests {
     fn defaults_match_the_contract() {
         let c = cfg(&["198.18.0.0/16"]).unwrap();
         assert_eq!(c.scan.rate, Some(10_000));
-        assert_eq!(c.scan.retries, 2);
+        // Rounds by yield, at most 10 of them; a rate that backs off under loss.
+        assert_eq!((c.scan.retries, c.scan.adaptive), (ADAPTIVE_RETRIES, true));
+        assert!(!c.scan.fixed_rate);
+        let fixed = cfg(&["--retries", "2", "--fixed-rate", "198.18.0.0/16"]).unwrap();
+        assert_eq!((fixed.scan.retries, fixed.scan.adaptive), (2, false));
+        assert!(fixed.scan.fixed_rate);
         assert_eq!(c.scan.timeout, Duration::from_secs(1));
         assert_eq!(c.scan.payload, 56);
         assert_eq!(c.ttl, None);

@@ -24,6 +24,10 @@ pub struct Counters {
     pub dups: AtomicU64,
     /// Valid replies to a probe other than the one that first got an answer.
     pub late: AtomicU64,
+    /// Hosts that echoed data other than the probe's (their rows say `bad-data`).
+    pub bad_data: AtomicU64,
+    /// Re-probes of hosts known up that measure the path (not in `sent`).
+    pub samples: AtomicU64,
     /// Packets that were not a valid answer to our probes.
     pub ignored: AtomicU64,
     /// Probes the kernel refused for one destination (e.g. no route); the target stays down.

@@ -5,6 +5,7 @@ pub mod control;
 pub mod count;
 pub mod counters;
 pub mod onlink;
+pub mod path;
 pub mod rate;
 pub mod receiver;
 pub mod rto;
@@ -33,9 +34,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// Packets per second; `None` = as fast as the machine allows.
+    /// Packets per second; `None` = as fast as the machine allows. A ceiling: the rate
+    /// backs off when the path loses answers (`path/aimd.rs`), unless `fixed_rate`.
     pub rate: Option<u64>,
+    /// Retry rounds; with `adaptive`, the most there may be.
     pub retries: u8,
+    /// Rounds by yield (the default): retry while the measured delivery says a live host
+    /// is still hidden (`path/estimate.rs`), at most `retries` times.
+    pub adaptive: bool,
+    /// Keep `rate` whatever the path does (benchmarks).
+    pub fixed_rate: bool,
     pub timeout: Duration,
     pub seed: u64,
     pub payload: usize,
@@ -54,6 +62,8 @@ pub struct ScanOptions {
 pub const MAX_TARGETS: u64 = 1 << 28;
 /// The most retries a scan takes: the table numbers the round a reply answers.
 pub const MAX_RETRIES: u8 = table::MAX_ROUND - 1;
+/// The most retry rounds the default (rounds by yield) sends.
+pub const ADAPTIVE_RETRIES: u8 = 10;
 /// The longest timeout, in µs: the table holds RTTs up to this.
 pub const MAX_TIMEOUT_US: u32 = table::MAX_RTT_US;
 
@@ -86,6 +96,8 @@ pub struct Scanned {
     pub l2: onlink::Heard,
     /// Count mode's per-target statistics.
     pub count: Option<CountTable>,
+    /// What the path did to the probes: delivery per round, rate changes.
+    pub path: path::Report,
 }
 
 /// How often the caller's `tick` (progress display) runs in the final wait; while sending
@@ -230,6 +242,8 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
     let (table, count) = (&setup.table, setup.count.as_ref());
     let control = Control::new(scan.interrupts, opts.shard.size(n), count.is_some());
     let frontier = Frontier::at(setup.start, opts.shard.index);
+    // Count mode measures loss itself and keeps its rate.
+    let path = path::Path::new(opts.rate, !opts.fixed_rate && count.is_none());
     let (epoch, started) = (Instant::now(), SystemTime::now());
     let plan = Plan {
         targets,
@@ -238,7 +252,8 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         table,
         counters,
         control: &control,
-        rate: opts.rate,
+        path: &path,
+        adaptive: opts.adaptive && count.is_none(),
         rounds: setup.rounds,
         timeout: opts.timeout,
         shard: opts.shard,
@@ -263,9 +278,10 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
             .socks
             .each()
             .map(|sock| {
-                let control = &control;
+                let (control, path) = (&control, &path);
                 s.spawn(move || {
-                    let validator = Validator::new(setup.key, sock.is_raw(), targets);
+                    let validator =
+                        Validator::new(setup.key, sock.is_raw(), targets).expecting(opts.payload);
                     let rx = receiver::Receiver {
                         validator: &validator,
                         tables: receiver::Tables { table, count },
@@ -273,6 +289,7 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
                         control,
                         clock,
                         timeout: opts.timeout,
+                        path,
                     };
                     rx.run(sock, setup.slot_len)
                 })
@@ -315,6 +332,9 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
             false => end.last_probe + opts.timeout,
         });
         control.finish();
+        // Samples still unanswered a retry interval after they left are lost.
+        let rto = Duration::from_micros(counters.rto_us.load(Relaxed)).min(opts.timeout);
+        path.settle(epoch.elapsed().as_nanos() as u64, rto.as_nanos() as u64, 0);
         let l2 = join_all(l2_receivers, onlink::Heard::absorb);
         let heard = join_all(receivers, Heard::absorb);
         (sent, heard, l2)
@@ -331,6 +351,7 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         stopped_at: end.stopped_at,
         l2: l2.map_err(crate::error::Error::Receive)?,
         count,
+        path: path.report(counters.up.load(Relaxed)),
     })
 }
 

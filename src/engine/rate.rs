@@ -30,6 +30,16 @@ impl Pacer {
         }
     }
 
+    /// Follows a new rate from now on (the schedule restarts; no burst to catch up).
+    pub fn set_rate(&mut self, rate: Option<u64>) {
+        let rate = rate.map(|r| r as f64);
+        if rate != self.rate {
+            self.rate = rate;
+            self.origin = Instant::now();
+            self.count = 0;
+        }
+    }
+
     /// How many packets to hand the kernel at once.
     pub fn batch_size(&self, max: usize) -> usize {
         match self.rate {

@@ -1,9 +1,11 @@
 //! The receiver thread: reads replies by the batch, validates each, records it in the
-//! table, and keeps the retry interval up to date from the RTTs it sees.
+//! table, and keeps the retry interval up to date from the RTTs it sees. Replies to
+//! sample probes (re-probes of hosts known up) go to the path's measurement instead.
 
 use crate::engine::control::Control;
 use crate::engine::count::{CountTable, Credit};
 use crate::engine::counters::Counters;
+use crate::engine::path::{Path, SAMPLE_ROUND};
 use crate::engine::rto::RtoEstimator;
 use crate::engine::table::{Recorded, Status, Table};
 use crate::error::Result;
@@ -80,6 +82,8 @@ pub struct Receiver<'a> {
     pub control: &'a Control<'a>,
     pub clock: Clock,
     pub timeout: Duration,
+    /// Where sample replies go, and hosts found up are offered for sampling.
+    pub path: &'a Path,
 }
 
 impl Receiver<'_> {
@@ -92,6 +96,7 @@ impl Receiver<'_> {
             control,
             clock,
             timeout,
+            path,
         } = *self;
         let Clock {
             epoch,
@@ -124,10 +129,22 @@ impl Receiver<'_> {
                     }
                 };
                 let verdict = admit(verdict, read_ns, table);
+                if let Verdict::Reply {
+                    index,
+                    round: SAMPLE_ROUND,
+                    ..
+                } = verdict
+                {
+                    path.answered(index);
+                    continue;
+                }
                 if let Some(verdict) =
                     count_reply(verdict, tables.count, table, limit_us, now_ns, counters)
                 {
-                    record(verdict, now_ns, table, counters, &mut rto, &mut heard);
+                    if let Some(up) = record(verdict, now_ns, table, counters, &mut rto, &mut heard)
+                    {
+                        path.offer(up);
+                    }
                 }
             }
             if k > 0 && k < BATCH {
@@ -199,6 +216,7 @@ fn count_reply(
     }
 }
 
+/// Records one verdict; returns the target if it has just been found up.
 fn record(
     verdict: Verdict,
     now_ns: u64,
@@ -206,27 +224,35 @@ fn record(
     counters: &Counters,
     rto: &mut RtoEstimator,
     heard: &mut Heard,
-) {
+) -> Option<u32> {
     match verdict {
         Verdict::Reply {
             index,
             round,
             sent_ns,
             ttl,
+            intact,
         } => {
             let rtt_ns = now_ns.saturating_sub(sent_ns);
             let rtt_us = (rtt_ns / 1000).min(u64::from(u32::MAX)) as u32;
-            match table.record_reply(index, rtt_us, ttl, round) {
+            let recorded = table.record_reply(index, rtt_us, ttl, round);
+            // Any reply with wrong data marks the row, first or not (ping reports each).
+            if !intact && table.mark_bad_data(index) {
+                counters.bad_data.fetch_add(1, Relaxed);
+            }
+            match recorded {
                 Recorded::First => {
                     table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                     rto.observe(Duration::from_nanos(rtt_ns));
                     counters.up.fetch_add(1, Relaxed);
                     counters.answered.fetch_add(1, Relaxed);
+                    return Some(index);
                 }
                 Recorded::Upgraded => {
                     table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                     counters.up.fetch_add(1, Relaxed);
                     counters.unreachable.fetch_sub(1, Relaxed);
+                    return Some(index);
                 }
                 Recorded::Duplicate => _ = counters.dups.fetch_add(1, Relaxed),
                 Recorded::Late => _ = counters.late.fetch_add(1, Relaxed),
@@ -257,6 +283,7 @@ fn record(
             } += 1;
         }
     }
+    None
 }
 
 #[cfg(test)]
@@ -300,6 +327,7 @@ mod tests {
             round: 0,
             sent_ns,
             ttl: 64,
+            intact: true,
         }
     }
 
@@ -339,6 +367,29 @@ mod tests {
         // Sent exactly when read still counts (an RTT of 0 can be real on loopback).
         rx.take(reply(0, 5_000_000), 5_000_000);
         assert_eq!(rx.table.get(0).status, Status::Up);
+    }
+
+    #[test]
+    fn wrong_echo_data_still_proves_the_host_up_and_says_bad_data() {
+        let mut rx = Rx::new(2);
+        rx.table.add_probe(0);
+        let bad = Verdict::Reply {
+            index: 0,
+            round: 0,
+            sent_ns: 10,
+            ttl: 64,
+            intact: false,
+        };
+        rx.take(bad, 1_000);
+        let c = rx.table.get(0);
+        assert_eq!((c.status, c.detail), (Status::Up, Detail::BAD_DATA));
+        rx.take(bad, 2_000);
+        assert_eq!(
+            rx.counters.bad_data.load(Relaxed),
+            1,
+            "a host, not a packet"
+        );
+        assert_eq!(rx.counters.up.load(Relaxed), 1);
     }
 
     #[test]

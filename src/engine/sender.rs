@@ -8,6 +8,7 @@ use crate::engine::control::Control;
 use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
 use crate::engine::onlink::{self, Echo, OnLink};
+use crate::engine::path::{Path, SAMPLE_ROUND};
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
 use crate::engine::table::Table;
@@ -40,7 +41,10 @@ pub struct Plan<'a> {
     pub counters: &'a Counters,
     /// When to stop sending (`control.rs` has the rules).
     pub control: &'a Control<'a>,
-    pub rate: Option<u64>,
+    /// The path's measurement, which also holds the send rate (`--rate`, or lower).
+    pub path: &'a Path,
+    /// Rounds by yield: `rounds` is then the most there may be.
+    pub adaptive: bool,
     /// 1 + retries.
     pub rounds: u8,
     pub timeout: Duration,
@@ -168,12 +172,14 @@ pub struct SendEnd {
     pub stopped_at: Option<Position>,
 }
 
-/// Probes of one family waiting to go out together.
+/// Probes of one family waiting to go out together: to silent targets, and samples
+/// among them where they fell due (a policer's burst treats them alike).
 struct Batch<'s> {
     tx: Box<dyn Outbox + 's>,
     template: &'s ProbeTemplate,
     index: Vec<u32>,
     dst: Vec<IpAddr>,
+    sample: Vec<bool>,
 }
 
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
@@ -210,8 +216,11 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     if start.round >= plan.rounds {
         plan.frontier.finish(plan.rounds, plan.shard.index);
     }
+    let mut found_before = plan.counters.up.load(Relaxed);
+    let mut rounds = plan.rounds;
     for round in start.round..plan.rounds {
         if round > start.round && !wait_for_retry(plan, last_probe) {
+            another_round(plan, round - 1, found_before);
             let stopped_at = plan.control.interrupted().then_some(Position {
                 round,
                 pos: plan.shard.index,
@@ -220,6 +229,10 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
                 last_probe,
                 stopped_at,
             });
+        }
+        if round > start.round && !another_round(plan, round - 1, found_before) {
+            rounds = round;
+            break;
         }
         let first = if round == start.round {
             start.pos
@@ -231,6 +244,8 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
+        plan.path.begin_round(round, pending);
+        found_before = plan.counters.up.load(Relaxed);
         if let Some(t) = send_round(plan, round, first)? {
             last_probe = last_probe.max(t);
         }
@@ -246,11 +261,40 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             });
         }
     }
-    plan.frontier.finish(plan.rounds, plan.shard.index);
+    if rounds == plan.rounds && start.round < plan.rounds {
+        // The last round's yield; its samples resolve during the final wait.
+        another_round(plan, plan.rounds - 1, found_before);
+    }
+    plan.frontier.finish(rounds, plan.shard.index);
     Ok(SendEnd {
         last_probe,
         stopped_at: None,
     })
+}
+
+/// After a retry interval (`wait_for_retry`), round `done`'s samples are resolved:
+/// records what it found (`up` beyond `found_before`) and says whether a retry round
+/// follows: with rounds by yield, only while the path's delivery says a live host is
+/// still hidden (`path/estimate.rs`).
+fn another_round(plan: &Plan, done: u8, found_before: u64) -> bool {
+    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+    plan.path.settle(
+        now_ns,
+        retry_interval(plan).as_nanos() as u64,
+        plan.sent_all(),
+    );
+    let up = plan.counters.up.load(Relaxed);
+    let found = up.saturating_sub(found_before);
+    let wanted = plan.path.another_round(done, found, up, plan.rounds);
+    !plan.adaptive || wanted
+}
+
+/// The retry interval the RTTs give so far, or the timeout before any reply.
+fn retry_interval(plan: &Plan) -> Duration {
+    match plan.counters.rto_us.load(Relaxed) {
+        0 => plan.timeout,
+        us => Duration::from_micros(us),
+    }
 }
 
 /// One round over the shard's positions from `first`, on every lane; returns when the
@@ -279,9 +323,10 @@ pub(crate) fn send_round(plan: &Plan, round: u8, first: u64) -> Result<Option<In
 /// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
 fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<Instant>> {
     let n = plan.targets.len();
-    let workers = plan.lanes.len() as u64;
-    let rate = plan.rate.map(|r| (r / workers).max(1));
+    let rate = plan.share(plan.path.rate());
     let mut pacer = Pacer::new(rate);
+    // The most a batch holds; at a lower rate the path sets, batches shrink with it (a
+    // policer passes only a short burst back to back).
     let size = pacer.batch_size(MAX_BATCH);
     let mut batches = lane.map(|f| {
         f.map(|f| Batch {
@@ -289,8 +334,12 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
             template: f.template,
             index: Vec::with_capacity(size),
             dst: Vec::with_capacity(size),
+            sample: Vec::with_capacity(size),
         })
     });
+    // Count mode measures every target itself: no samples.
+    let sampling = plan.count.is_none();
+    let mut since_sample = 0;
     let mut l2: Vec<L2Batch> = plan.onlink.map_or_else(Vec::new, |o| {
         let flen = onlink::frame_len(
             lane.iter()
@@ -337,8 +386,25 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
                 .expect("a socket for every family among the targets");
             b.index.push(i);
             b.dst.push(dst);
-            if b.index.len() == size {
+            b.sample.push(false);
+            if b.index.len() >= pacer.batch_size(size) {
                 last = Some(flush(plan, b, &mut pacer, round)?);
+            }
+            since_sample += 1;
+            if sampling && since_sample >= plan.path.sample_every() {
+                since_sample = 0;
+                let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+                if let Some(j) = plan.path.pick(round, now_ns) {
+                    let dst = plan.targets.addr_at(u64::from(j));
+                    if let Some(b) = batches[usize::from(dst.is_ipv6())].as_mut() {
+                        b.index.push(j);
+                        b.dst.push(dst);
+                        b.sample.push(true);
+                        if b.index.len() >= pacer.batch_size(size) {
+                            last = Some(flush(plan, b, &mut pacer, round)?);
+                        }
+                    }
+                }
             }
         }
         for b in batches.iter_mut().flatten().filter(|b| !b.index.is_empty()) {
@@ -390,7 +456,9 @@ fn flush_l2(
                 .push(|buf| onlink::write_solicitation(buf, us, src, dst)),
         }
     }
-    send_counted(plan, &b.index, || b.frames.send().map_err(Error::Frames))?;
+    send_counted(plan, &b.index, &[], || {
+        b.frames.send().map_err(Error::Frames)
+    })?;
     b.index.clear();
     Ok(Instant::now())
 }
@@ -401,42 +469,60 @@ impl L2Batch<'_> {
     }
 }
 
+/// Sends a batch at the path's current rate.
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
+    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+    plan.path.settle_every(
+        now_ns,
+        2 * retry_interval(plan).as_nanos() as u64,
+        plan.sent_all(),
+    );
+    pacer.set_rate(plan.share(plan.path.rate()));
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    for (k, &i) in b.index.iter().enumerate() {
+    for (k, (&i, &sample)) in b.index.iter().zip(&b.sample).enumerate() {
+        let round = if sample { SAMPLE_ROUND } else { round };
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
-    send_counted(plan, &b.index, || b.tx.send(&b.dst))?;
+    send_counted(plan, &b.index, &b.sample, || b.tx.send(&b.dst))?;
     b.index.clear();
     b.dst.clear();
+    b.sample.clear();
     Ok(Instant::now())
 }
 
 /// Sends a batch for targets `index` with `send`, which says which went out. Probes are
 /// counted before they leave: the receiver credits only probed targets, and a reply over
 /// loopback can beat the end of `send`. Probes that were refused are taken back.
+/// Where `sample` says so, a probe is a sample of a host known up: counted apart, not
+/// in the table (a refused sample is a lost one).
 fn send_counted<'b>(
     plan: &Plan,
     index: &[u32],
+    sample: &[bool],
     send: impl FnOnce() -> Result<&'b [bool]>,
 ) -> Result<()> {
-    for &i in index {
-        plan.note_probe(i);
+    let is_sample = |k: usize| sample.get(k).copied().unwrap_or(false);
+    let samples = (0..index.len()).filter(|&k| is_sample(k)).count() as u64;
+    for (k, &i) in index.iter().enumerate() {
+        if !is_sample(k) {
+            plan.note_probe(i);
+        }
     }
     let accepted = send()?;
     let mut sent = 0;
-    for (&i, &ok) in index.iter().zip(accepted) {
-        if ok {
-            sent += 1;
-        } else {
-            plan.take_back_probe(i);
+    for (k, (&i, &ok)) in index.iter().zip(accepted).enumerate() {
+        match (ok, is_sample(k)) {
+            (_, true) => {}
+            (true, false) => sent += 1,
+            (false, false) => plan.take_back_probe(i),
         }
     }
     plan.counters.sent.fetch_add(sent, Relaxed);
+    plan.counters.samples.fetch_add(samples, Relaxed);
     plan.counters
         .send_errors
-        .fetch_add(index.len() as u64 - sent, Relaxed);
+        .fetch_add(index.len() as u64 - samples - sent, Relaxed);
     Ok(())
 }
 
@@ -447,10 +533,7 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
         if !plan.control.retry_wanted(plan.counters) {
             return false;
         }
-        let rto = match plan.counters.rto_us.load(Relaxed) {
-            0 => plan.timeout,
-            us => Duration::from_micros(us),
-        };
+        let rto = retry_interval(plan);
         let left = (last_probe + rto).saturating_duration_since(Instant::now());
         if left.is_zero() {
             return true;
@@ -460,6 +543,16 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
 }
 
 impl Plan<'_> {
+    /// Probes and samples sent so far.
+    fn sent_all(&self) -> u64 {
+        self.counters.sent.load(Relaxed) + self.counters.samples.load(Relaxed)
+    }
+
+    /// One sending thread's share of `rate`.
+    fn share(&self, rate: Option<u64>) -> Option<u64> {
+        rate.map(|r| (r / self.lanes.len().max(1) as u64).max(1))
+    }
+
     /// Counts a probe to `i` before it leaves. In count mode the default table records
     /// only the first (its 8-bit probe count would overflow; `sent` is in the count table).
     pub(crate) fn note_probe(&self, i: u32) {

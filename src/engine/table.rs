@@ -154,7 +154,9 @@ impl Table {
         let round = get(w, ROUND) as u8;
         match get(w, STATUS) {
             1 | 2 if round >= rounds => Err(BadWord::Round(round)),
-            1 if get(w, DETAIL) != 0 => Err(BadWord::Detail),
+            1 if ![0, u64::from(Detail::BAD_DATA.code())].contains(&get(w, DETAIL)) => {
+                Err(BadWord::Detail)
+            }
             1 | 2 => Ok(()),
             _ => Err(BadWord::NotAnswered),
         }
@@ -270,6 +272,20 @@ impl Table {
         outcome
     }
 
+    /// An echo reply from up target `i` whose data was not the probe's: its row says
+    /// `bad-data`. Returns true the first time.
+    pub fn mark_bad_data(&self, i: u32) -> bool {
+        let bad = u64::from(Detail::BAD_DATA.code());
+        self.cell(i)
+            .and_then(|c| {
+                c.fetch_update(Relaxed, Relaxed, |w| {
+                    (get(w, STATUS) == 1 && get(w, DETAIL) != bad).then(|| put(w, DETAIL, bad))
+                })
+                .ok()
+            })
+            .is_some()
+    }
+
     /// An ICMP error quoting a probe to `i`; returns true if it was the target's first answer.
     #[inline]
     pub fn record_error(&self, i: u32, detail: Detail) -> bool {
@@ -371,6 +387,9 @@ mod tests {
             Table::check_word(put(t.word(0), DETAIL, 3), 2),
             Err(BadWord::Detail)
         );
+        assert!(t.mark_bad_data(0) && !t.mark_bad_data(0) && !t.mark_bad_data(1));
+        assert_eq!(t.get(0).detail, Detail::BAD_DATA);
+        assert_eq!(Table::check_word(t.word(0), 2), Ok(()));
         assert_eq!(
             Table::check_word(put(0, STATUS, 3), 2),
             Err(BadWord::NotAnswered)

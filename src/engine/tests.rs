@@ -24,6 +24,8 @@ fn opts(retries: u8, timeout_ms: u64) -> ScanOptions {
     ScanOptions {
         rate: None,
         retries,
+        adaptive: false,
+        fixed_rate: false,
         timeout: Duration::from_millis(timeout_ms),
         seed: 7,
         payload: 56,
@@ -510,7 +512,10 @@ fn two_sending_threads_probe_each_target_once_a_round() {
             "target {i}: once per round until it answers"
         );
     }
-    assert_eq!(net.sent(), counters.sent.load(Relaxed));
+    // Every echo request is a probe to a silent target or a sample of a host known up.
+    let samples = counters.samples.load(Relaxed);
+    assert!(samples > 0);
+    assert_eq!(net.sent(), counters.sent.load(Relaxed) + samples);
 }
 
 #[test]
@@ -660,4 +665,106 @@ fn count_mode_stops_sending_on_an_interrupt() {
     let sent = scanned.count.as_ref().unwrap().stats(0).sent;
     assert!(sent > 0 && sent < 200, "sent {sent}");
     assert!(scanned.stopped_at.is_none(), "nothing to resume");
+}
+
+/// The defaults: rounds by yield (at most `ADAPTIVE_RETRIES` retries), the rate a ceiling.
+fn defaults(rate: Option<u64>, timeout_ms: u64) -> ScanOptions {
+    ScanOptions {
+        rate,
+        retries: ADAPTIVE_RETRIES,
+        adaptive: true,
+        ..opts(0, timeout_ms)
+    }
+}
+
+fn live(net: &MemNets, t: &Targets) -> usize {
+    (0..t.len())
+        .filter(|&i| net.expect(t.addr_at(i)).as_deref() == Some("up"))
+        .count()
+}
+
+#[test]
+fn behind_a_policer_the_defaults_find_every_live_host_at_a_lower_rate() {
+    // 2,000 echo requests a second pass, to live and silent addresses alike; the scan
+    // starts at 10,000.
+    let net =
+        MemNets::new("seed 31\n198.18.0.0/20 alive=25% rtt=1ms police=2000 police_scope=total\n");
+    let t = range("198.18.0.1", "198.18.15.254");
+    let r = scan_with(&net, &t, &defaults(Some(10_000), 300), None);
+    eprintln!(
+        "DEBUG {:#?} up {} live {} elapsed {:?}",
+        r.scanned.path,
+        r.counters.up.load(Relaxed),
+        live(&net, &t),
+        r.scanned.elapsed
+    );
+    check_truth(&net, &t, &r);
+    let path = &r.scanned.path;
+    let lowest = path.lowest_rate.expect("the rate came down");
+    assert!(lowest <= 2_500, "lowest {lowest} pps");
+    assert!(matches!(
+        path.events.first(),
+        Some(path::Event {
+            round: 0,
+            change: path::aimd::Change::Lowered { from: 10_000, .. }
+        })
+    ));
+    let q0 = path.rounds[0].delivery().expect("round 0 sampled");
+    assert!(q0 < 0.9, "round 0 lost answers: {q0}");
+    assert!(path.rounds.len() <= usize::from(ADAPTIVE_RETRIES) + 1);
+}
+
+#[test]
+fn on_a_clean_path_the_defaults_send_one_retry_round() {
+    let net = MemNets::new("seed 32\n198.18.0.0/20 alive=25% rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.15.254");
+    let r = scan_with(&net, &t, &defaults(Some(50_000), 200), None);
+    check_truth(&net, &t, &r);
+    let path = &r.scanned.path;
+    assert_eq!(path.rounds.len(), 2, "{:?}", path.rounds);
+    assert_eq!(path.rounds[0].delivery(), Some(1.0));
+    assert!(path.events.is_empty(), "{:?}", path.events);
+    assert_eq!(path.final_rate, Some(50_000));
+    for i in 0..t.len() {
+        let c = r.scanned.table.get(i as u32);
+        if c.status == Status::Down {
+            assert_eq!(c.probes, 2, "silent targets: the first round and one retry");
+        }
+    }
+}
+
+#[test]
+fn thirty_percent_reply_loss_gets_as_many_rounds_as_it_needs_at_full_rate() {
+    let net = MemNets::new("seed 33\n198.18.0.0/20 alive=25% rtt=1ms loss_out=0.3\n");
+    let t = range("198.18.0.1", "198.18.15.254");
+    let r = scan_with(&net, &t, &defaults(Some(50_000), 200), None);
+    let path = &r.scanned.path;
+    let (want, got) = (live(&net, &t), r.counters.up.load(Relaxed) as usize);
+    // q = 0.7: 1,000 live hosts need about 7 rounds for fewer than half a host to stay
+    // hidden; the estimate may stop a round early or late, so allow one miss.
+    assert!(got + 1 >= want && got <= want, "{got} of {want}");
+    assert!(path.rounds.len() >= 5, "{:?}", path.rounds);
+    let q0 = path.rounds[0].delivery().unwrap();
+    assert!((0.55..0.85).contains(&q0), "{q0}");
+    // Random loss is the path's at any rate: not a reason to stay slow.
+    assert_eq!(path.final_rate, Some(50_000), "{:?}", path.events);
+    assert!(path.hidden.unwrap() < 0.5);
+}
+
+#[test]
+fn replies_with_wrong_data_are_up_and_say_bad_data() {
+    let net = MemNets::new("seed 34\n198.18.0.0/28 rtt=1ms bad_data=1\n198.18.0.16/28 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.30");
+    let r = scan_with(&net, &t, &opts(0, 300), None);
+    check_truth(&net, &t, &r);
+    for i in 0..t.len() {
+        let c = r.scanned.table.get(i as u32);
+        let want = if i < 15 {
+            crate::wire::Detail::BAD_DATA
+        } else {
+            crate::wire::Detail::NONE
+        };
+        assert_eq!((c.status, c.detail), (Status::Up, want), "{}", t.addr_at(i));
+    }
+    assert_eq!(r.counters.bad_data.load(Relaxed), 15);
 }

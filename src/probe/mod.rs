@@ -17,6 +17,24 @@ pub use layout::{stamp, unstamp, INDEX_AT, MIN_PAYLOAD, STAMP_AT, TAG_AT};
 
 use crate::wire::{self, icmp, ICMP_HEADER};
 
+/// The payload byte at `i` past the tagged fields: like ping's filler, recognisable in a
+/// capture and not all zeros. The validator checks a reply's data against it.
+#[inline]
+pub fn filler_at(i: usize) -> u8 {
+    (i & 0xff) as u8
+}
+
+/// Whether echoed `data` is a probe payload of `len` bytes with its filler intact (the
+/// tagged fields are checked by the key).
+pub fn data_intact(data: &[u8], len: usize) -> bool {
+    data.len() == len
+        && data
+            .iter()
+            .enumerate()
+            .skip(MIN_PAYLOAD)
+            .all(|(i, &b)| b == filler_at(i))
+}
+
 /// Which ICMP the probe speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Proto {
@@ -39,8 +57,7 @@ impl ProbeTemplate {
     /// `payload_len` must be at least `MIN_PAYLOAD` (the CLI checks).
     pub fn new(key: Key, payload_len: usize, proto: Proto) -> ProbeTemplate {
         assert!(payload_len >= MIN_PAYLOAD);
-        // Filler like ping's: recognisable in a capture, and not all zeros.
-        let filler: Vec<u8> = (0..payload_len).map(|i| (i & 0xff) as u8).collect();
+        let filler: Vec<u8> = (0..payload_len).map(filler_at).collect();
         let mut bytes = vec![0u8; ICMP_HEADER + payload_len];
         wire::emit_echo_request(&mut bytes, key.id(), 0, &filler);
         let mut msg = icmp::Packet::new_unchecked(&mut bytes[..]);

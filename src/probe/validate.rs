@@ -5,7 +5,7 @@
 //! was probed at all in this run, and whether the stamp lies in the future, the
 //! receiver decides with the table and its clock.
 
-use crate::probe::{unstamp, Key, MIN_PAYLOAD};
+use crate::probe::{data_intact, unstamp, Key, MIN_PAYLOAD};
 use crate::targets::Targets;
 use crate::wire::{self, Detail, Icmp, IpMeta, ParseError};
 use std::net::IpAddr;
@@ -32,6 +32,8 @@ pub enum Verdict {
         round: u8,
         sent_ns: u64,
         ttl: u8,
+        /// The echoed data is the probe's, length and filler (the host is up either way).
+        intact: bool,
     },
     Error {
         index: u32,
@@ -46,6 +48,8 @@ pub struct Validator<'a> {
     /// `None` on a datagram socket, where the kernel picks the identifier and filters for us.
     id: Option<u16>,
     targets: &'a Targets,
+    /// The probes' payload length, when replies' data is checked in full.
+    payload: Option<usize>,
 }
 
 impl<'a> Validator<'a> {
@@ -54,6 +58,15 @@ impl<'a> Validator<'a> {
             key,
             id: check_id.then_some(key.id()),
             targets,
+            payload: None,
+        }
+    }
+
+    /// Also checks each reply's whole data against a probe of `len` payload bytes.
+    pub fn expecting(self, len: usize) -> Validator<'a> {
+        Validator {
+            payload: Some(len),
+            ..self
         }
     }
 
@@ -100,6 +113,7 @@ impl<'a> Validator<'a> {
                     round,
                     sent_ns,
                     ttl: meta.ttl,
+                    intact: self.payload.is_none_or(|len| data_intact(data, len)),
                 }
             }
             Icmp::EchoRequest { id, .. } if Some(id) == self.id => {
@@ -195,7 +209,8 @@ mod tests {
                 index: 100_000,
                 round: 2,
                 sent_ns: 5_000,
-                ttl: 61
+                ttl: 61,
+                intact: true,
             }
         );
         // The same index modulo 2^16 with another target's address is not accepted.
@@ -242,6 +257,37 @@ mod tests {
         let c = checksum(&own[20..]);
         own[22..24].copy_from_slice(&c.to_be_bytes());
         assert_eq!(v.classify_ipv4(&own), Verdict::Ignore(Ignored::OwnProbe));
+    }
+
+    #[test]
+    fn echoed_data_is_checked_in_full() {
+        let (key, t, ts) = setup();
+        let v = Validator::new(key, true, &ts).expecting(56);
+        let mut probe = [0u8; 64];
+        t.write(&mut probe, 9, 1, 77);
+        let src = ts.addr_at(9);
+        let intact = |pkt: &[u8]| match v.classify_ipv4(pkt) {
+            Verdict::Reply {
+                index: 9, intact, ..
+            } => intact,
+            other => panic!("{other:?}"),
+        };
+        assert!(intact(&reply_to(&probe, src, 64)));
+        // One filler byte changed (checksum fixed by reply_to): still up, data bad.
+        let mut wrong = probe;
+        wrong[63] ^= 0x01;
+        assert!(!intact(&reply_to(&wrong, src, 64)));
+        // Data cut short or padded: the length is part of the echo.
+        assert!(!intact(&reply_to(&probe[..40], src, 64)));
+        let mut long = probe.to_vec();
+        long.push(56);
+        assert!(!intact(&reply_to(&long, src, 64)));
+        // Without `expecting`, only the tagged fields count (benches, fuzzing).
+        let lax = Validator::new(key, true, &ts);
+        assert!(matches!(
+            lax.classify_ipv4(&reply_to(&wrong, src, 64)),
+            Verdict::Reply { intact: true, .. }
+        ));
     }
 
     #[test]
@@ -334,7 +380,8 @@ mod tests {
                 index: 12,
                 round: 1,
                 sent_ns: 77,
-                ttl: 57
+                ttl: 57,
+                intact: true,
             }
         );
         let wrong = IpMeta {

@@ -10,6 +10,7 @@ use crate::engine::table::{Cell, Status, Table};
 use crate::results::row::Status as RowStatus;
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
+use crate::wire::Detail;
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -213,7 +214,9 @@ fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
         },
         f if f.count_only() => r.count.map_or(Value::Null, |ct| count_value(f, ct, i)),
         Field::Dups => Value::Int(u64::from(c.dups)),
-        Field::Detail if c.status == Status::Unreachable => Value::Str(c.detail.as_str().into()),
+        Field::Detail if c.status == Status::Unreachable || c.detail == Detail::BAD_DATA => {
+            Value::Str(c.detail.as_str().into())
+        }
         Field::SeenAt => match r.table.seen_ms(i) {
             Some(ms) => {
                 let t = r.started + Duration::from_millis(u64::from(ms));

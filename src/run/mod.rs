@@ -341,7 +341,8 @@ fn scan(
     let (targets, opts) = (cx.targets, cx.opts);
     let counters = Counters::default();
     let shape = crate::run::eta::Shape {
-        rounds: opts.retries + 1,
+        // Rounds by yield: a clean network's one retry round, until the scan says more.
+        rounds: if opts.adaptive { 2 } else { opts.retries + 1 },
         owned: opts.shard.size(targets.len()),
         timeout: opts.timeout,
     };

@@ -281,6 +281,8 @@ mod tests {
         ScanOptions {
             rate: None,
             retries,
+            adaptive: false,
+            fixed_rate: false,
             timeout: std::time::Duration::from_secs(1),
             seed: 42,
             payload: 56,

@@ -3,11 +3,12 @@
 use super::icmp::{DEST_UNREACHABLE, PARAMETER_PROBLEM, TIME_EXCEEDED};
 use super::icmpv6;
 
-/// Why an ICMP error says a probe failed: the CSV `detail` column.
+/// Why an ICMP error says a probe failed, or that an echo reply's data differed from
+/// the probe's: the CSV `detail` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Detail(u8);
 
-const DETAILS: [&str; 25] = [
+const DETAILS: [&str; 26] = [
     "",
     "net-unreachable",
     "host-unreachable",
@@ -33,10 +34,14 @@ const DETAILS: [&str; 25] = [
     "source-policy-failed",
     "reject-route",
     "packet-too-big",
+    // An echo reply whose data is not the probe's (ping's "wrong data byte"): the host is
+    // up, but something on the path or in its stack changes what it echoes.
+    "bad-data",
 ];
 
 impl Detail {
     pub const NONE: Detail = Detail(0);
+    pub const BAD_DATA: Detail = Detail(25);
 
     pub fn of(kind: u8, code: u8) -> Detail {
         Detail(match (kind, code) {

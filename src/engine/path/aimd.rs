@@ -1,0 +1,264 @@
+//! The send rate the path bears, AIMD like TCP's and nmap's: `--rate` is the ceiling;
+//! when delivery (the sampled share of known-up hosts that answer) falls below what it
+//! is at lower rates, the rate drops multiplicatively, and it climbs back additively
+//! while delivery holds. Loss that does not answer to a lower rate (random loss on a
+//! link) becomes the baseline instead, so it does not slow the scan for nothing.
+
+/// Each additive step raises the rate by this share of the ceiling...
+const STEP: f64 = 0.05;
+/// ...a fifth of it from this share of the last rate that lost answers.
+const NEAR: f64 = 0.9;
+/// A decrease takes the rate to at least this share of itself (TCP's halving is 0.5;
+/// a policer's bearable rate, `q · rate`, is often much lower, so it may go further)...
+const MIN_FACTOR: f64 = 1.0 / 16.0;
+/// ...and at most this share: any excess loss backs off by a quarter.
+const MAX_FACTOR: f64 = 0.75;
+/// Below the bearable rate estimate `q · rate` by this much, to drain a policer's queue.
+const HEADROOM: f64 = 0.9;
+/// The lowest rate, whatever the path says (a share of the ceiling, at least 1 pps).
+const FLOOR_SHARE: f64 = 1.0 / 256.0;
+/// Delivery below the baseline by at least this much (or by 2.5 standard errors of the
+/// window, if more) is excess loss.
+const MARGIN: f64 = 0.05;
+
+/// What one window of samples made the controller do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Change {
+    /// Nothing to do (at the ceiling with no excess loss).
+    Held,
+    Raised {
+        to: u64,
+    },
+    /// Excess loss: delivery `q` at `from` pps.
+    Lowered {
+        from: u64,
+        to: u64,
+        q: f64,
+    },
+    /// A lower rate did not bring delivery back: the loss is the path's at any rate,
+    /// the rate goes back to `to` and `q` is the new baseline.
+    Baseline {
+        to: u64,
+        q: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Aimd {
+    ceiling: f64,
+    rate: f64,
+    /// Delivery the path gives at rates that do not overload it.
+    base: f64,
+    /// Decreases under way since delivery last held.
+    trial: Option<Trial>,
+    /// The last rate that lost answers: climbing near it goes in smaller steps.
+    limit: Option<f64>,
+}
+
+/// A run of decreases: whether lowering the rate brings delivery back.
+#[derive(Debug, Clone, Copy)]
+struct Trial {
+    /// The rate before the first decrease.
+    from: f64,
+    /// Delivery in the last window.
+    q: f64,
+    /// Decreases in a row that did not improve delivery.
+    flat: u8,
+}
+
+/// Decreases in a row that bring nothing before the loss counts as the path's own.
+const FLAT_TRIES: u8 = 2;
+
+impl Aimd {
+    pub fn new(ceiling: u64) -> Aimd {
+        Aimd {
+            ceiling: ceiling.max(1) as f64,
+            rate: ceiling.max(1) as f64,
+            base: 1.0,
+            trial: None,
+            limit: None,
+        }
+    }
+
+    /// The rate to send at now, pps.
+    pub fn rate(&self) -> u64 {
+        self.rate.round() as u64
+    }
+
+    /// The delivery the path gives when not overloaded, as measured so far.
+    pub fn baseline(&self) -> f64 {
+        self.base
+    }
+
+    fn floor(&self) -> f64 {
+        (self.ceiling * FLOOR_SHARE).max(1.0)
+    }
+
+    /// A window of `n` samples of which a share `q` answered, sent at the current rate;
+    /// `sent` is the rate actually achieved in it, if known (a busy machine may not
+    /// reach the rate asked for, and a decrease starts from what went out).
+    pub fn window(&mut self, q: f64, n: u64, sent: Option<f64>) -> Change {
+        let q = q.clamp(0.0, 1.0);
+        let n = n.max(1) as f64;
+        let spread = 2.5 * (self.base * (1.0 - self.base) / n).sqrt();
+        let excess = q < self.base - MARGIN.max(spread);
+        if !excess {
+            // Delivery holds: the baseline follows it, the rate climbs.
+            self.base = 0.8 * self.base + 0.2 * q;
+            self.trial = None;
+            if self.rate >= self.ceiling {
+                return Change::Held;
+            }
+            let step = match self.limit {
+                // Past the old limit without loss: the path changed, climb freely.
+                Some(l) if self.rate >= l => {
+                    self.limit = None;
+                    STEP
+                }
+                Some(l) if self.rate >= NEAR * l => STEP / 5.0,
+                _ => STEP,
+            };
+            self.rate = (self.rate + step * self.ceiling).min(self.ceiling);
+            return Change::Raised { to: self.rate() };
+        }
+        let mut trial = self.trial.unwrap_or(Trial {
+            from: self.rate,
+            q: 0.0,
+            flat: 0,
+        });
+        if self.trial.is_some() {
+            // Better by more than two windows' noise, or it is not the lower rate's doing.
+            let noise = 2.5 * (2.0 * trial.q * (1.0 - trial.q) / n).sqrt();
+            trial.flat = if q <= trial.q + MARGIN.max(noise) {
+                trial.flat + 1
+            } else {
+                0
+            };
+            if trial.flat >= FLAT_TRIES {
+                // Lowering the rate did not help: this loss is the path's own.
+                self.base = q;
+                self.rate = trial.from;
+                self.trial = None;
+                return Change::Baseline { to: self.rate(), q };
+            }
+        }
+        trial.q = q;
+        self.trial = Some(trial);
+        let from = self.rate();
+        let went = sent.map_or(self.rate, |s| s.min(self.rate));
+        self.limit = Some(went);
+        let factor = (HEADROOM * q / self.base).clamp(MIN_FACTOR, MAX_FACTOR);
+        self.rate = (went * factor).max(self.floor());
+        Change::Lowered {
+            from,
+            to: self.rate(),
+            q,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A policer passing `limit` requests a second: delivery at `rate` is limit / rate.
+    fn policed(rate: u64, limit: f64) -> f64 {
+        (limit / rate as f64).min(1.0)
+    }
+
+    #[test]
+    fn a_policer_brings_the_rate_down_to_what_it_passes() {
+        let mut a = Aimd::new(10_000);
+        let q = policed(a.rate(), 2_000.0);
+        assert_eq!(
+            a.window(q, 50, None),
+            Change::Lowered {
+                from: 10_000,
+                to: 1_800,
+                q: 0.2
+            }
+        );
+        // Over many windows the rate saws below and just above the limit, never far.
+        let mut seen = Vec::new();
+        for _ in 0..200 {
+            let q = policed(a.rate(), 2_000.0);
+            a.window(q, 50, None);
+            seen.push(a.rate());
+        }
+        let mean = seen.iter().sum::<u64>() as f64 / seen.len() as f64;
+        assert!(
+            seen.iter().all(|&r| (1_000..=2_500).contains(&r)),
+            "{seen:?}"
+        );
+        assert!(mean > 1_600.0 && mean < 2_300.0, "{mean}");
+        assert!(a.baseline() > 0.9);
+    }
+
+    #[test]
+    fn random_loss_is_a_baseline_not_a_reason_to_slow_down() {
+        let mut a = Aimd::new(10_000);
+        // 30 % of answers lost whatever the rate.
+        // Two decreases that bring nothing, and the rate goes back.
+        assert!(matches!(a.window(0.7, 60, None), Change::Lowered { .. }));
+        assert!(matches!(a.window(0.72, 60, None), Change::Lowered { .. }));
+        assert_eq!(
+            a.window(0.7, 60, None),
+            Change::Baseline { to: 10_000, q: 0.7 }
+        );
+        for _ in 0..50 {
+            assert_eq!(a.window(0.68, 60, None), Change::Held);
+            assert_eq!(a.rate(), 10_000);
+        }
+        // A policer on top of it still shows.
+        assert!(matches!(a.window(0.2, 60, None), Change::Lowered { .. }));
+    }
+
+    #[test]
+    fn no_loss_climbs_back_to_the_ceiling_and_never_past_it() {
+        let mut a = Aimd::new(1_000);
+        a.window(0.05, 100, None);
+        assert_eq!(a.rate(), 63, "at most a sixteenth per window");
+        let mut steps = 0;
+        while a.rate() < 1_000 {
+            assert!(matches!(a.window(1.0, 100, None), Change::Raised { .. }));
+            steps += 1;
+        }
+        assert!(steps >= 18, "additive: {steps} steps");
+        assert_eq!(a.window(1.0, 100, None), Change::Held);
+        assert_eq!(a.rate(), 1_000);
+    }
+
+    #[test]
+    fn the_rate_never_falls_below_its_floor() {
+        let mut a = Aimd::new(10_000);
+        for _ in 0..20 {
+            a.window(0.0, 100, None);
+            // No improvement is a baseline of 0: the rate goes back up, not further down.
+            assert!(a.rate() >= 39, "{}", a.rate());
+        }
+        let mut one = Aimd::new(1);
+        one.window(0.0, 10, None);
+        assert_eq!(one.rate(), 1);
+    }
+
+    #[test]
+    fn a_decrease_starts_from_the_rate_that_went_out() {
+        // Asked for 10,000, the machine sent 4,000; a 2,000 policer passed half.
+        let mut a = Aimd::new(10_000);
+        assert_eq!(
+            a.window(0.5, 40, Some(4_000.0)),
+            Change::Lowered {
+                from: 10_000,
+                to: 1_800,
+                q: 0.5
+            }
+        );
+    }
+
+    #[test]
+    fn a_small_dip_within_the_window_noise_is_not_loss() {
+        let mut a = Aimd::new(5_000);
+        // 2 of 50 samples lost on a clean path: under the 5 % margin.
+        assert_eq!(a.window(0.96, 50, None), Change::Held);
+    }
+}

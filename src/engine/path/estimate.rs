@@ -1,0 +1,133 @@
+//! Rounds by yield: what each round saw of the path (the share of re-probed known-up
+//! hosts that answered, `q`, and the hosts it found), and from that whether another
+//! retry round is worth sending. With per-round delivery `q_k`, a live host is still
+//! hidden after rounds `0..=k` with chance `m = Π (1 − q_k)`; `found` hosts seen so far
+//! are the other `1 − m`, so about `found · m / (1 − m)` are still hidden.
+
+/// Fewer resolved samples than this say nothing about a round's delivery.
+pub const MIN_SAMPLES: u64 = 20;
+/// Retry while at least this many live hosts are expected still hidden.
+const WORTH_A_ROUND: f64 = 0.5;
+
+/// What one round saw.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Round {
+    /// Probes to targets still silent.
+    pub probes: u64,
+    /// Re-probes of hosts known up whose outcome is known, and how many answered.
+    pub samples: u64,
+    pub answered: u64,
+    /// Targets whose first answer came in this round.
+    pub found: u64,
+    /// The send rate at the round's end, pps (`None`: unpaced).
+    pub rate: Option<u64>,
+}
+
+impl Round {
+    /// The chance that a live host answers one probe, if enough samples were resolved.
+    pub fn delivery(&self) -> Option<f64> {
+        (self.samples >= MIN_SAMPLES).then(|| self.answered as f64 / self.samples as f64)
+    }
+}
+
+/// Live hosts expected still hidden after `rounds`, with `found` hosts seen; `None`
+/// when no round had enough samples to say.
+pub fn hidden(found: u64, rounds: &[Round]) -> Option<f64> {
+    let qs: Vec<f64> = rounds.iter().filter_map(Round::delivery).collect();
+    if qs.is_empty() {
+        return None;
+    }
+    let missed: f64 = qs.iter().map(|q| 1.0 - q).product();
+    if missed >= 1.0 {
+        // Nothing answered at all: no estimate of how many there are.
+        return None;
+    }
+    Some(found as f64 * missed / (1.0 - missed))
+}
+
+/// Whether another retry round is worth sending after `rounds` (at least the first),
+/// with `found` hosts seen and at most `max_rounds` in all. One retry always follows the
+/// first round (hosts that drop a first probe, e.g. while a router resolves them, are
+/// not in the samples); after it, rounds go on while the estimate says a live host is
+/// still hidden, or while a retry still finds someone (the samples see the path, not
+/// every host's luck with it; this also decides a small scan with too few samples).
+pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8) -> bool {
+    let done = rounds.len();
+    if done >= usize::from(max_rounds) {
+        return false;
+    }
+    if done < 2 {
+        return true;
+    }
+    let still_finding = rounds.last().is_some_and(|r| r.found > 0);
+    still_finding || hidden(found, rounds).is_some_and(|h| h >= WORTH_A_ROUND)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(samples: u64, answered: u64, found: u64) -> Round {
+        Round {
+            probes: 1000,
+            samples,
+            answered,
+            found,
+            rate: Some(10_000),
+        }
+    }
+
+    #[test]
+    fn a_clean_path_stops_after_one_retry() {
+        let r = [round(300, 300, 16_000), round(250, 250, 0)];
+        assert_eq!(r[0].delivery(), Some(1.0));
+        assert_eq!(hidden(16_000, &r), Some(0.0));
+        assert!(another_round(16_000, &r[..1], 11), "one retry always");
+        assert!(!another_round(16_000, &r, 11));
+    }
+
+    #[test]
+    fn thirty_percent_loss_retries_until_under_half_a_host() {
+        // 16,000 live hosts, q = 0.7: after k rounds 16,000 · 0.3^k are hidden.
+        let mut rounds = Vec::new();
+        let mut found = 0.0;
+        let mut hidden_truth = 16_000.0;
+        while rounds.is_empty() || another_round(found as u64, &rounds, 11) {
+            let got = hidden_truth * 0.7;
+            found += got;
+            hidden_truth -= got;
+            rounds.push(round(400, 280, got as u64));
+        }
+        // 16,000 · 0.3^k < 0.5 from k = 9, and the estimate agrees: nine rounds (the
+        // ninth finds none, so no tenth).
+        assert_eq!(rounds.len(), 9, "{rounds:?}");
+        assert!(hidden_truth < 0.5);
+        let h = hidden(found as u64, &rounds).unwrap();
+        assert!((h - hidden_truth).abs() < 0.2, "{h} vs {hidden_truth}");
+        // A clean round after loss ends the retries at once, whatever came before.
+        let mut then_clean = rounds[..3].to_vec();
+        then_clean.push(round(400, 400, 0));
+        assert!(!another_round(15_000, &then_clean, 11));
+    }
+
+    #[test]
+    fn the_cap_holds() {
+        let r = vec![round(100, 10, 50); 4];
+        assert!(another_round(500, &r[..3], 4));
+        assert!(hidden(500, &r).unwrap() > 100.0);
+        assert!(!another_round(500, &r, 4));
+        assert!(another_round(500, &r, 5));
+    }
+
+    #[test]
+    fn too_few_samples_fall_back_to_the_last_retrys_yield() {
+        let quiet = [round(3, 3, 40), round(2, 2, 0)];
+        assert_eq!(quiet[0].delivery(), None);
+        assert_eq!(hidden(40, &quiet), None);
+        assert!(!another_round(40, &quiet, 11));
+        let found_more = [round(3, 3, 40), round(2, 1, 2)];
+        assert!(another_round(42, &found_more, 11));
+        // Nothing answered at all: nothing to estimate from either.
+        assert_eq!(hidden(0, &[round(50, 0, 0)]), None);
+    }
+}

@@ -1,0 +1,348 @@
+//! What the path does to our probes, measured while the scan runs: a small sample of
+//! hosts already known up is probed again (nmap's timing pings; about one probe in a
+//! hundred), and the share that answers, `q`, is the path's delivery. Per round it
+//! decides whether another retry round is worth it (`estimate.rs`); per window of
+//! samples it steers the send rate (`aimd.rs`). Sample probes carry the round number
+//! `SAMPLE_ROUND`, so the receiver hands their replies here, never to the table.
+
+pub mod aimd;
+pub mod estimate;
+
+use aimd::{Aimd, Change};
+use estimate::Round;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+
+/// The stamp's round number on a sample probe (rounds of the scan itself stay below 32).
+pub const SAMPLE_ROUND: u8 = u8::MAX;
+/// Known-up hosts kept to sample from.
+const POOL: usize = 1024;
+/// Resolved samples, at one rate, that make a window for the rate controller.
+const WINDOW: u64 = 20;
+/// About this many samples a second, at any rate: one probe in `rate / 40`...
+const SAMPLES_PER_S: u64 = 40;
+/// ...but at least one in a hundred and at most one in ten.
+const SAMPLE_EVERY: (u64, u64) = (10, 100);
+
+/// How often the sending threads resolve samples and steer the rate.
+const SETTLE_EVERY_NS: u64 = 5_000_000;
+
+/// A sample probe on its way.
+#[derive(Debug, Clone, Copy)]
+struct Out {
+    sent_ns: u64,
+    round: u8,
+    /// The rate generation it was sent under: only samples of the current rate judge it.
+    generation: u64,
+}
+
+/// What the rate controller did and why: the facts of the warning and the summary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub round: u8,
+    pub change: Change,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pool: Vec<u32>,
+    cursor: usize,
+    outstanding: HashMap<u32, Out>,
+    generation: u64,
+    /// The current window: resolved samples and how many answered.
+    window: (u64, u64),
+    /// Where the window began: ns on the scan's clock and probes sent by then.
+    window_from: (u64, u64),
+    rounds: Vec<Round>,
+    round: u8,
+    aimd: Option<Aimd>,
+    events: Vec<Event>,
+    lowest: Option<u64>,
+}
+
+/// The scan's measurement of its path, shared by the sender and the receivers.
+#[derive(Debug)]
+pub struct Path {
+    state: Mutex<State>,
+    /// The rate to send at now, pps; 0 = unpaced.
+    rate: AtomicU64,
+    pooled: AtomicUsize,
+    /// When (ns on the scan's clock) `settle_every` next settles.
+    next_settle_ns: AtomicU64,
+}
+
+/// What the path looked like at the end: for the summary and the warning.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub rounds: Vec<Round>,
+    pub events: Vec<Event>,
+    /// The rate at the end and the lowest it went, when the controller steered it.
+    pub final_rate: Option<u64>,
+    pub lowest_rate: Option<u64>,
+    /// Live hosts the delivery estimate says may still be missing.
+    pub hidden: Option<f64>,
+}
+
+impl Path {
+    /// `rate`: the `--rate` ceiling (`None`: unpaced); `steer`: whether the controller
+    /// may lower it (not with a fixed rate, nor in count mode).
+    pub fn new(rate: Option<u64>, steer: bool) -> Path {
+        let aimd = rate.filter(|_| steer).map(Aimd::new);
+        Path {
+            state: Mutex::new(State {
+                aimd,
+                ..State::default()
+            }),
+            rate: AtomicU64::new(rate.unwrap_or(0)),
+            pooled: AtomicUsize::new(0),
+            next_settle_ns: AtomicU64::new(0),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Plain counters: a panic elsewhere leaves nothing half-changed that matters.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The rate to send at now; `None` = unpaced.
+    #[inline]
+    pub fn rate(&self) -> Option<u64> {
+        Some(self.rate.load(Relaxed)).filter(|&r| r > 0)
+    }
+
+    /// One probe in this many is followed by a sample, at the current rate.
+    pub fn sample_every(&self) -> u64 {
+        self.rate().map_or(SAMPLE_EVERY.1, |r| {
+            (r / SAMPLES_PER_S).clamp(SAMPLE_EVERY.0, SAMPLE_EVERY.1)
+        })
+    }
+
+    /// Target `i` answered for the first time: a host to sample later. The pool fills
+    /// with the first hosts found, then a few later ones take turns in it.
+    #[inline]
+    pub fn offer(&self, i: u32) {
+        let full = self.pooled.load(Relaxed) >= POOL;
+        if full && !i.is_multiple_of(61) {
+            return;
+        }
+        let mut s = self.state();
+        if s.pool.len() < POOL {
+            s.pool.push(i);
+            self.pooled.store(s.pool.len(), Relaxed);
+        } else {
+            let k = (i as usize / 61) % POOL;
+            s.pool[k] = i;
+        }
+    }
+
+    /// A known-up host to sample now, sent at `now_ns` in round `round`; `None` while
+    /// no host is known up (or all are being sampled).
+    pub fn pick(&self, round: u8, now_ns: u64) -> Option<u32> {
+        let mut s = self.state();
+        let n = s.pool.len();
+        for _ in 0..n.min(8) {
+            let i = s.pool[s.cursor % n];
+            s.cursor = s.cursor.wrapping_add(1);
+            if !s.outstanding.contains_key(&i) {
+                let generation = s.generation;
+                s.outstanding.insert(
+                    i,
+                    Out {
+                        sent_ns: now_ns,
+                        round,
+                        generation,
+                    },
+                );
+                return Some(i);
+            }
+        }
+        None
+    }
+
+    /// A sample probe to `i` was answered (duplicates find nothing outstanding).
+    pub fn answered(&self, i: u32) {
+        let mut s = self.state();
+        if let Some(out) = s.outstanding.remove(&i) {
+            s.resolve(out, true);
+        }
+    }
+
+    /// `settle`, at most every `SETTLE_EVERY_NS` whoever calls (each sending thread, each
+    /// batch).
+    pub fn settle_every(&self, now_ns: u64, wait_ns: u64, sent: u64) {
+        let due = self.next_settle_ns.load(Relaxed);
+        if now_ns >= due
+            && self
+                .next_settle_ns
+                .compare_exchange(due, now_ns + SETTLE_EVERY_NS, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.settle(now_ns, wait_ns, sent);
+        }
+    }
+
+    /// Samples older than `wait_ns` at `now_ns` are lost; a full window steers the
+    /// rate (`sent`: probes of all kinds sent so far, for the rate achieved). Returns
+    /// the rate to send at.
+    pub fn settle(&self, now_ns: u64, wait_ns: u64, sent: u64) -> Option<u64> {
+        let mut s = self.state();
+        let lost: Vec<u32> = s
+            .outstanding
+            .iter()
+            .filter(|(_, o)| now_ns.saturating_sub(o.sent_ns) > wait_ns)
+            .map(|(&i, _)| i)
+            .collect();
+        for i in lost {
+            if let Some(out) = s.outstanding.remove(&i) {
+                s.resolve(out, false);
+            }
+        }
+        let (n, answered) = s.window;
+        if n >= WINDOW {
+            s.window = (0, 0);
+            let (t0, sent0) = std::mem::replace(&mut s.window_from, (now_ns, sent));
+            let secs = now_ns.saturating_sub(t0) as f64 / 1e9;
+            let achieved = (t0 > 0 && secs > 0.0).then(|| sent.saturating_sub(sent0) as f64 / secs);
+            let round = s.round;
+            if let Some(change) = s
+                .aimd
+                .as_mut()
+                .map(|a| a.window(answered as f64 / n as f64, n, achieved))
+            {
+                if change != Change::Held {
+                    s.generation += 1;
+                    s.events.push(Event { round, change });
+                }
+                if let Change::Lowered { to, .. } = change {
+                    s.lowest = Some(s.lowest.map_or(to, |l| l.min(to)));
+                }
+                if let Some(a) = &s.aimd {
+                    self.rate.store(a.rate(), Relaxed);
+                }
+            }
+        }
+        self.rate()
+    }
+
+    /// Round `round` begins, with `probes` targets to probe.
+    pub fn begin_round(&self, round: u8, probes: u64) {
+        let mut s = self.state();
+        s.round = round;
+        // The pause before this round is no part of a rate achieved.
+        s.window_from = (0, 0);
+        let rate = self.rate();
+        let r = s.round_mut(round);
+        r.probes = probes;
+        r.rate = rate;
+    }
+
+    /// Round `round` is over and found `found` hosts; whether another (of at most
+    /// `max_rounds`) is worth sending, with `up` hosts seen in all.
+    pub fn another_round(&self, round: u8, found: u64, up: u64, max_rounds: u8) -> bool {
+        let mut s = self.state();
+        let rate = self.rate();
+        let r = s.round_mut(round);
+        r.found = found;
+        r.rate = rate;
+        let done = &s.rounds[..=usize::from(round)];
+        estimate::another_round(up, done, max_rounds)
+    }
+
+    /// What the path did, `up` hosts found.
+    pub fn report(&self, up: u64) -> Report {
+        let s = self.state();
+        Report {
+            hidden: estimate::hidden(up, &s.rounds),
+            rounds: s.rounds.clone(),
+            events: s.events.clone(),
+            final_rate: s.aimd.as_ref().map(Aimd::rate),
+            lowest_rate: s.lowest,
+        }
+    }
+}
+
+impl State {
+    fn round_mut(&mut self, round: u8) -> &mut Round {
+        let k = usize::from(round);
+        if self.rounds.len() <= k {
+            self.rounds.resize(k + 1, Round::default());
+        }
+        &mut self.rounds[k]
+    }
+
+    fn resolve(&mut self, out: Out, answered: bool) {
+        let r = self.round_mut(out.round);
+        r.samples += 1;
+        r.answered += u64::from(answered);
+        if out.generation == self.generation {
+            self.window.0 += 1;
+            self.window.1 += u64::from(answered);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_resolve_by_answer_or_by_age_and_steer_the_rate() {
+        let p = Path::new(Some(10_000), true);
+        assert_eq!(p.pick(0, 0), None, "nobody known up yet");
+        for i in 0..40 {
+            p.offer(i);
+        }
+        p.begin_round(0, 1000);
+        // 20 samples: 4 answered, 16 never.
+        for k in 0..20u32 {
+            let i = p.pick(0, 1_000).unwrap();
+            if k % 5 == 0 {
+                p.answered(i);
+                p.answered(i); // a duplicate changes nothing
+            }
+        }
+        assert_eq!(p.settle(2_000, 10_000, 0), Some(10_000), "not yet lost");
+        assert_eq!(p.settle(20_000, 10_000, 0), Some(1_800));
+        let r = p.report(40);
+        assert_eq!((r.rounds[0].samples, r.rounds[0].answered), (20, 4));
+        assert_eq!(r.rounds[0].delivery(), Some(0.2));
+        assert_eq!(r.lowest_rate, Some(1_800));
+        assert!(matches!(
+            r.events[..],
+            [Event {
+                round: 0,
+                change: Change::Lowered { from: 10_000, .. }
+            }]
+        ));
+        // At 1,800 pps, a sample every 45 probes.
+        assert_eq!(p.sample_every(), 45);
+    }
+
+    #[test]
+    fn a_fixed_rate_is_measured_but_never_changed() {
+        let p = Path::new(Some(5_000), false);
+        p.offer(1);
+        for t in 0..30 {
+            assert_eq!(p.pick(0, t * 100), Some(1));
+            assert_eq!(p.settle(t * 100 + 50, 10, 0), Some(5_000));
+        }
+        let r = p.report(1);
+        assert_eq!((r.rounds[0].samples, r.rounds[0].answered), (30, 0));
+        assert!(r.events.is_empty() && r.final_rate.is_none());
+        assert_eq!(Path::new(None, true).rate(), None);
+    }
+
+    #[test]
+    fn the_pool_stays_bounded() {
+        let p = Path::new(None, true);
+        for i in 0..100_000 {
+            p.offer(i);
+        }
+        assert_eq!(p.state().pool.len(), POOL);
+        assert!(
+            p.state().pool.iter().any(|&i| i >= POOL as u32),
+            "later hosts too"
+        );
+    }
+}
