@@ -208,6 +208,17 @@ fn bare_durations_get_the_unit_suggested() {
 }
 
 #[test]
+fn every_duration_flag_takes_minutes_and_states_its_bounds() {
+    // Parsed before anything is sent: an out-of-range value is exit 2 naming the range.
+    input_error(&["127.0.0.1", "--timeout", "5m"], "between 1ms and 268s");
+    input_error(
+        &["127.0.0.1", "-c", "2", "--period", "2h"],
+        "between 10ms and 1h",
+    );
+    input_error(&["127.0.0.1", "--every", "50ms"], "between 100ms and 168h");
+}
+
+#[test]
 fn excludefile_is_an_alias_of_exclude_file() {
     // Read as a file (an unreadable one: exit 2 naming it), not an unknown flag.
     let f = "/nonexistent-dir/ex.txt";
