@@ -35,13 +35,9 @@ pub fn build(src: &Sources) -> Result<Built> {
 
 fn build_with(cfg: &Sources, resolve: Resolver) -> Result<Built> {
     let mut include: Vec<Span> = Vec::new();
-    let mut specs = cfg.targets.to_vec();
-    for f in cfg.files {
-        specs.extend(read_spec_file(f)?);
-    }
     let mut unresolved: Vec<(String, String)> = Vec::new();
-    for s in &specs {
-        match parse_spec(s, Role::Target, cfg.family, resolve) {
+    for (s, at) in specs(cfg.targets, cfg.files)? {
+        match parse_spec(&s, Role::Target, cfg.family, resolve).map_err(|e| located(e, at)) {
             Ok(spans) => include.extend(spans),
             Err(Error::Resolve { host, reason }) if !cfg.strict_names => {
                 if !unresolved.iter().any(|(h, _)| *h == host) {
@@ -51,13 +47,12 @@ fn build_with(cfg: &Sources, resolve: Resolver) -> Result<Built> {
             Err(e) => return Err(e),
         }
     }
-    let mut excludes = cfg.exclude.to_vec();
-    for f in cfg.exclude_files {
-        excludes.extend(read_spec_file(f)?);
-    }
     let mut exclude: Vec<Span> = Vec::new();
-    for s in excludes.iter().filter(|s| !s.trim().is_empty()) {
-        exclude.extend(parse_spec(s, Role::Exclude, cfg.family, resolve)?);
+    for (s, at) in specs(cfg.exclude, cfg.exclude_files)? {
+        if !s.trim().is_empty() {
+            let spans = parse_spec(&s, Role::Exclude, cfg.family, resolve);
+            exclude.extend(spans.map_err(|e| located(e, at))?);
+        }
     }
     let t = Targets::new(include, exclude);
     if t.is_empty() && !unresolved.is_empty() {
@@ -78,6 +73,32 @@ fn build_with(cfg: &Sources, resolve: Resolver) -> Result<Built> {
         targets: t,
         unresolved: unresolved.into_iter().map(|(h, _)| h).collect(),
     })
+}
+
+/// Where a spec came from: the command line, or a line of a file.
+type Origin<'a> = Option<(&'a PathBuf, u64)>;
+
+/// The command line's specs, then each file's, each with where it came from.
+fn specs<'a>(args: &[String], files: &'a [PathBuf]) -> Result<Vec<(String, Origin<'a>)>> {
+    let mut all: Vec<(String, Origin)> = args.iter().map(|s| (s.clone(), None)).collect();
+    for f in files {
+        let lines = read_spec_file(f)?;
+        all.extend(lines.into_iter().map(|(s, line)| (s, Some((f, line)))));
+    }
+    Ok(all)
+}
+
+/// A bad target from a file names its file and line.
+fn located(e: Error, at: Origin) -> Error {
+    match (e, at) {
+        (Error::BadTarget { token, reason }, Some((path, line))) => Error::BadTargetAt {
+            path: path.clone(),
+            line,
+            token,
+            reason,
+        },
+        (e, _) => e,
+    }
 }
 
 /// `'a', 'b' and 'c'`; past five names, how many more.
@@ -146,6 +167,43 @@ mod tests {
             &resolver,
         );
         assert!(matches!(e, Err(Error::Resolve { .. })));
+    }
+
+    #[test]
+    fn impossible_names_are_refused_by_line_without_a_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("targets.txt");
+        std::fs::write(&f, "a.test\n# a comment\n192.0.2.1-3 bogus..target\n").unwrap();
+        let c = cfg(&["-f", f.to_str().unwrap()]);
+        let asked = std::cell::Cell::new(0);
+        let counting = |h: &str| {
+            asked.set(asked.get() + 1);
+            resolver(h)
+        };
+        let e = build_with(&c.sources(), &counting).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.to_string();
+        assert!(msg.contains(":3: invalid target 'bogus..target'"), "{msg}");
+        assert!(msg.contains("empty label"), "{msg}");
+        // The name before it on the list was looked up; the impossible one never was.
+        assert_eq!(asked.get(), 1);
+        // On the command line: the same refusal, without a line.
+        let e = build_with(&cfg(&["bogus..target"]).sources(), &counting).unwrap_err();
+        assert!(matches!(e, Error::BadTarget { .. }), "{e}");
+        assert_eq!(asked.get(), 1);
+    }
+
+    #[test]
+    fn nmap_octet_forms_are_targets() {
+        let b = build_with(
+            &cfg(&["198.18.1.1-254", "198.18.2.*", "198.19.0-3.1-20"]).sources(),
+            &resolver,
+        )
+        .unwrap();
+        assert_eq!(b.targets.len(), 254 + 256 + 4 * 20);
+        // Never sent to the resolver as a name.
+        let b = build_with(&cfg(&["127.0.0-1.1-3"]).sources(), &resolver).unwrap();
+        assert_eq!(b.targets.len(), 6);
     }
 
     #[test]
