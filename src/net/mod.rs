@@ -1,10 +1,12 @@
-//! Everything that touches the OS networking API, behind one seam: the engine sends and
+//! Everything that touches the OS networking API. The engine's layer-3 path sends and
 //! receives through `Transport`, which the kernel's ICMP sockets (`kernel`) implement, and
-//! an in-memory network in the engine's tests. The route decision over rtnetlink
-//! (`route`) and the layer-2 socket (`packet`) serve the on-link path.
+//! an in-memory network in the engine's tests. The on-link path is opened by `layer2`
+//! (the route decision in `route` over the tables `netlink` reads) and uses the packet
+//! socket (`packet`) directly: no trait stands between it and the engine yet.
 
 pub mod privs;
 
+pub mod cstruct;
 pub mod errqueue;
 pub mod kernel;
 pub mod layer2;
