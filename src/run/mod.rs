@@ -93,6 +93,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         .transpose()?;
     // After every input check (targets, resume state, output paths): the route decision
     // may open packet sockets, and nothing network-facing opens before the input is good.
+    // A `+p` file capability: effective now, for the sockets; dropped once they are open.
+    crate::net::privs::raise_net_raw();
     let onlink = onlink_path(cfg, &targets, &mut opts)?;
     let senders = engine::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
