@@ -4,7 +4,7 @@
 //! column is one more entry (and a `Field` variant).
 //!
 //! Lists: a host that answers from several MACs (a conflict, proxy ARP) has them all in
-//! `mac`, and their vendors in `vendor`, joined with `|` in CSV (`LIST_SEP`: no MAC and no
+//! `mac`, and their vendors in `vendor`, joined with `;` in CSV (`LIST_SEP`: no MAC and no
 //! registry name contains it) and as a JSON array; one MAC is a plain string, as always.
 
 use crate::results::dialect::{needs_guard, unguard};
@@ -38,7 +38,7 @@ pub enum Field {
 }
 
 /// Separates the items of a list column (`mac`, `vendor`) in CSV.
-pub const LIST_SEP: char = '|';
+pub const LIST_SEP: char = ';';
 
 impl Field {
     /// The contract's columns, in order.
@@ -599,9 +599,9 @@ mod tests {
         assert_eq!(Field::Detail.csv(&row, false), "'=odd");
         assert_eq!(
             Field::Mac.csv(&row, false),
-            "00:1b:21:00:00:01|02:42:ac:11:00:02"
+            "00:1b:21:00:00:01;02:42:ac:11:00:02"
         );
-        assert_eq!(Field::Vendor.csv(&row, false), "Intel Corporate|");
+        assert_eq!(Field::Vendor.csv(&row, false), "Intel Corporate;");
         assert_eq!(
             Field::Mac.get(&row).json(),
             serde_json::json!(["00:1b:21:00:00:01", "02:42:ac:11:00:02"])
@@ -631,7 +631,7 @@ mod tests {
             (Field::RttMs, "1.2345"),
             (Field::Ttl, "256"),
             (Field::Probes, "-1"),
-            (Field::Mac, "00:1b:21:00:00:01|zz"),
+            (Field::Mac, "00:1b:21:00:00:01;zz"),
             (Field::LossPct, "1.25"),
             (Field::Rtts, "1.000 x"),
         ] {

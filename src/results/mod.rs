@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod diff;
 pub mod merge;
 pub mod output;
+pub mod path;
 pub mod prom;
 pub mod rdns;
 pub mod reader;

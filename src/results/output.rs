@@ -8,7 +8,9 @@ use crate::engine::count::CountTable;
 use crate::engine::receiver::Heard;
 use crate::engine::table::{Status, Table};
 pub use crate::results::column::Field;
-use crate::results::row::{neighbour_only_detail, Counted, Macs, Row, Status as RowStatus};
+use crate::results::row::{
+    neighbour_only_detail, Counted, Macs, Row, Status as RowStatus, CONFLICT, PROXY_ARP,
+};
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use crate::wire::Detail;
@@ -66,10 +68,11 @@ pub fn vendor(mac: Mac) -> Option<&'static str> {
 /// Target `i`'s row, if `layout` wants one.
 pub fn row(i: u32, layout: &Layout, r: &Results) -> Option<Row> {
     let c = r.table.get(i);
-    let macs = r.macs.get(&i);
+    let l2 = r.macs.get(&i);
+    let macs = l2.map_or(&[][..], |n| &n.macs);
     // Present on the segment (it answered ARP / NDP) but silent to echo: up, as nmap
     // reports it.
-    let present = c.status == Status::Down && macs.is_some_and(|m| !m.is_empty());
+    let present = c.status == Status::Down && !macs.is_empty();
     let wanted = c.status == Status::Up
         || present
         || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
@@ -82,13 +85,11 @@ pub fn row(i: u32, layout: &Layout, r: &Results) -> Option<Row> {
     let mut row = Row::new(addr, status);
     row.probes = u64::from(c.probes);
     row.dups = u64::from(c.dups);
-    if let Some(m) = macs {
-        row.macs = m.clone();
-        row.vendors = m
-            .iter()
-            .map(|&m| vendor(m).unwrap_or_default().to_string())
-            .collect();
-    }
+    row.macs = macs.to_vec();
+    row.vendors = macs
+        .iter()
+        .map(|&m| vendor(m).unwrap_or_default().to_string())
+        .collect();
     match c.status {
         Status::Up => {
             row.rtt_us = Some(u64::from(c.rtt_us));
@@ -103,7 +104,12 @@ pub fn row(i: u32, layout: &Layout, r: &Results) -> Option<Row> {
             row.responder = Some(addr);
             row.detail = neighbour_only_detail(addr).into();
         }
+        _ if l2.is_some_and(|n| n.proxied) => row.detail = PROXY_ARP.into(),
         _ => {}
+    }
+    // A conflict lists every MAC (and vendor) that answered, the first first.
+    if macs.len() > 1 && status == RowStatus::Up {
+        row.detail = CONFLICT.into();
     }
     // An answer whose echo data came back changed: up (or not), and said so.
     if c.detail == Detail::BAD_DATA {
@@ -186,6 +192,14 @@ pub(crate) mod tests {
     use crate::results::text::{self, Text};
     use std::net::{IpAddr, Ipv4Addr};
 
+    /// What the layer-2 path learned about a host that answered from `macs`.
+    pub(crate) fn host(macs: &[&str]) -> crate::results::row::Neighbour {
+        crate::results::row::Neighbour {
+            macs: macs.iter().map(|m| m.parse().unwrap()).collect(),
+            proxied: false,
+        }
+    }
+
     /// The row formats' writer, picked by `layout.format`.
     pub(crate) fn write(out: &mut Vec<u8>, layout: &Layout, r: &Results) -> io::Result<()> {
         let kind = match layout.format {
@@ -251,13 +265,99 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_conflict_is_up_with_every_mac_in_csv_and_a_list_in_json() {
+        let (t, table, heard) = fixture();
+        // .1 answered echo, .3 only ARP: both claimed by two MACs.
+        let both = host(&["b8:27:eb:01:02:03", "02:42:ac:11:00:02"]);
+        let macs = Macs::from([(0, both.clone()), (2, both)]);
+        let names = HashMap::new();
+        let r = Results {
+            macs: &macs,
+            ..bare(&t, &table, &heard, &names)
+        };
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Detail,
+            Field::Mac,
+            Field::Vendor,
+        ];
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,status,detail,mac,vendor\r\n\
+             198.18.0.1,up,conflict,b8:27:eb:01:02:03;02:42:ac:11:00:02,Raspberry Pi Foundation;\r\n\
+             198.18.0.3,up,conflict,b8:27:eb:01:02:03;02:42:ac:11:00:02,Raspberry Pi Foundation;\r\n"
+        );
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Ndjson, &fields, false), &r).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
+        assert_eq!(
+            first["mac"],
+            serde_json::json!(["b8:27:eb:01:02:03", "02:42:ac:11:00:02"])
+        );
+        assert_eq!(first["detail"], "conflict");
+    }
+
+    #[test]
+    fn a_proxys_claims_are_down_proxy_arp_or_up_without_its_mac() {
+        let n = 12;
+        let t = Targets::from_v4(vec![(0xC612_0101, 0xC612_0100 + n)], vec![]);
+        let table = Table::new(n as usize, false);
+        for i in 0..n {
+            table.add_probe(i);
+        }
+        // .1 is the router itself (TTL 64), .2 a host behind it (TTL 63); the rest silent.
+        table.record_reply(0, 1000, 64, 0);
+        table.record_reply(1, 2000, 63, 0);
+        let proxied = crate::results::row::Neighbour {
+            macs: Vec::new(),
+            proxied: true,
+        };
+        let mut macs: Macs = (1..n).map(|i| (i, proxied.clone())).collect();
+        macs.insert(0, host(&["00:00:0c:01:02:03"]));
+        let (heard, names) = (Heard::default(), HashMap::new());
+        let r = Results {
+            macs: &macs,
+            ..bare(&t, &table, &heard, &names)
+        };
+        let mut out = Vec::new();
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Ttl,
+            Field::Detail,
+            Field::Mac,
+        ];
+        write(&mut out, &layout(Format::Csv, &fields, true), &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().take(4).collect();
+        assert_eq!(
+            rows,
+            [
+                "addr,status,ttl,detail,mac",
+                "198.18.1.1,up,64,,00:00:0c:01:02:03",
+                "198.18.1.2,up,63,,",
+                "198.18.1.3,down,,proxy-arp,",
+            ]
+        );
+        assert_eq!(text.matches("proxy-arp").count(), n as usize - 2);
+        // Without --all, only the two that answered echo.
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 3);
+    }
+
+    #[test]
     fn on_link_hosts_carry_mac_vendor_and_arp_only() {
         let (t, table, heard) = fixture();
         // .1 answered echo from a Raspberry Pi; .3 answered only ARP, from a locally
         // administered MAC (no vendor); .4 never resolved.
         let macs = Macs::from([
-            (0, vec!["b8:27:eb:01:02:03".parse().unwrap()]),
-            (2, vec!["02:42:ac:11:00:02".parse().unwrap()]),
+            (0, host(&["b8:27:eb:01:02:03"])),
+            (2, host(&["02:42:ac:11:00:02"])),
         ]);
         let names = HashMap::new();
         let r = Results {

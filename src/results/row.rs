@@ -72,34 +72,45 @@ impl Row {
         }
     }
 
-    /// Up because it answered ARP / neighbour discovery, silent to echo.
+    /// Up because it answered ARP / neighbour discovery, silent to echo (a conflict
+    /// without an RTT too).
     pub fn neighbour_only(&self) -> bool {
-        self.status == Status::Up && is_neighbour_only(&self.detail)
+        self.status == Status::Up
+            && (NEIGHBOUR_ONLY.contains(&self.detail.as_str())
+                || (self.detail == CONFLICT && self.rtt_us.is_none()))
     }
 
     /// Up because it answered echo (so it has an RTT and a TTL).
     pub fn echo_up(&self) -> bool {
-        self.status == Status::Up && !is_neighbour_only(&self.detail)
+        self.status == Status::Up && !self.neighbour_only()
     }
 }
 
-/// The detail of a host present on the segment but silent to echo: `arp-only` (IPv4) or
-/// `ndp-only` (IPv6).
+/// The details of a host present on the segment but silent to echo.
+const NEIGHBOUR_ONLY: [&str; 2] = ["arp-only", "ndp-only"];
+/// The detail of an address more than one MAC answered for (every MAC in `mac`).
+pub const CONFLICT: &str = "conflict";
+/// The detail of a silent address a proxy answered ARP for: not evidence of a host.
+pub const PROXY_ARP: &str = "proxy-arp";
+
+/// `arp-only` (IPv4) or `ndp-only` (IPv6).
 pub fn neighbour_only_detail(addr: IpAddr) -> &'static str {
-    if addr.is_ipv4() {
-        "arp-only"
-    } else {
-        "ndp-only"
-    }
+    NEIGHBOUR_ONLY[usize::from(addr.is_ipv6())]
 }
 
-fn is_neighbour_only(detail: &str) -> bool {
-    matches!(detail, "arp-only" | "ndp-only")
+/// What the layer-2 path learned about one target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Neighbour {
+    /// The MACs that answered for it as its own: the first first, then any other (a
+    /// conflict). Empty when only a proxy answered.
+    pub macs: Vec<Mac>,
+    /// A proxy answered ARP for it: only echo says whether it is there.
+    pub proxied: bool,
 }
 
-/// The MACs the layer-2 path resolved (and those the resumed run's journal kept), by
-/// target index: a snapshot the engine hands over, so rows never touch its sockets.
-pub type Macs = HashMap<u32, Vec<Mac>>;
+/// What the layer-2 path learned (and the MACs the resumed run's journal kept), by target
+/// index: a snapshot taken after the scan, so rows never touch its sockets.
+pub type Macs = HashMap<u32, Neighbour>;
 
 /// A row's status. The order is the merge rank: up beats unreachable beats down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -213,7 +213,7 @@ mod tests {
     use super::*;
     use crate::engine::receiver::Heard;
     use crate::engine::table::Table;
-    use crate::results::output::tests::bare;
+    use crate::results::output::tests::{bare, host};
     use crate::results::output::{Field, Format};
     use crate::targets::Targets;
     use crate::wire::Detail;
@@ -228,8 +228,8 @@ mod tests {
         let heard = Heard::default();
         let names = HashMap::from([(0, "gw.lab & <co>".to_string())]);
         let macs = HashMap::from([
-            (0, vec!["b8:27:eb:01:02:03".parse().unwrap()]),
-            (2, vec!["02:42:ac:11:00:02".parse().unwrap()]),
+            (0, host(&["b8:27:eb:01:02:03"])),
+            (2, host(&["02:42:ac:11:00:02"])),
         ]);
         let r = Results {
             macs: &macs,
