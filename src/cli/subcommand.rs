@@ -112,4 +112,5 @@ pub(super) struct ManArgs {
 pub enum Page {
     Merge,
     Diff,
+    Report,
 }
