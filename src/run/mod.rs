@@ -2,6 +2,7 @@
 //! surface before the socket opens, so nothing is sent when the input is bad.
 
 pub mod checkpoint;
+pub mod discover;
 pub mod eta;
 pub mod every;
 pub mod interrupt;
@@ -26,7 +27,7 @@ use crate::results::rdns;
 use crate::results::sink::Sink;
 use crate::results::summary::{RunInfo, Summary};
 use crate::run::progress::Progress;
-use crate::targets::{self, Role, Span, Targets};
+use crate::targets::{self, Family, Role, Span, Targets};
 use crate::wire::ether::Mac;
 use checkpoint::Checkpointer;
 use std::collections::HashMap;
@@ -648,7 +649,16 @@ fn build_with(cfg: &Config, resolve: targets::Resolver) -> Result<Built> {
         specs.extend(targets::read_spec_file(f)?);
     }
     let mut unresolved: Vec<(String, String)> = Vec::new();
+    let mut large = Vec::new();
     for s in &specs {
+        if let Some((net, len)) = targets::too_large_v6(s).filter(|_| cfg.family != Family::V4) {
+            large.push(discover::Large {
+                token: s.trim().to_string(),
+                net,
+                len,
+            });
+            continue;
+        }
         match targets::parse_spec(s, Role::Target, cfg.family, resolve) {
             Ok(spans) => include.extend(spans),
             Err(Error::Resolve { host, reason }) if !cfg.strict_names => {
@@ -658,6 +668,9 @@ fn build_with(cfg: &Config, resolve: targets::Resolver) -> Result<Built> {
             }
             Err(e) => return Err(e),
         }
+    }
+    if !large.is_empty() {
+        include.extend(discover::spans(cfg, &large)?);
     }
     let mut excludes = cfg.exclude.clone();
     for f in &cfg.exclude_files {
