@@ -11,6 +11,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v ip >/dev/null || missing+=(iproute2)
 	command -v nft >/dev/null || missing+=(nftables)
 	command -v setpriv >/dev/null || missing+=(util-linux)
+	# setcap: tests/lab.rs gives a copy of sweep the cap_net_raw+p file capability.
+	command -v setcap >/dev/null || missing+=(libcap2-bin)
 	# ssconvert: tests/spreadsheet.rs reads sweep's CSV with a real spreadsheet
 	# importer (about 2 minutes to install on a fresh machine).
 	command -v ssconvert >/dev/null || missing+=(gnumeric)

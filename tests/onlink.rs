@@ -327,7 +327,7 @@ fn unprivileged_paces() -> Result<(), String> {
         .collect();
     ensure(
         warnings.len() == 1
-            && warnings[0].contains("setcap cap_net_raw+ep")
+            && warnings[0].contains("setcap cap_net_raw+p")
             && warnings[0].contains("veth0"),
         || {
             format!(

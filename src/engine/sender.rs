@@ -275,7 +275,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         // The last round's yield; its samples resolve during the final wait.
         another_round(plan, plan.rounds - 1, found_before);
     }
-    plan.frontier.finish(rounds, plan.shard.index);
+    plan.frontier.finish(plan.rounds, plan.shard.index);
     if let Some(t) = proxy_round(plan, last_probe)? {
         last_probe = t;
     }
@@ -503,7 +503,9 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
         2 * retry_interval(plan).as_nanos() as u64,
         plan.sent_all(),
     );
-    pacer.set_rate(plan.share(plan.path.rate()));
+    let rate = plan.path.rate();
+    plan.counters.rate_pps.store(rate.unwrap_or(0), Relaxed);
+    pacer.set_rate(plan.share(rate));
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     for (k, (&i, &sample)) in b.index.iter().zip(&b.sample).enumerate() {

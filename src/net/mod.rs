@@ -1,15 +1,19 @@
-//! Everything that touches the OS networking API, behind one seam: the engine sends and
+//! Everything that touches the OS networking API. The engine's layer-3 path sends and
 //! receives through `Transport`, which the kernel's ICMP sockets (`kernel`) implement, and
 //! an in-memory network in the engine's tests. The on-link path sends and receives
 //! Ethernet frames through `Link`, which the packet socket (`packet`) and the in-memory
-//! LAN implement; the route decision over rtnetlink (`route`) picks its targets.
+//! LAN implement; it is opened by `layer2` (the route decision in `route` over the
+//! tables `netlink` reads).
 
 pub mod privs;
 
+pub mod cstruct;
 pub mod errqueue;
 pub mod kernel;
+pub mod layer2;
 #[cfg(test)]
 pub mod mem;
+pub mod netlink;
 pub mod packet;
 pub mod route;
 

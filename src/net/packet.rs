@@ -5,10 +5,11 @@
 //! sockets, like any other reply.
 
 use crate::error::{Error, Result};
+use crate::net::cstruct::{zeroed, zeroed_vec};
 use crate::net::{FramesIn, FramesOut, Link};
 use crate::wire::ether::Mac;
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -91,8 +92,7 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io:
 }
 
 fn link_addr(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
-    // SAFETY: plain C struct; all-zero is valid.
-    let mut sa: libc::sockaddr_ll = unsafe { zeroed() };
+    let mut sa: libc::sockaddr_ll = zeroed();
     sa.sll_family = libc::AF_PACKET as u16;
     sa.sll_protocol = protocol.to_be();
     sa.sll_ifindex = ifindex as i32;
@@ -203,9 +203,8 @@ impl<'s> Frames<'s> {
             sock,
             len,
             slots: vec![0; max * len],
-            // SAFETY (zeroed): plain C structs, filled in before each use.
-            iovs: vec![unsafe { zeroed() }; max],
-            hdrs: vec![unsafe { zeroed() }; max],
+            iovs: zeroed_vec(max),
+            hdrs: zeroed_vec(max),
             accepted: Vec::with_capacity(max),
         }
     }
@@ -292,9 +291,8 @@ impl<'s> Inbox<'s> {
             sock,
             len,
             bufs: vec![0; max * len],
-            // SAFETY (zeroed): plain C structs, filled in before each use.
-            iovs: vec![unsafe { zeroed() }; max],
-            hdrs: vec![unsafe { zeroed() }; max],
+            iovs: zeroed_vec(max),
+            hdrs: zeroed_vec(max),
         };
         for i in 0..max {
             b.iovs[i] = libc::iovec {

@@ -40,6 +40,12 @@ pub struct Summary {
     pub kernel_drops: u64,
     /// Target hostnames that did not resolve and were skipped.
     pub unresolved: Vec<String>,
+    /// Hosts whose echo data differed from the probe's (rows with `bad-data`).
+    pub bad_data: u64,
+    /// What the path did: delivery per round, rate changes (`results/path.rs`), and the
+    /// re-probes of known-up hosts that measured it.
+    pub path: crate::engine::path::Report,
+    pub samples: u64,
     /// Routers that answered ARP for targets they do not hold (proxy ARP).
     pub proxies: Vec<ProxyNote>,
     /// Addresses two or more MACs answered ARP / neighbour discovery for.
@@ -123,6 +129,9 @@ impl Summary {
             seed,
             kernel_drops: 0,
             unresolved: Vec::new(),
+            bad_data: c.bad_data.load(Relaxed),
+            path: scanned.path.clone(),
+            samples: c.samples.load(Relaxed),
             proxies: Vec::new(),
             conflicts: 0,
         }
@@ -173,6 +182,8 @@ impl Summary {
             "interrupted": run.interrupted,
             "exit_code": run.exit_code,
             "unresolved": self.unresolved,
+            "bad_data": self.bad_data,
+            "path": crate::results::path::json(&self.path, self.samples),
             "proxies": self.proxies.iter().map(|p| serde_json::json!({
                 "mac": p.mac.to_string(),
                 "vendor": p.vendor,
@@ -279,6 +290,9 @@ impl fmt::Display for Summary {
         if self.send_errors > 0 {
             write!(f, "; {} probes refused by the kernel", self.send_errors)?;
         }
+        if self.bad_data > 0 {
+            write!(f, "; {} hosts echoed wrong data (bad-data)", self.bad_data)?;
+        }
         if !self.unresolved.is_empty() {
             match self.unresolved.len() {
                 1 => write!(f, "; 1 hostname did not resolve")?,
@@ -322,6 +336,9 @@ mod tests {
             neighbour_only: 0,
             kernel_drops: 0,
             unresolved: vec!["gone.example".into()],
+            bad_data: 2,
+            path: Default::default(),
+            samples: 7,
             proxies: vec![ProxyNote {
                 mac: "00:00:0c:01:02:03".parse().unwrap(),
                 vendor: Some("Cisco Systems, Inc"),
@@ -371,6 +388,12 @@ mod tests {
              targets: judged by echo alone (silent ones down, proxy-arp);"
         ));
         assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
+        assert_eq!(j["bad_data"], 2);
+        assert_eq!(j["path"]["samples"], 7);
+        assert_eq!(j["path"]["loss_seen"], false);
+        assert!(s
+            .to_string()
+            .contains("; 2 hosts echoed wrong data (bad-data);"));
         assert!(s
             .to_string()
             .ends_with("; 1 hostname did not resolve; seed 18446744073709551615"));

@@ -6,19 +6,13 @@
 use crate::cli::Config;
 use crate::engine::discover::{self, Options};
 use crate::error::{Error, Result};
+use crate::net::netlink::Netlink;
 use crate::net::packet::PacketSocket;
-use crate::net::route::{self, Netlink};
+use crate::net::route;
+use crate::targets::build::Large;
 use crate::targets::{Span, Targets};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
-
-/// One such prefix, as given.
-#[derive(Debug, Clone)]
-pub struct Large {
-    pub token: String,
-    pub net: Ipv6Addr,
-    pub len: u8,
-}
 
 /// Rounds of probes, and how long each waits for answers: a host on the segment answers
 /// within milliseconds; rounds cover loss.
@@ -40,7 +34,8 @@ pub fn spans(cfg: &Config, large: &[Large]) -> Result<Vec<Span>> {
                 .into(),
         };
         let first = Targets::new(vec![Span::v6(p.net.into(), p.net.into())], vec![]);
-        let plan = route::plan(&routes, &first, cfg.iface.as_deref(), cfg.src, &mut lookup)
+        let want = cfg.layer2();
+        let plan = route::plan(&routes, &first, want.iface, want.src, &mut lookup)
             .map_err(|r| Error::Route(r.to_string()))?;
         let Some(seg) = plan.segments.first().filter(|s| s.via.is_none()) else {
             return Err(routed());
