@@ -43,7 +43,8 @@ pub struct Built {
 /// hostname that does not resolve is skipped with a warning (one stale name in an
 /// inventory must not cost the whole run) unless `--strict-names`; an exclusion that does
 /// not resolve is always an error, so sweep never probes what it was meant to leave out.
-/// IPv6 prefixes too large to enumerate go to `discover`, which finds their hosts.
+/// IPv6 prefixes too large to enumerate go to `discover`, which finds their hosts; it is
+/// called only once every other spec parsed.
 pub fn build(src: &Sources, discover: Discover) -> Result<Built> {
     build_with(src, &system_resolve, discover)
 }
@@ -68,15 +69,16 @@ fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Bu
             Err(e) => return Err(e),
         }
     }
-    if !large.is_empty() {
-        include.extend(discover(&large)?);
-    }
     let mut exclude: Vec<Span> = Vec::new();
     for (s, at) in specs(cfg.exclude, cfg.exclude_files)? {
         if !s.trim().is_empty() {
             let spans = parse_spec(&s, Role::Exclude, cfg.family, resolve);
             exclude.extend(spans.map_err(|e| located(e, at))?);
         }
+    }
+    // Last: discovery sends packets, so every spec is checked first.
+    if !large.is_empty() {
+        include.extend(discover(&large)?);
     }
     let t = Targets::new(include, exclude);
     if t.is_empty() && !unresolved.is_empty() {
@@ -183,6 +185,12 @@ mod tests {
                 .contains("/64 (or longer) on one of our Ethernet segments"),
             "{e}"
         );
+        // A bad exclusion is found before discovery sends anything.
+        let c = cfg(&["2001:2:0:1::/64", "--exclude", "bogus..target"]);
+        let never = |_: &[Large]| -> Result<Vec<Span>> {
+            panic!("discovery before the specs were checked")
+        };
+        assert!(super::build_with(&c.sources(), &resolver, &never).is_err());
         // With -4, nothing IPv6 is wanted: not discovered either.
         assert!(build_with(&cfg(&["-4", "2001:2:0:1::/64"]).sources(), &resolver).is_err());
     }
