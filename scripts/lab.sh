@@ -23,6 +23,11 @@
 # usage: lab.sh up|down [--name NAME] [--prefix CIDR] [--alive FRACTION]
 #                       [--seed N] [--unreach CIDR] [--truth FILE] [--tune-host]
 #                       [--onlink [--prefix6 2001:2:0:1::/116]]
+#                       [--police N] [--reply-loss PERCENT]
+#
+# --police N: a policer on the way in, N echo requests a second to the whole lab
+# (nftables `limit rate over N/second drop`, burst 5), as firewalls' ICMP-flood
+# protections do; --reply-loss P: P % of the echo replies dropped on the way out.
 set -euo pipefail
 
 NAME=sweeplab
@@ -34,6 +39,8 @@ TRUTH=
 TUNE_HOST=0
 ONLINK=0
 PREFIX6=2001:2:0:1::/116
+POLICE=
+REPLY_LOSS=
 
 LAB_NET=198.18.0.0/15 # everything the scanner routes into the lab
 SCAN_ADDR=192.0.2.1
@@ -231,6 +238,26 @@ table ip sweeplab {
 	}
 }
 EOF
+	if [[ -n $POLICE ]]; then
+		ip netns exec "$TGT_NS" nft -f - <<EOF
+table ip sweeppolice {
+	chain pre {
+		type filter hook prerouting priority -10; policy accept;
+		icmp type echo-request limit rate over $POLICE/second burst 5 packets drop
+	}
+}
+EOF
+	fi
+	if [[ -n $REPLY_LOSS ]]; then
+		ip netns exec "$TGT_NS" nft -f - <<EOF
+table ip sweeploss {
+	chain out {
+		type filter hook output priority 0; policy accept;
+		icmp type echo-reply numgen random mod 100 < $REPLY_LOSS drop
+	}
+}
+EOF
+	fi
 
 	if ((TUNE_HOST)); then
 		tune_host
@@ -310,11 +337,15 @@ main() {
 		--tune-host) TUNE_HOST=1; shift ;;
 		--onlink) ONLINK=1; shift ;;
 		--prefix6) PREFIX6=${2:?--prefix6 needs a value}; shift 2 ;;
+		--police) POLICE=${2:?--police needs a value}; shift 2 ;;
+		--reply-loss) REPLY_LOSS=${2:?--reply-loss needs a value}; shift 2 ;;
 		-h | --help) usage ;;
 		*) die "unknown option '$1' (try --help)" ;;
 		esac
 	done
 	[[ $NAME =~ ^[A-Za-z0-9_-]{1,40}$ ]] || die "--name wants [A-Za-z0-9_-]{1,40}, got '$NAME'"
+	[[ -z $POLICE || $POLICE =~ ^[1-9][0-9]{0,8}$ ]] || die "--police wants requests a second, got '$POLICE'"
+	[[ -z $REPLY_LOSS || $REPLY_LOSS =~ ^[0-9]{1,2}$ ]] || die "--reply-loss wants a percentage 0-99, got '$REPLY_LOSS'"
 	SCAN_NS=$NAME-scan
 	TGT_NS=$NAME-tgt
 

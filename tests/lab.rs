@@ -57,6 +57,21 @@ fn main() {
             unprivileged_unreachable,
         ),
         lab_trial(
+            "policed_path_defaults_find_every_live_host_and_say_so",
+            Need::Lab,
+            policed_path_defaults,
+        ),
+        lab_trial(
+            "reply_loss_defaults_find_nearly_all_and_say_so",
+            Need::Lab,
+            lossy_path_defaults,
+        ),
+        lab_trial(
+            "clean_path_defaults_send_one_retry_round",
+            Need::Lab,
+            clean_path_defaults_one_retry,
+        ),
+        lab_trial(
             "permitted_file_capability_is_raised_and_missing_net_raw_is_exit_3",
             Need::Netns,
             permitted_file_capability,
@@ -487,5 +502,97 @@ fn unprivileged_unreachable() -> Result<(), String> {
     let seen = rows.iter().filter(|r| unreach.contains(&r.addr)).count();
     ensure(seen == unreach.len(), || {
         format!("{seen} rows for the {} unreachable targets", unreach.len())
+    })
+}
+
+/// A lab /20 (a quarter alive) with `opts`, scanned at the defaults with `-q`, the
+/// summary JSON and `--all`. Returns the truth, the rows, sweep's stderr (with `-q`
+/// only warnings) and the summary JSON.
+fn path_scan(
+    label: &str,
+    opts: LabOpts,
+) -> Result<(Vec<TruthRow>, Vec<SweepRow>, String, serde_json::Value), String> {
+    let lab = Lab::up(LabOpts {
+        prefix: "198.18.0.0/20",
+        ..opts
+    })?;
+    let truth = lab.truth()?;
+    let dir = out_dir()?;
+    let (out, json) = (dir.path().join("scan.csv"), dir.path().join("run.json"));
+    let _big = heavy();
+    let run = lab.sweep(&[
+        lab.opts.prefix,
+        "-q",
+        "--all",
+        "-o",
+        path_str(&out),
+        "--summary-json",
+        path_str(&json),
+    ])?;
+    run.log(label);
+    let rows = run.rows_written(&out)?;
+    let text = std::fs::read_to_string(&json).map_err(|e| format!("no summary JSON: {e}"))?;
+    let j = serde_json::from_str(&text).map_err(|e| format!("summary JSON: {e}"))?;
+    Ok((truth, rows, run.stderr.clone(), j))
+}
+
+/// Behind an nftables policer of 2,000 echo requests a second, the defaults (10,000
+/// pps ceiling, rounds by yield) find every live host, lower the rate, and say so on
+/// stderr even with `-q`.
+fn policed_path_defaults() -> Result<(), String> {
+    let opts = LabOpts {
+        police: Some(2000),
+        ..LabOpts::default()
+    };
+    let (truth, rows, stderr, j) = path_scan("policed /20", opts)?;
+    check_up_set("up set behind a policer", &rows, &truth)?;
+    ensure(stderr.contains("a rate limit on the path?"), || {
+        format!("no warning about the policer on stderr: {stderr:?}")
+    })?;
+    ensure(stderr.lines().count() == 1, || {
+        format!("one warning line with -q: {stderr:?}")
+    })?;
+    let path = &j["path"];
+    ensure(path["loss_seen"] == true, || format!("{path}"))?;
+    let lowest = path["lowest_rate_pps"].as_u64().unwrap_or(u64::MAX);
+    ensure(lowest < 4_000, || {
+        format!("rate not lowered enough: {path}")
+    })
+}
+
+/// With 30 % of echo replies dropped, the defaults retry as long as the loss needs:
+/// nearly every live host, no invented one, and the loss said on stderr.
+fn lossy_path_defaults() -> Result<(), String> {
+    let opts = LabOpts {
+        reply_loss: Some(30),
+        ..LabOpts::default()
+    };
+    let (truth, rows, stderr, j) = path_scan("30 % reply loss /20", opts)?;
+    let score = Score::new(&sweep_with(&rows, "up"), &truth_with(&truth, "up"));
+    eprintln!("30 % reply loss /20: {}", score.describe());
+    ensure(score.false_pos.is_empty(), || score.describe())?;
+    ensure(score.recall() >= 0.995, || score.describe())?;
+    ensure(
+        stderr.starts_with("sweep: ") && stderr.contains("lost"),
+        || format!("no warning about the loss on stderr: {stderr:?}"),
+    )?;
+    let rounds = j["path"]["rounds"].as_array().map_or(0, Vec::len);
+    ensure(rounds >= 5, || {
+        format!("{rounds} rounds for 30 % loss: {}", j["path"])
+    })
+}
+
+/// On a clean path the defaults send the first round and one retry, and say nothing.
+fn clean_path_defaults_one_retry() -> Result<(), String> {
+    let (truth, rows, stderr, j) = path_scan("clean /20", LabOpts::default())?;
+    check_up_set("up set on a clean path", &rows, &truth)?;
+    ensure(stderr.is_empty(), || {
+        format!("warnings on a clean path: {stderr:?}")
+    })?;
+    let rounds = j["path"]["rounds"].as_array().map_or(0, Vec::len);
+    ensure(rounds == 2, || format!("{rounds} rounds: {}", j["path"]))?;
+    let silent = rows.iter().filter(|r| r.status == "down");
+    ensure(silent.into_iter().all(|r| r.probes == "2"), || {
+        "a silent target did not get exactly two probes".into()
     })
 }

@@ -91,6 +91,9 @@ SCEN_TITLE = {
     "scale": "Scale: 127.0.0.0/8 on loopback (16,777,214 targets, all answer)",
     "onlink": "On-link lab: the scanner on the segment of 198.18.0.0/16 (~25% alive): ARP for every target",
     "onlink6": "On-link lab, IPv6: 2001:2:0:1::/116 of the scanner's /64 (~25% alive): neighbour discovery",
+    "policed": "Policed path: 198.18.0.0/16 (~25% alive) behind an nftables policer of 2,000 echo requests/s",
+    "lossy": "Lossy path: 198.18.0.0/16 (~25% alive), 30 % of echo replies dropped (nftables numgen)",
+    "clean16": "Clean path: 198.18.0.0/16 (~25% alive), sweep's defaults (rounds by yield) vs --retries 2",
 }
 
 def load(path):
@@ -139,8 +142,8 @@ def report(results, machine, out_md):
          "recall is the median (worst in brackets); FP is the worst run. "
          "`probes/s` = packets the scanner put on its interface (veth0 / sim0 tx counter) "
          "divided by wall time; `tool probes` is what the tool itself reports, where it does. "
-         "`× sweep` is wall time relative to `sweep --rate max` in the same scenario "
-         "(above 1 = slower than sweep).", "",
+         "`× sweep` is wall time relative to `sweep --rate max` in the same scenario, or to "
+         "sweep's defaults where `--rate max` did not run (above 1 = slower than sweep).", "",
          "![wall time and recall per tool](plot.svg)", ""]
     L.append("## Machine")
     L.append("")
@@ -153,7 +156,7 @@ def report(results, machine, out_md):
             scen_order.append(sc)
     for sc in scen_order:
         tools = [(t, v) for (c, t), v in s.items() if c == sc]
-        ref = s.get((sc, "sweep-max"), {}).get("wall")
+        ref = (s.get((sc, "sweep-max")) or s.get((sc, "sweep-default"), {})).get("wall")
         L.append("## " + SCEN_TITLE.get(sc, sc))
         L.append("")
         if sc == "scale":

@@ -32,6 +32,9 @@ pub struct Counters {
     pub ignored: AtomicU64,
     /// Probes the kernel refused for one destination (e.g. no route); the target stays down.
     pub send_errors: AtomicU64,
+    /// The rate the sender keeps now, pps (0: unpaced): `--rate`, or lower while the
+    /// path loses answers.
+    pub rate_pps: AtomicU64,
     /// The retry interval the RTTs seen so far give (0 until the first reply): a
     /// measurement, which the sender waits between rounds and the ETA counts on.
     pub rto_us: AtomicU64,

@@ -38,6 +38,10 @@ pub enum Change {
     RttChanged,
     /// The same status, but another MAC answered for the address.
     MacChanged,
+    /// Two or more MACs answer for the address now, and did not before.
+    ConflictAppeared,
+    /// One MAC answers for the address now, where two or more did.
+    ConflictGone,
 }
 
 impl Change {
@@ -48,6 +52,8 @@ impl Change {
             Change::StatusChanged => "status-changed",
             Change::RttChanged => "rtt-changed",
             Change::MacChanged => "mac-changed",
+            Change::ConflictAppeared => "conflict-appeared",
+            Change::ConflictGone => "conflict-gone",
         }
     }
 }
@@ -61,6 +67,12 @@ pub fn classify(
 ) -> Option<Change> {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status);
     let (o, n) = (status(old), status(new));
+    let conflict = |r: Option<&Row>| r.is_some_and(|r| !r.other_macs.is_empty());
+    match (conflict(old), conflict(new)) {
+        (false, true) => return Some(Change::ConflictAppeared),
+        (true, false) if n == Status::Up => return Some(Change::ConflictGone),
+        _ => {}
+    }
     let macs = (old.and_then(|r| r.mac), new.and_then(|r| r.mac));
     if let (Some(a), Some(b)) = macs {
         if o == n && a != b {
@@ -103,11 +115,18 @@ pub struct Diffed {
     pub status_changed: u64,
     pub rtt_changed: u64,
     pub mac_changed: u64,
+    /// Conflicts that appeared or went away.
+    pub conflicts_changed: u64,
 }
 
 impl Diffed {
     pub fn total(&self) -> u64 {
-        self.appeared + self.disappeared + self.status_changed + self.rtt_changed + self.mac_changed
+        self.appeared
+            + self.disappeared
+            + self.status_changed
+            + self.rtt_changed
+            + self.mac_changed
+            + self.conflicts_changed
     }
 
     fn count(&mut self, c: Change) {
@@ -117,6 +136,7 @@ impl Diffed {
             Change::StatusChanged => self.status_changed += 1,
             Change::RttChanged => self.rtt_changed += 1,
             Change::MacChanged => self.mac_changed += 1,
+            Change::ConflictAppeared | Change::ConflictGone => self.conflicts_changed += 1,
         }
     }
 }
@@ -168,11 +188,7 @@ pub fn write_diff(
 fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 10] {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status).as_str().to_string();
     let rtt = |r: Option<&Row>| r.and_then(|r| r.rtt_us).map(format_rtt).unwrap_or_default();
-    let mac = |r: Option<&Row>| {
-        r.and_then(|r| r.mac)
-            .map(|m| m.to_string())
-            .unwrap_or_default()
-    };
+    let mac = |r: Option<&Row>| r.map(Row::mac_text).unwrap_or_default();
     let ttl = |r: Option<&Row>| {
         r.and_then(|r| r.ttl)
             .map(|t| t.to_string())
@@ -299,7 +315,8 @@ mod tests {
                 disappeared: 1,
                 status_changed: 1,
                 rtt_changed: 1,
-                mac_changed: 0
+                mac_changed: 0,
+                conflicts_changed: 0
             }
         );
     }
@@ -309,6 +326,39 @@ mod tests {
         let mut out = Vec::new();
         let found = write_diff(&mut old, &mut new, Some(5000), &mut out, false).unwrap();
         (String::from_utf8(out).unwrap(), found)
+    }
+
+    #[test]
+    fn a_conflict_appearing_and_going_away_is_reported() {
+        let head = "addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac";
+        let csv = |rows: &str| format!("{head}\r\n{rows}");
+        let (a, b) = ("00:1b:21:00:00:01", "00:1b:21:00:00:02");
+        let mut old = reader(
+            "old.csv",
+            &csv(&format!(
+                "198.18.0.5,up,1.000,64,198.18.0.5,2,0,,{a}\r\n\
+                 198.18.0.6,up,1.000,64,198.18.0.6,2,0,conflict,{a};{b}\r\n"
+            )),
+        );
+        let mut new = reader(
+            "new.csv",
+            &csv(&format!(
+                "198.18.0.5,up,1.000,64,198.18.0.5,2,0,conflict,{a};{b}\r\n\
+                 198.18.0.6,up,1.000,64,198.18.0.6,2,0,,{b}\r\n"
+            )),
+        );
+        let mut out = Vec::new();
+        let found = write_diff(&mut old, &mut new, None, &mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            rows,
+            [
+                format!("198.18.0.5,conflict-appeared,up,up,1.000,1.000,64,64,{a},{a};{b}"),
+                format!("198.18.0.6,conflict-gone,up,up,1.000,1.000,64,64,{a};{b},{b}"),
+            ]
+        );
+        assert_eq!((found.conflicts_changed, found.total()), (2, 2));
     }
 
     #[test]
@@ -343,7 +393,8 @@ mod tests {
                 disappeared: 1,
                 status_changed: 1,
                 rtt_changed: 1,
-                mac_changed: 0
+                mac_changed: 0,
+                conflicts_changed: 0
             }
         );
     }

@@ -5,6 +5,7 @@
 pub mod diff;
 pub mod merge;
 pub mod output;
+pub mod path;
 pub mod prom;
 pub mod rdns;
 pub mod reader;

@@ -4,7 +4,7 @@
 //! a time, so a /8 never holds all its text at once.
 
 use crate::engine::count::CountTable;
-use crate::engine::onlink::OnLink;
+use crate::engine::onlink::{Claim, OnLink};
 use crate::engine::receiver::Heard;
 use crate::engine::table::{Cell, Status, Table};
 use crate::results::row::Status as RowStatus;
@@ -146,6 +146,10 @@ struct Seen {
     addr: IpAddr,
     /// The MAC it answered ARP / neighbour discovery from.
     mac: Option<Mac>,
+    /// A proxy answered ARP for it: only echo says whether it is there.
+    proxied: bool,
+    /// Further MACs that answered for it: an address conflict.
+    others: Vec<Mac>,
 }
 
 impl Seen {
@@ -175,6 +179,8 @@ enum Value {
     Tenths(u64),
     /// Every probe's RTT (count mode), `None` for no reply.
     List(Vec<Option<u32>>),
+    /// Several texts (the MACs of a conflict): `;`-separated in CSV, a JSON array.
+    Strs(Vec<String>),
     Null,
 }
 
@@ -188,13 +194,26 @@ fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
         Field::Status => RowStatus::of_cell(c.status, present)
             .map_or(Value::Null, |s| Value::Str(s.as_str().into())),
         Field::Responder if present => Value::Str(addr.to_string()),
-        Field::Detail if present => Value::Str(
+        Field::Detail if present && s.others.is_empty() => Value::Str(
             if addr.is_ipv4() {
                 "arp-only"
             } else {
                 "ndp-only"
             }
             .into(),
+        ),
+        Field::Detail if s.proxied && c.status == Status::Down => Value::Str("proxy-arp".into()),
+        // A conflict lists every MAC (and vendor) that answered, the first first.
+        Field::Detail if !s.others.is_empty() && (up || present) => Value::Str("conflict".into()),
+        Field::Mac | Field::Vendor if !s.others.is_empty() => Value::Strs(
+            s.mac
+                .iter()
+                .chain(&s.others)
+                .map(|&m| match f {
+                    Field::Mac => m.to_string(),
+                    _ => vendor(m).unwrap_or_default().to_string(),
+                })
+                .collect(),
         ),
         Field::Mac => s.mac.map_or(Value::Null, |m| Value::Str(m.to_string())),
         Field::Vendor => s
@@ -270,6 +289,8 @@ fn csv_text(v: Value, raw: bool) -> String {
             .map(|r| r.map_or_else(|| "-".to_string(), ms_text))
             .collect::<Vec<_>>()
             .join(" "),
+        Value::Strs(v) if raw => v.join(";"),
+        Value::Strs(v) => guard(v.join(";")),
         Value::Null => String::new(),
     }
 }
@@ -285,6 +306,7 @@ fn json_value(v: Value) -> serde_json::Value {
             .into_iter()
             .map(|r| r.map_or(serde_json::Value::Null, ms_json))
             .collect(),
+        Value::Strs(v) => v.into(),
         Value::Null => serde_json::Value::Null,
     }
 }
@@ -367,13 +389,22 @@ const CHUNK: u64 = 1 << 16;
 /// Target `i`'s row facts, if `layout` wants a row for it.
 fn wanted(i: u32, layout: &Layout, r: &Results) -> Option<(Seen, Cell)> {
     let c = r.table.get(i);
+    let claim = r.onlink.map_or(Claim::None, |o| o.claim(u64::from(i)));
     let seen = Seen {
         i,
         addr: r.targets.addr_at(u64::from(i)),
-        mac: r
-            .onlink
-            .and_then(|o| o.mac_of(u64::from(i)))
-            .or_else(|| r.macs.get(&i).copied()),
+        mac: match claim {
+            Claim::Host(m) => Some(m),
+            Claim::Proxied(_) => None,
+            Claim::None => r.macs.get(&i).copied(),
+        },
+        proxied: matches!(claim, Claim::Proxied(_)),
+        others: match claim {
+            Claim::Host(_) => r
+                .onlink
+                .map_or_else(Vec::new, |o| o.other_macs(u64::from(i))),
+            _ => Vec::new(),
+        },
     };
     let wanted = c.status == Status::Up
         || seen.neighbour_only(&c)
@@ -555,6 +586,119 @@ pub(crate) mod tests {
             all,
             csv_raw: false,
         }
+    }
+
+    #[test]
+    fn a_conflict_is_up_with_every_mac_in_csv_and_a_list_in_json() {
+        use crate::net::route::{Plan, Segment};
+        let (t, table, heard) = fixture();
+        let plan = Plan {
+            segments: vec![Segment {
+                first: 0,
+                len: 4,
+                link: 2,
+                src: "198.18.255.254".parse().unwrap(),
+                via: None,
+            }],
+        };
+        let onlink = OnLink::new(plan, Vec::new(), 64);
+        let (pi, other): (Mac, Mac) = (
+            "b8:27:eb:01:02:03".parse().unwrap(),
+            "02:42:ac:11:00:02".parse().unwrap(),
+        );
+        // .1 answered echo, .3 only ARP: both claimed by two MACs.
+        for slot in [0, 2] {
+            assert!(onlink.neighbours.resolve(slot, pi));
+            onlink.neighbours.again(slot, other);
+        }
+        let names = HashMap::new();
+        let r = Results {
+            onlink: Some(&onlink),
+            ..bare(&t, &table, &heard, &names)
+        };
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Detail,
+            Field::Mac,
+            Field::Vendor,
+        ];
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,status,detail,mac,vendor\r\n\
+             198.18.0.1,up,conflict,b8:27:eb:01:02:03;02:42:ac:11:00:02,Raspberry Pi Foundation;\r\n\
+             198.18.0.3,up,conflict,b8:27:eb:01:02:03;02:42:ac:11:00:02,Raspberry Pi Foundation;\r\n"
+        );
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Ndjson, &fields, false), &r).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
+        assert_eq!(
+            first["mac"],
+            serde_json::json!(["b8:27:eb:01:02:03", "02:42:ac:11:00:02"])
+        );
+        assert_eq!(first["detail"], "conflict");
+    }
+
+    #[test]
+    fn a_proxys_claims_are_down_proxy_arp_or_up_without_its_mac() {
+        use crate::net::route::{Plan, Segment};
+        let n = 12;
+        let t = Targets::from_v4(vec![(0xC612_0101, 0xC612_0100 + n)], vec![]);
+        let table = Table::new(n as usize, false);
+        for i in 0..n {
+            table.add_probe(i);
+        }
+        // .1 is the router itself (TTL 64), .2 a host behind it (TTL 63); the rest silent.
+        table.record_reply(0, 1000, 64, 0);
+        table.record_reply(1, 2000, 63, 0);
+        let plan = Plan {
+            segments: vec![Segment {
+                first: 0,
+                len: u64::from(n),
+                link: 2,
+                src: "198.18.255.1".parse().unwrap(),
+                via: None,
+            }],
+        };
+        let onlink = OnLink::new(plan, Vec::new(), 64);
+        let router: Mac = "00:00:0c:01:02:03".parse().unwrap();
+        for s in 0..u64::from(n) {
+            assert!(onlink.neighbours.resolve(s, router));
+        }
+        onlink.judge_proxies(&table);
+        let (heard, names) = (Heard::default(), HashMap::new());
+        let r = Results {
+            onlink: Some(&onlink),
+            ..bare(&t, &table, &heard, &names)
+        };
+        let mut out = Vec::new();
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Ttl,
+            Field::Detail,
+            Field::Mac,
+        ];
+        write(&mut out, &layout(Format::Csv, &fields, true), &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().take(4).collect();
+        assert_eq!(
+            rows,
+            [
+                "addr,status,ttl,detail,mac",
+                "198.18.1.1,up,64,,00:00:0c:01:02:03",
+                "198.18.1.2,up,63,,",
+                "198.18.1.3,down,,proxy-arp,",
+            ]
+        );
+        assert_eq!(text.matches("proxy-arp").count(), n as usize - 2);
+        // Without --all, only the two that answered echo.
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 3);
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub struct Row {
     pub detail: String,
     /// The MAC an on-link host answered from.
     pub mac: Option<Mac>,
+    /// Further MACs that answered for the address (an address conflict: the `mac` column
+    /// lists them all, `;`-separated).
+    pub other_macs: Vec<Mac>,
     pub vendor: String,
     pub seen_at: String,
     pub hostname: String,
@@ -160,11 +163,23 @@ impl Row {
             dups: 0,
             detail: String::new(),
             mac: None,
+            other_macs: Vec::new(),
             vendor: String::new(),
             seen_at: String::new(),
             hostname: String::new(),
             extra: Vec::new(),
         }
+    }
+
+    /// The `mac` column: every MAC, `;`-separated.
+    pub fn mac_text(&self) -> String {
+        let macs: Vec<String> = self
+            .mac
+            .iter()
+            .chain(&self.other_macs)
+            .map(|m| m.to_string())
+            .collect();
+        macs.join(";")
     }
 
     /// The fields of this row laid out as `header` says.
@@ -183,7 +198,7 @@ impl Row {
                 Col::Known(Field::Probes) => self.probes.to_string(),
                 Col::Known(Field::Dups) => self.dups.to_string(),
                 Col::Known(Field::Detail) => self.detail.clone(),
-                Col::Known(Field::Mac) => self.mac.map(|m| m.to_string()).unwrap_or_default(),
+                Col::Known(Field::Mac) => self.mac_text(),
                 Col::Known(Field::Vendor) => self.vendor.clone(),
                 Col::Known(Field::SeenAt) => self.seen_at.clone(),
                 Col::Known(Field::Hostname) => self.hostname.clone(),
@@ -264,11 +279,13 @@ pub fn parse_row<'a>(
             // Text columns: a `'` that sweep put before a formula start is not data.
             Col::Known(Field::Detail) => row.detail = unguard(f).to_string(),
             Col::Known(Field::Mac) => {
-                if !f.is_empty() {
-                    row.mac = Some(f.parse().map_err(|_| {
-                        format!("invalid mac '{f}' (want six hex octets like 00:1b:21:0a:0b:0c)")
-                    })?);
-                }
+                let mut macs = f.split(';').filter(|m| !m.is_empty()).map(|m| {
+                    m.parse::<Mac>().map_err(|_| {
+                        format!("invalid mac '{m}' (want six hex octets like 00:1b:21:0a:0b:0c)")
+                    })
+                });
+                row.mac = macs.next().transpose()?;
+                row.other_macs = macs.collect::<std::result::Result<_, _>>()?;
             }
             Col::Known(Field::Vendor) => row.vendor = unguard(f).to_string(),
             Col::Known(Field::SeenAt) => row.seen_at = unguard(f).to_string(),

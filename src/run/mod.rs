@@ -12,7 +12,7 @@ pub mod state;
 
 use crate::cli::Config;
 use crate::engine::counters::Counters;
-use crate::engine::onlink::{Lane, OnLink};
+use crate::engine::onlink::OnLink;
 use crate::engine::table::Status;
 use crate::engine::{self, MAX_TARGETS};
 use crate::engine::{Position, Shard};
@@ -142,7 +142,10 @@ fn onlink_path(
 ) -> Result<Option<OnLink>> {
     Ok(match layer2::open(&cfg.layer2(), targets)? {
         L2::Frames { plan, socks } => {
-            let lanes = socks.into_iter().map(|sock| Lane { sock }).collect();
+            let lanes = socks
+                .into_iter()
+                .map(|sock| Box::new(sock) as Box<dyn crate::net::Link>)
+                .collect();
             Some(OnLink::new(plan, lanes, cfg.ttl.unwrap_or(64)))
         }
         L2::Kernel => None,
@@ -259,6 +262,13 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.conflicts = onlink.map_or(0, |o| o.neighbours.conflicts());
+    summary.proxies = onlink.map_or_else(Vec::new, |o| {
+        o.proxies()
+            .iter()
+            .map(|p| crate::results::summary::ProxyNote::of(p, targets))
+            .collect()
+    });
     // Who sent the ICMP errors: this run's receivers, and the journal's for earlier answers.
     let mut heard_all = crate::engine::receiver::Heard {
         responders: table.responders(),
@@ -304,6 +314,10 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         up: summary.up,
         interrupted,
     };
+    // Not silenced by -q, as other warnings are not: a nightly job must see loss.
+    if let Some(line) = crate::results::path::warning(&scanned.path) {
+        warn(format_args!("{line}"));
+    }
     if ended.is_ok() && !cfg.quiet {
         warn(format_args!("{summary}"));
     }

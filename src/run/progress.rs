@@ -84,6 +84,12 @@ impl Progress {
         }
         let est = self.estimate(c, sent, now);
         let (pps, total) = (self.current_pps(), sent + est.probes_left);
+        let lowered = match (c.rate_pps.load(Relaxed), self.rate) {
+            (r, Some(cap)) if r > 0 && r < cap => {
+                format!(" (rate lowered to {r}: loss on the path)")
+            }
+            _ => String::new(),
+        };
         let eta = est.time_left.map_or_else(|| "?".to_string(), eta::clock);
         let up = c.up.load(Relaxed);
         match &mut self.display {
@@ -91,7 +97,7 @@ impl Progress {
                 bar.set_length(total.max(1));
                 bar.set_position(sent);
                 bar.set_message(format!(
-                    "{up} up, {} unreachable, {pps:.0} pps, ETA {eta}",
+                    "{up} up, {} unreachable, {pps:.0} pps{lowered}, ETA {eta}",
                     c.unreachable.load(Relaxed),
                 ));
             }
@@ -99,7 +105,8 @@ impl Progress {
                 *due = (*due + *every).max(now);
                 let percent = 100 * sent / total.max(1);
                 crate::error::warn(format_args!(
-                    "sweep: {percent} % {sent}/{total} probes, {up} up, {pps:.0} pps, ETA {eta}"
+                    "sweep: {percent} % {sent}/{total} probes, {up} up, {pps:.0} pps{lowered}, \
+                     ETA {eta}"
                 ));
             }
             Display::Lines { .. } | Display::Nothing => {}
@@ -119,7 +126,7 @@ impl Progress {
                 round_planned: c.round_planned.load(Relaxed),
                 round_sent: sent.saturating_sub(round_base),
                 answered: c.answered.load(Relaxed),
-                rate: self.send_rate(),
+                rate: self.send_rate(c),
                 rto: rto.min(self.shape.timeout),
                 since_last_probe: now - self.last_probe,
             },
@@ -127,15 +134,19 @@ impl Progress {
     }
 
     /// Probes per second over the recent ticks that sent any, so the gaps between rounds
-    /// do not count; at most `--rate`.
-    fn send_rate(&self) -> f64 {
+    /// do not count; at most the rate the sender keeps now (`--rate`, or lower).
+    fn send_rate(&self, c: &Counters) -> f64 {
         let (probes, busy) = self
             .ticks
             .iter()
             .fold((0, Duration::ZERO), |(p, b), t| (p + t.1, b + t.2));
         let measured =
             (busy >= Duration::from_millis(200)).then(|| probes as f64 / busy.as_secs_f64());
-        match (measured, self.rate) {
+        let cap = match c.rate_pps.load(Relaxed) {
+            0 => self.rate,
+            r => Some(r),
+        };
+        match (measured, cap) {
             (Some(m), Some(r)) => m.min(r as f64),
             (None, Some(r)) => r as f64,
             (m, None) => m.unwrap_or(0.0),

@@ -285,6 +285,10 @@ pub struct LabOpts {
     pub unreach: &'static str,
     /// The scanner on the targets' segment (`lab.sh --onlink`), with this IPv6 prefix.
     pub onlink: Option<&'static str>,
+    /// A policer of this many echo requests a second on the way in (`lab.sh --police`).
+    pub police: Option<u32>,
+    /// Percent of echo replies dropped on the way out (`lab.sh --reply-loss`).
+    pub reply_loss: Option<u32>,
 }
 
 impl Default for LabOpts {
@@ -295,6 +299,8 @@ impl Default for LabOpts {
             seed: 1,
             unreach: "203.0.113.0/24",
             onlink: None,
+            police: None,
+            reply_loss: None,
         }
     }
 }
@@ -329,6 +335,18 @@ impl Lab {
                 Some(p6) => vec!["--onlink", "--prefix6", p6],
                 None => vec![],
             })
+            .args(
+                lab.opts
+                    .police
+                    .iter()
+                    .flat_map(|n| ["--police".into(), n.to_string()]),
+            )
+            .args(
+                lab.opts
+                    .reply_loss
+                    .iter()
+                    .flat_map(|p| ["--reply-loss".into(), p.to_string()]),
+            )
             .arg("--truth")
             .arg(&lab.truth)
             .output()
