@@ -14,11 +14,14 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 
 fn main() {
-    run_trials(vec![lab_trial(
-        "lan_no_ghost_every_host_behind_the_proxy_both_macs_of_a_conflict",
-        Need::Netns,
-        proxy_lan,
-    )])
+    run_trials(vec![
+        lab_trial(
+            "lan_no_ghost_every_host_behind_the_proxy_both_macs_of_a_conflict",
+            Need::Netns,
+            proxy_lan,
+        ),
+        lab_trial("lan_every_ipv6_host_of_the_on_link_64", Need::Netns, v6_lan),
+    ])
 }
 
 /// Runs `script` with `sh -e` (in the root namespace: only `ip -n NS` / `ip netns exec`
@@ -46,7 +49,13 @@ struct Lan {
     twins: [Netns; 2],
     router: Netns,
     behind: Netns,
+    /// Each of `hosts` (the server too): its address with a random interface ID in
+    /// PREFIX6.
+    v6: Vec<String>,
 }
+
+/// The scanner's /64; the scanner is ::1 in it.
+const PREFIX6: &str = "2001:2:0:1::/64";
 
 /// LAN hosts: 198.18.0.10 + k on the scanner's /16, each with its own MAC.
 const HOSTS: usize = 6;
@@ -68,7 +77,28 @@ impl Lan {
             twins: [Netns::new()?, Netns::new()?],
             router: Netns::new()?,
             behind: Netns::new()?,
+            v6: Vec::new(),
         };
+        let mut lan = lan;
+        let mut seed = std::process::id() as u64
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+        let mut random = || {
+            // xorshift64: enough for interface IDs nobody can guess from the MAC.
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        lan.v6 = (0..=HOSTS)
+            .map(|_| {
+                let id = random().to_be_bytes();
+                let w = |k: usize| u16::from_be_bytes([id[k], id[k + 1]]);
+                format!("2001:2:0:1:{:x}:{:x}:{:x}:{:x}", w(0), w(2), w(4), w(6))
+            })
+            .collect();
+        let lan = lan;
         let br = &lan.bridge.name;
         // Snooping off: neighbour solicitations to solicited-node groups nobody has
         // reported must still reach every port.
@@ -97,6 +127,17 @@ impl Lan {
         }
         let (sc, r, b) = (&lan.scanner.name, &lan.router.name, &lan.behind.name);
         s += &format!("ip -n {sc} addr add 198.18.0.1/16 dev eth0\n");
+        // IPv6: the scanner ::1 on the /64, every host a random interface ID there (no
+        // duplicate address detection: usable at once); one ignores echo to ff02::1,
+        // as Windows does.
+        s += &format!("ip -n {sc} addr add 2001:2:0:1::1/64 dev eth0 nodad\n");
+        for (h, a) in lan.hosts.iter().zip(&lan.v6) {
+            s += &format!("ip -n {} addr add {a}/64 dev eth0 nodad\n", h.name);
+        }
+        s += &format!(
+            "ip netns exec {} sh -c 'echo 1 > /proc/sys/net/ipv6/icmp/echo_ignore_multicast'\n",
+            lan.hosts[1].name
+        );
         for (k, h) in lan.hosts[..HOSTS].iter().enumerate() {
             s += &format!(
                 "ip -n {} addr add 198.18.0.{}/16 dev eth0\n",
@@ -289,4 +330,39 @@ fn proxy_lan() -> Result<(), String> {
         line.contains(",conflict-gone,") && line.ends_with(&format!(",{kept}")),
         || format!("diff for the conflict: {line:?}\n{}", diff.stdout),
     )
+}
+
+/// The scanner's /64: every host found (the one that ignores multicast echo too), each
+/// with its MAC, and nothing else; a routed /64 is refused, saying why.
+fn v6_lan() -> Result<(), String> {
+    let _g = heavy();
+    let lan = Lan::up()?;
+    let dir = out_dir()?;
+    let out = dir.path().join("v6.csv");
+    let run = sweep_in(&lan.scanner.name, &[PREFIX6, "-o", path_str(&out)])?;
+    run.log("the /64");
+    run.expect_code(0)?;
+    let (header, rows) = read_csv(&out)?;
+    ensure(header.join(",") == SWEEP_HEADER, || {
+        format!("header {header:?}")
+    })?;
+    let got: BTreeMap<std::net::Ipv6Addr, (String, String)> = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r[0].parse().map_err(|_| format!("bad addr {}", r[0]))?,
+                (r[1].clone(), r[8].clone()),
+            ))
+        })
+        .collect::<Result<_, String>>()?;
+    let mut want = BTreeMap::new();
+    for (h, a) in lan.hosts.iter().zip(&lan.v6) {
+        let a: std::net::Ipv6Addr = a.parse().map_err(|_| format!("bad {a}"))?;
+        want.insert(a, ("up".to_string(), Lan::mac(&h.name, "eth0")?));
+    }
+    // (The scanner's own address is not among them: it does not answer itself.)
+    ensure(got == want, || format!("rows {got:?}\nwant {want:?}"))?;
+    let routed = sweep_in(&lan.scanner.name, &["2001:2:0:2::/64"])?;
+    routed.expect_code(2)?;
+    one_line_naming(&routed.stderr, &["2001:2:0:2::/64", "on-link"])
 }

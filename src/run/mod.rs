@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod deliver;
+pub mod discover;
 pub mod eta;
 pub mod every;
 pub mod interrupt;
@@ -61,7 +62,15 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let Built {
         targets,
         unresolved,
-    } = build(&cfg.sources())?;
+    } = build(&cfg.sources(), &|large| {
+        // Discovery sends packets: the output paths are checked first, as for the scan.
+        Sink::prepare(cfg.output.as_deref())?;
+        if let Some(p) = cfg.summary_json.as_deref() {
+            Sink::prepare(Some(p))?;
+        }
+        crate::net::privs::raise_net_raw();
+        discover::spans(cfg, large)
+    })?;
     if targets.len() > MAX_TARGETS {
         return Err(Error::TooManyTargets {
             count: targets.len(),

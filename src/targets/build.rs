@@ -2,9 +2,23 @@
 //! resolved once), merged, minus the exclusions; names that do not resolve skipped and
 //! listed, or refused.
 
-use super::{parse_spec, read_spec_file, system_resolve, Family, Resolver, Role, Span, Targets};
+use super::{parse_spec, read_spec_file, system_resolve, too_large_v6};
+use super::{Family, Resolver, Role, Span, Targets};
 use crate::error::{warn, Error, Result};
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
+
+/// An IPv6 prefix too large to enumerate (`too_large_v6`), as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Large {
+    pub token: String,
+    pub net: Ipv6Addr,
+    pub len: u8,
+}
+
+/// What finds the hosts of such prefixes (on-link discovery, `run::discover`), or
+/// refuses them.
+pub type Discover<'a> = &'a dyn Fn(&[Large]) -> Result<Vec<Span>>;
 
 /// Where the targets come from: the command line's specs and files, and what to leave out.
 #[derive(Debug, Clone, Copy)]
@@ -29,14 +43,22 @@ pub struct Built {
 /// hostname that does not resolve is skipped with a warning (one stale name in an
 /// inventory must not cost the whole run) unless `--strict-names`; an exclusion that does
 /// not resolve is always an error, so sweep never probes what it was meant to leave out.
-pub fn build(src: &Sources) -> Result<Built> {
-    build_with(src, &system_resolve)
+/// IPv6 prefixes too large to enumerate go to `discover`, which finds their hosts; it is
+/// called only once every other spec parsed.
+pub fn build(src: &Sources, discover: Discover) -> Result<Built> {
+    build_with(src, &system_resolve, discover)
 }
 
-fn build_with(cfg: &Sources, resolve: Resolver) -> Result<Built> {
+fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Built> {
     let mut include: Vec<Span> = Vec::new();
     let mut unresolved: Vec<(String, String)> = Vec::new();
+    let mut large = Vec::new();
     for (s, at) in specs(cfg.targets, cfg.files)? {
+        if let Some((net, len)) = too_large_v6(&s).filter(|_| cfg.family != Family::V4) {
+            let token = s.trim().to_string();
+            large.push(Large { token, net, len });
+            continue;
+        }
         match parse_spec(&s, Role::Target, cfg.family, resolve).map_err(|e| located(e, at)) {
             Ok(spans) => include.extend(spans),
             Err(Error::Resolve { host, reason }) if !cfg.strict_names => {
@@ -53,6 +75,10 @@ fn build_with(cfg: &Sources, resolve: Resolver) -> Result<Built> {
             let spans = parse_spec(&s, Role::Exclude, cfg.family, resolve);
             exclude.extend(spans.map_err(|e| located(e, at))?);
         }
+    }
+    // Last: discovery sends packets, so every spec is checked first.
+    if !large.is_empty() {
+        include.extend(discover(&large)?);
     }
     let t = Targets::new(include, exclude);
     if t.is_empty() && !unresolved.is_empty() {
@@ -124,6 +150,49 @@ mod tests {
         let mut all = vec!["sweep"];
         all.extend_from_slice(args);
         crate::cli::scan_config(&all)
+    }
+
+    /// The builder with discovery standing in: every large prefix finds one host,
+    /// its network's ::1.
+    fn build_with(cfg: &Sources, resolve: Resolver) -> Result<Built> {
+        let one = |large: &[Large]| {
+            Ok(large
+                .iter()
+                .map(|l| {
+                    let a = u128::from(l.net) + 1;
+                    Span::v6(a, a)
+                })
+                .collect())
+        };
+        super::build_with(cfg, resolve, &one)
+    }
+
+    #[test]
+    fn a_prefix_too_large_to_enumerate_goes_to_discovery() {
+        let b = build_with(&cfg(&["2001:2:0:1::/64", "192.0.2.1"]).sources(), &resolver).unwrap();
+        let got: Vec<IpAddr> = (0..b.targets.len()).map(|i| b.targets.addr_at(i)).collect();
+        assert_eq!(
+            got,
+            [
+                "192.0.2.1".parse::<IpAddr>().unwrap(),
+                "2001:2:0:1::1".parse().unwrap()
+            ]
+        );
+        // A /48 is no segment's prefix: refused as before, saying what works.
+        let e = build_with(&cfg(&["2001:2::/48"]).sources(), &resolver).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("/64 (or longer) on one of our Ethernet segments"),
+            "{e}"
+        );
+        // A bad exclusion is found before discovery sends anything.
+        let c = cfg(&["2001:2:0:1::/64", "--exclude", "bogus..target"]);
+        let never = |_: &[Large]| -> Result<Vec<Span>> {
+            panic!("discovery before the specs were checked")
+        };
+        assert!(super::build_with(&c.sources(), &resolver, &never).is_err());
+        // With -4, nothing IPv6 is wanted: not discovered either.
+        assert!(build_with(&cfg(&["-4", "2001:2:0:1::/64"]).sources(), &resolver).is_err());
     }
 
     /// Knows `a.test` only.

@@ -253,6 +253,17 @@ pub fn parse_spec(token: &str, role: Role, family: Family, resolve: Resolver) ->
     resolve_host(token, family, resolve)
 }
 
+/// An IPv6 prefix of more than `MAX_V6_SPAN` addresses and at least a /64 (the size of
+/// one segment's prefix): `(network, length)`. Such a prefix can be scanned only where
+/// it is on-link, by discovery (`run::discover`).
+pub fn too_large_v6(token: &str) -> Option<(Ipv6Addr, u8)> {
+    let net: Ipv6Network = token.trim().parse().ok()?;
+    let size = 1u128
+        .checked_shl(128 - u32::from(net.prefix()))
+        .unwrap_or(u128::MAX);
+    (net.prefix() >= 64 && size > MAX_V6_SPAN).then(|| (net.network(), net.prefix()))
+}
+
 fn parse_v6(token: &str, role: Role) -> Result<Vec<Span>> {
     let bad = |reason: String| Error::BadTarget {
         token: token.to_string(),
@@ -260,7 +271,8 @@ fn parse_v6(token: &str, role: Role) -> Result<Vec<Span>> {
     };
     let too_big = |n: u128| {
         bad(format!(
-            "{n} addresses; an IPv6 prefix or range may hold at most 2^24 (a /104 or longer)"
+            "{n} addresses; an IPv6 prefix or range may hold at most 2^24 (a /104 or longer), \
+             or be a /64 (or longer) on one of our Ethernet segments, found by discovery"
         ))
     };
     if let Some((addr, len)) = token.split_once('/') {
