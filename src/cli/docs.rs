@@ -94,7 +94,15 @@ mod tests {
                 text.contains(&format!("sweep {name}")),
                 "synopsis of {name}"
             );
-            assert!(text.contains("\\-\\-output"), "{name}'s own options");
+            let own = if name == "report" {
+                "output"
+            } else {
+                "csv\\-raw"
+            };
+            assert!(
+                text.contains(&format!("\\-\\-{own}")),
+                "{name}'s own options"
+            );
         }
     }
 

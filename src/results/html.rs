@@ -557,21 +557,16 @@ mod tests {
 
     #[test]
     fn maps_cover_the_rows_span() {
-        let m = Map::covering(0xC612_0001, 0xC612_00FE);
-        assert_eq!(
-            (m.base, m.prefix, m.cell_bits, m.side),
-            (0xC612_0000, 24, 0, 16)
-        );
-        let m = Map::covering(0xC612_0000, 0xC612_FFFF);
-        assert_eq!((m.prefix, m.cell_bits, m.side), (16, 0, 256));
-        // A /15 has 512 /24s: odd cell bits, so the map widens to a /14 of /24s.
-        let m = Map::covering(0xC612_0000, 0xC613_FFFF);
-        assert_eq!(
-            (m.base, m.prefix, m.cell_bits, m.side),
-            (0xC610_0000, 14, 8, 32)
-        );
-        let m = Map::covering(0x0A00_0000, 0x0AFF_FFFF);
-        assert_eq!((m.prefix, m.cell_bits, m.side), (8, 8, 256));
+        for (lo, hi, want) in [
+            (0xC612_0001, 0xC612_00FE, (0xC612_0000, 24, 0, 16)),
+            (0xC612_0000, 0xC612_FFFF, (0xC612_0000, 16, 0, 256)),
+            // A /15 has 512 /24s: odd cell bits, so the map widens to a /14 of /24s.
+            (0xC612_0000, 0xC613_FFFF, (0xC610_0000, 14, 8, 32)),
+            (0x0A00_0000, 0x0AFF_FFFF, (0x0A00_0000, 8, 8, 256)),
+        ] {
+            let m = Map::covering(lo, hi);
+            assert_eq!((m.base, m.prefix, m.cell_bits, m.side), want);
+        }
         let labels = Map::covering(0xC612_0000, 0xC612_FFFF).labels();
         assert_eq!(labels.len(), 16);
         assert_eq!(labels[0], (0, 0, 64, "198.18.0.0/20".to_string()));
