@@ -1,5 +1,5 @@
-//! `sweep merge` and `sweep diff` end to end through the binary, on CSV files written by
-//! the tests. No network, no root.
+//! `sweep merge`, `sweep diff` and `sweep report` end to end through the binary, on CSV files
+//! written by the tests. No network, no root.
 
 mod common;
 
@@ -911,4 +911,34 @@ fn output_through_a_link_to_stdout_reaches_the_redirect() {
         &["/dev/sweep-merge-test.csv", "will not create"],
     );
     assert!(!std::path::Path::new("/dev/sweep-merge-test.csv").exists());
+}
+
+#[test]
+fn report_writes_one_page_and_bad_input_leaves_no_file() {
+    let dir = TempDir::new().unwrap();
+    let a = csv(&dir, "a.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
+    let b = csv(&dir, "b.csv", &["10.0.0.2,down,,,,1,0,"]);
+    let page = dir.path().join("report.html");
+    sweep(&["report", s(&a), s(&b), "-o", s(&page)])
+        .assert()
+        .code(0)
+        .stdout("");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.ends_with("</html>\n"));
+    assert!(
+        html.contains("<dd id=\"up-count\">1</dd>"),
+        "merged: one up"
+    );
+    assert!(html.contains("<dd id=\"down-count\">1</dd>"));
+    // Nothing up: exit 1, as merge.
+    sweep(&["report", s(&b)]).assert().code(1);
+    // A bad row: one line naming file, line and token; no page left behind.
+    let bad = csv(&dir, "bad.csv", &["10.0.0.3,maybe,,,,1,0,"]);
+    let out = dir.path().join("bad.html");
+    input_error(
+        &["report", s(&bad), "-o", s(&out)],
+        2,
+        &["bad.csv", ":2", "'maybe'"],
+    );
+    assert!(!out.exists());
 }
