@@ -22,6 +22,12 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v ping >/dev/null || missing+=(iputils-ping)
 	# tests/sim_count.rs parses the Prometheus output with prometheus_client.
 	/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing+=(python3-prometheus-client)
+	# tests/consumers.rs: nmap scans the same lab, ndiff compares, xmllint checks
+	# sweep's XML against nmap's DTD, python-libnmap parses it.
+	command -v nmap >/dev/null || missing+=(nmap)
+	command -v ndiff >/dev/null || missing+=(ndiff)
+	command -v xmllint >/dev/null || missing+=(libxml2-utils)
+	/usr/bin/python3 -c 'import libnmap' 2>/dev/null || missing+=(python3-libnmap)
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
 		apt-get update -qq

@@ -202,6 +202,8 @@ enum FormatArg {
     Ndjson,
     /// The text exposition format (node_exporter's textfile collector)
     Prometheus,
+    /// nmap's XML for a ping scan (nmap -sn -oX), for ndiff and nmap's other readers
+    NmapXml,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -332,16 +334,21 @@ pub fn command() -> clap::Command {
 /// `-?` and `/?` ask for help as `-h` does (DOS and the ping client sweep grew from).
 fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
     let mut seen_end = false;
-    args.into_iter()
-        .map(|a| {
-            seen_end |= a == "--";
-            if !seen_end && (a == "-?" || a == "/?") {
-                OsString::from("--help")
-            } else {
-                a
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(args.len() + 2);
+    for a in args {
+        seen_end |= a == "--";
+        if seen_end {
+            out.push(a);
+        } else if a == "-?" || a == "/?" {
+            out.push(OsString::from("--help"));
+        } else if a == "-oX" {
+            // nmap's spelling, `-oX FILE`: clap would read it as `-o X`.
+            out.extend(["--format", "nmap-xml", "-o"].map(OsString::from));
+        } else {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
@@ -649,6 +656,7 @@ fn layout(a: &Args, count: bool) -> Result<Layout, Error> {
             FormatArg::Json => Format::Json,
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Prometheus => Format::Prometheus,
+            FormatArg::NmapXml => Format::NmapXml,
         },
         fields,
         all: a.all,
@@ -742,6 +750,19 @@ mod tests {
         let mut all = vec!["sweep"];
         all.extend_from_slice(args);
         validate(Args::try_parse_from(all).unwrap())
+    }
+
+    #[test]
+    fn nmap_spelling_writes_xml_to_the_file() {
+        let args = ["sweep", "-oX", "out.xml", "198.18.0.1"].map(OsString::from);
+        let Ok(Command::Scan(c)) = read(args.to_vec()) else {
+            panic!("-oX FILE is a scan");
+        };
+        assert_eq!(c.layout.format, Format::NmapXml);
+        assert_eq!(c.output.as_deref(), Some(std::path::Path::new("out.xml")));
+        assert_eq!(c.targets, ["198.18.0.1"]);
+        let c = cfg(&["--format", "nmap-xml", "x"]).unwrap();
+        assert_eq!(c.layout.format, Format::NmapXml);
     }
 
     #[test]

@@ -4,27 +4,25 @@
 //! (written without --all) counts as down.
 
 use crate::error::{Error, Result};
+use crate::results::column::{parse_ms, Field};
+use crate::results::dialect::CsvOut;
 use crate::results::merge::Output;
-use crate::results::output::{CsvOut, Field};
-use crate::results::reader::{format_rtt, parse_rtt, write_error, Col, Reader, Row};
+use crate::results::reader::{write_error, Col, Reader, Row};
 use crate::results::row::Status;
 use std::cmp::Ordering;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub const HEADER: [&str; 10] = [
-    "addr",
-    "change",
-    "old_status",
-    "new_status",
-    "old_rtt_ms",
-    "new_rtt_ms",
-    "old_ttl",
-    "new_ttl",
-    "old_mac",
-    "new_mac",
-];
+/// The diff's header: the address, the change, and old and new of each compared column.
+pub fn header() -> Vec<String> {
+    let mut h = vec![Field::Addr.name().to_string(), "change".to_string()];
+    for f in COMPARED {
+        h.push(format!("old_{}", f.name()));
+        h.push(format!("new_{}", f.name()));
+    }
+    h
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -67,14 +65,14 @@ pub fn classify(
 ) -> Option<Change> {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status);
     let (o, n) = (status(old), status(new));
-    let conflict = |r: Option<&Row>| r.is_some_and(|r| !r.other_macs.is_empty());
+    let conflict = |r: Option<&Row>| r.is_some_and(|r| r.macs.len() > 1);
     match (conflict(old), conflict(new)) {
         (false, true) => return Some(Change::ConflictAppeared),
         (true, false) if n == Status::Up => return Some(Change::ConflictGone),
         _ => {}
     }
-    let macs = (old.and_then(|r| r.mac), new.and_then(|r| r.mac));
-    if let (Some(a), Some(b)) = macs {
+    let first = |r: Option<&Row>| r.and_then(|r| r.macs.first().copied());
+    if let (Some(a), Some(b)) = (first(old), first(new)) {
         if o == n && a != b {
             return Some(Change::MacChanged);
         }
@@ -99,7 +97,7 @@ pub fn parse_threshold(token: &str) -> Result<u64> {
         reason: reason.to_string(),
     };
     let num = token.strip_suffix("ms").unwrap_or(token);
-    let us = parse_rtt(num)
+    let us = parse_ms(num)
         .ok_or_else(|| bad("want milliseconds, e.g. 10 or 2.5 (at most 3 decimals)"))?;
     if us == 0 {
         return Err(bad("must be more than 0"));
@@ -152,7 +150,7 @@ pub fn write_diff(
     // Every diff field is an address, a word or a number today; the guard keeps it so.
     let mut w = CsvOut::new(out, raw);
     let io = write_error;
-    w.record(HEADER).map_err(io)?;
+    w.record(header()).map_err(io)?;
     let mut found = Diffed::default();
     let (mut a, mut b) = (old.next_row()?, new.next_row()?);
     loop {
@@ -185,27 +183,22 @@ pub fn write_diff(
     Ok(found)
 }
 
-fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 10] {
-    let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status).as_str().to_string();
-    let rtt = |r: Option<&Row>| r.and_then(|r| r.rtt_us).map(format_rtt).unwrap_or_default();
-    let mac = |r: Option<&Row>| r.map(Row::mac_text).unwrap_or_default();
-    let ttl = |r: Option<&Row>| {
-        r.and_then(|r| r.ttl)
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-    };
-    [
-        addr.to_string(),
+/// The columns each side of a diff shows, as `old_NAME` and `new_NAME`.
+const COMPARED: [Field; 4] = [Field::Status, Field::RttMs, Field::Ttl, Field::Mac];
+
+fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> Vec<String> {
+    // An absent row is a down host.
+    let absent = Row::new(addr, Status::Down);
+    let (old, new) = (old.unwrap_or(&absent), new.unwrap_or(&absent));
+    let mut out = vec![
+        Field::Addr.csv(new, true).into_owned(),
         change.as_str().to_string(),
-        status(old),
-        status(new),
-        rtt(old),
-        rtt(new),
-        ttl(old),
-        ttl(new),
-        mac(old),
-        mac(new),
-    ]
+    ];
+    for f in COMPARED {
+        out.push(f.csv(old, true).into_owned());
+        out.push(f.csv(new, true).into_owned());
+    }
+    out
 }
 
 /// `sweep diff OLD NEW [--rtt-change MS] [-o OUT]`.

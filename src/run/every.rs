@@ -3,6 +3,7 @@
 
 use crate::engine::table::{Status, Table};
 use crate::error::{Error, Result};
+use crate::results::column::Field;
 use crate::results::diff::{classify, Change};
 use crate::results::output::Format;
 use crate::results::reader::{Row, Status as RowStatus};
@@ -104,7 +105,7 @@ pub fn snapshot(
         };
         let mut row = Row::new(targets.addr_at(u64::from(i)), status);
         row.rtt_us = (c.status == Status::Up).then_some(u64::from(c.rtt_us));
-        row.mac = mac(i);
+        row.macs = mac(i).into_iter().collect();
         snap.insert(i, row);
     }
     snap
@@ -124,8 +125,8 @@ pub fn changes(old: &Snapshot, new: &Snapshot, run: u64) -> Vec<String> {
             let how = match change {
                 Change::MacChanged => format!(
                     "{} -> {}",
-                    o.and_then(|r| r.mac).map_or("-".into(), |m| m.to_string()),
-                    n.and_then(|r| r.mac).map_or("-".into(), |m| m.to_string())
+                    o.map_or("-".into(), |r| Field::Mac.csv(r, true)),
+                    n.map_or("-".into(), |r| Field::Mac.csv(r, true))
                 ),
                 _ => format!("{} -> {}", word(o), word(n)),
             };

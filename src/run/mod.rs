@@ -230,6 +230,39 @@ fn repeat(cx: &Ctx, every: Duration) -> Result<Outcome> {
 /// How often the wait between runs looks for an interrupt.
 const TICK: Duration = Duration::from_millis(50);
 
+/// Each target's MACs (its own first, then any conflicting one) or the proxy that
+/// answered for it, from this run's layer-2 path and the resumed run's journal.
+fn neighbours(
+    n: u32,
+    onlink: Option<&OnLink>,
+    earlier: &HashMap<u32, Mac>,
+) -> crate::results::row::Macs {
+    use crate::engine::onlink::Claim;
+    use crate::results::row::Neighbour;
+    (0..n)
+        .filter_map(|i| {
+            let at = u64::from(i);
+            let seen = match onlink.map_or(Claim::None, |o| o.claim(at)) {
+                Claim::Host(m) => Neighbour {
+                    macs: std::iter::once(m)
+                        .chain(onlink.map_or_else(Vec::new, |o| o.other_macs(at)))
+                        .collect(),
+                    proxied: false,
+                },
+                Claim::Proxied(_) => Neighbour {
+                    macs: Vec::new(),
+                    proxied: true,
+                },
+                Claim::None => Neighbour {
+                    macs: vec![*earlier.get(&i)?],
+                    proxied: false,
+                },
+            };
+            Some((i, seen))
+        })
+        .collect()
+}
+
 /// One scan and its output; with a previous run's snapshot, the changes on stderr.
 fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunEnd> {
     let (cfg, targets, opts, onlink) = (cx.cfg, cx.targets, cx.opts, cx.onlink);
@@ -286,15 +319,16 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     heard_all
         .responders
         .extend(scanned.heard.responders.iter().map(|(&i, &a)| (i, a)));
+    // A snapshot of what layer 2 learned: the rows never reach into its sockets.
+    let macs = neighbours(table.len() as u32, onlink, earlier_macs);
     let results = Results {
         targets,
         table,
         heard: &heard_all,
-        macs: earlier_macs,
+        macs: &macs,
         started: scanned.started,
         hostnames: &hostnames,
         partial,
-        onlink,
         count: scanned.count.as_ref(),
     };
     let facts = prom::ScanFacts {
