@@ -249,7 +249,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         if let Some(o) = plan.onlink {
             o.round.store(round, Relaxed);
             if round > 0 {
-                o.judge_proxies(plan.table);
+                o.judge_proxies(plan.table, plan.targets);
             }
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
@@ -470,7 +470,7 @@ fn flush_l2(
         let proxy = match round {
             _ if plan.count.is_some() => None,
             0 => None,
-            _ => o.proxy_on(seg.link),
+            _ => o.proxy_for(seg.link, dst),
         };
         let mut push = |write: &dyn Fn(&mut [u8]) -> usize| {
             b.lens.push(write(b.frames.slot(b.sent.len())));
@@ -562,7 +562,7 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    o.judge_proxies(plan.table);
+    o.judge_proxies(plan.table, plan.targets);
     let round = plan.rounds - 1;
     let mut pacer = Pacer::new(plan.path.rate());
     let size = pacer.batch_size(MAX_BATCH);
@@ -580,27 +580,28 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
         *slot += s.len;
         Some((s, at))
     }) {
-        let (Some(proxy), Some(f)) = (o.proxy_on(seg.link), lane[usize::from(seg.src.is_ipv6())])
-        else {
+        let Some(f) = lane[usize::from(seg.src.is_ipv6())] else {
             continue;
         };
         let link = &o.lanes[o.lane_of(seg)];
         let mut frames = link.frames_out(size, flen);
         let (mut sent, mut lens) = (Vec::with_capacity(size), Vec::with_capacity(size));
-        let silent = (0..seg.len).filter(|&k| {
-            let i = (seg.first + k) as u32;
-            plan.table.owns(i)
-                && !plan.table.is_answered(i)
-                && o.neighbours.mac(first_slot + k).is_none()
-        });
-        for k in silent {
+        // Silent, unresolved, and where a proxy claimed others: through that proxy.
+        let behind = (0..seg.len).filter_map(|k| {
             let i = seg.first + k;
+            let silent = plan.table.owns(i as u32)
+                && !plan.table.is_answered(i as u32)
+                && o.neighbours.mac(first_slot + k).is_none();
+            let dst = plan.targets.addr_at(i);
+            silent.then(|| Some((i, dst, o.proxy_for(seg.link, dst)?)))?
+        });
+        for (i, dst, proxy) in behind {
             let e = Echo {
                 template: f.template,
                 us: link.mac(),
                 them: proxy,
                 src: seg.src,
-                dst: plan.targets.addr_at(i),
+                dst,
                 ttl: o.ttl,
             };
             let now_ns = plan.epoch.elapsed().as_nanos() as u64;
