@@ -75,13 +75,18 @@ pub fn find(
             let Some(m) = mac(s) else { continue };
             let e = seen.entry((seg.link, m)).or_default();
             e.0 += 1;
-            e.3.insert(block(addr(i)));
             let Ok(k) = u32::try_from(i) else { continue };
             let c = table.get(k);
             match c.status {
+                // Its own address: the block is the LAN's, not one routed behind it.
                 Status::Up if unrouted(c.ttl) => e.2.push(i),
-                Status::Up => {}
-                _ => e.1 += 1,
+                Status::Up => {
+                    e.3.insert(block(addr(i)));
+                }
+                _ => {
+                    e.1 += 1;
+                    e.3.insert(block(addr(i)));
+                }
             }
         }
     }

@@ -187,7 +187,7 @@ struct Batch<'s> {
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
 /// resolved, an echo frame to the MAC of those that are.
 struct L2Batch<'s> {
-    /// Room for two frames per target: a solicitation and an echo through a proxy.
+    /// One frame per target: a solicitation, or an echo (to its MAC, or through a proxy).
     frames: Box<dyn FramesOut + 's>,
     us: Mac,
     index: Vec<u32>,
@@ -364,11 +364,11 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         o.lanes
             .iter()
             .map(|l| L2Batch {
-                frames: l.frames_out(2 * size, flen),
+                frames: l.frames_out(size, flen),
                 us: l.mac(),
                 index: Vec::with_capacity(size),
-                sent: Vec::with_capacity(2 * size),
-                lens: Vec::with_capacity(2 * size),
+                sent: Vec::with_capacity(size),
+                lens: Vec::with_capacity(size),
             })
             .collect()
     });
@@ -478,12 +478,11 @@ fn flush_l2(
         };
         match them.and_then(echo) {
             Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
-            None => {
-                push(&|buf| onlink::write_solicitation(buf, us, src, dst));
-                if let Some(e) = proxy.and_then(echo) {
-                    push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns));
-                }
-            }
+            // In a block a proxy serves, its answer is known: only echo tells.
+            None => match proxy.and_then(echo) {
+                Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
+                None => push(&|buf| onlink::write_solicitation(buf, us, src, dst)),
+            },
         }
     }
     let (frames, lens) = (&mut b.frames, &b.lens);
