@@ -44,8 +44,11 @@
 #                 sampled with perf (cpu-clock) into bench/profile.txt
 #   --keep        keep the raw outputs in bench/tmp/
 #   --only LIST   only these scenarios (lab16, onlink, proxylan, lab15, sim, policed,
-#                 lossy, clean16, scale, perf; proxylan also runs lan64); bench/results.csv keeps the other
-#                 scenarios' rows from the last run, so RESULTS.md still shows them
+#                 lossy, clean16, scale, perf; proxylan also runs lan64); bench/results.csv
+#                 keeps the rows of scenarios and tools this run skipped, so RESULTS.md
+#                 still shows them
+#   --tools LIST  only these tools of each scenario (e.g. sweep-default, to rerun
+#                 sweep after a change without waiting for nmap again)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -57,6 +60,7 @@ INSTALL=1
 PERF=1
 KEEP=0
 ONLY=
+TOOLS=
 
 die() {
 	echo "bench.sh: $*" >&2
@@ -79,6 +83,7 @@ while [[ $# -gt 0 ]]; do
 	--no-perf) PERF=0; shift ;;
 	--keep) KEEP=1; shift ;;
 	--only) ONLY=${2:?--only needs a value}; shift 2 ;;
+	--tools) TOOLS=${2:?--tools needs a value}; shift 2 ;;
 	-h | --help) usage ;;
 	*) die "unknown option '$1' (try --help)" ;;
 	esac
@@ -294,7 +299,10 @@ run_tool() {
 
 # run_scenario TOOL...: REPS rounds, each running every tool once, order rotated.
 run_scenario() {
-	local -a tools=("$@")
+	local -a tools=() t
+	for t in "$@"; do
+		[[ -z $TOOLS || ,$TOOLS, == *,$t,* ]] && tools+=("$t")
+	done
 	local n=${#tools[@]} rep k
 	for ((rep = 1; rep <= REPS; rep++)); do
 		for ((k = 0; k < n; k++)); do
@@ -561,14 +569,14 @@ want clean16 && path_scenario clean16 -- sweep-default sweep-r2
 ((PERF)) && want perf && perf_profile
 
 # ---------------------------------------------------------------- report
-if [[ -n $ONLY && -f $RESULTS ]]; then
-	# Keep the scenarios this run skipped from the last full run.
+if [[ -n $ONLY$TOOLS && -f $RESULTS ]]; then
+	# Keep the scenarios and tools this run skipped from the last run.
 	python3 - "$RESULTS" "$WORK/results.csv" <<'PY'
 import csv, sys
 old, new = sys.argv[1], sys.argv[2]
 rows = list(csv.DictReader(open(new, newline="")))
-ran = {r["scenario"] for r in rows}
-kept = [r for r in csv.DictReader(open(old, newline="")) if r["scenario"] not in ran]
+ran = {(r["scenario"], r["tool"]) for r in rows}
+kept = [r for r in csv.DictReader(open(old, newline="")) if (r["scenario"], r["tool"]) not in ran]
 fields = csv.DictReader(open(new, newline="")).fieldnames
 with open(new, "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")

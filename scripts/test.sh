@@ -20,6 +20,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v fping >/dev/null || missing+=(fping)
 	command -v ndisc6 >/dev/null || missing+=(ndisc6)
 	command -v ping >/dev/null || missing+=(iputils-ping)
+	# tests/image.rs builds the image with scripts/image.sh and runs it in a lab.
+	command -v podman >/dev/null || missing+=(podman)
+	command -v runc >/dev/null || missing+=(runc)
+	command -v debootstrap >/dev/null || missing+=(debootstrap)
 	# tests/sim_count.rs parses the Prometheus output with prometheus_client.
 	/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing+=(python3-prometheus-client)
 	# tests/consumers.rs: nmap scans the same lab, ndiff compares, xmllint checks

@@ -24,6 +24,9 @@ pub struct Counters {
     pub dups: AtomicU64,
     /// Valid replies to a probe other than the one that first got an answer.
     pub late: AtomicU64,
+    /// Targets found up, by the round of the probe their first reply answered (a late
+    /// reply to an earlier round's probe is that round's find, not the retry's).
+    pub found_by_round: [AtomicU64; 32],
     /// Hosts that echoed data other than the probe's (their rows say `bad-data`).
     pub bad_data: AtomicU64,
     /// Re-probes of hosts known up that measure the path (not in `sent`).
@@ -41,6 +44,13 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// Targets whose first reply answered a probe of `round`.
+    pub fn found_in(&self, round: u8) -> u64 {
+        self.found_by_round
+            .get(usize::from(round))
+            .map_or(0, |c| c.load(Relaxed))
+    }
+
     /// A round (0-based) starts, to probe the `pending` targets still silent.
     pub fn begin_round(&self, round: u8, pending: u64) {
         self.planned.fetch_add(pending, Relaxed);

@@ -338,9 +338,10 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
             false => end.last_probe + opts.timeout,
         });
         control.finish();
-        // Samples still unanswered a retry interval after they left are lost.
-        let rto = Duration::from_micros(counters.rto_us.load(Relaxed)).min(opts.timeout);
-        path.settle(epoch.elapsed().as_nanos() as u64, rto.as_nanos() as u64, 0);
+        // Samples still unanswered their whole wait after they left are lost.
+        let rto = Duration::from_micros(counters.rto_us.load(Relaxed));
+        let wait = path::sample_wait(rto, opts.timeout);
+        path.finish(epoch.elapsed().as_nanos() as u64, wait.as_nanos() as u64);
         let l2 = join_all(l2_receivers, onlink::Heard::absorb);
         let heard = join_all(receivers, Heard::absorb);
         (sent, heard, l2)
@@ -360,7 +361,7 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         stopped_at: end.stopped_at,
         l2: l2?,
         count,
-        path: path.report(counters.up.load(Relaxed)),
+        path: path.report(counters.up.load(Relaxed), |k| counters.found_in(k)),
     })
 }
 

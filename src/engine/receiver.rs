@@ -245,12 +245,18 @@ fn record(
                     table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                     rto.observe(Duration::from_nanos(rtt_ns));
                     counters.up.fetch_add(1, Relaxed);
+                    if let Some(c) = counters.found_by_round.get(usize::from(round)) {
+                        c.fetch_add(1, Relaxed);
+                    }
                     counters.answered.fetch_add(1, Relaxed);
                     return Some(index);
                 }
                 Recorded::Upgraded => {
                     table.set_seen_ms(index, (now_ns / 1_000_000) as u32);
                     counters.up.fetch_add(1, Relaxed);
+                    if let Some(c) = counters.found_by_round.get(usize::from(round)) {
+                        c.fetch_add(1, Relaxed);
+                    }
                     counters.unreachable.fetch_sub(1, Relaxed);
                     return Some(index);
                 }

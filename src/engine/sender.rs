@@ -9,7 +9,7 @@ use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
 use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::onlink::{self, Echo, OnLink};
-use crate::engine::path::{Path, SAMPLE_ROUND};
+use crate::engine::path::{self, Path, SAMPLE_ROUND};
 use crate::engine::proxy;
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
@@ -223,11 +223,10 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     if start.round >= plan.rounds {
         plan.frontier.finish(plan.rounds, plan.shard.index);
     }
-    let mut found_before = plan.counters.up.load(Relaxed);
     let mut rounds = plan.rounds;
     for round in start.round..plan.rounds {
         if round > start.round && !wait_for_retry(plan, last_probe) {
-            another_round(plan, round - 1, found_before);
+            another_round(plan, round - 1);
             let stopped_at = plan.control.interrupted().then_some(Position {
                 round,
                 pos: plan.shard.index,
@@ -237,7 +236,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
                 stopped_at,
             });
         }
-        if round > start.round && !another_round(plan, round - 1, found_before) {
+        if round > start.round && !another_round(plan, round - 1) {
             rounds = round;
             break;
         }
@@ -255,7 +254,6 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
         plan.path.begin_round(round, pending);
-        found_before = plan.counters.up.load(Relaxed);
         if let Some(t) = send_round(plan, round, first)? {
             last_probe = last_probe.max(t);
         }
@@ -273,7 +271,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     }
     if rounds == plan.rounds && start.round < plan.rounds {
         // The last round's yield; its samples resolve during the final wait.
-        another_round(plan, plan.rounds - 1, found_before);
+        another_round(plan, plan.rounds - 1);
     }
     plan.frontier.finish(plan.rounds, plan.shard.index);
     if let Some(t) = proxy_round(plan, last_probe)? {
@@ -286,18 +284,16 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
 }
 
 /// After a retry interval (`wait_for_retry`), round `done`'s samples are resolved:
-/// records what it found (`up` beyond `found_before`) and says whether a retry round
+/// records what it found (hosts whose first reply answered its probes) and says whether a retry round
 /// follows: with rounds by yield, only while the path's delivery says a live host is
 /// still hidden (`path/estimate.rs`).
-fn another_round(plan: &Plan, done: u8, found_before: u64) -> bool {
+fn another_round(plan: &Plan, done: u8) -> bool {
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    plan.path.settle(
-        now_ns,
-        retry_interval(plan).as_nanos() as u64,
-        plan.sent_all(),
-    );
+    // Samples still within their wait stay out: they count for this round later.
+    plan.path
+        .settle(now_ns, plan.sample_wait_ns(), plan.sent_all());
     let up = plan.counters.up.load(Relaxed);
-    let found = up.saturating_sub(found_before);
+    let found = plan.counters.found_in(done);
     let wanted = plan.path.another_round(done, found, up, plan.rounds);
     !plan.adaptive || wanted
 }
@@ -497,11 +493,8 @@ fn flush_l2(
 /// Sends a batch at the path's current rate.
 fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    plan.path.settle_every(
-        now_ns,
-        2 * retry_interval(plan).as_nanos() as u64,
-        plan.sent_all(),
-    );
+    plan.path
+        .settle_every(now_ns, plan.sample_wait_ns(), plan.sent_all());
     let rate = plan.path.rate();
     plan.counters.rate_pps.store(rate.unwrap_or(0), Relaxed);
     pacer.set_rate(plan.share(rate));
@@ -632,6 +625,11 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
 }
 
 impl Plan<'_> {
+    /// How long a sample may take to be answered, ns.
+    fn sample_wait_ns(&self) -> u64 {
+        path::sample_wait(retry_interval(self), self.timeout).as_nanos() as u64
+    }
+
     /// Probes and samples sent so far.
     fn sent_all(&self) -> u64 {
         self.counters.sent.load(Relaxed) + self.counters.samples.load(Relaxed)

@@ -6,8 +6,14 @@
 
 /// Each additive step raises the rate by this share of the ceiling...
 const STEP: f64 = 0.05;
-/// ...a fifth of it from this share of the last rate that lost answers.
-const NEAR: f64 = 0.9;
+/// ...but from this share of the last rate that lost answers on, by `NEAR_STEP` of
+/// that rate: the sawtooth stays close under a policer's limit.
+const NEAR: f64 = 0.7;
+const NEAR_STEP: f64 = 0.02;
+/// A run of decreases ends in "the loss is the path's own" only once the rate is down
+/// to this share of where it began, so a decrease that fell short is not taken for
+/// random loss.
+const BASELINE_AFTER: f64 = 0.25;
 /// A decrease takes the rate to at least this share of itself (TCP's halving is 0.5;
 /// a policer's bearable rate, `q · rate`, is often much lower, so it may go further)...
 const MIN_FACTOR: f64 = 1.0 / 16.0;
@@ -60,8 +66,9 @@ pub struct Aimd {
 struct Trial {
     /// The rate before the first decrease.
     from: f64,
-    /// Delivery in the last window.
+    /// Delivery in the last window, and the rate that went out in it.
     q: f64,
+    went: f64,
     /// Decreases in a row that did not improve delivery.
     flat: u8,
 }
@@ -110,31 +117,32 @@ impl Aimd {
                 return Change::Held;
             }
             let step = match self.limit {
-                // Past the old limit without loss: the path changed, climb freely.
-                Some(l) if self.rate >= l => {
+                // Well past the old limit without loss: the path changed, climb freely.
+                Some(l) if self.rate >= l * (1.0 + 4.0 * NEAR_STEP) => {
                     self.limit = None;
-                    STEP
+                    STEP * self.ceiling
                 }
-                Some(l) if self.rate >= NEAR * l => STEP / 5.0,
-                _ => STEP,
+                Some(l) if self.rate >= NEAR * l => NEAR_STEP * l,
+                _ => STEP * self.ceiling,
             };
-            self.rate = (self.rate + step * self.ceiling).min(self.ceiling);
+            self.rate = (self.rate + step).min(self.ceiling);
             return Change::Raised { to: self.rate() };
         }
+        let went = sent.map_or(self.rate, |s| s.min(self.rate));
         let mut trial = self.trial.unwrap_or(Trial {
             from: self.rate,
             q: 0.0,
+            went,
             flat: 0,
         });
         if self.trial.is_some() {
-            // Better by more than two windows' noise, or it is not the lower rate's doing.
-            let noise = 2.5 * (2.0 * trial.q * (1.0 - trial.q) / n).sqrt();
-            trial.flat = if q <= trial.q + MARGIN.max(noise) {
-                trial.flat + 1
-            } else {
-                0
-            };
-            if trial.flat >= FLAT_TRIES {
+            // A rate limit passes the same number a second at a lower rate, so delivery
+            // rises as the rate falls; random loss stays. Improved means closer to the
+            // first than to the second.
+            let limited = (trial.q * trial.went / went.max(1.0)).min(1.0);
+            let improved = q > trial.q + MARGIN && q > (trial.q + limited) / 2.0;
+            trial.flat = if improved { 0 } else { trial.flat + 1 };
+            if trial.flat >= FLAT_TRIES && self.rate <= BASELINE_AFTER * trial.from {
                 // Lowering the rate did not help: this loss is the path's own.
                 self.base = q;
                 self.rate = trial.from;
@@ -143,9 +151,9 @@ impl Aimd {
             }
         }
         trial.q = q;
+        trial.went = went;
         self.trial = Some(trial);
         let from = self.rate();
-        let went = sent.map_or(self.rate, |s| s.min(self.rate));
         self.limit = Some(went);
         let factor = (HEADROOM * q / self.base).clamp(MIN_FACTOR, MAX_FACTOR);
         self.rate = (went * factor).max(self.floor());
@@ -178,7 +186,7 @@ mod tests {
                 q: 0.2
             }
         );
-        // Over many windows the rate saws below and just above the limit, never far.
+        // Over many windows the rate saws just below and above the limit: little loss.
         let mut seen = Vec::new();
         for _ in 0..200 {
             let q = policed(a.rate(), 2_000.0);
@@ -198,13 +206,17 @@ mod tests {
     fn random_loss_is_a_baseline_not_a_reason_to_slow_down() {
         let mut a = Aimd::new(10_000);
         // 30 % of answers lost whatever the rate.
-        // Two decreases that bring nothing, and the rate goes back.
-        assert!(matches!(a.window(0.7, 60, None), Change::Lowered { .. }));
-        assert!(matches!(a.window(0.72, 60, None), Change::Lowered { .. }));
-        assert_eq!(
-            a.window(0.7, 60, None),
-            Change::Baseline { to: 10_000, q: 0.7 }
-        );
+        // Decreases that bring nothing, down to a quarter of the rate, and it goes back.
+        let mut lowered = 0;
+        let last = loop {
+            match a.window(if lowered % 2 == 0 { 0.7 } else { 0.72 }, 60, None) {
+                Change::Lowered { .. } => lowered += 1,
+                other => break other,
+            }
+            assert!(lowered <= 5, "{}", a.rate());
+        };
+        assert_eq!(last, Change::Baseline { to: 10_000, q: 0.7 });
+        assert!(lowered >= 3, "not before a quarter of the rate: {lowered}");
         for _ in 0..50 {
             assert_eq!(a.window(0.68, 60, None), Change::Held);
             assert_eq!(a.rate(), 10_000);

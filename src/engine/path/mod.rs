@@ -10,20 +10,30 @@ pub mod estimate;
 
 use aimd::{Aimd, Change};
 use estimate::Round;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 /// The stamp's round number on a sample probe (rounds of the scan itself stay below 32).
 pub const SAMPLE_ROUND: u8 = u8::MAX;
 /// Known-up hosts kept to sample from.
 const POOL: usize = 1024;
-/// Resolved samples, at one rate, that make a window for the rate controller.
+/// Samples sent one after another at one rate, all resolved, make a window for the
+/// rate controller (answers come back before losses are known: a window closed on
+/// the first resolved would see too few losses).
 const WINDOW: u64 = 20;
 /// About this many samples a second, at any rate: one probe in `rate / 40`...
 const SAMPLES_PER_S: u64 = 40;
 /// ...but at least one in a hundred and at most one in ten.
 const SAMPLE_EVERY: (u64, u64) = (10, 100);
+
+/// How long a sample may take to be answered: several retry intervals, at least a
+/// quarter second (a busy machine reads replies late, and a late answer taken for a
+/// lost one would look like a rate limit), at most the scan's timeout.
+pub fn sample_wait(rto: Duration, timeout: Duration) -> Duration {
+    (8 * rto).max(Duration::from_millis(250)).min(timeout)
+}
 
 /// How often the sending threads resolve samples and steer the rate.
 const SETTLE_EVERY_NS: u64 = 5_000_000;
@@ -35,6 +45,8 @@ struct Out {
     round: u8,
     /// The rate generation it was sent under: only samples of the current rate judge it.
     generation: u64,
+    /// Its place among all samples sent.
+    seq: u64,
 }
 
 /// What the rate controller did and why: the facts of the warning and the summary.
@@ -50,8 +62,11 @@ struct State {
     cursor: usize,
     outstanding: HashMap<u32, Out>,
     generation: u64,
-    /// The current window: resolved samples and how many answered.
-    window: (u64, u64),
+    next_seq: u64,
+    /// The first sample of the current window, and the current generation's samples
+    /// resolved so far (answered or not) by their place.
+    window_first: u64,
+    resolved: BTreeMap<u64, bool>,
     /// Where the window began: ns on the scan's clock and probes sent by then.
     window_from: (u64, u64),
     rounds: Vec<Round>,
@@ -145,13 +160,15 @@ impl Path {
             let i = s.pool[s.cursor % n];
             s.cursor = s.cursor.wrapping_add(1);
             if !s.outstanding.contains_key(&i) {
-                let generation = s.generation;
+                let (generation, seq) = (s.generation, s.next_seq);
+                s.next_seq += 1;
                 s.outstanding.insert(
                     i,
                     Out {
                         sent_ns: now_ns,
                         round,
                         generation,
+                        seq,
                     },
                 );
                 return Some(i);
@@ -187,20 +204,17 @@ impl Path {
     /// the rate to send at.
     pub fn settle(&self, now_ns: u64, wait_ns: u64, sent: u64) -> Option<u64> {
         let mut s = self.state();
-        let lost: Vec<u32> = s
-            .outstanding
-            .iter()
-            .filter(|(_, o)| now_ns.saturating_sub(o.sent_ns) > wait_ns)
-            .map(|(&i, _)| i)
+        s.expire(now_ns, wait_ns);
+        let first = s.window_first;
+        let window: Option<Vec<bool>> = (first..first + WINDOW)
+            .map(|k| s.resolved.get(&k).copied())
             .collect();
-        for i in lost {
-            if let Some(out) = s.outstanding.remove(&i) {
-                s.resolve(out, false);
+        if let Some(window) = window {
+            for k in first..first + WINDOW {
+                s.resolved.remove(&k);
             }
-        }
-        let (n, answered) = s.window;
-        if n >= WINDOW {
-            s.window = (0, 0);
+            s.window_first = first + WINDOW;
+            let (n, answered) = (WINDOW, window.iter().filter(|&&a| a).count() as u64);
             let (t0, sent0) = std::mem::replace(&mut s.window_from, (now_ns, sent));
             let secs = now_ns.saturating_sub(t0) as f64 / 1e9;
             let achieved = (t0 > 0 && secs > 0.0).then(|| sent.saturating_sub(sent0) as f64 / secs);
@@ -211,7 +225,10 @@ impl Path {
                 .map(|a| a.window(answered as f64 / n as f64, n, achieved))
             {
                 if change != Change::Held {
+                    // A new rate: only samples sent from now on judge it.
                     s.generation += 1;
+                    s.resolved.clear();
+                    s.window_first = s.next_seq;
                     s.events.push(Event { round, change });
                 }
                 if let Change::Lowered { to, .. } = change {
@@ -223,6 +240,12 @@ impl Path {
             }
         }
         self.rate()
+    }
+
+    /// Sending is over: samples older than `wait_ns` at `now_ns` are lost, for the
+    /// rounds' delivery; the rate is not steered any more.
+    pub fn finish(&self, now_ns: u64, wait_ns: u64) {
+        self.state().expire(now_ns, wait_ns);
     }
 
     /// Round `round` begins, with `probes` targets to probe.
@@ -249,9 +272,13 @@ impl Path {
         estimate::another_round(up, done, max_rounds)
     }
 
-    /// What the path did, `up` hosts found.
-    pub fn report(&self, up: u64) -> Report {
-        let s = self.state();
+    /// What the path did, `up` hosts found, `found_in(k)` of them by round `k`'s probes
+    /// (late replies included, which the decision after the round may not have seen).
+    pub fn report(&self, up: u64, found_in: impl Fn(u8) -> u64) -> Report {
+        let mut s = self.state();
+        for (k, r) in s.rounds.iter_mut().enumerate() {
+            r.found = found_in(k as u8);
+        }
         Report {
             hidden: estimate::hidden(up, &s.rounds),
             rounds: s.rounds.clone(),
@@ -271,13 +298,27 @@ impl State {
         &mut self.rounds[k]
     }
 
+    /// Samples older than `wait_ns` at `now_ns` are lost.
+    fn expire(&mut self, now_ns: u64, wait_ns: u64) {
+        let lost: Vec<u32> = self
+            .outstanding
+            .iter()
+            .filter(|(_, o)| now_ns.saturating_sub(o.sent_ns) > wait_ns)
+            .map(|(&i, _)| i)
+            .collect();
+        for i in lost {
+            if let Some(out) = self.outstanding.remove(&i) {
+                self.resolve(out, false);
+            }
+        }
+    }
+
     fn resolve(&mut self, out: Out, answered: bool) {
         let r = self.round_mut(out.round);
         r.samples += 1;
         r.answered += u64::from(answered);
         if out.generation == self.generation {
-            self.window.0 += 1;
-            self.window.1 += u64::from(answered);
+            self.resolved.insert(out.seq, answered);
         }
     }
 }
@@ -304,7 +345,7 @@ mod tests {
         }
         assert_eq!(p.settle(2_000, 10_000, 0), Some(10_000), "not yet lost");
         assert_eq!(p.settle(20_000, 10_000, 0), Some(1_800));
-        let r = p.report(40);
+        let r = p.report(40, |_| 0);
         assert_eq!((r.rounds[0].samples, r.rounds[0].answered), (20, 4));
         assert_eq!(r.rounds[0].delivery(), Some(0.2));
         assert_eq!(r.lowest_rate, Some(1_800));
@@ -327,7 +368,7 @@ mod tests {
             assert_eq!(p.pick(0, t * 100), Some(1));
             assert_eq!(p.settle(t * 100 + 50, 10, 0), Some(5_000));
         }
-        let r = p.report(1);
+        let r = p.report(1, |_| 0);
         assert_eq!((r.rounds[0].samples, r.rounds[0].answered), (30, 0));
         assert!(r.events.is_empty() && r.final_rate.is_none());
         assert_eq!(Path::new(None, true).rate(), None);
