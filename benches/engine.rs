@@ -15,7 +15,8 @@ use sweep::engine::table::Table;
 use sweep::engine::{Shard, Slots};
 use sweep::probe::validate::{Validator, Verdict};
 use sweep::probe::{Key, ProbeTemplate, Proto};
-use sweep::results::output::{self, Field, Format, Layout, Results};
+use sweep::results::output::{Field, Format, Layout, Results};
+use sweep::results::{self, prom::ScanFacts};
 use sweep::targets::permute::Permutation;
 use sweep::targets::Targets;
 use sweep::wire::{checksum, ECHO_REPLY};
@@ -212,7 +213,6 @@ fn csv(c: &mut Criterion) {
         started: SystemTime::UNIX_EPOCH,
         hostnames: &hostnames,
         partial: false,
-        onlink: None,
         macs: &HashMap::new(),
         count: None,
     };
@@ -223,6 +223,13 @@ fn csv(c: &mut Criterion) {
         csv_raw: false,
     };
     let (all, up_only) = (layout(true), layout(false));
+    let facts = ScanFacts {
+        targets: u64::from(N),
+        up: u64::from(N / 4),
+        elapsed: Duration::from_secs(1),
+        probes: u64::from(N),
+        started: SystemTime::UNIX_EPOCH,
+    };
     let mut out = Vec::with_capacity(8 << 20);
     let mut g = c.benchmark_group("csv");
     // Reported per row (65,536 rows with --all, 16,384 up rows without).
@@ -230,7 +237,7 @@ fn csv(c: &mut Criterion) {
     g.bench_function("write_csv/all_65536", |b| {
         b.iter(|| {
             out.clear();
-            output::write(&mut out, &all, &results).unwrap();
+            results::write(&mut out, &all, &results, &facts).unwrap();
             black_box(out.len())
         })
     });
@@ -238,7 +245,7 @@ fn csv(c: &mut Criterion) {
     g.bench_function("write_csv/up_only_16384", |b| {
         b.iter(|| {
             out.clear();
-            output::write(&mut out, &up_only, &results).unwrap();
+            results::write(&mut out, &up_only, &results, &facts).unwrap();
             black_box(out.len())
         })
     });

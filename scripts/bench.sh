@@ -14,6 +14,11 @@
 #                    comparison, the kernel path) vs nmap -sn (ARP ping) and
 #                    arp-scan
 #   scenario onlink6 the same lab's 2001:2:0:1::/116: sweep vs nmap -6 -sn
+#   scenario proxylan an office LAN (scripts/lanlab.sh): 198.18.0.0/16 with a
+#                    proxy-ARP router and 40 hosts behind it; sweep vs arp-scan,
+#                    nmap -sn (false positives = ghost hosts)
+#   scenario lan64   the same LAN's IPv6 /64 (random interface IDs): sweep's
+#                    discovery vs scan6 -L
 #   scenario policed 198.18.0.0/16 (~25% alive) behind an nftables policer of 2,000
 #                    echo requests/s (lab.sh --police): sweep's defaults vs nmap -sn
 #                    and fping -r 3
@@ -38,9 +43,10 @@
 #   --no-perf     skip the profile: by default sweep --rate max on a /16 lab is
 #                 sampled with perf (cpu-clock) into bench/profile.txt
 #   --keep        keep the raw outputs in bench/tmp/
-#   --only LIST   only these scenarios (lab16, onlink, lab15, sim, policed, lossy,
-#                 clean16, scale, perf); bench/results.csv keeps the rows of
-#                 scenarios and tools this run skipped, so RESULTS.md still shows them
+#   --only LIST   only these scenarios (lab16, onlink, proxylan, lab15, sim, policed,
+#                 lossy, clean16, scale, perf; proxylan also runs lan64); bench/results.csv
+#                 keeps the rows of scenarios and tools this run skipped, so RESULTS.md
+#                 still shows them
 #   --tools LIST  only these tools of each scenario (e.g. sweep-default, to rerun
 #                 sweep after a change without waiting for nmap again)
 set -euo pipefail
@@ -83,8 +89,8 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $REPS =~ ^[1-9][0-9]?$ ]] || die "--reps wants 1-99, got '$REPS'"
-[[ -z $ONLY || $ONLY =~ ^(lab16|onlink|lab15|sim|policed|lossy|clean16|scale|perf)(,(lab16|onlink|lab15|sim|policed|lossy|clean16|scale|perf))*$ ]] ||
-	die "--only wants scenarios among lab16,onlink,lab15,sim,policed,lossy,clean16,scale,perf, got '$ONLY'"
+[[ -z $ONLY || $ONLY =~ ^(lab16|onlink|proxylan|lab15|sim|policed|lossy|clean16|scale|perf)(,(lab16|onlink|proxylan|lab15|sim|policed|lossy|clean16|scale|perf))*$ ]] ||
+	die "--only wants scenarios among lab16,onlink,proxylan,lab15,sim,policed,lossy,clean16,scale,perf, got '$ONLY'"
 # want SCEN: whether the scenario runs (every one unless --only names some).
 want() { [[ -z $ONLY || ,$ONLY, == *,$1,* ]]; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, raw sockets)"
@@ -102,6 +108,7 @@ need_pkgs() {
 	command -v hyperfine >/dev/null || pkgs+=(hyperfine) # not needed by this script; handy for ad-hoc reruns
 	command -v python3 >/dev/null || pkgs+=(python3)
 	command -v arp-scan >/dev/null || pkgs+=(arp-scan)
+	command -v scan6 >/dev/null || pkgs+=(ipv6toolkit)
 	command -v timeout >/dev/null || pkgs+=(coreutils)
 	command -v ping >/dev/null || pkgs+=(iputils-ping)
 	echo "${pkgs[@]}"
@@ -144,6 +151,7 @@ mkdir -p "$WORK"
 RESULTS=$OUTDIR/results.csv
 PREFIX_NS=swbench # every namespace this script makes starts with this
 LABS=()
+LANLABS=()
 NETNS=()
 BGPIDS=()
 
@@ -155,6 +163,9 @@ cleanup() {
 	done
 	for ns in "${LABS[@]}"; do
 		bash "$ROOT/scripts/lab.sh" down --name "$ns" >/dev/null 2>&1 || true
+	done
+	for ns in "${LANLABS[@]}"; do
+		bash "$ROOT/scripts/lanlab.sh" down --name "$ns" >/dev/null 2>&1 || true
 	done
 	for ns in "${NETNS[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
@@ -195,6 +206,8 @@ run_tool() {
 	nmap6-sn) cmd=(nmap -6 -sn -n -oG "$out" "${SPECS[@]}") ;;
 	# arp-scan at 100 Mbit/s of requests, two retries (the issue's setting).
 	arp-scan) cmd=(arp-scan -I "$DEV" -B 100M --retry 2 --plain "${SPECS[@]}") ;;
+	# ipv6toolkit's local-segment discovery (multicast echo and unrecognised option).
+	scan6) cmd=(scan6 -i "$DEV" -L) ;;
 	# One probe per target, like the peers' settings below.
 	sweep-max-r0) cmd=("$SWEEP" --seed "$rep" --rate max --retries 0 --timeout 500ms --all -o "$out" "${SPECS[@]}") ;;
 	# Same, but routed probes as Ethernet frames to the next hop's MAC (zmap's way)
@@ -258,8 +271,8 @@ run_tool() {
 		kill "$keepalive" 2>/dev/null || true
 		wait "$keepalive" 2>/dev/null || true
 	fi
-	# fping's -a list and arp-scan's answers go to stdout.
-	if [[ $kind == fping || $kind == arp ]]; then mv "$WORK/stdout" "$out"; fi
+	# fping's -a list and arp-scan's and scan6's answers go to stdout.
+	if [[ $kind == fping || $kind == arp || $kind == scan6 ]]; then mv "$WORK/stdout" "$out"; fi
 	local wall user sys rss
 	read -r wall user sys rss < <(grep -E '^[0-9.]+ [0-9.]+ [0-9.]+ [0-9]+$' "$WORK/time" | tail -1)
 	local cpu probes pps score note=
@@ -389,6 +402,35 @@ onlink_scenario() {
 	bash "$ROOT/scripts/lab.sh" down --name "$name" >/dev/null
 }
 
+# ---------------------------------------------------------------- office LAN scenarios
+# lan_scenarios: scripts/lanlab.sh's segment (a router with proxy ARP and 40 hosts
+# behind it, 24 hosts with random IPv6 interface IDs, a conflict, an 8-address server):
+# proxylan scans its IPv4 /16 (ghosts: fp; hosts behind the proxy: recall), lan64 its
+# IPv6 /64 (discovery against scan6 -L).
+lan_scenarios() {
+	local name=${PREFIX_NS}-lan truth=$WORK/lan-truth.csv
+	echo "== scenarios proxylan, lan64: lanlab.sh"
+	bash "$ROOT/scripts/lanlab.sh" up --name "$name" --truth "$truth" | sed 's/^/  /'
+	LANLABS+=("$name")
+	NS=$name-scan
+	DEV=eth0
+	MAC=
+	TRUTH=$truth
+	SCEN=proxylan
+	SPECS=(198.18.0.0/16)
+	PREFIX=198.18.0.0/16
+	LIST=$WORK/proxylan-targets.txt
+	# Every address of the /16 but the scanner's own (which no ARP scan reports).
+	python3 -c 'import ipaddress; [print(a) for a in ipaddress.ip_network("198.18.0.0/16").hosts() if str(a) != "198.18.0.1"]' >"$LIST"
+	run_scenario sweep-default arp-scan nmap-sn
+	SCEN=lan64
+	SPECS=(2001:2:0:1::/64)
+	LIST=$WORK/lan64-targets.txt
+	awk -F, 'NR > 1 && $1 ~ /:/ { print $1 }' "$truth" >"$LIST"
+	run_scenario sweep-default scan6
+	bash "$ROOT/scripts/lanlab.sh" down --name "$name" >/dev/null
+}
+
 # ---------------------------------------------------------------- sim scenario
 sim_scenario() {
 	SCEN=sim
@@ -514,6 +556,7 @@ T0=$SECONDS
 LIMIT=180
 want lab16 && lab_scenario lab16 198.18.0.0/16 0.25
 want onlink && onlink_scenario
+want proxylan && lan_scenarios
 ((QUICK)) || ! want lab15 || lab_scenario lab15 198.18.0.0/15 1
 want sim && sim_scenario
 # nmap behind the policer took 344 s in the issue's trial.

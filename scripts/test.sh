@@ -11,6 +11,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v ip >/dev/null || missing+=(iproute2)
 	command -v nft >/dev/null || missing+=(nftables)
 	command -v setpriv >/dev/null || missing+=(util-linux)
+	# setcap: tests/lab.rs gives a copy of sweep the cap_net_raw+p file capability.
+	command -v setcap >/dev/null || missing+=(libcap2-bin)
 	# ssconvert: tests/spreadsheet.rs reads sweep's CSV with a real spreadsheet
 	# importer (about 2 minutes to install on a fresh machine).
 	command -v ssconvert >/dev/null || missing+=(gnumeric)
@@ -18,8 +20,18 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v fping >/dev/null || missing+=(fping)
 	command -v ndisc6 >/dev/null || missing+=(ndisc6)
 	command -v ping >/dev/null || missing+=(iputils-ping)
+	# tests/image.rs builds the image with scripts/image.sh and runs it in a lab.
+	command -v podman >/dev/null || missing+=(podman)
+	command -v runc >/dev/null || missing+=(runc)
+	command -v debootstrap >/dev/null || missing+=(debootstrap)
 	# tests/sim_count.rs parses the Prometheus output with prometheus_client.
 	/usr/bin/python3 -c 'import prometheus_client' 2>/dev/null || missing+=(python3-prometheus-client)
+	# tests/consumers.rs: nmap scans the same lab, ndiff compares, xmllint checks
+	# sweep's XML against nmap's DTD, python-libnmap parses it.
+	command -v nmap >/dev/null || missing+=(nmap)
+	command -v ndiff >/dev/null || missing+=(ndiff)
+	command -v xmllint >/dev/null || missing+=(libxml2-utils)
+	/usr/bin/python3 -c 'import libnmap' 2>/dev/null || missing+=(python3-libnmap)
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
 		apt-get update -qq

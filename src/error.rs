@@ -10,6 +10,14 @@ use std::path::PathBuf;
 pub enum Error {
     #[error("invalid target '{token}': {reason}")]
     BadTarget { token: String, reason: String },
+    /// A bad target in a target or exclude file, by line.
+    #[error("{}:{line}: invalid target '{token}': {reason}", path.display())]
+    BadTargetAt {
+        path: PathBuf,
+        line: u64,
+        token: String,
+        reason: String,
+    },
     #[error("cannot resolve '{host}': {reason}")]
     Resolve { host: String, reason: String },
     #[error("invalid value '{token}' for {flag}: {reason}")]
@@ -85,6 +93,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::BadTarget { .. }
+            | Error::BadTargetAt { .. }
             | Error::Resolve { .. }
             | Error::BadValue { .. }
             | Error::ReadInput { .. }

@@ -208,6 +208,41 @@ fn bare_durations_get_the_unit_suggested() {
 }
 
 #[test]
+fn impossible_name_in_a_target_file_is_usage_error_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("targets.txt");
+    std::fs::write(&f, "127.0.0.1\nbogus..target\n").unwrap();
+    let a = input_error(&["-f", f.to_str().unwrap()], "bogus..target");
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(stderr.contains("targets.txt:2:"), "{stderr}");
+    input_error(&["127.0.0.1", &"a".repeat(64)], "at most 63");
+}
+
+#[test]
+fn nmap_octet_ranges_are_accepted_not_resolved() {
+    // Nothing is sent: a bad octet is exit 2 naming it; good forms get past the targets to
+    // the output check (an unwritable -o, refused before any socket opens).
+    input_error(&["127.0.0.1-256"], "'256'");
+    for form in ["127.0.0-1.1-3", "127.0.0.*", "127.0.0.1-254"] {
+        input_error(
+            &[form, "-o", "/nonexistent-dir/out.csv"],
+            "/nonexistent-dir/out.csv",
+        );
+    }
+}
+
+#[test]
+fn every_duration_flag_takes_minutes_and_states_its_bounds() {
+    // Parsed before anything is sent: an out-of-range value is exit 2 naming the range.
+    input_error(&["127.0.0.1", "--timeout", "5m"], "between 1ms and 268s");
+    input_error(
+        &["127.0.0.1", "-c", "2", "--period", "2h"],
+        "between 10ms and 1h",
+    );
+    input_error(&["127.0.0.1", "--every", "50ms"], "between 100ms and 168h");
+}
+
+#[test]
 fn excludefile_is_an_alias_of_exclude_file() {
     // Read as a file (an unreadable one: exit 2 naming it), not an unknown flag.
     let f = "/nonexistent-dir/ex.txt";

@@ -72,6 +72,11 @@ fn main() {
             clean_path_defaults_one_retry,
         ),
         lab_trial(
+            "permitted_file_capability_is_raised_and_missing_net_raw_is_exit_3",
+            Need::Netns,
+            permitted_file_capability,
+        ),
+        lab_trial(
             "interrupted_with_closed_pipes_exits_130",
             Need::Netns,
             interrupted_with_closed_pipes_exits_130,
@@ -141,6 +146,42 @@ fn privileges_dropped_and_setuid_refused() -> Result<(), String> {
     let run = run_limited(cmd, Duration::from_secs(30))?;
     run.expect_code(2)?;
     one_line_naming(&run.stderr, &["set-uid", "uid 65534"])
+}
+
+/// A copy of sweep with only `cap_net_raw+p` (permitted, not effective), run as nobody:
+/// sweep raises the capability itself and its raw socket finds the host. Where NET_RAW is
+/// outside the bounding set (a container started without it) the same binary still starts
+/// (an `+ep` one could not be executed) and exits 3 with the hint for a container.
+fn permitted_file_capability() -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    let copy = dir.path().join("sweep-capp");
+    std::fs::copy(sweep_bin(), &copy).map_err(|e| e.to_string())?;
+    let setcap = std::process::Command::new("setcap")
+        .args(["cap_net_raw+p", path_str(&copy)])
+        .status()
+        .map_err(|e| format!("setcap (libcap2-bin): {e}"))?;
+    ensure(setcap.success(), || format!("setcap exited {setcap}"))?;
+    let as_nobody = |bounding: &[&str], args: &[&str]| {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &ns.name, "setpriv"])
+            .args(bounding)
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&copy)
+            .args(args);
+        run_limited(cmd, RUN_LIMIT)
+    };
+    let run = as_nobody(&[], &["127.0.0.1", "--socket", "raw"])?;
+    run.expect_code(0)?;
+    ensure(run.stdout.contains("127.0.0.1,up"), || {
+        format!("want 127.0.0.1 up: {}", run.stdout)
+    })?;
+    let run = as_nobody(&["--bounding-set=-net_raw"], &["127.0.0.1"])?;
+    run.expect_code(3)?;
+    one_line_naming(&run.stderr, &["--cap-add NET_RAW", "ping_group_range"])
 }
 
 /// stderr a pipe whose reader is gone: the summary's EPIPE used to panic (exit 101).

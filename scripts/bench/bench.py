@@ -1,5 +1,5 @@
 # Scorer, report and plot writer for scripts/bench.sh (plain python3, no packages).
-import csv, json, os, re, statistics, sys, html
+import csv, html, ipaddress, json, os, re, statistics, sys
 
 def read_set(path, parse):
     out = set()
@@ -35,6 +35,13 @@ def found(kind, out):
         return read_set(out, lambda l: l.split()[1] if l.startswith("Host:") and "Status: Up" in l else None), set()
     if kind == "arp":                  # arp-scan --plain: "A<TAB>MAC<TAB>vendor"
         return read_set(out, lambda l: l.split("\t")[0] if "\t" in l else None), set()
+    if kind == "scan6":                # -L: one address a line (and other text)
+        def v6(l):
+            try:
+                return str(ipaddress.IPv6Address(l.split()[0])) if l.split() else None
+            except ValueError:
+                return None
+        return read_set(out, v6), set()
     if kind == "masscan":              # -oL: "open icmp 0 A ts"
         return read_set(out, lambda l: l.split()[3] if l.startswith("open icmp") else None), set()
     raise SystemExit("unknown kind " + kind)
@@ -91,6 +98,8 @@ SCEN_TITLE = {
     "scale": "Scale: 127.0.0.0/8 on loopback (16,777,214 targets, all answer)",
     "onlink": "On-link lab: the scanner on the segment of 198.18.0.0/16 (~25% alive): ARP for every target",
     "onlink6": "On-link lab, IPv6: 2001:2:0:1::/116 of the scanner's /64 (~25% alive): neighbour discovery",
+    "proxylan": "Office LAN (lanlab.sh): 198.18.0.0/16 with a proxy-ARP router (198.18.128.0/17 behind it, 40 hosts), 24 hosts, a conflict, an 8-address server",
+    "lan64": "Office LAN (lanlab.sh), IPv6: the scanner's /64, 24 hosts with random interface IDs (one ignores multicast echo)",
     "policed": "Policed path: 198.18.0.0/16 (~25% alive) behind an nftables policer of 2,000 echo requests/s",
     "lossy": "Lossy path: 198.18.0.0/16 (~25% alive), 30 % of echo replies dropped (nftables numgen)",
     "clean16": "Clean path: 198.18.0.0/16 (~25% alive), sweep's defaults (rounds by yield) vs --retries 2",

@@ -10,6 +10,7 @@ use crate::mac::Mac;
 use crate::ndp::{self, Solicitation, ALL_NODES};
 use crate::profile::{key_of, Key};
 use crate::rng::{chance, draw, Tag};
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Segment-wide counters for the summary line.
@@ -28,7 +29,37 @@ pub struct Lan {
     pub engine: Engine,
     pub book: MacBook,
     pub counts: LanCounts,
+    /// The router's proxy ARP, if on.
+    pub proxy: Option<ProxyArp>,
+    /// Hosts configured with an address another host already has (an address
+    /// conflict): each answers ARP for it too, with its own MAC, right after the
+    /// owner would. Only for in-memory tests for now: no profile directive sets it.
+    pub twins: Vec<(Ipv4Addr, Mac)>,
+    /// When the proxy's pending answers are due, oldest first.
+    proxy_queue: VecDeque<u64>,
     planned: Vec<Planned>,
+}
+
+/// The router answering ARP for a prefix routed behind it (Linux `proxy_arp`, on by
+/// default in Cisco IOS): with its own MAC, for every address of the prefix whether a
+/// host has it or not, after a delay, and only while few answers are pending. Echo frames
+/// to its MAC for the prefix are routed: the profile's rules decide the answer (give the
+/// prefix `ttl=63`). Only for in-memory tests for now: no profile directive sets it.
+#[derive(Debug, Clone, Copy)]
+pub struct ProxyArp {
+    pub net: Ipv4Addr,
+    pub len: u8,
+    /// Delay before each answer (Linux: random, up to `proxy_delay`, 0.8 s).
+    pub delay_ns: u64,
+    /// Answers pending at once; requests beyond are dropped (Linux: `proxy_qlen`, 64).
+    pub qlen: usize,
+}
+
+impl ProxyArp {
+    pub fn covers(&self, a: Ipv4Addr) -> bool {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        u32::from(a) & mask == u32::from(self.net) & mask
+    }
 }
 
 /// How a solicitation was addressed.
@@ -46,6 +77,9 @@ impl Lan {
             engine,
             book,
             counts: LanCounts::default(),
+            proxy: None,
+            twins: Vec::new(),
+            proxy_queue: VecDeque::new(),
             planned: Vec::new(),
         }
     }
@@ -76,16 +110,31 @@ impl Lan {
             self.counts.ignored += 1;
             return;
         };
-        let dst = if f.dst == Mac::BROADCAST {
+        let dst_group = f.dst == Mac::BROADCAST;
+        let dst = if dst_group {
             Dst::Group
         } else {
             Dst::Unicast(f.dst)
         };
         let key = Key::from(u32::from(req.target_ip));
         let to = f.src;
+        if let Some(p) = self.proxy.filter(|p| p.covers(req.target_ip)) {
+            self.proxied(now, p, key, to, &req, out);
+            return;
+        }
         self.solicited(now, key, dst, out, |mac, _| {
             ether::frame(to, mac, ETHERTYPE_ARP, &ether::arp_reply(&req, mac))
         });
+        if dst_group {
+            for &(_, mac) in self.twins.iter().filter(|t| t.0 == req.target_ip) {
+                out.push(Planned {
+                    due: now + 100_000,
+                    target: key,
+                    kind: kind::NEIGHBOR,
+                    pkt: ether::frame(to, mac, ETHERTYPE_ARP, &ether::arp_reply(&req, mac)),
+                });
+            }
+        }
     }
 
     fn ndp(&mut self, now: u64, f: &Frame, ns: &Solicitation, out: &mut Vec<Planned>) {
@@ -170,6 +219,46 @@ impl Lan {
         });
     }
 
+    /// The proxy's answer for `key`, unless its queue is full.
+    fn proxied(
+        &mut self,
+        now: u64,
+        p: ProxyArp,
+        key: Key,
+        to: Mac,
+        req: &ether::ArpRequest,
+        out: &mut Vec<Planned>,
+    ) {
+        while self.proxy_queue.front().is_some_and(|&due| due <= now) {
+            self.proxy_queue.pop_front();
+        }
+        if self.proxy_queue.len() >= p.qlen || self.engine.profile.lan.is_scanner(key) {
+            self.counts.ignored += 1;
+            return;
+        }
+        let due = now + p.delay_ns;
+        self.proxy_queue.push_back(due);
+        let mac = self.book.gateway;
+        out.push(Planned {
+            due,
+            target: key,
+            kind: kind::NEIGHBOR,
+            pkt: ether::frame(to, mac, ETHERTYPE_ARP, &ether::arp_reply(req, mac)),
+        });
+    }
+
+    /// The MAC an IP frame to `dst` must be sent to.
+    fn frame_mac(&self, dst: Key) -> Option<Mac> {
+        let proxied = match crate::profile::addr_of(dst) {
+            std::net::IpAddr::V4(a) => self.proxy.is_some_and(|p| p.covers(a)),
+            std::net::IpAddr::V6(_) => false,
+        };
+        match proxied {
+            true => Some(self.book.gateway),
+            false => self.book.frame_mac(&self.engine.profile, dst),
+        }
+    }
+
     /// Counts a frame for described address `key` sent to the wrong MAC.
     fn wrong_mac(&mut self, key: Key) {
         self.counts.wrong_mac += 1;
@@ -198,7 +287,7 @@ impl Lan {
             self.counts.ignored += 1;
             return;
         };
-        let Some(want) = self.book.frame_mac(&self.engine.profile, dst) else {
+        let Some(want) = self.frame_mac(dst) else {
             self.counts.ignored += 1;
             return;
         };
@@ -459,6 +548,43 @@ mod tests {
             (out[0].pkt[14 + 44], mac_at(&out[0].pkt, 6)),
             (0xe0, l.book.gateway)
         );
+    }
+
+    #[test]
+    fn a_proxy_answers_for_its_prefix_slowly_and_drops_beyond_its_queue() {
+        let mut l = lan("seed 1\n198.18.1.0/24 alive=2 ttl=63\n");
+        l.proxy = Some(ProxyArp {
+            net: Ipv4Addr::new(198, 18, 1, 0),
+            len: 24,
+            delay_ns: 5_000_000,
+            qlen: 2,
+        });
+        let gw = l.book.gateway;
+        let mut out = Vec::new();
+        for last in [1, 2, 3] {
+            l.handle(
+                1_000,
+                &arp_request(Mac::BROADCAST, [198, 18, 1, last]),
+                &mut out,
+            );
+        }
+        // Two answers pending at most, each after the delay, all with the router's MAC.
+        assert_eq!(out.len(), 2);
+        assert!(out
+            .iter()
+            .all(|p| p.due == 5_001_000 && mac_at(&p.pkt, 6) == gw));
+        out.clear();
+        l.handle(
+            6_000_000,
+            &arp_request(Mac::BROADCAST, [198, 18, 1, 9]),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1, "the queue drained");
+        // Echo through its MAC is routed: a live host answers, a missing one does not.
+        assert_eq!(one(&mut l, &echo4(gw, [198, 18, 1, 2])).len(), 1);
+        assert!(one(&mut l, &echo4(gw, [198, 18, 1, 9])).is_empty());
+        // Outside its prefix it does not answer.
+        assert!(one(&mut l, &arp_request(Mac::BROADCAST, [198, 18, 2, 2])).is_empty());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! `sweep -- merge` scans a host named `merge`; a bare `sweep merge` never does.
 
 pub mod docs;
+pub mod duration;
 pub mod subcommand;
 
 pub use subcommand::Page;
@@ -14,9 +15,12 @@ use crate::engine::count::{CountOptions, MAX_COUNT, MIN_PERIOD};
 use crate::engine::{ScanOptions, Shard, ADAPTIVE_RETRIES, MAX_RETRIES, MAX_TIMEOUT_US};
 use crate::error::Error;
 use crate::net::kernel::{SendPath, SocketChoice};
+use crate::net::layer2;
 use crate::results::output::{Field, Format, Layout};
+use crate::targets::build::Sources;
 use crate::targets::Family;
 use clap::{Parser, ValueEnum};
+use duration::Bounds;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -198,6 +202,8 @@ enum FormatArg {
     Ndjson,
     /// The text exposition format (node_exporter's textfile collector)
     Prometheus,
+    /// nmap's XML for a ping scan (nmap -sn -oX), for ndiff and nmap's other readers
+    NmapXml,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -254,6 +260,29 @@ pub struct Config {
 }
 
 impl Config {
+    /// Where the scan's targets come from.
+    pub fn sources(&self) -> Sources<'_> {
+        Sources {
+            targets: &self.targets,
+            files: &self.files,
+            exclude: &self.exclude,
+            exclude_files: &self.exclude_files,
+            family: self.family,
+            strict_names: self.strict_names,
+        }
+    }
+
+    /// What the layer-2 path may do.
+    pub fn layer2(&self) -> layer2::Want<'_> {
+        layer2::Want {
+            enabled: self.l2,
+            socket: self.socket,
+            iface: self.iface.as_deref(),
+            src: self.src,
+            routed_frames: self.routed_frames,
+        }
+    }
+
     /// Where an interrupted run leaves its state: `--state`, else beside a regular `-o`
     /// file, else (stdout, /dev/null, a FIFO: no place for a file beside it) ./sweep.state.
     pub fn state_path(&self) -> PathBuf {
@@ -305,16 +334,21 @@ pub fn command() -> clap::Command {
 /// `-?` and `/?` ask for help as `-h` does (DOS and the ping client sweep grew from).
 fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
     let mut seen_end = false;
-    args.into_iter()
-        .map(|a| {
-            seen_end |= a == "--";
-            if !seen_end && (a == "-?" || a == "/?") {
-                OsString::from("--help")
-            } else {
-                a
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(args.len() + 2);
+    for a in args {
+        seen_end |= a == "--";
+        if seen_end {
+            out.push(a);
+        } else if a == "-?" || a == "/?" {
+            out.push(OsString::from("--help"));
+        } else if a == "-oX" {
+            // nmap's spelling, `-oX FILE`: clap would read it as `-o X`.
+            out.extend(["--format", "nmap-xml", "-o"].map(OsString::from));
+        } else {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
@@ -434,7 +468,7 @@ fn validate(a: Args) -> Result<Config, Error> {
         Some(r) => number("--retries", r, 0, u64::from(MAX_RETRIES))? as u8,
         None => ADAPTIVE_RETRIES,
     };
-    let timeout = duration("--timeout", &a.timeout)?;
+    let timeout = duration::parse("--timeout", &a.timeout, TIMEOUT)?;
     let seed = match &a.seed {
         Some(s) => number("--seed", s, 0, u64::MAX)?,
         None => rand::random(),
@@ -472,7 +506,7 @@ fn validate(a: Args) -> Result<Config, Error> {
     let (every, runs) = repeat(&a)?;
     let want = |f| layout.fields.contains(&f);
     let rdns = want(Field::Hostname)
-        .then(|| duration("--rdns-timeout", &a.rdns_timeout))
+        .then(|| duration::parse("--rdns-timeout", &a.rdns_timeout, RDNS_TIMEOUT))
         .transpose()?;
     let payload = number("--size", &a.size, crate::probe::MIN_PAYLOAD as u64, 65_000)? as usize;
     let ttl = a
@@ -507,7 +541,7 @@ fn validate(a: Args) -> Result<Config, Error> {
         output: a.output,
         quiet: a.quiet,
         summary_json: a.summary_json,
-        status_interval: duration("--status-interval", &a.status_interval)?,
+        status_interval: duration::parse("--status-interval", &a.status_interval, STATUS_INTERVAL)?,
         strict_names: a.strict_names,
         socket: match a.socket {
             SocketArg::Auto => SocketChoice::Auto,
@@ -549,14 +583,7 @@ fn count_options(a: &Args) -> Result<Option<CountOptions>, Error> {
         return Ok(None);
     };
     let count = number("--count", tok, 1, u64::from(MAX_COUNT))? as u16;
-    let period = duration("--period", &a.period)?;
-    if period < MIN_PERIOD {
-        return Err(Error::BadValue {
-            flag: "--period",
-            token: a.period.clone(),
-            reason: format!("must be at least {}ms", MIN_PERIOD.as_millis()),
-        });
-    }
+    let period = duration::parse("--period", &a.period, PERIOD)?;
     Ok(Some(CountOptions {
         count,
         period,
@@ -564,7 +591,7 @@ fn count_options(a: &Args) -> Result<Option<CountOptions>, Error> {
     }))
 }
 
-/// `--every DUR` (humantime: 30s, 5m, 1h) and `--runs N`.
+/// `--every DUR` and `--runs N`.
 fn repeat(a: &Args) -> Result<(Option<Duration>, Option<u64>), Error> {
     let Some(tok) = &a.every else {
         return Ok((None, None));
@@ -574,11 +601,7 @@ fn repeat(a: &Args) -> Result<(Option<Duration>, Option<u64>), Error> {
         token: tok.clone(),
         reason: reason.into(),
     };
-    let every =
-        humantime::parse_duration(tok).map_err(|_| bad("not a duration (e.g. 30s, 5m, 1h)"))?;
-    if every < Duration::from_millis(100) {
-        return Err(bad("must be at least 100ms"));
-    }
+    let every = duration::parse("--every", tok, EVERY)?;
     if a.resume.is_some() {
         return Err(bad("repeated runs cannot resume a state file"));
     }
@@ -633,6 +656,7 @@ fn layout(a: &Args, count: bool) -> Result<Layout, Error> {
             FormatArg::Json => Format::Json,
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Prometheus => Format::Prometheus,
+            FormatArg::NmapXml => Format::NmapXml,
         },
         fields,
         all: a.all,
@@ -685,39 +709,28 @@ fn number(flag: &'static str, token: &str, min: u64, max: u64) -> Result<u64, Er
     Ok(v)
 }
 
-/// `500ms`, `1s`, `1.5s`: a unit is required so `--timeout 500` is never misread.
-pub fn duration(flag: &'static str, token: &str) -> Result<Duration, Error> {
-    let bad = |reason: &str| Error::BadValue {
-        flag,
-        token: token.to_string(),
-        reason: reason.to_string(),
-    };
-    let (num, scale) = if let Some(n) = token.strip_suffix("ms") {
-        (n, 1e-3)
-    } else if let Some(n) = token.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(v) = token
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == '.')
-        .then(|| token.parse::<f64>().ok())
-        .flatten()
-    {
-        // A bare number: nmap and fping users mean milliseconds, small ones seconds.
-        let unit = if v < 10.0 { "s" } else { "ms" };
-        return Err(bad(&format!(
-            "needs a unit: ms or s — did you mean {token}{unit}?"
-        )));
-    } else {
-        return Err(bad("needs a unit: ms or s (e.g. 500ms, 2s)"));
-    };
-    let v: f64 = num.parse().map_err(|_| bad("not a number"))?;
-    let secs = v * scale;
-    let max = f64::from(MAX_TIMEOUT_US) / 1e6;
-    if !(0.001..=max).contains(&secs) {
-        return Err(bad(&format!("must be between 1ms and {max:.0}s")));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
+/// Each duration flag's bounds (the grammar is `duration::parse`'s).
+const TIMEOUT: Bounds = Bounds {
+    min: Duration::from_millis(1),
+    // Below the longest RTT a results cell holds (MAX_TIMEOUT_US, ~268.4 s).
+    max: Duration::from_secs(MAX_TIMEOUT_US as u64 / 1_000_000),
+};
+const RDNS_TIMEOUT: Bounds = Bounds {
+    min: Duration::from_millis(1),
+    max: Duration::from_secs(300),
+};
+const STATUS_INTERVAL: Bounds = Bounds {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(3600),
+};
+const PERIOD: Bounds = Bounds {
+    min: MIN_PERIOD,
+    max: Duration::from_secs(3600),
+};
+const EVERY: Bounds = Bounds {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(7 * 86_400),
+};
 
 /// The `Config` of a scan command line, for tests elsewhere in the crate; panics on
 /// anything else.
@@ -737,6 +750,19 @@ mod tests {
         let mut all = vec!["sweep"];
         all.extend_from_slice(args);
         validate(Args::try_parse_from(all).unwrap())
+    }
+
+    #[test]
+    fn nmap_spelling_writes_xml_to_the_file() {
+        let args = ["sweep", "-oX", "out.xml", "198.18.0.1"].map(OsString::from);
+        let Ok(Command::Scan(c)) = read(args.to_vec()) else {
+            panic!("-oX FILE is a scan");
+        };
+        assert_eq!(c.layout.format, Format::NmapXml);
+        assert_eq!(c.output.as_deref(), Some(std::path::Path::new("out.xml")));
+        assert_eq!(c.targets, ["198.18.0.1"]);
+        let c = cfg(&["--format", "nmap-xml", "x"]).unwrap();
+        assert_eq!(c.layout.format, Format::NmapXml);
     }
 
     #[test]
@@ -773,7 +799,7 @@ mod tests {
         assert_eq!(c.scan.timeout, Duration::from_millis(500));
         assert_eq!(c.scan.seed, 7);
         assert_eq!(c.ttl, Some(3));
-        assert_eq!(duration("t", "1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(c.scan.timeout, Duration::from_millis(500));
         let c = cfg(&["--exclude", "a,b", "--exclude", "c", "x"]).unwrap();
         assert_eq!(c.exclude, ["a", "b", "c"]);
     }
@@ -809,11 +835,23 @@ mod tests {
 
     #[test]
     fn bare_numbers_get_a_unit_suggested() {
-        let msg = |t: &str| duration("--timeout", t).unwrap_err().to_string();
+        let msg = |t: &str| cfg(&["--timeout", t, "x"]).unwrap_err().to_string();
         assert!(msg("500").contains("did you mean 500ms?"), "{}", msg("500"));
         assert!(msg("2").contains("did you mean 2s?"), "{}", msg("2"));
         assert!(!msg("5x").contains("did you mean"), "{}", msg("5x"));
         assert!(!msg("inf").contains("did you mean"));
+        // One grammar for every duration flag, each with its own bounds in its error.
+        assert!(msg("5m").contains("between 1ms and 268s"), "{}", msg("5m"));
+        let c = cfg(&["-c", "2", "--period", "5m", "--every", "1h30m", "x"]).unwrap();
+        let count = c.scan.count.unwrap();
+        assert_eq!(
+            (count.period, c.every),
+            (Duration::from_secs(300), Some(Duration::from_secs(5400)))
+        );
+        let e = cfg(&["-c", "2", "--period", "5ms", "x"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("between 10ms and 1h"), "{e}");
         let e = cfg(&["--rdns", "--rdns-timeout", "300", "x"]).unwrap_err();
         assert!(e.to_string().contains("300ms"), "{e}");
     }

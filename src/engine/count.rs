@@ -124,6 +124,7 @@ impl CountTable {
     }
 
     /// Bytes this table takes per target.
+    #[cfg(test)]
     pub fn bytes_per_target(&self) -> usize {
         std::mem::size_of::<Slot>()
             + self

@@ -4,8 +4,11 @@
 pub mod control;
 pub mod count;
 pub mod counters;
+pub mod discover;
+pub mod ledger;
 pub mod onlink;
 pub mod path;
+pub mod proxy;
 pub mod rate;
 pub mod receiver;
 pub mod rto;
@@ -303,8 +306,11 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
                         onlink: onlink.expect("lanes imply the layer-2 path"),
                         lane,
                         targets,
-                        table,
-                        counters,
+                        ledger: ledger::Ledger {
+                            table,
+                            counters,
+                            count,
+                        },
                         control,
                         templates: [&templates[0], &templates[1]],
                         epoch,
@@ -341,6 +347,9 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         (sent, heard, l2)
     });
     let end = sent?;
+    if let Some(o) = onlink {
+        o.judge_proxies(table);
+    }
     tick();
     let Setup { table, count, .. } = setup;
     Ok(Scanned {
@@ -350,7 +359,7 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
         sending: end.last_probe.saturating_duration_since(epoch),
         started,
         stopped_at: end.stopped_at,
-        l2: l2.map_err(crate::error::Error::Receive)?,
+        l2: l2?,
         count,
         path: path.report(counters.up.load(Relaxed), |k| counters.found_in(k)),
     })

@@ -10,30 +10,47 @@
 //! the moment it resolves.
 
 use crate::engine::control::Control;
-use crate::engine::counters::Counters;
+use crate::engine::ledger::{Ledger, Probe};
+use crate::engine::proxy::{self, Proxy};
 use crate::engine::table::Table;
-use crate::net::packet::{Frames, Inbox, PacketSocket};
+use crate::error::Result;
 use crate::net::route::{Plan, Segment};
+use crate::net::Link;
 use crate::probe::ProbeTemplate;
 use crate::targets::Targets;
 use crate::wire::ether::{self, Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{arp, ipv4, ipv6, ndp};
-use std::io;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 const RESOLVED: u64 = 1 << 63;
 
-/// Per on-link target (by its position among them): the MAC that answered, once resolved.
+/// Per on-link target (by its position among them): the MAC that answered, once resolved,
+/// and for the rare address two or more hosts claim (a conflict), the others.
 pub struct Neighbours {
     words: Box<[AtomicU64]>,
+    others: Mutex<HashMap<u64, Vec<Mac>>>,
+}
+
+/// What an answer for an address already resolved says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Again {
+    /// The same MAC again.
+    Same,
+    /// Another MAC claims it too: an address conflict (first seen now).
+    Conflict,
+    /// A further answer from a MAC already recorded for the conflict.
+    Known,
 }
 
 impl Neighbours {
     pub fn new(n: u64) -> Neighbours {
         Neighbours {
             words: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            others: Mutex::new(HashMap::new()),
         }
     }
 
@@ -43,6 +60,31 @@ impl Neighbours {
         self.words[slot as usize]
             .compare_exchange(0, w, Relaxed, Relaxed)
             .is_ok()
+    }
+
+    /// Records an answer from `mac` for `slot`, which had resolved already.
+    pub fn again(&self, slot: u64, mac: Mac) -> Again {
+        if self.mac(slot) == Some(mac) {
+            return Again::Same;
+        }
+        let mut others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = others.entry(slot).or_default();
+        if seen.contains(&mac) {
+            return Again::Known;
+        }
+        seen.push(mac);
+        Again::Conflict
+    }
+
+    /// The MACs beyond the first that answered for `slot` (empty without a conflict).
+    pub fn others(&self, slot: u64) -> Vec<Mac> {
+        let others = self.others.lock().unwrap_or_else(|e| e.into_inner());
+        others.get(&slot).cloned().unwrap_or_default()
+    }
+
+    /// Addresses two or more MACs answered for.
+    pub fn conflicts(&self) -> u64 {
+        self.others.lock().unwrap_or_else(|e| e.into_inner()).len() as u64
     }
 
     #[inline]
@@ -59,20 +101,29 @@ impl Neighbours {
     }
 }
 
-/// One Ethernet interface the scan sends frames on.
-pub struct Lane {
-    pub sock: PacketSocket,
-}
-
 /// Everything the layer-2 path shares between sender and receivers.
 pub struct OnLink {
     pub plan: Plan,
-    pub lanes: Vec<Lane>,
+    /// The Ethernet interfaces the scan sends frames on.
+    pub lanes: Vec<Box<dyn Link>>,
     pub neighbours: Neighbours,
     /// IP TTL / hop limit of echo frames.
     pub ttl: u8,
     /// The sender's current round, for echoes the receiver sends on resolution.
     pub round: AtomicU8,
+    /// The proxies ARP answers came from, as of the last `judge_proxies`.
+    proxies: RwLock<Vec<Proxy>>,
+}
+
+/// Whose a resolved target's MAC is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Not resolved (or not on-link).
+    None,
+    /// A host's own (or a proxy's own address).
+    Host(Mac),
+    /// A proxy answered for it: whether it is a host is for echo to say.
+    Proxied(Mac),
 }
 
 /// The largest frame the path writes: Ethernet + IPv6 + the probe.
@@ -81,7 +132,7 @@ pub fn frame_len(probe_len: usize) -> usize {
 }
 
 impl OnLink {
-    pub fn new(plan: Plan, lanes: Vec<Lane>, ttl: u8) -> OnLink {
+    pub fn new(plan: Plan, lanes: Vec<Box<dyn Link>>, ttl: u8) -> OnLink {
         let n = plan.onlink_count();
         OnLink {
             plan,
@@ -89,6 +140,7 @@ impl OnLink {
             neighbours: Neighbours::new(n),
             ttl,
             round: AtomicU8::new(0),
+            proxies: RwLock::new(Vec::new()),
         }
     }
 
@@ -96,14 +148,63 @@ impl OnLink {
     pub fn lane_of(&self, s: &Segment) -> usize {
         self.lanes
             .iter()
-            .position(|l| l.sock.ifindex() == s.link)
+            .position(|l| l.ifindex() == s.link)
             .expect("a lane for every on-link segment's interface")
     }
 
-    /// The MAC target `i` resolved to, if it is on-link and resolved.
+    /// Every MAC that answered for target `i` beyond the first (an address conflict),
+    /// unless a proxy's claim.
+    pub fn other_macs(&self, i: u64) -> Vec<Mac> {
+        match (self.claim(i), self.plan.find(i)) {
+            (Claim::Host(_), Some((_, slot))) => self.neighbours.others(slot),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The MAC target `i` resolved to, if it is on-link and resolved, and the MAC is its
+    /// own (not a proxy's answering for it).
     pub fn mac_of(&self, i: u64) -> Option<Mac> {
-        let (_, slot) = self.plan.find(i)?;
-        self.neighbours.mac(slot)
+        match self.claim(i) {
+            Claim::Host(m) => Some(m),
+            Claim::None | Claim::Proxied(_) => None,
+        }
+    }
+
+    /// Whose MAC target `i` resolved to.
+    pub fn claim(&self, i: u64) -> Claim {
+        let Some((seg, slot)) = self.plan.find(i) else {
+            return Claim::None;
+        };
+        let Some(mac) = self.neighbours.mac(slot) else {
+            return Claim::None;
+        };
+        let proxies = self.proxies.read().unwrap_or_else(|e| e.into_inner());
+        match proxies.iter().find(|p| p.link == seg.link && p.mac == mac) {
+            Some(p) if !p.own.contains(&i) => Claim::Proxied(mac),
+            _ => Claim::Host(mac),
+        }
+    }
+
+    /// Finds the proxies among the MACs that answered, from the echo answers in `table`
+    /// so far (the sender before each retry round, the scan at its end).
+    pub fn judge_proxies(&self, table: &Table) {
+        let found = proxy::find(&self.plan, &|s| self.neighbours.mac(s), table);
+        *self.proxies.write().unwrap_or_else(|e| e.into_inner()) = found;
+    }
+
+    /// The proxies found, as of the last `judge_proxies`.
+    pub fn proxies(&self) -> Vec<Proxy> {
+        self.proxies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// A proxy's MAC on `link`, if one answered there: the silent targets there get an
+    /// echo through it as well, since it drops ARP requests beyond a short queue.
+    pub fn proxy_on(&self, link: u32) -> Option<Mac> {
+        let proxies = self.proxies.read().unwrap_or_else(|e| e.into_inner());
+        proxies.iter().find(|p| p.link == link).map(|p| p.mac)
     }
 }
 
@@ -241,17 +342,24 @@ pub struct Heard {
     pub not_ours: u64,
     pub unasked: u64,
     pub bad_mac: u64,
-    /// Answers for a target that had already resolved.
+    /// Answers for a target that had already resolved, from a MAC already seen for it.
     pub repeats: u64,
+    /// Answers from a second (third, …) MAC for one address: conflicts found.
+    pub conflicts: u64,
 }
 
 impl Heard {
+    pub fn total(&self) -> u64 {
+        self.not_ours + self.unasked + self.bad_mac + self.repeats
+    }
+
     /// Folds in what another lane's receiver heard.
     pub fn absorb(&mut self, other: Heard) {
         self.not_ours += other.not_ours;
         self.unasked += other.unasked;
         self.bad_mac += other.bad_mac;
         self.repeats += other.repeats;
+        self.conflicts += other.conflicts;
     }
 }
 
@@ -260,8 +368,8 @@ pub struct Ctx<'a> {
     pub onlink: &'a OnLink,
     pub lane: usize,
     pub targets: &'a Targets,
-    pub table: &'a Table,
-    pub counters: &'a Counters,
+    /// Where the echoes sent on resolution are counted, as the sender's probes are.
+    pub ledger: Ledger<'a>,
     pub control: &'a Control<'a>,
     /// Templates by family: `[IPv4, IPv6]`.
     pub templates: [&'a ProbeTemplate; 2],
@@ -272,33 +380,31 @@ const BATCH: usize = 64;
 
 /// The layer-2 receiver: resolves targets from the answers on one lane and sends each
 /// its first echo frame at once. Runs until the scan stops.
-pub fn receive(cx: &Ctx) -> io::Result<Heard> {
+pub fn receive(cx: &Ctx) -> Result<Heard> {
     let o = cx.onlink;
-    let sock = &o.lanes[cx.lane].sock;
-    let us = sock.mac;
-    let mut inbox = Inbox::new(sock, BATCH, 256);
+    let link = &*o.lanes[cx.lane];
+    let (us, ifindex) = (link.mac(), link.ifindex());
+    let table = cx.ledger.table;
+    let mut inbox = link.frames_in(BATCH, 256);
     let flen = frame_len(cx.templates[1].len().max(cx.templates[0].len()));
-    let mut out = Frames::new(sock, BATCH, flen);
+    let mut out = link.frames_out(BATCH, flen);
     let mut sent_to: Vec<u32> = Vec::with_capacity(BATCH);
+    let mut lens: Vec<usize> = Vec::with_capacity(BATCH);
     let mut heard = Heard::default();
     while !cx.control.is_over() {
         let k = inbox.recv()?;
         for j in 0..k {
-            match judge(
-                inbox.frame(j),
-                us,
-                sock.ifindex(),
-                cx.targets,
-                &o.plan,
-                cx.table,
-            ) {
+            match judge(inbox.frame(j), us, ifindex, cx.targets, &o.plan, table) {
                 Verdict::Resolved { index, slot, mac } => {
                     if !o.neighbours.resolve(slot, mac) {
-                        heard.repeats += 1;
+                        match o.neighbours.again(slot, mac) {
+                            Again::Conflict => heard.conflicts += 1,
+                            Again::Same | Again::Known => heard.repeats += 1,
+                        }
                         continue;
                     }
-                    cx.counters.resolved.fetch_add(1, Relaxed);
-                    if cx.table.is_answered(index as u32) {
+                    cx.ledger.counters.resolved.fetch_add(1, Relaxed);
+                    if table.is_answered(index as u32) {
                         continue;
                     }
                     let (seg, _) = o.plan.find(index).expect("judged on-link");
@@ -313,7 +419,8 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
                     };
                     let now_ns = cx.epoch.elapsed().as_nanos() as u64;
                     let round = o.round.load(Relaxed);
-                    out.push(|b| write_echo(b, &e, index as u32, round, now_ns));
+                    let buf = out.slot(sent_to.len());
+                    lens.push(write_echo(buf, &e, index as u32, round, now_ns));
                     sent_to.push(index as u32);
                 }
                 Verdict::Ignore(Ignored::NotOurs) => heard.not_ours += 1,
@@ -321,22 +428,11 @@ pub fn receive(cx: &Ctx) -> io::Result<Heard> {
                 Verdict::Ignore(Ignored::BadMac) => heard.bad_mac += 1,
             }
         }
-        if !out.is_empty() {
-            // Counted before they leave: the receiver credits only probed targets.
-            for &i in &sent_to {
-                cx.table.add_probe(i);
-            }
-            let accepted = out.send()?;
-            let mut n = 0;
-            for (&i, &ok) in sent_to.iter().zip(accepted) {
-                if ok {
-                    n += 1;
-                } else {
-                    cx.table.take_back_probe(i);
-                }
-            }
-            cx.counters.sent.fetch_add(n, Relaxed);
+        if !sent_to.is_empty() {
+            cx.ledger
+                .send(&sent_to, |_| Probe::FollowUp, || out.send(&lens))?;
             sent_to.clear();
+            lens.clear();
         }
     }
     Ok(heard)
@@ -513,6 +609,15 @@ mod tests {
         assert_eq!((n.mac(1), n.resolved()), (Some(HOST), 1));
         assert!(n.resolve(2, Mac::from_u64(0xffff_ffff_fffe)));
         assert_eq!(n.mac(2), Some(Mac::from_u64(0xffff_ffff_fffe)));
+        // A second MAC for slot 1 is a conflict, recorded once; the first stays first.
+        assert_eq!(n.again(1, HOST), Again::Same);
+        assert_eq!(n.again(1, US), Again::Conflict);
+        assert_eq!(n.again(1, US), Again::Known);
+        assert_eq!(
+            (n.mac(1), n.others(1), n.conflicts()),
+            (Some(HOST), vec![US], 1)
+        );
+        assert!(n.others(2).is_empty());
     }
 
     #[test]

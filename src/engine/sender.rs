@@ -7,17 +7,19 @@
 use crate::engine::control::Control;
 use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
+use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::onlink::{self, Echo, OnLink};
 use crate::engine::path::{self, Path, SAMPLE_ROUND};
+use crate::engine::proxy;
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
 use crate::engine::table::Table;
-use crate::error::{Error, Result};
-use crate::net::packet::Frames;
-use crate::net::{Outbox, Transport};
+use crate::error::Result;
+use crate::net::{FramesOut, Outbox, Transport};
 use crate::probe::ProbeTemplate;
 use crate::targets::permute::Permutation;
 use crate::targets::Targets;
+use crate::wire::ether::Mac;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Mutex;
@@ -185,8 +187,13 @@ struct Batch<'s> {
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
 /// resolved, an echo frame to the MAC of those that are.
 struct L2Batch<'s> {
-    frames: Frames<'s>,
+    /// Room for two frames per target: a solicitation and an echo through a proxy.
+    frames: Box<dyn FramesOut + 's>,
+    us: Mac,
     index: Vec<u32>,
+    /// Per frame: its target and length.
+    sent: Vec<u32>,
+    lens: Vec<usize>,
 }
 
 /// Positions a worker claims at a time (times the shard stride), at most. Each claimed
@@ -240,6 +247,9 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         };
         if let Some(o) = plan.onlink {
             o.round.store(round, Relaxed);
+            if round > 0 {
+                o.judge_proxies(plan.table);
+            }
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
         plan.counters.begin_round(round, pending);
@@ -264,6 +274,9 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         another_round(plan, plan.rounds - 1, false);
     }
     plan.frontier.finish(plan.rounds, plan.shard.index);
+    if let Some(t) = proxy_round(plan, last_probe)? {
+        last_probe = t;
+    }
     Ok(SendEnd {
         last_probe,
         stopped_at: None,
@@ -353,8 +366,11 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         o.lanes
             .iter()
             .map(|l| L2Batch {
-                frames: Frames::new(&l.sock, size, flen),
+                frames: l.frames_out(2 * size, flen),
+                us: l.mac(),
                 index: Vec::with_capacity(size),
+                sent: Vec::with_capacity(2 * size),
+                lens: Vec::with_capacity(2 * size),
             })
             .collect()
     });
@@ -423,7 +439,8 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
 }
 
 /// Writes and sends a batch of on-link probes: what each target gets depends on whether
-/// it has resolved (echo to its MAC) or not (ARP request / neighbour solicitation).
+/// it has resolved (echo to its MAC) or not (ARP request / neighbour solicitation; in a
+/// retry round on a link where a proxy answers, also an echo through the proxy).
 fn flush_l2(
     plan: &Plan,
     o: &OnLink,
@@ -434,41 +451,50 @@ fn flush_l2(
 ) -> Result<Instant> {
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    let us = b.frames_mac();
+    let us = b.us;
     for &i in &b.index {
         let dst = plan.targets.addr_at(u64::from(i));
         let (seg, slot) = o.plan.find(u64::from(i)).expect("queued as on-link");
         let src = seg.src;
         let them = seg.via.or_else(|| o.neighbours.mac(slot));
-        match (them, &lane[usize::from(dst.is_ipv6())]) {
-            (Some(them), Some(f)) => {
-                let e = Echo {
-                    template: f.template,
-                    us,
-                    them,
-                    src,
-                    dst,
-                    ttl: o.ttl,
-                };
-                b.frames
-                    .push(|buf| onlink::write_echo(buf, &e, i, round, now_ns));
+        let family = &lane[usize::from(dst.is_ipv6())];
+        let echo = |them| {
+            family.map(|f| Echo {
+                template: f.template,
+                us,
+                them,
+                src,
+                dst,
+                ttl: o.ttl,
+            })
+        };
+        // Count mode's rounds are one probe each: no second frame.
+        let proxy = match round {
+            _ if plan.count.is_some() => None,
+            0 => None,
+            _ => o.proxy_on(seg.link),
+        };
+        let mut push = |write: &dyn Fn(&mut [u8]) -> usize| {
+            b.lens.push(write(b.frames.slot(b.sent.len())));
+            b.sent.push(i);
+        };
+        match them.and_then(echo) {
+            Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
+            None => {
+                push(&|buf| onlink::write_solicitation(buf, us, src, dst));
+                if let Some(e) = proxy.and_then(echo) {
+                    push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns));
+                }
             }
-            _ => b
-                .frames
-                .push(|buf| onlink::write_solicitation(buf, us, src, dst)),
         }
     }
-    send_counted(plan, &b.index, &[], || {
-        b.frames.send().map_err(Error::Frames)
-    })?;
+    let (frames, lens) = (&mut b.frames, &b.lens);
+    plan.ledger()
+        .send(&b.sent, |_| Probe::Round, || frames.send(lens))?;
     b.index.clear();
+    b.sent.clear();
+    b.lens.clear();
     Ok(Instant::now())
-}
-
-impl L2Batch<'_> {
-    fn frames_mac(&self) -> crate::wire::ether::Mac {
-        self.frames.mac()
-    }
 }
 
 /// Sends a batch at the path's current rate.
@@ -485,46 +511,19 @@ fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Ins
         let round = if sample { SAMPLE_ROUND } else { round };
         b.template.write(b.tx.slot(k), i, round, now_ns);
     }
-    send_counted(plan, &b.index, &b.sample, || b.tx.send(&b.dst))?;
+    let sample = &b.sample;
+    plan.ledger().send(
+        &b.index,
+        |k| match sample.get(k) {
+            Some(true) => Probe::Sample,
+            _ => Probe::Round,
+        },
+        || b.tx.send(&b.dst),
+    )?;
     b.index.clear();
     b.dst.clear();
     b.sample.clear();
     Ok(Instant::now())
-}
-
-/// Sends a batch for targets `index` with `send`, which says which went out. Probes are
-/// counted before they leave: the receiver credits only probed targets, and a reply over
-/// loopback can beat the end of `send`. Probes that were refused are taken back.
-/// Where `sample` says so, a probe is a sample of a host known up: counted apart, not
-/// in the table (a refused sample is a lost one).
-fn send_counted<'b>(
-    plan: &Plan,
-    index: &[u32],
-    sample: &[bool],
-    send: impl FnOnce() -> Result<&'b [bool]>,
-) -> Result<()> {
-    let is_sample = |k: usize| sample.get(k).copied().unwrap_or(false);
-    let samples = (0..index.len()).filter(|&k| is_sample(k)).count() as u64;
-    for (k, &i) in index.iter().enumerate() {
-        if !is_sample(k) {
-            plan.note_probe(i);
-        }
-    }
-    let accepted = send()?;
-    let mut sent = 0;
-    for (k, (&i, &ok)) in index.iter().zip(accepted).enumerate() {
-        match (ok, is_sample(k)) {
-            (_, true) => {}
-            (true, false) => sent += 1,
-            (false, false) => plan.take_back_probe(i),
-        }
-    }
-    plan.counters.sent.fetch_add(sent, Relaxed);
-    plan.counters.samples.fetch_add(samples, Relaxed);
-    plan.counters
-        .send_errors
-        .fetch_add(index.len() as u64 - samples - sent, Relaxed);
-    Ok(())
 }
 
 /// Waits one retry interval after the previous round; false if the round is not wanted
@@ -543,6 +542,94 @@ fn wait_for_retry(plan: &Plan, last_probe: Instant) -> bool {
     }
 }
 
+/// After the last round: a proxy's ARP answers come late (Linux: up to 0.8 s), often
+/// after every round went out, so whether a MAC is a proxy is known only then. Half a
+/// timeout after the last probe, if a proxy answered, every target on its link still
+/// unresolved and unanswered gets one echo through it; returns when the last left.
+fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
+    let Some(o) = plan
+        .onlink
+        .filter(|o| o.neighbours.resolved() >= proxy::MIN_SILENT)
+    else {
+        return Ok(None);
+    };
+    // Not worth waiting for when everyone answered (the scan ends now) or on interrupt.
+    let at = last_probe + plan.timeout / 2;
+    while Instant::now() < at {
+        if !plan.control.retry_wanted(plan.counters) {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    o.judge_proxies(plan.table);
+    let round = plan.rounds - 1;
+    let mut pacer = Pacer::new(plan.path.rate());
+    let size = pacer.batch_size(MAX_BATCH);
+    let lane = &plan.lanes[0];
+    let flen = onlink::frame_len(
+        lane.iter()
+            .flatten()
+            .map(|f| f.template.len())
+            .max()
+            .unwrap_or(0),
+    );
+    let mut last = None;
+    for (seg, first_slot) in o.plan.segments.iter().scan(0, |slot, s| {
+        let at = *slot;
+        *slot += s.len;
+        Some((s, at))
+    }) {
+        let (Some(proxy), Some(f)) = (o.proxy_on(seg.link), lane[usize::from(seg.src.is_ipv6())])
+        else {
+            continue;
+        };
+        let link = &o.lanes[o.lane_of(seg)];
+        let mut frames = link.frames_out(size, flen);
+        let (mut sent, mut lens) = (Vec::with_capacity(size), Vec::with_capacity(size));
+        let silent = (0..seg.len).filter(|&k| {
+            let i = (seg.first + k) as u32;
+            plan.table.owns(i)
+                && !plan.table.is_answered(i)
+                && o.neighbours.mac(first_slot + k).is_none()
+        });
+        for k in silent {
+            let i = seg.first + k;
+            let e = Echo {
+                template: f.template,
+                us: link.mac(),
+                them: proxy,
+                src: seg.src,
+                dst: plan.targets.addr_at(i),
+                ttl: o.ttl,
+            };
+            let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+            lens.push(onlink::write_echo(
+                frames.slot(sent.len()),
+                &e,
+                i as u32,
+                round,
+                now_ns,
+            ));
+            sent.push(i as u32);
+            if sent.len() == size {
+                pacer.wait_for(sent.len() as u64, &|| plan.control.interrupted());
+                plan.ledger()
+                    .send(&sent, |_| Probe::Round, || frames.send(&lens))?;
+                last = Some(Instant::now());
+                sent.clear();
+                lens.clear();
+            }
+        }
+        if !sent.is_empty() {
+            pacer.wait_for(sent.len() as u64, &|| plan.control.interrupted());
+            plan.ledger()
+                .send(&sent, |_| Probe::Round, || frames.send(&lens))?;
+            last = Some(Instant::now());
+        }
+    }
+    Ok(last)
+}
+
 impl Plan<'_> {
     /// How long a sample may take to be answered, ns.
     fn sample_wait_ns(&self) -> u64 {
@@ -559,24 +646,12 @@ impl Plan<'_> {
         rate.map(|r| (r / self.lanes.len().max(1) as u64).max(1))
     }
 
-    /// Counts a probe to `i` before it leaves. In count mode the default table records
-    /// only the first (its 8-bit probe count would overflow; `sent` is in the count table).
-    pub(crate) fn note_probe(&self, i: u32) {
-        match &self.count {
-            Some(c) => {
-                if c.table.begin(i) == 0 {
-                    self.table.add_probe(i);
-                }
-            }
-            None => self.table.add_probe(i),
-        }
-    }
-
-    /// Undoes `note_probe` for a probe the kernel refused.
-    pub(crate) fn take_back_probe(&self, i: u32) {
-        match &self.count {
-            Some(c) => c.table.take_back(i),
-            None => self.table.take_back_probe(i),
+    /// Where this scan's probes are counted.
+    pub(crate) fn ledger(&self) -> Ledger<'_> {
+        Ledger {
+            table: self.table,
+            counters: self.counters,
+            count: self.count.as_ref().map(|c| c.table),
         }
     }
 }

@@ -123,7 +123,6 @@ impl Table {
     }
 
     /// Whether target `i` is this table's (this shard's).
-    #[cfg(test)]
     pub fn owns(&self, i: u32) -> bool {
         self.slots.of(i).is_some()
     }

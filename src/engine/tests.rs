@@ -667,6 +667,262 @@ fn count_mode_stops_sending_on_an_interrupt() {
     assert!(scanned.stopped_at.is_none(), "nothing to resume");
 }
 
+// ---- the on-link path, on sweep-sim's Ethernet segment ----
+
+/// The layer-2 path over `net`'s segment for targets `t`, every one on-link (each family
+/// from the scanner's own address there), or all routed through the router's MAC.
+fn onlink_over(net: &MemNets, t: &Targets, routed: bool) -> OnLink {
+    use crate::net::route::{Plan as Route, Segment};
+    let (s4, s6) = net.scanner();
+    let mut segments = Vec::new();
+    let n = t.len();
+    // Targets hold IPv4 first, then IPv6: one segment per family.
+    let v6_from = (0..n).find(|&i| t.addr_at(i).is_ipv6()).unwrap_or(n);
+    for (first, end, src) in [(0, v6_from, IpAddr::V4(s4)), (v6_from, n, IpAddr::V6(s6))] {
+        if end > first {
+            segments.push(Segment {
+                first,
+                len: end - first,
+                link: crate::net::mem::IFINDEX,
+                src,
+                via: routed.then(|| net.gateway_mac()),
+            });
+        }
+    }
+    let links: Vec<Box<dyn crate::net::Link>> = vec![Box::new(net.link())];
+    OnLink::new(Route { segments }, links, 64)
+}
+
+fn scan_onlink(net: &MemNets, t: &Targets, o: &ScanOptions, onlink: &OnLink) -> Run {
+    let counters = Counters::default();
+    let scan = Scan {
+        targets: t,
+        opts: o,
+        resume: None,
+        socks: &net.endpoints(),
+        onlink: Some(onlink),
+        counters: &counters,
+        interrupts: &AtomicUsize::new(0),
+    };
+    let hooks = Hooks {
+        tick: &mut || {},
+        checkpoint: &mut |_, _| {},
+    };
+    let scanned = run(&scan, hooks).unwrap();
+    Run { scanned, counters }
+}
+
+/// Every target's status and MAC against the simulator's layer-2 truth: up (by echo, or
+/// by ARP/NDP alone) with the MAC that answered, or down without one.
+fn check_onlink_truth(net: &MemNets, t: &Targets, r: &Run, onlink: &OnLink) {
+    for i in 0..t.len() {
+        let a = t.addr_at(i);
+        let (want, want_mac) = net
+            .expect_onlink(a)
+            .unwrap_or_else(|| ("down".into(), String::new()));
+        let mac = onlink.mac_of(i);
+        let got = match r.scanned.table.get(i as u32).status {
+            Status::Up => "up",
+            Status::Unreachable => "unreachable",
+            _ if mac.is_some() => "up",
+            _ => "down",
+        };
+        assert_eq!(got, want, "{a}");
+        assert_eq!(
+            mac.map_or(String::new(), |m| m.to_string()),
+            want_mac,
+            "{a}"
+        );
+    }
+}
+
+#[test]
+fn onlink_hosts_resolve_then_answer_echo_at_their_mac() {
+    let net = MemNets::new(
+        "seed 5\n198.18.0.0/26 alive=60% arp_only=0.2 rtt=1ms arp_rtt=1ms\n\
+         2001:2::/122 alive=50% rtt=1ms\n",
+    );
+    let t = Targets::new(
+        vec![
+            Span::v4(v4("198.18.0.1"), v4("198.18.0.62")),
+            Span::v6(
+                u128::from("2001:2::1".parse::<std::net::Ipv6Addr>().unwrap()),
+                u128::from("2001:2::3e".parse::<std::net::Ipv6Addr>().unwrap()),
+            ),
+        ],
+        vec![],
+    );
+    let onlink = onlink_over(&net, &t, false);
+    let r = scan_onlink(&net, &t, &opts(1, 300), &onlink);
+    check_onlink_truth(&net, &t, &r, &onlink);
+    let up = r.counters.up.load(Relaxed);
+    let resolved = r.counters.resolved.load(Relaxed);
+    assert!(up > 20 && resolved > up, "{up} up, {resolved} resolved");
+    assert_eq!(resolved, onlink.neighbours.resolved());
+    // Each answering host got one solicitation and one echo frame; nobody asked twice.
+    for i in 0..t.len() {
+        let (a, c) = (t.addr_at(i), r.scanned.table.get(i as u32));
+        if c.status == Status::Up {
+            assert_eq!(
+                (net.solicited(a), net.sent_to(a), c.probes),
+                (1, 1, 2),
+                "{a}"
+            );
+        }
+    }
+    assert_eq!(r.scanned.l2, onlink::Heard::default());
+    assert_eq!(r.counters.send_errors.load(Relaxed), 0);
+}
+
+#[test]
+fn silent_onlink_targets_are_asked_again_each_round_and_lost_answers_retried() {
+    // Half of the ARP requests go unanswered: the retry rounds ask again until the host
+    // resolves, then send the echo. Silent addresses get one request a round, no echo.
+    let net = MemNets::new("seed 6\n198.18.0.0/27 alive=50% arp_loss=0.5 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.30");
+    let onlink = onlink_over(&net, &t, false);
+    let r = scan_onlink(&net, &t, &opts(7, 100), &onlink);
+    check_onlink_truth(&net, &t, &r, &onlink);
+    let mut asked_again = 0;
+    for i in 0..t.len() {
+        let (a, c) = (t.addr_at(i), r.scanned.table.get(i as u32));
+        let truth = net.expect_onlink(a).map(|e| e.0);
+        if truth.as_deref() == Some("down") || truth.is_none() {
+            assert_eq!(
+                (net.solicited(a), net.sent_to(a), c.probes),
+                (8, 0, 8),
+                "{a}"
+            );
+        } else {
+            assert_eq!(c.status, Status::Up, "{a}");
+            assert_eq!(net.sent_to(a), 1, "{a}");
+            asked_again += u32::from(net.solicited(a) > 1);
+        }
+    }
+    assert!(
+        asked_again > 0,
+        "arp_loss should have cost some hosts a round"
+    );
+}
+
+#[test]
+fn routed_frames_go_to_the_router_mac_without_resolution() {
+    let net = MemNets::new("seed 7\n198.20.0.0/26 alive=50% rtt=1ms\n");
+    let t = range("198.20.0.1", "198.20.0.62");
+    let onlink = onlink_over(&net, &t, true);
+    let r = scan_onlink(&net, &t, &opts(1, 200), &onlink);
+    check_truth(&net, &t, &r);
+    assert!(r.counters.up.load(Relaxed) > 15);
+    assert_eq!(r.counters.resolved.load(Relaxed), 0);
+    for i in 0..t.len() {
+        assert_eq!(net.solicited(t.addr_at(i)), 0);
+        assert_eq!(
+            onlink.mac_of(i),
+            None,
+            "a routed target has no MAC of its own"
+        );
+    }
+}
+
+#[test]
+fn a_proxy_is_one_device_and_the_hosts_behind_it_are_found_by_echo() {
+    // It answers within the retry rounds: found before the last one.
+    proxy_lan(20, 8, 200);
+}
+
+#[test]
+fn a_proxy_slower_than_every_round_is_still_found_and_looked_behind() {
+    // Every round is out before its first answer (rounds are an RTO apart, ~10 ms here):
+    // only the look after the last round can find it.
+    proxy_lan(150, 16, 400);
+}
+
+/// The router (198.18.255.254) proxies ARP for 198.18.1.0/24, routed behind it, where
+/// three hosts live (TTL 63). It answers after `delay_ms` and drops requests beyond a
+/// queue of `qlen`, so most of its prefix never gets an ARP answer; 198.18.0.0/26 is an
+/// honest LAN.
+fn proxy_lan(delay_ms: u64, qlen: usize, timeout_ms: u64) {
+    let net = MemNets::new(
+        "seed 8\n198.18.0.0/26 alive=50% rtt=1ms\n\
+         198.18.1.0/24 alive=2,77,200 ttl=63 rtt=1ms\n\
+         198.18.255.254/32 ttl=64 rtt=1ms\n",
+    );
+    net.proxy(sweep_sim::lan::ProxyArp {
+        net: "198.18.1.0".parse().unwrap(),
+        len: 24,
+        delay_ns: delay_ms * 1_000_000,
+        qlen,
+    });
+    let t = Targets::new(
+        vec![
+            Span::v4(v4("198.18.0.1"), v4("198.18.1.254")),
+            Span::v4(v4("198.18.255.254"), v4("198.18.255.254")),
+        ],
+        vec![],
+    );
+    let onlink = onlink_over(&net, &t, false);
+    let r = scan_onlink(&net, &t, &opts(3, timeout_ms), &onlink);
+    let gw = net.gateway_mac();
+    let proxies = onlink.proxies();
+    assert_eq!(proxies.len(), 1, "{proxies:?}");
+    let p = &proxies[0];
+    assert_eq!(p.mac, gw);
+    assert!(p.claimed >= 8, "{p:?}");
+    let router = t.index_of("198.18.255.254".parse().unwrap()).unwrap();
+    assert_eq!(
+        p.own,
+        vec![router],
+        "its own address answered echo unrouted"
+    );
+    assert_eq!(onlink.mac_of(router), Some(gw));
+    let behind: Vec<u64> = ["198.18.1.2", "198.18.1.77", "198.18.1.200"]
+        .iter()
+        .map(|a| t.index_of(a.parse().unwrap()).unwrap())
+        .collect();
+    for i in 0..t.len() {
+        let (a, c) = (t.addr_at(i), r.scanned.table.get(i as u32));
+        let IpAddr::V4(a4) = a else { unreachable!() };
+        if behind.contains(&i) {
+            // Found by echo through the proxy, routed: TTL 63, and not the proxy's MAC.
+            assert_eq!((c.status, c.ttl), (Status::Up, 63), "{a}");
+            assert_eq!(onlink.mac_of(i), None, "{a}");
+        } else if a4.octets()[2] == 1 {
+            // Nobody there: never up, whether the proxy answered for it or not.
+            assert_eq!(c.status, Status::Down, "{a}");
+            assert_eq!(onlink.mac_of(i), None, "{a}");
+        }
+    }
+    // The honest LAN is as the simulator says, each host with its own MAC.
+    let lan = Targets::from_v4(vec![(v4("198.18.0.1"), v4("198.18.0.62"))], vec![]);
+    for i in 0..lan.len() {
+        let a = lan.addr_at(i);
+        let (want, want_mac) = net.expect_onlink(a).unwrap();
+        let mac = onlink.mac_of(i).map_or(String::new(), |m| m.to_string());
+        let up = r.scanned.table.get(i as u32).status == Status::Up;
+        assert_eq!((up, mac), (want == "up", want_mac), "{a}");
+    }
+}
+
+#[test]
+fn two_macs_for_one_address_are_a_conflict_with_both_kept() {
+    let net = MemNets::new("seed 9\n198.18.0.0/28 rtt=1ms\n");
+    let t = range("198.18.0.1", "198.18.0.14");
+    let twin: crate::wire::ether::Mac = "00:1b:21:0a:0b:0c".parse().unwrap();
+    net.twin("198.18.0.5".parse().unwrap(), twin);
+    let onlink = onlink_over(&net, &t, false);
+    let r = scan_onlink(&net, &t, &opts(1, 200), &onlink);
+    check_onlink_truth(&net, &t, &r, &onlink);
+    let i = t.index_of("198.18.0.5".parse().unwrap()).unwrap();
+    let (owner, _) = net.expect_onlink(t.addr_at(i)).unwrap();
+    assert_eq!(owner, "up");
+    assert_eq!(onlink.other_macs(i), vec![twin]);
+    assert_eq!(onlink.neighbours.conflicts(), 1);
+    assert_eq!(r.scanned.l2.conflicts, 1);
+    assert!((0..t.len())
+        .filter(|&k| k != i)
+        .all(|k| onlink.other_macs(k).is_empty()));
+}
+
 /// The defaults: rounds by yield (at most `ADAPTIVE_RETRIES` retries), the rate a ceiling.
 fn defaults(rate: Option<u64>, timeout_ms: u64) -> ScanOptions {
     ScanOptions {

@@ -1,27 +1,47 @@
 //! An in-memory network for the engine's tests: a `Transport` whose far side is
 //! sweep-sim's pure engine (the same seeded profiles, RTTs, loss, duplicates, errors and
 //! faults the TUN simulator serves), with replies delivered on a real clock when they
-//! are due. No sockets, no privileges: sender, receiver and scan run under `cargo test`.
+//! are due. A `Link` onto the same network is sweep-sim's Ethernet segment (`Lan`, what
+//! its TAP mode serves): ARP and neighbour discovery answered per host, echo frames
+//! checked for the right MAC, and echo replies handed to the `Transport` of their family
+//! as the kernel's IP stack would. No sockets, no privileges: sender, receivers and scan
+//! run under `cargo test`.
 
 use crate::error::Result;
-use crate::net::{Endpoints, Inbox, Outbox, Payload, Received, Transport};
+use crate::net::{
+    Endpoints, FramesIn, FramesOut, Inbox, Link, Outbox, Payload, Received, Transport,
+};
+use crate::wire::ether::{Frame, Mac, ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use crate::wire::{icmp, ipv4, ipv6};
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use sweep_sim::engine::{Engine, Planned};
+use sweep_sim::lan::Lan;
 use sweep_sim::sched::Scheduler;
 
 /// The scanner's addresses on the simulated network (sweep-sim's device addresses).
 pub const SRC4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const SRC6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
 
+/// Our interface on the simulated segment.
+pub const MAC: Mac = Mac([0x02, 0x53, 0x57, 0, 0, 1]);
+pub const IFINDEX: u32 = 7;
+
 struct Wire {
-    engine: Engine,
+    /// The segment, and through it the profile's engine (which the `Transport` side
+    /// reaches directly, as if routed).
+    lan: Lan,
+    /// IP packets due to the `Transport`s.
     sched: Scheduler,
+    /// ARP replies and neighbour advertisements due to the `Link`.
+    frames: Scheduler,
     epoch: Instant,
-    /// Echo requests handed to the network, per destination.
-    sent: std::collections::HashMap<IpAddr, u32>,
+    /// Echo requests handed to the network, per destination (in frames or not).
+    sent: HashMap<IpAddr, u32>,
+    /// ARP requests and neighbour solicitations handed to the segment, per target.
+    solicited: HashMap<IpAddr, u32>,
     /// Stop delivering (a network that went away mid-scan).
     cut: bool,
 }
@@ -49,10 +69,12 @@ impl MemNets {
     pub fn new(profile: &str) -> MemNets {
         let profile = sweep_sim::parse::parse_profile(profile).expect("a valid test profile");
         let wire = Arc::new(Mutex::new(Wire {
-            engine: Engine::new(profile),
+            lan: Lan::new(Engine::new(profile)),
             sched: Scheduler::default(),
+            frames: Scheduler::default(),
             epoch: Instant::now(),
             sent: Default::default(),
+            solicited: Default::default(),
             cut: false,
         }));
         MemNets {
@@ -78,10 +100,56 @@ impl MemNets {
         w.sent.get(&dst).copied().unwrap_or(0)
     }
 
+    /// ARP requests / neighbour solicitations for `dst` that reached the segment.
+    pub fn solicited(&self, dst: IpAddr) -> u32 {
+        let w = self.v4.wire.lock().unwrap();
+        w.solicited.get(&dst).copied().unwrap_or(0)
+    }
+
+    /// Our interface on the simulated segment.
+    pub fn link(&self) -> MemLink {
+        MemLink {
+            wire: self.v4.wire.clone(),
+        }
+    }
+
+    /// The scanner's addresses on the segment, as the profile's `lan` has them.
+    pub fn scanner(&self) -> (Ipv4Addr, Ipv6Addr) {
+        let w = self.v4.wire.lock().unwrap();
+        let lan = &w.lan.engine.profile.lan;
+        (lan.scanner.0, lan.scanner6.0)
+    }
+
+    /// A second host on the segment configured with `addr` too, answering ARP for it
+    /// from `mac` (an address conflict).
+    pub fn twin(&self, addr: Ipv4Addr, mac: Mac) {
+        let mac = sweep_sim::mac::Mac(mac.0);
+        self.v4.wire.lock().unwrap().lan.twins.push((addr, mac));
+    }
+
+    /// Turns on the router's proxy ARP (see sweep-sim's `ProxyArp`).
+    pub fn proxy(&self, p: sweep_sim::lan::ProxyArp) {
+        self.v4.wire.lock().unwrap().lan.proxy = Some(p);
+    }
+
+    /// The simulated router's MAC (where routed frames go).
+    pub fn gateway_mac(&self) -> Mac {
+        Mac(self.v4.wire.lock().unwrap().lan.book.gateway.0)
+    }
+
     /// Echo requests that reached the network in all.
     pub fn sent(&self) -> u64 {
         let w = self.v4.wire.lock().unwrap();
         w.sent.values().map(|&n| u64::from(n)).sum()
+    }
+
+    /// The profile's expected verdict and MAC for `addr` as a layer-2 scanner should see
+    /// it (sweep-sim's TAP truth; an empty MAC where nobody answers ARP/NDP).
+    pub fn expect_onlink(&self, addr: IpAddr) -> Option<(String, String)> {
+        let w = self.v4.wire.lock().unwrap();
+        let key = sweep_sim::profile::key_of(addr)?;
+        let e = sweep_sim::truth::expectation_tap(&w.lan.engine.profile, &w.lan.book, key)?;
+        Some((e.expect.to_string(), e.mac))
     }
 
     /// Drops everything from now on (nothing more is answered).
@@ -93,7 +161,7 @@ impl MemNets {
     pub fn expect(&self, addr: IpAddr) -> Option<String> {
         let w = self.v4.wire.lock().unwrap();
         let key = sweep_sim::profile::key_of(addr)?;
-        sweep_sim::truth::expectation(&w.engine.profile, key).map(|e| e.expect.to_string())
+        sweep_sim::truth::expectation(&w.lan.engine.profile, key).map(|e| e.expect.to_string())
     }
 }
 
@@ -162,7 +230,7 @@ impl Outbox for Out<'_> {
             *w.sent.entry(dst).or_default() += 1;
             let now = w.now();
             if !w.cut {
-                w.engine.handle(now, &pkt, &mut self.planned);
+                w.lan.engine.handle(now, &pkt, &mut self.planned);
             }
             for p in self.planned.drain(..) {
                 w.sched.push(p);
@@ -237,5 +305,174 @@ impl Inbox for In<'_> {
             payload,
             at_unix_ns: None,
         }
+    }
+}
+
+/// Our end of the simulated segment.
+pub struct MemLink {
+    wire: Arc<Mutex<Wire>>,
+}
+
+impl Link for MemLink {
+    fn mac(&self) -> Mac {
+        MAC
+    }
+
+    fn ifindex(&self) -> u32 {
+        IFINDEX
+    }
+
+    fn frames_out<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesOut + 'a> {
+        Box::new(FramesTo {
+            wire: &self.wire,
+            len,
+            slots: vec![0; max * len],
+            accepted: vec![false; max],
+            planned: Vec::new(),
+        })
+    }
+
+    fn frames_in<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesIn + 'a> {
+        Box::new(FramesFrom {
+            wire: &self.wire,
+            max,
+            len,
+            got: Vec::new(),
+        })
+    }
+}
+
+struct FramesTo<'a> {
+    wire: &'a Mutex<Wire>,
+    len: usize,
+    slots: Vec<u8>,
+    accepted: Vec<bool>,
+    planned: Vec<Planned>,
+}
+
+/// What a frame we send asks about: the target of a solicitation, or an echo's
+/// destination.
+enum Asks {
+    Solicitation(IpAddr),
+    Echo(IpAddr),
+}
+
+fn asks(frame: &[u8]) -> Option<Asks> {
+    let f = Frame::parse(frame)?;
+    let p = f.payload;
+    match f.ethertype {
+        ETHERTYPE_ARP => {
+            let t: [u8; 4] = p.get(24..28)?.try_into().ok()?;
+            Some(Asks::Solicitation(Ipv4Addr::from(t).into()))
+        }
+        ETHERTYPE_IPV4 => {
+            let v4 = ipv4::Packet::new_checked(p).ok()?;
+            Some(Asks::Echo(v4.dst_addr().into()))
+        }
+        ETHERTYPE_IPV6 => {
+            let v6 = ipv6::Packet::new_checked(p).ok()?;
+            match v6.payload().first() {
+                Some(135) => {
+                    let t: [u8; 16] = v6.payload().get(8..24)?.try_into().ok()?;
+                    Some(Asks::Solicitation(Ipv6Addr::from(t).into()))
+                }
+                _ => Some(Asks::Echo(v6.dst_addr().into())),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Where a frame from the segment goes on our side: the packet socket's filter passes
+/// ARP replies and neighbour advertisements; the IP stack takes the packets of the rest.
+fn to_link(frame: &[u8]) -> Option<Vec<u8>> {
+    let f = Frame::parse(frame)?;
+    let p = f.payload;
+    let advert = || ipv6::Packet::new_checked(p).is_ok_and(|v6| v6.payload().first() == Some(&136));
+    match f.ethertype {
+        ETHERTYPE_ARP => None,
+        ETHERTYPE_IPV6 if advert() => None,
+        // Cut to the IP packet's own length: short frames are padded on the wire.
+        ETHERTYPE_IPV4 => {
+            let n = ipv4::Packet::new_checked(p).ok()?.total_len();
+            Some(p.get(..usize::from(n))?.to_vec())
+        }
+        ETHERTYPE_IPV6 => {
+            let n = ipv6::Packet::new_checked(p).ok()?.payload_len();
+            Some(p.get(..ipv6::HEADER_LEN + usize::from(n))?.to_vec())
+        }
+        _ => Some(Vec::new()),
+    }
+}
+
+impl FramesOut for FramesTo<'_> {
+    fn slot(&mut self, k: usize) -> &mut [u8] {
+        &mut self.slots[k * self.len..(k + 1) * self.len]
+    }
+
+    fn send(&mut self, lens: &[usize]) -> Result<&[bool]> {
+        let mut w = self.wire.lock().unwrap();
+        for (k, &n) in lens.iter().enumerate() {
+            let frame = &self.slots[k * self.len..k * self.len + n.min(self.len)];
+            match asks(frame) {
+                Some(Asks::Solicitation(a)) => *w.solicited.entry(a).or_default() += 1,
+                Some(Asks::Echo(a)) => *w.sent.entry(a).or_default() += 1,
+                None => {}
+            }
+            let now = w.now();
+            if !w.cut {
+                w.lan.handle(now, frame, &mut self.planned);
+            }
+            for mut p in self.planned.drain(..) {
+                match to_link(&p.pkt) {
+                    None => w.frames.push(p),
+                    Some(pkt) if pkt.is_empty() => {}
+                    Some(pkt) => {
+                        p.pkt = pkt;
+                        w.sched.push(p);
+                    }
+                }
+            }
+            self.accepted[k] = true;
+        }
+        Ok(&self.accepted[..lens.len()])
+    }
+}
+
+struct FramesFrom<'a> {
+    wire: &'a Mutex<Wire>,
+    max: usize,
+    len: usize,
+    got: Vec<Vec<u8>>,
+}
+
+impl FramesIn for FramesFrom<'_> {
+    fn recv(&mut self) -> Result<usize> {
+        self.got.clear();
+        let until = Instant::now() + WAIT;
+        loop {
+            {
+                let mut w = self.wire.lock().unwrap();
+                let now = w.now();
+                while self.got.len() < self.max {
+                    let Some(p) = w.frames.pop_due(now) else {
+                        break;
+                    };
+                    self.got.push(p.pkt);
+                }
+                if !self.got.is_empty() {
+                    return Ok(self.got.len());
+                }
+            }
+            if Instant::now() >= until {
+                return Ok(0);
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    fn frame(&self, k: usize) -> &[u8] {
+        let f = &self.got[k];
+        &f[..f.len().min(self.len)]
     }
 }

@@ -1,18 +1,24 @@
-//! Everything that touches the OS networking API, behind one seam: the engine sends and
+//! Everything that touches the OS networking API. The engine's layer-3 path sends and
 //! receives through `Transport`, which the kernel's ICMP sockets (`kernel`) implement, and
-//! an in-memory network in the engine's tests. The route decision over rtnetlink
-//! (`route`) and the layer-2 socket (`packet`) serve the on-link path.
+//! an in-memory network in the engine's tests. The on-link path sends and receives
+//! Ethernet frames through `Link`, which the packet socket (`packet`) and the in-memory
+//! LAN implement; it is opened by `layer2` (the route decision in `route` over the
+//! tables `netlink` reads).
 
 pub mod privs;
 
+pub mod cstruct;
 pub mod errqueue;
 pub mod kernel;
+pub mod layer2;
 #[cfg(test)]
 pub mod mem;
+pub mod netlink;
 pub mod packet;
 pub mod route;
 
 use crate::error::Result;
+use crate::wire::ether::Mac;
 use std::net::IpAddr;
 
 /// One way onto the wire for one address family, shared by sending and receiving threads.
@@ -77,4 +83,37 @@ impl<'a> Endpoints<'a> {
     pub fn each(&self) -> impl Iterator<Item = &'a dyn Transport> + '_ {
         self.v4.iter().chain(self.v6.iter()).copied()
     }
+}
+
+/// One Ethernet interface, for frames we build ourselves (the on-link path), shared by
+/// the sending threads and that interface's layer-2 receiver.
+pub trait Link: Sync + Send {
+    /// The interface's hardware address: our frames' source.
+    fn mac(&self) -> Mac;
+    /// The interface's index (what the route decision names).
+    fn ifindex(&self) -> u32;
+    /// A batch of `max` frame slots of `len` bytes for one sending thread.
+    fn frames_out<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesOut + 'a>;
+    /// Room to receive `max` frames of up to `len` bytes at a time. Only ARP replies and
+    /// neighbour advertisements arrive here; echo replies to our frames come back through
+    /// the IP stack, to the `Transport` of their family.
+    fn frames_in<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesIn + 'a>;
+}
+
+/// Frames waiting to go out together.
+pub trait FramesOut {
+    /// Slot `k`'s bytes, to write frame `k` of the next batch into.
+    fn slot(&mut self, k: usize) -> &mut [u8];
+    /// Sends slots `0..lens.len()`, frame `k` being `lens[k]` bytes long; returns which
+    /// were accepted (a frame the interface refuses is skipped; a broken socket is an
+    /// error).
+    fn send(&mut self, lens: &[usize]) -> Result<&[bool]>;
+}
+
+/// Received frames, by the batch.
+pub trait FramesIn {
+    /// Waits (a few milliseconds at most) for frames; returns how many arrived.
+    fn recv(&mut self) -> Result<usize>;
+    /// Frame `k` of the last `recv` (cut to the slot length).
+    fn frame(&self, k: usize) -> &[u8];
 }

@@ -4,9 +4,12 @@
 //! Echo replies to frames sent here come back through the kernel's IP stack and the ICMP
 //! sockets, like any other reply.
 
+use crate::error::{Error, Result};
+use crate::net::cstruct::{zeroed, zeroed_vec};
+use crate::net::{FramesIn, FramesOut, Link};
 use crate::wire::ether::Mac;
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::size_of;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -20,18 +23,18 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 pub struct PacketSocket {
     fd: OwnedFd,
     ifindex: u32,
-    pub mac: Mac,
+    mac: Mac,
 }
 
 /// ARP replies (ethertype 0x0806, op 2) and ICMPv6 type 136 directly after the IPv6
 /// header; everything else is dropped in the kernel.
-fn filter() -> [libc::sock_filter; 11] {
+fn filter() -> Vec<libc::sock_filter> {
     const LDH: u16 = 0x28; // BPF_LD | BPF_H | BPF_ABS
     const LDB: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
     const JEQ: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
     const RET: u16 = 0x06; // BPF_RET | BPF_K
     let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    [
+    vec![
         op(LDH, 0, 0, 12),     // 0: ethertype
         op(JEQ, 0, 2, 0x0806), // 1: ARP? else 4
         op(LDH, 0, 0, 20),     // 2: ARP operation
@@ -43,6 +46,26 @@ fn filter() -> [libc::sock_filter; 11] {
         op(JEQ, 0, 1, 136),    // 8: neighbour advertisement? else 10
         op(RET, 0, 0, 0xffff), // 9: accept
         op(RET, 0, 0, 0),      // 10: drop
+    ]
+}
+
+/// ICMPv6 echo replies (129) and Parameter Problems (4) directly after the IPv6 header.
+fn discovery_filter() -> Vec<libc::sock_filter> {
+    const LDH: u16 = 0x28;
+    const LDB: u16 = 0x30;
+    const JEQ: u16 = 0x15;
+    const RET: u16 = 0x06;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    vec![
+        op(LDH, 0, 0, 12),     // 0: ethertype
+        op(JEQ, 0, 6, 0x86dd), // 1: IPv6? else 8
+        op(LDB, 0, 0, 20),     // 2: next header
+        op(JEQ, 0, 4, 58),     // 3: ICMPv6? else 8
+        op(LDB, 0, 0, 54),     // 4: ICMPv6 type
+        op(JEQ, 1, 0, 129),    // 5: echo reply → 7
+        op(JEQ, 0, 1, 4),      // 6: parameter problem → 7, else 8
+        op(RET, 0, 0, 0xffff), // 7: accept
+        op(RET, 0, 0, 0),      // 8: drop
     ]
 }
 
@@ -69,8 +92,7 @@ fn setsockopt<T>(fd: RawFd, level: libc::c_int, name: libc::c_int, v: &T) -> io:
 }
 
 fn link_addr(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
-    // SAFETY: plain C struct; all-zero is valid.
-    let mut sa: libc::sockaddr_ll = unsafe { zeroed() };
+    let mut sa: libc::sockaddr_ll = zeroed();
     sa.sll_family = libc::AF_PACKET as u16;
     sa.sll_protocol = protocol.to_be();
     sa.sll_ifindex = ifindex as i32;
@@ -80,6 +102,16 @@ fn link_addr(ifindex: u32, protocol: u16) -> libc::sockaddr_ll {
 impl PacketSocket {
     /// Opens and binds the socket to interface `ifindex` (needs CAP_NET_RAW).
     pub fn open(ifindex: u32, mac: Mac) -> io::Result<PacketSocket> {
+        PacketSocket::open_with(ifindex, mac, filter())
+    }
+
+    /// A socket for all-nodes discovery (`wire::mcast`): only ICMPv6 echo replies and
+    /// Parameter Problems reach it.
+    pub fn open_discovery(ifindex: u32, mac: Mac) -> io::Result<PacketSocket> {
+        PacketSocket::open_with(ifindex, mac, discovery_filter())
+    }
+
+    fn open_with(ifindex: u32, mac: Mac, prog: Vec<libc::sock_filter>) -> io::Result<PacketSocket> {
         // Protocol 0 receives nothing until the filter is in place and we bind for all.
         // SAFETY: plain socket(2) call; the fd is owned right away.
         let fd = check(unsafe {
@@ -88,7 +120,6 @@ impl PacketSocket {
         // SAFETY: fd was just returned by socket(2) and nothing else owns it.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let raw = fd.as_raw_fd();
-        let prog = filter();
         let fprog = libc::sock_fprog {
             len: prog.len() as u16,
             filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -133,71 +164,61 @@ impl PacketSocket {
         Ok(PacketSocket { fd, ifindex, mac })
     }
 
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
-    }
-
     fn raw(&self) -> RawFd {
         self.fd.as_raw_fd()
     }
 }
 
+impl Link for PacketSocket {
+    fn mac(&self) -> Mac {
+        self.mac
+    }
+
+    fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    fn frames_out<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesOut + 'a> {
+        Box::new(Frames::new(self, max, len))
+    }
+
+    fn frames_in<'a>(&'a self, max: usize, len: usize) -> Box<dyn FramesIn + 'a> {
+        Box::new(Inbox::new(self, max, len))
+    }
+}
+
 /// Frames waiting to go out together: `max` slots of up to `len` bytes each.
-pub struct Frames<'s> {
+struct Frames<'s> {
     sock: &'s PacketSocket,
     len: usize,
     slots: Vec<u8>,
-    sizes: Vec<usize>,
     iovs: Vec<libc::iovec>,
     hdrs: Vec<libc::mmsghdr>,
     accepted: Vec<bool>,
 }
 
 impl<'s> Frames<'s> {
-    pub fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Frames<'s> {
+    fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Frames<'s> {
         Frames {
             sock,
             len,
             slots: vec![0; max * len],
-            sizes: Vec::with_capacity(max),
-            // SAFETY (zeroed): plain C structs, filled in before each use.
-            iovs: vec![unsafe { zeroed() }; max],
-            hdrs: vec![unsafe { zeroed() }; max],
+            iovs: zeroed_vec(max),
+            hdrs: zeroed_vec(max),
             accepted: Vec::with_capacity(max),
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.sizes.len()
-    }
-
-    /// The MAC of the interface these frames leave from.
-    pub fn mac(&self) -> Mac {
-        self.sock.mac
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sizes.is_empty()
-    }
-
-    /// Appends a frame: `fill` writes it into the slot and returns its length.
-    pub fn push(&mut self, fill: impl FnOnce(&mut [u8]) -> usize) {
-        let k = self.sizes.len();
-        let slot = &mut self.slots[k * self.len..(k + 1) * self.len];
-        let n = fill(slot).min(self.len);
-        self.sizes.push(n);
-    }
-
-    /// Sends every queued frame and empties the batch; returns which the kernel took
-    /// (a frame it refuses, e.g. the link went down, is skipped).
-    pub fn send(&mut self) -> io::Result<&[bool]> {
-        let k = self.sizes.len();
+    /// Sends frames `0..lens.len()`; returns which the kernel took (a frame it refuses,
+    /// e.g. the link went down, is skipped).
+    fn send_frames(&mut self, lens: &[usize]) -> io::Result<&[bool]> {
+        let k = lens.len();
         self.accepted.clear();
         self.accepted.resize(k, false);
-        for i in 0..k {
+        for (i, &n) in lens.iter().enumerate() {
             self.iovs[i] = libc::iovec {
                 iov_base: self.slots[i * self.len..].as_mut_ptr() as *mut libc::c_void,
-                iov_len: self.sizes[i],
+                iov_len: n.min(self.len),
             };
             let h = &mut self.hdrs[i].msg_hdr;
             // Bound to the interface: no address needed.
@@ -233,25 +254,30 @@ impl<'s> Frames<'s> {
                         .elapsed()
                         > MAX_STALL
                     {
-                        self.sizes.clear();
                         return Err(err);
                     }
                     std::thread::sleep(Duration::from_micros(100));
                 }
                 Some(libc::ENETDOWN | libc::ENXIO | libc::EMSGSIZE) => next += 1,
-                _ => {
-                    self.sizes.clear();
-                    return Err(err);
-                }
+                _ => return Err(err),
             }
         }
-        self.sizes.clear();
         Ok(&self.accepted)
     }
 }
 
+impl FramesOut for Frames<'_> {
+    fn slot(&mut self, k: usize) -> &mut [u8] {
+        &mut self.slots[k * self.len..(k + 1) * self.len]
+    }
+
+    fn send(&mut self, lens: &[usize]) -> Result<&[bool]> {
+        self.send_frames(lens).map_err(Error::Frames)
+    }
+}
+
 /// Received frames, by the batch.
-pub struct Inbox<'s> {
+struct Inbox<'s> {
     sock: &'s PacketSocket,
     len: usize,
     bufs: Vec<u8>,
@@ -260,14 +286,13 @@ pub struct Inbox<'s> {
 }
 
 impl<'s> Inbox<'s> {
-    pub fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Inbox<'s> {
+    fn new(sock: &'s PacketSocket, max: usize, len: usize) -> Inbox<'s> {
         let mut b = Inbox {
             sock,
             len,
             bufs: vec![0; max * len],
-            // SAFETY (zeroed): plain C structs, filled in before each use.
-            iovs: vec![unsafe { zeroed() }; max],
-            hdrs: vec![unsafe { zeroed() }; max],
+            iovs: zeroed_vec(max),
+            hdrs: zeroed_vec(max),
         };
         for i in 0..max {
             b.iovs[i] = libc::iovec {
@@ -279,7 +304,7 @@ impl<'s> Inbox<'s> {
     }
 
     /// Waits (up to a short timeout) for frames; returns how many arrived (0 on timeout).
-    pub fn recv(&mut self) -> io::Result<usize> {
+    fn recv_frames(&mut self) -> io::Result<usize> {
         for i in 0..self.hdrs.len() {
             let h = &mut self.hdrs[i].msg_hdr;
             h.msg_iov = &mut self.iovs[i];
@@ -309,9 +334,15 @@ impl<'s> Inbox<'s> {
             _ => Err(err),
         }
     }
+}
 
-    /// Frame `k` of the last `recv` (cut to the buffer: longer frames are truncated).
-    pub fn frame(&self, k: usize) -> &[u8] {
+impl FramesIn for Inbox<'_> {
+    fn recv(&mut self) -> Result<usize> {
+        self.recv_frames().map_err(Error::Receive)
+    }
+
+    /// Cut to the buffer: longer frames are truncated.
+    fn frame(&self, k: usize) -> &[u8] {
         let n = (self.hdrs[k].msg_len as usize).min(self.len);
         &self.bufs[k * self.len..k * self.len + n]
     }

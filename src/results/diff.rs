@@ -4,27 +4,25 @@
 //! (written without --all) counts as down.
 
 use crate::error::{Error, Result};
+use crate::results::column::{parse_ms, Field};
+use crate::results::dialect::CsvOut;
 use crate::results::merge::Output;
-use crate::results::output::{CsvOut, Field};
-use crate::results::reader::{format_rtt, parse_rtt, write_error, Col, Reader, Row};
+use crate::results::reader::{write_error, Col, Reader, Row};
 use crate::results::row::Status;
 use std::cmp::Ordering;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 
-pub const HEADER: [&str; 10] = [
-    "addr",
-    "change",
-    "old_status",
-    "new_status",
-    "old_rtt_ms",
-    "new_rtt_ms",
-    "old_ttl",
-    "new_ttl",
-    "old_mac",
-    "new_mac",
-];
+/// The diff's header: the address, the change, and old and new of each compared column.
+pub fn header() -> Vec<String> {
+    let mut h = vec![Field::Addr.name().to_string(), "change".to_string()];
+    for f in COMPARED {
+        h.push(format!("old_{}", f.name()));
+        h.push(format!("new_{}", f.name()));
+    }
+    h
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -38,6 +36,10 @@ pub enum Change {
     RttChanged,
     /// The same status, but another MAC answered for the address.
     MacChanged,
+    /// Two or more MACs answer for the address now, and did not before.
+    ConflictAppeared,
+    /// One MAC answers for the address now, where two or more did.
+    ConflictGone,
 }
 
 impl Change {
@@ -48,6 +50,8 @@ impl Change {
             Change::StatusChanged => "status-changed",
             Change::RttChanged => "rtt-changed",
             Change::MacChanged => "mac-changed",
+            Change::ConflictAppeared => "conflict-appeared",
+            Change::ConflictGone => "conflict-gone",
         }
     }
 }
@@ -61,8 +65,14 @@ pub fn classify(
 ) -> Option<Change> {
     let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status);
     let (o, n) = (status(old), status(new));
-    let macs = (old.and_then(|r| r.mac), new.and_then(|r| r.mac));
-    if let (Some(a), Some(b)) = macs {
+    let conflict = |r: Option<&Row>| r.is_some_and(|r| r.macs.len() > 1);
+    match (conflict(old), conflict(new)) {
+        (false, true) => return Some(Change::ConflictAppeared),
+        (true, false) if n == Status::Up => return Some(Change::ConflictGone),
+        _ => {}
+    }
+    let first = |r: Option<&Row>| r.and_then(|r| r.macs.first().copied());
+    if let (Some(a), Some(b)) = (first(old), first(new)) {
         if o == n && a != b {
             return Some(Change::MacChanged);
         }
@@ -87,7 +97,7 @@ pub fn parse_threshold(token: &str) -> Result<u64> {
         reason: reason.to_string(),
     };
     let num = token.strip_suffix("ms").unwrap_or(token);
-    let us = parse_rtt(num)
+    let us = parse_ms(num)
         .ok_or_else(|| bad("want milliseconds, e.g. 10 or 2.5 (at most 3 decimals)"))?;
     if us == 0 {
         return Err(bad("must be more than 0"));
@@ -103,11 +113,18 @@ pub struct Diffed {
     pub status_changed: u64,
     pub rtt_changed: u64,
     pub mac_changed: u64,
+    /// Conflicts that appeared or went away.
+    pub conflicts_changed: u64,
 }
 
 impl Diffed {
     pub fn total(&self) -> u64 {
-        self.appeared + self.disappeared + self.status_changed + self.rtt_changed + self.mac_changed
+        self.appeared
+            + self.disappeared
+            + self.status_changed
+            + self.rtt_changed
+            + self.mac_changed
+            + self.conflicts_changed
     }
 
     fn count(&mut self, c: Change) {
@@ -117,6 +134,7 @@ impl Diffed {
             Change::StatusChanged => self.status_changed += 1,
             Change::RttChanged => self.rtt_changed += 1,
             Change::MacChanged => self.mac_changed += 1,
+            Change::ConflictAppeared | Change::ConflictGone => self.conflicts_changed += 1,
         }
     }
 }
@@ -132,7 +150,7 @@ pub fn write_diff(
     // Every diff field is an address, a word or a number today; the guard keeps it so.
     let mut w = CsvOut::new(out, raw);
     let io = write_error;
-    w.record(HEADER).map_err(io)?;
+    w.record(header()).map_err(io)?;
     let mut found = Diffed::default();
     let (mut a, mut b) = (old.next_row()?, new.next_row()?);
     loop {
@@ -165,31 +183,22 @@ pub fn write_diff(
     Ok(found)
 }
 
-fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> [String; 10] {
-    let status = |r: Option<&Row>| r.map_or(Status::Down, |r| r.status).as_str().to_string();
-    let rtt = |r: Option<&Row>| r.and_then(|r| r.rtt_us).map(format_rtt).unwrap_or_default();
-    let mac = |r: Option<&Row>| {
-        r.and_then(|r| r.mac)
-            .map(|m| m.to_string())
-            .unwrap_or_default()
-    };
-    let ttl = |r: Option<&Row>| {
-        r.and_then(|r| r.ttl)
-            .map(|t| t.to_string())
-            .unwrap_or_default()
-    };
-    [
-        addr.to_string(),
+/// The columns each side of a diff shows, as `old_NAME` and `new_NAME`.
+const COMPARED: [Field; 4] = [Field::Status, Field::RttMs, Field::Ttl, Field::Mac];
+
+fn fields(addr: IpAddr, change: Change, old: Option<&Row>, new: Option<&Row>) -> Vec<String> {
+    // An absent row is a down host.
+    let absent = Row::new(addr, Status::Down);
+    let (old, new) = (old.unwrap_or(&absent), new.unwrap_or(&absent));
+    let mut out = vec![
+        Field::Addr.csv(new, true).into_owned(),
         change.as_str().to_string(),
-        status(old),
-        status(new),
-        rtt(old),
-        rtt(new),
-        ttl(old),
-        ttl(new),
-        mac(old),
-        mac(new),
-    ]
+    ];
+    for f in COMPARED {
+        out.push(f.csv(old, true).into_owned());
+        out.push(f.csv(new, true).into_owned());
+    }
+    out
 }
 
 /// `sweep diff OLD NEW [--rtt-change MS] [-o OUT]`.
@@ -299,7 +308,8 @@ mod tests {
                 disappeared: 1,
                 status_changed: 1,
                 rtt_changed: 1,
-                mac_changed: 0
+                mac_changed: 0,
+                conflicts_changed: 0
             }
         );
     }
@@ -309,6 +319,39 @@ mod tests {
         let mut out = Vec::new();
         let found = write_diff(&mut old, &mut new, Some(5000), &mut out, false).unwrap();
         (String::from_utf8(out).unwrap(), found)
+    }
+
+    #[test]
+    fn a_conflict_appearing_and_going_away_is_reported() {
+        let head = "addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac";
+        let csv = |rows: &str| format!("{head}\r\n{rows}");
+        let (a, b) = ("00:1b:21:00:00:01", "00:1b:21:00:00:02");
+        let mut old = reader(
+            "old.csv",
+            &csv(&format!(
+                "198.18.0.5,up,1.000,64,198.18.0.5,2,0,,{a}\r\n\
+                 198.18.0.6,up,1.000,64,198.18.0.6,2,0,conflict,{a};{b}\r\n"
+            )),
+        );
+        let mut new = reader(
+            "new.csv",
+            &csv(&format!(
+                "198.18.0.5,up,1.000,64,198.18.0.5,2,0,conflict,{a};{b}\r\n\
+                 198.18.0.6,up,1.000,64,198.18.0.6,2,0,,{b}\r\n"
+            )),
+        );
+        let mut out = Vec::new();
+        let found = write_diff(&mut old, &mut new, None, &mut out, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(
+            rows,
+            [
+                format!("198.18.0.5,conflict-appeared,up,up,1.000,1.000,64,64,{a},{a};{b}"),
+                format!("198.18.0.6,conflict-gone,up,up,1.000,1.000,64,64,{a};{b},{b}"),
+            ]
+        );
+        assert_eq!((found.conflicts_changed, found.total()), (2, 2));
     }
 
     #[test]
@@ -343,7 +386,8 @@ mod tests {
                 disappeared: 1,
                 status_changed: 1,
                 rtt_changed: 1,
-                mac_changed: 0
+                mac_changed: 0,
+                conflicts_changed: 0
             }
         );
     }

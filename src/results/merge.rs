@@ -4,7 +4,7 @@
 //! millions of rows merge in constant memory.
 
 use crate::error::{Error, Result};
-use crate::results::output::CsvOut;
+use crate::results::dialect::CsvOut;
 use crate::results::reader::{write_error, Header, Reader, Row};
 use crate::results::row::Status;
 use crate::results::sink::Sink;

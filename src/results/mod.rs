@@ -1,7 +1,10 @@
-//! What a scan found, as rows: the row status (`row`), CSV/JSON formatting, atomic
-//! output, the summary, reverse DNS, reading sweep CSVs back, and the `merge` and `diff`
-//! commands over them.
+//! What a scan found, as rows: the row model (`row`) and one codec per column (`column`);
+//! the scan's rows (`output`) and their writers — CSV/JSON/NDJSON (`text`, in the CSV
+//! `dialect`), Prometheus text (`prom`), nmap's XML (`xml`); atomic output (`sink`), the summary, reverse DNS,
+//! reading sweep CSVs back (`reader`), and the `merge` and `diff` commands over them.
 
+pub mod column;
+pub mod dialect;
 pub mod diff;
 pub mod merge;
 pub mod output;
@@ -12,12 +15,15 @@ pub mod reader;
 pub mod row;
 pub mod sink;
 pub mod summary;
+pub mod text;
+pub mod xml;
 
 use output::{Format, Layout, Results};
 use std::io::{self, Write};
+use text::Text;
 
-/// Writes the hosts in `layout`'s format: CSV, JSON and NDJSON rows (`output`), or
-/// Prometheus text (`prom`), which adds the scan's own metrics from `facts`.
+/// Writes the hosts in `layout`'s format; Prometheus text and nmap's XML add the scan's
+/// own facts.
 pub fn write(
     out: &mut dyn Write,
     layout: &Layout,
@@ -29,6 +35,19 @@ pub fn write(
             prom::write_hosts(out, layout, r)?;
             prom::write_scan(out, facts)
         }
-        Format::Csv | Format::Json | Format::Ndjson => output::write(out, layout, r),
+        Format::Csv => text::write(out, Text::Csv, layout, r),
+        Format::Json => text::write(out, Text::Json, layout, r),
+        Format::Ndjson => text::write(out, Text::Ndjson, layout, r),
+        Format::NmapXml => {
+            let args: Vec<String> = std::env::args().collect();
+            let run = xml::Run {
+                args: &args.join(" "),
+                started: facts.started,
+                elapsed: facts.elapsed,
+                total: facts.targets,
+                up: facts.up,
+            };
+            xml::write(out, layout, r, &run)
+        }
     }
 }

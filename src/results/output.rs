@@ -1,108 +1,23 @@
-//! Result sinks: CSV (RFC 4180: header row, CRLF line ends, quoting where needed), a JSON
-//! array, or NDJSON; rows in ascending address order with the chosen fields. Rows are
-//! formatted in parallel chunks (rayon) and written in order, a bounded number of chunks at
-//! a time, so a /8 never holds all its text at once.
+//! What to write and what it is made of: the format and columns (`Layout`), the scan's
+//! facts (`Results`), and the scan's rows built from them — in ascending address order,
+//! in parallel chunks (rayon) handed to the writer in order, a bounded number at a time,
+//! so a /8 never holds all its text at once. The writers (`text`, `prom`, `xml`)
+//! render these rows through the column codecs.
 
 use crate::engine::count::CountTable;
-use crate::engine::onlink::OnLink;
 use crate::engine::receiver::Heard;
-use crate::engine::table::{Cell, Status, Table};
-use crate::results::row::Status as RowStatus;
+use crate::engine::table::{Status, Table};
+pub use crate::results::column::Field;
+use crate::results::row::{
+    neighbour_only_detail, Counted, Macs, Row, Status as RowStatus, CONFLICT, PROXY_ARP,
+};
 use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use crate::wire::Detail;
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::io::{self, Write};
-use std::net::IpAddr;
+use std::io;
 use std::time::{Duration, SystemTime};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
-    Addr,
-    Status,
-    RttMs,
-    Ttl,
-    Responder,
-    Probes,
-    Dups,
-    Detail,
-    Mac,
-    Vendor,
-    SeenAt,
-    Hostname,
-    Sent,
-    Received,
-    LossPct,
-    RttMinMs,
-    RttAvgMs,
-    RttMaxMs,
-    RttStddevMs,
-    Rtts,
-}
-
-impl Field {
-    /// The contract's columns, in order: the first ten of `ALL`.
-    pub const DEFAULT: &'static [Field] = Field::ALL.split_at(10).0;
-    /// The columns count mode appends.
-    pub const COUNT: &'static [Field] = Field::ALL.split_at(12).1.split_at(7).0;
-    pub const ALL: [Field; 20] = [
-        Field::Addr,
-        Field::Status,
-        Field::RttMs,
-        Field::Ttl,
-        Field::Responder,
-        Field::Probes,
-        Field::Dups,
-        Field::Detail,
-        Field::Mac,
-        Field::Vendor,
-        Field::SeenAt,
-        Field::Hostname,
-        Field::Sent,
-        Field::Received,
-        Field::LossPct,
-        Field::RttMinMs,
-        Field::RttAvgMs,
-        Field::RttMaxMs,
-        Field::RttStddevMs,
-        Field::Rtts,
-    ];
-
-    /// Fields that only count mode fills.
-    pub fn count_only(self) -> bool {
-        Field::ALL[12..].contains(&self)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Field::Addr => "addr",
-            Field::Status => "status",
-            Field::RttMs => "rtt_ms",
-            Field::Ttl => "ttl",
-            Field::Responder => "responder",
-            Field::Probes => "probes",
-            Field::Dups => "dups",
-            Field::Detail => "detail",
-            Field::Mac => "mac",
-            Field::Vendor => "vendor",
-            Field::SeenAt => "seen_at",
-            Field::Hostname => "hostname",
-            Field::Sent => "sent",
-            Field::Received => "received",
-            Field::LossPct => "loss_pct",
-            Field::RttMinMs => "rtt_min_ms",
-            Field::RttAvgMs => "rtt_avg_ms",
-            Field::RttMaxMs => "rtt_max_ms",
-            Field::RttStddevMs => "rtt_stddev_ms",
-            Field::Rtts => "rtts",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -111,6 +26,8 @@ pub enum Format {
     Ndjson,
     /// Prometheus text exposition (see `prom`).
     Prometheus,
+    /// The XML nmap writes for a ping scan (see `xml`).
+    NmapXml,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,28 +49,10 @@ pub struct Results<'a> {
     pub hostnames: &'a HashMap<u32, String>,
     /// Sharded, interrupted or resumed: targets this run never probed get no row.
     pub partial: bool,
-    /// The layer-2 path's resolutions (MACs), when it ran.
-    pub onlink: Option<&'a OnLink>,
-    /// MACs learned by the run this one resumes.
-    pub macs: &'a HashMap<u32, Mac>,
+    /// The MACs the layer-2 path resolved, and those the resumed run's journal kept.
+    pub macs: &'a Macs,
     /// Count mode's statistics.
     pub count: Option<&'a CountTable>,
-}
-
-/// A target's row facts beyond its table cell.
-struct Seen {
-    i: u32,
-    addr: IpAddr,
-    /// The MAC it answered ARP / neighbour discovery from.
-    mac: Option<Mac>,
-}
-
-impl Seen {
-    /// Present on the segment (it answered ARP / NDP) but silent to echo: up, as nmap
-    /// reports it.
-    fn neighbour_only(&self, c: &Cell) -> bool {
-        c.status == Status::Down && self.mac.is_some()
-    }
 }
 
 /// The IEEE registry's name for the MAC's OUI; empty for locally administered or
@@ -166,341 +65,151 @@ pub fn vendor(mac: Mac) -> Option<&'static str> {
     oui_data::lookup(&hex).map(|r| r.organization())
 }
 
-enum Value {
-    Str(String),
-    Int(u64),
-    /// Milliseconds with three decimals.
-    Ms(u32),
-    /// A number with one decimal, in tenths.
-    Tenths(u64),
-    /// Every probe's RTT (count mode), `None` for no reply.
-    List(Vec<Option<u32>>),
-    Null,
-}
-
-fn value(f: Field, s: &Seen, c: &Cell, r: &Results) -> Value {
-    let (i, addr) = (s.i, s.addr);
-    let up = c.status == Status::Up;
-    let present = s.neighbour_only(c);
-    match f {
-        Field::Addr => Value::Str(addr.to_string()),
-        // `wanted` writes no row for a `Prior` cell, the one without a row status.
-        Field::Status => RowStatus::of_cell(c.status, present)
-            .map_or(Value::Null, |s| Value::Str(s.as_str().into())),
-        Field::Responder if present => Value::Str(addr.to_string()),
-        Field::Detail if present => Value::Str(
-            if addr.is_ipv4() {
-                "arp-only"
-            } else {
-                "ndp-only"
-            }
-            .into(),
-        ),
-        Field::Mac => s.mac.map_or(Value::Null, |m| Value::Str(m.to_string())),
-        Field::Vendor => s
-            .mac
-            .and_then(vendor)
-            .map_or(Value::Null, |v| Value::Str(v.into())),
-        Field::RttMs if up => Value::Ms(c.rtt_us),
-        Field::Ttl if up => Value::Int(u64::from(c.ttl)),
-        Field::Responder => match (c.status, r.heard.responders.get(&i)) {
-            (Status::Up, _) => Value::Str(addr.to_string()),
-            (Status::Unreachable, Some(a)) => Value::Str(a.to_string()),
-            _ => Value::Null,
-        },
-        Field::Probes => match r.count {
-            Some(ct) => Value::Int(u64::from(ct.stats(i).sent)),
-            None => Value::Int(u64::from(c.probes)),
-        },
-        f if f.count_only() => r.count.map_or(Value::Null, |ct| count_value(f, ct, i)),
-        Field::Dups => Value::Int(u64::from(c.dups)),
-        Field::Detail if c.status == Status::Unreachable || c.detail == Detail::BAD_DATA => {
-            Value::Str(c.detail.as_str().into())
+/// Target `i`'s row, if `layout` wants one.
+pub fn row(i: u32, layout: &Layout, r: &Results) -> Option<Row> {
+    let c = r.table.get(i);
+    let l2 = r.macs.get(&i);
+    let macs = l2.map_or(&[][..], |n| &n.macs);
+    // Present on the segment (it answered ARP / NDP) but silent to echo: up, as nmap
+    // reports it.
+    let present = c.status == Status::Down && !macs.is_empty();
+    let wanted = c.status == Status::Up
+        || present
+        || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
+    if !wanted {
+        return None;
+    }
+    // `wanted` writes no row for a `Prior` cell, the one without a row status.
+    let status = RowStatus::of_cell(c.status, present)?;
+    let addr = r.targets.addr_at(u64::from(i));
+    let mut row = Row::new(addr, status);
+    row.probes = u64::from(c.probes);
+    row.dups = u64::from(c.dups);
+    row.macs = macs.to_vec();
+    row.vendors = macs
+        .iter()
+        .map(|&m| vendor(m).unwrap_or_default().to_string())
+        .collect();
+    match c.status {
+        Status::Up => {
+            row.rtt_us = Some(u64::from(c.rtt_us));
+            row.ttl = Some(c.ttl);
+            row.responder = Some(addr);
         }
-        Field::SeenAt => match r.table.seen_ms(i) {
-            Some(ms) => {
-                let t = r.started + Duration::from_millis(u64::from(ms));
-                Value::Str(humantime::format_rfc3339_millis(t).to_string())
-            }
-            None => Value::Null,
-        },
-        Field::Hostname => r
-            .hostnames
-            .get(&i)
-            .map_or(Value::Null, |h| Value::Str(h.clone())),
-        _ => Value::Null,
-    }
-}
-
-fn count_value(f: Field, ct: &CountTable, i: u32) -> Value {
-    let s = ct.stats(i);
-    let ms = |v: Option<u32>| v.map_or(Value::Null, Value::Ms);
-    match f {
-        Field::Sent => Value::Int(u64::from(s.sent)),
-        Field::Received => Value::Int(u64::from(s.received)),
-        Field::LossPct => s.loss_permille().map_or(Value::Null, Value::Tenths),
-        Field::RttMinMs => ms(s.min_us),
-        Field::RttAvgMs => ms(s.avg_us),
-        Field::RttMaxMs => ms(s.max_us),
-        Field::RttStddevMs => ms(s.stddev_us),
-        Field::Rtts => ct.rtts(i).map_or(Value::Null, Value::List),
-        _ => Value::Null,
-    }
-}
-
-fn ms_text(us: u32) -> String {
-    format!("{}.{:03}", us / 1000, us % 1000)
-}
-
-fn ms_json(us: u32) -> serde_json::Value {
-    serde_json::Number::from_f64(f64::from(us) / 1000.0)
-        .map_or(serde_json::Value::Null, serde_json::Value::Number)
-}
-
-fn csv_text(v: Value, raw: bool) -> String {
-    match v {
-        Value::Str(s) if raw => s,
-        Value::Str(s) => guard(s),
-        Value::Int(n) => n.to_string(),
-        Value::Ms(us) => ms_text(us),
-        Value::Tenths(t) => format!("{}.{}", t / 10, t % 10),
-        // As fping -C prints them: space-separated, '-' for a probe without reply.
-        Value::List(v) => v
-            .iter()
-            .map(|r| r.map_or_else(|| "-".to_string(), ms_text))
-            .collect::<Vec<_>>()
-            .join(" "),
-        Value::Null => String::new(),
-    }
-}
-
-fn json_value(v: Value) -> serde_json::Value {
-    match v {
-        Value::Str(s) => s.into(),
-        Value::Int(n) => n.into(),
-        Value::Ms(us) => ms_json(us),
-        Value::Tenths(t) => serde_json::Number::from_f64(t as f64 / 10.0)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Value::List(v) => v
-            .into_iter()
-            .map(|r| r.map_or(serde_json::Value::Null, ms_json))
-            .collect(),
-        Value::Null => serde_json::Value::Null,
-    }
-}
-
-/// sweep's CSV dialect: RFC 4180 with CRLF line ends.
-pub fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
-    csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(w)
-}
-
-/// First characters that make a spreadsheet read a cell as a formula (OWASP's list).
-const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
-
-/// True when `s` would start a formula, or is an already guarded one (leading `'`s before
-/// a formula start), so that guarding stays reversible: `'=x` is written `''=x`.
-fn needs_guard(s: &str) -> bool {
-    s.trim_start_matches('\'').starts_with(FORMULA_START)
-}
-
-/// `s` with a leading `'` when a spreadsheet would otherwise evaluate it. Numbers sweep
-/// writes are never negative, so only text (hostnames, details, foreign columns) changes.
-pub fn guard(mut s: String) -> String {
-    if needs_guard(&s) {
-        s.insert(0, '\'');
-    }
-    s
-}
-
-/// The value `guard` was given: drops the `'` that `guard` added, and only that one.
-pub fn unguard(s: &str) -> &str {
-    match s.strip_prefix('\'') {
-        Some(rest) if needs_guard(s) => rest,
-        _ => s,
-    }
-}
-
-/// A CSV writer in sweep's dialect whose text fields are guarded unless `raw`.
-pub struct CsvOut<W: Write> {
-    w: csv::Writer<W>,
-    raw: bool,
-}
-
-impl<W: Write> CsvOut<W> {
-    pub fn new(w: W, raw: bool) -> CsvOut<W> {
-        CsvOut {
-            w: csv_writer(w),
-            raw,
+        Status::Unreachable => {
+            row.responder = r.heard.responders.get(&i).copied();
+            row.detail = c.detail.as_str().into();
         }
-    }
-
-    pub fn record<I, S>(&mut self, fields: I) -> csv::Result<()>
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        for f in fields {
-            let f = f.as_ref();
-            if !self.raw && needs_guard(f) {
-                self.w.write_field(format!("'{f}"))?;
-            } else {
-                self.w.write_field(f)?;
-            }
+        _ if present => {
+            row.responder = Some(addr);
+            row.detail = neighbour_only_detail(addr).into();
         }
-        self.w.write_record(None::<&[u8]>)
+        _ if l2.is_some_and(|n| n.proxied) => row.detail = PROXY_ARP.into(),
+        _ => {}
     }
+    // A conflict lists every MAC (and vendor) that answered, the first first.
+    if macs.len() > 1 && status == RowStatus::Up {
+        row.detail = CONFLICT.into();
+    }
+    // An answer whose echo data came back changed: up (or not), and said so.
+    if c.detail == Detail::BAD_DATA {
+        row.detail = c.detail.as_str().into();
+    }
+    if let Some(ms) = r.table.seen_ms(i) {
+        let t = r.started + Duration::from_millis(u64::from(ms));
+        row.seen_at = humantime::format_rfc3339_millis(t).to_string();
+    }
+    if let Some(h) = r.hostnames.get(&i) {
+        row.hostname = h.clone();
+    }
+    if let Some(ct) = r.count {
+        let s = ct.stats(i);
+        let us = |v: Option<u32>| v.map(u64::from);
+        row.probes = u64::from(s.sent);
+        row.count = Counted {
+            sent: Some(u64::from(s.sent)),
+            received: Some(u64::from(s.received)),
+            loss_permille: s.loss_permille(),
+            min_us: us(s.min_us),
+            avg_us: us(s.avg_us),
+            max_us: us(s.max_us),
+            stddev_us: us(s.stddev_us),
+            rtts: ct
+                .rtts(i)
+                .map(|v| v.into_iter().map(|r| r.map(u64::from)).collect()),
+            sum_us: s.sum_us,
+        };
+    }
+    Some(row)
+}
 
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.w.flush()
-    }
-
-    pub fn into_inner(self) -> io::Result<W> {
-        self.w.into_inner().map_err(|e| e.into_error())
-    }
+/// The rows `layout` wants, in address order, one at a time.
+pub fn rows<'a>(layout: &'a Layout, r: &'a Results) -> impl Iterator<Item = Row> + 'a {
+    (0..r.targets.len()).filter_map(move |i| row(i as u32, layout, r))
 }
 
 const CHUNK: u64 = 1 << 16;
 
-/// Formats the rows of targets `range` (in address order) for `layout`.
-/// Target `i`'s row facts, if `layout` wants a row for it.
-fn wanted(i: u32, layout: &Layout, r: &Results) -> Option<(Seen, Cell)> {
-    let c = r.table.get(i);
-    let seen = Seen {
-        i,
-        addr: r.targets.addr_at(u64::from(i)),
-        mac: r
-            .onlink
-            .and_then(|o| o.mac_of(u64::from(i)))
-            .or_else(|| r.macs.get(&i).copied()),
-    };
-    let wanted = c.status == Status::Up
-        || seen.neighbour_only(&c)
-        || (layout.all && c.status != Status::Prior && (c.in_scope() || !r.partial));
-    wanted.then_some((seen, c))
-}
-
-/// A host as the metrics see it.
-pub struct Host {
-    pub i: u32,
-    pub addr: IpAddr,
-    /// Answered echo (or, on link, ARP / neighbour discovery).
-    pub up: bool,
-    /// The first reply's RTT.
-    pub rtt_us: Option<u32>,
-}
-
-/// The hosts `layout` writes a row for, in address order.
-pub fn hosts<'a>(layout: &'a Layout, r: &'a Results) -> impl Iterator<Item = Host> + 'a {
-    (0..r.targets.len()).filter_map(move |i| {
-        let (seen, c) = wanted(i as u32, layout, r)?;
-        let echo = c.status == Status::Up;
-        Some(Host {
-            i: seen.i,
-            addr: seen.addr,
-            up: echo || seen.neighbour_only(&c),
-            rtt_us: echo.then_some(c.rtt_us),
-        })
-    })
-}
-
-fn chunk(range: std::ops::Range<u64>, layout: &Layout, r: &Results) -> io::Result<Vec<u8>> {
-    let rows = range.filter_map(|i| {
-        let (seen, c) = wanted(i as u32, layout, r)?;
-        Some(
-            layout
-                .fields
-                .iter()
-                .map(move |&f| (f, value(f, &seen, &c, r))),
-        )
-    });
-    match layout.format {
-        Format::Prometheus => Ok(Vec::new()),
-        Format::Csv => {
-            let mut w = csv_writer(Vec::new());
-            for row in rows {
-                w.write_record(row.map(|(_, v)| csv_text(v, layout.csv_raw)))?;
-            }
-            w.into_inner().map_err(|e| e.into_error())
-        }
-        Format::Json | Format::Ndjson => {
-            let sep: &[u8] = if layout.format == Format::Json {
-                b",\n"
-            } else {
-                b"\n"
-            };
-            let mut out = Vec::new();
-            for row in rows {
-                let obj: serde_json::Map<String, serde_json::Value> = row
-                    .map(|(f, v)| (f.name().to_string(), json_value(v)))
-                    .collect();
-                if !out.is_empty() && layout.format == Format::Json {
-                    out.extend_from_slice(sep);
-                }
-                serde_json::to_writer(&mut out, &obj)?;
-                if layout.format == Format::Ndjson {
-                    out.extend_from_slice(sep);
-                }
-            }
-            Ok(out)
-        }
-    }
-}
-
-/// Writes every wanted row, with the header (CSV) or brackets (JSON) around them.
-/// (Prometheus text is `prom`'s; `results::write` picks the writer.)
-pub fn write<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results) -> io::Result<()> {
-    match layout.format {
-        Format::Prometheus => {
-            return Err(io::Error::other(
-                "Prometheus text is written by results::prom",
-            ))
-        }
-        Format::Csv => {
-            let mut head = csv_writer(Vec::new());
-            head.write_record(layout.fields.iter().map(|f| f.name()))?;
-            out.write_all(&head.into_inner().map_err(|e| e.into_error())?)?;
-        }
-        Format::Json => out.write_all(b"[\n")?,
-        Format::Ndjson => {}
-    }
+/// Renders the wanted rows chunk by chunk in parallel (`render` turns one chunk's rows,
+/// in address order, into bytes) and hands every non-empty chunk to `emit` in order.
+pub fn each_chunk(
+    layout: &Layout,
+    r: &Results,
+    render: impl Fn(&[Row]) -> io::Result<Vec<u8>> + Sync,
+    mut emit: impl FnMut(Vec<u8>) -> io::Result<()>,
+) -> io::Result<()> {
     let n = r.targets.len();
     let chunks = n.div_ceil(CHUNK);
     // Chunks formatted per parallel step, one per core: a few MB of text in flight.
     let step = std::thread::available_parallelism().map_or(1, |c| c.get()) as u64;
-    let mut wrote_any = false;
     let mut first = 0;
     while first < chunks {
         let last = (first + step).min(chunks);
         let texts: Vec<io::Result<Vec<u8>>> = (first..last)
             .into_par_iter()
-            .map(|c| chunk(c * CHUNK..((c + 1) * CHUNK).min(n), layout, r))
+            .map(|c| {
+                let rows: Vec<Row> = (c * CHUNK..((c + 1) * CHUNK).min(n))
+                    .filter_map(|i| row(i as u32, layout, r))
+                    .collect();
+                render(&rows)
+            })
             .collect();
         for t in texts {
             let t = t?;
-            if t.is_empty() {
-                continue;
+            if !t.is_empty() {
+                emit(t)?;
             }
-            if wrote_any && layout.format == Format::Json {
-                out.write_all(b",\n")?;
-            }
-            out.write_all(&t)?;
-            wrote_any = true;
         }
         first = last;
     }
-    if layout.format == Format::Json {
-        out.write_all(if wrote_any { b"\n]\n" } else { b"]\n" })?;
-    }
-    out.flush()
+    Ok(())
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::wire::Detail;
-    use std::net::Ipv4Addr;
+    use crate::results::dialect::unguard;
+    use crate::results::text::{self, Text};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// What the layer-2 path learned about a host that answered from `macs`.
+    pub(crate) fn host(macs: &[&str]) -> crate::results::row::Neighbour {
+        crate::results::row::Neighbour {
+            macs: macs.iter().map(|m| m.parse().unwrap()).collect(),
+            proxied: false,
+        }
+    }
+
+    /// The row formats' writer, picked by `layout.format`.
+    pub(crate) fn write(out: &mut Vec<u8>, layout: &Layout, r: &Results) -> io::Result<()> {
+        let kind = match layout.format {
+            Format::Csv => Text::Csv,
+            Format::Json => Text::Json,
+            Format::Ndjson => Text::Ndjson,
+            f => panic!("{f:?} is not a row format"),
+        };
+        text::write(out, kind, layout, r)
+    }
 
     /// A scan's results with nothing but targets, table, ICMP error senders and names:
     /// the tests' base, changed with struct update syntax where a test needs more.
@@ -510,8 +219,7 @@ pub(crate) mod tests {
         heard: &'a Heard,
         hostnames: &'a HashMap<u32, String>,
     ) -> Results<'a> {
-        static NO_MACS: std::sync::LazyLock<HashMap<u32, Mac>> =
-            std::sync::LazyLock::new(HashMap::new);
+        static NO_MACS: std::sync::LazyLock<Macs> = std::sync::LazyLock::new(HashMap::new);
         Results {
             targets,
             table,
@@ -519,7 +227,6 @@ pub(crate) mod tests {
             started: SystemTime::UNIX_EPOCH,
             hostnames,
             partial: false,
-            onlink: None,
             macs: &NO_MACS,
             count: None,
         }
@@ -558,30 +265,103 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn on_link_hosts_carry_mac_vendor_and_arp_only() {
-        use crate::net::route::{Plan, Segment};
+    fn a_conflict_is_up_with_every_mac_in_csv_and_a_list_in_json() {
         let (t, table, heard) = fixture();
-        let plan = Plan {
-            segments: vec![Segment {
-                first: 0,
-                len: 4,
-                link: 2,
-                src: "198.18.255.254".parse().unwrap(),
-                via: None,
-            }],
-        };
-        let onlink = OnLink::new(plan, Vec::new(), 64);
-        // .1 answered echo from a Raspberry Pi; .3 answered only ARP, from a locally
-        // administered MAC (no vendor); .4 never resolved.
-        assert!(onlink
-            .neighbours
-            .resolve(0, "b8:27:eb:01:02:03".parse().unwrap()));
-        assert!(onlink
-            .neighbours
-            .resolve(2, "02:42:ac:11:00:02".parse().unwrap()));
+        // .1 answered echo, .3 only ARP: both claimed by two MACs.
+        let both = host(&["b8:27:eb:01:02:03", "02:42:ac:11:00:02"]);
+        let macs = Macs::from([(0, both.clone()), (2, both)]);
         let names = HashMap::new();
         let r = Results {
-            onlink: Some(&onlink),
+            macs: &macs,
+            ..bare(&t, &table, &heard, &names)
+        };
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Detail,
+            Field::Mac,
+            Field::Vendor,
+        ];
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "addr,status,detail,mac,vendor\r\n\
+             198.18.0.1,up,conflict,b8:27:eb:01:02:03;02:42:ac:11:00:02,Raspberry Pi Foundation;\r\n\
+             198.18.0.3,up,conflict,b8:27:eb:01:02:03;02:42:ac:11:00:02,Raspberry Pi Foundation;\r\n"
+        );
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Ndjson, &fields, false), &r).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
+        assert_eq!(
+            first["mac"],
+            serde_json::json!(["b8:27:eb:01:02:03", "02:42:ac:11:00:02"])
+        );
+        assert_eq!(first["detail"], "conflict");
+    }
+
+    #[test]
+    fn a_proxys_claims_are_down_proxy_arp_or_up_without_its_mac() {
+        let n = 12;
+        let t = Targets::from_v4(vec![(0xC612_0101, 0xC612_0100 + n)], vec![]);
+        let table = Table::new(n as usize, false);
+        for i in 0..n {
+            table.add_probe(i);
+        }
+        // .1 is the router itself (TTL 64), .2 a host behind it (TTL 63); the rest silent.
+        table.record_reply(0, 1000, 64, 0);
+        table.record_reply(1, 2000, 63, 0);
+        let proxied = crate::results::row::Neighbour {
+            macs: Vec::new(),
+            proxied: true,
+        };
+        let mut macs: Macs = (1..n).map(|i| (i, proxied.clone())).collect();
+        macs.insert(0, host(&["00:00:0c:01:02:03"]));
+        let (heard, names) = (Heard::default(), HashMap::new());
+        let r = Results {
+            macs: &macs,
+            ..bare(&t, &table, &heard, &names)
+        };
+        let mut out = Vec::new();
+        let fields = [
+            Field::Addr,
+            Field::Status,
+            Field::Ttl,
+            Field::Detail,
+            Field::Mac,
+        ];
+        write(&mut out, &layout(Format::Csv, &fields, true), &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let rows: Vec<&str> = text.lines().take(4).collect();
+        assert_eq!(
+            rows,
+            [
+                "addr,status,ttl,detail,mac",
+                "198.18.1.1,up,64,,00:00:0c:01:02:03",
+                "198.18.1.2,up,63,,",
+                "198.18.1.3,down,,proxy-arp,",
+            ]
+        );
+        assert_eq!(text.matches("proxy-arp").count(), n as usize - 2);
+        // Without --all, only the two that answered echo.
+        let mut out = Vec::new();
+        write(&mut out, &layout(Format::Csv, &fields, false), &r).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap().lines().count(), 3);
+    }
+
+    #[test]
+    fn on_link_hosts_carry_mac_vendor_and_arp_only() {
+        let (t, table, heard) = fixture();
+        // .1 answered echo from a Raspberry Pi; .3 answered only ARP, from a locally
+        // administered MAC (no vendor); .4 never resolved.
+        let macs = Macs::from([
+            (0, host(&["b8:27:eb:01:02:03"])),
+            (2, host(&["02:42:ac:11:00:02"])),
+        ]);
+        let names = HashMap::new();
+        let r = Results {
+            macs: &macs,
             ..bare(&t, &table, &heard, &names)
         };
         let mut out = Vec::new();
@@ -716,17 +496,6 @@ pub(crate) mod tests {
             let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
             assert_eq!(v["hostname"], *name, "JSON is unchanged");
         }
-    }
-
-    #[test]
-    fn guard_is_reversible() {
-        for s in [
-            "", "'", "''", "=", "'=", "''=x", "a=b", "-", "x", "'a", "\t",
-        ] {
-            assert_eq!(unguard(&guard(s.to_string())), s, "{s:?}");
-        }
-        assert_eq!(guard("'=x".into()), "''=x");
-        assert_eq!(guard("'a".into()), "'a");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! (the format requires that), so each family is one pass over the hosts. The sink writes
 //! the file atomically: a collector never reads half of it.
 
-use crate::results::output::{hosts, Layout, Results};
+use crate::results::output::{rows, Layout, Results};
+use crate::results::row::{Row, Status};
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
@@ -32,10 +33,10 @@ fn family<W: Write + ?Sized>(
     layout: &Layout,
     r: &Results,
     (name, kind, help): (&str, &str, &str),
-    value: impl Fn(&crate::results::output::Host) -> Option<f64>,
+    value: impl Fn(&Row) -> Option<f64>,
 ) -> io::Result<()> {
     head(out, name, kind, help)?;
-    for h in hosts(layout, r) {
+    for h in rows(layout, r) {
         if let Some(v) = value(&h) {
             writeln!(out, "{name}{{addr=\"{}\"}} {v}", h.addr)?;
         }
@@ -54,7 +55,7 @@ pub fn write_hosts<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results)
             "gauge",
             "1 if the host answered echo (or ARP/NDP on link), else 0.",
         ),
-        |h| Some(if h.up { 1.0 } else { 0.0 }),
+        |h| Some(if h.status == Status::Up { 1.0 } else { 0.0 }),
     )?;
     family(
         out,
@@ -65,11 +66,11 @@ pub fn write_hosts<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results)
             "gauge",
             "Round-trip time of the host's first reply.",
         ),
-        |h| h.rtt_us.map(|us| secs(u64::from(us))),
+        |h| h.rtt_us.map(secs),
     )?;
-    let Some(ct) = r.count else {
+    if r.count.is_none() {
         return Ok(());
-    };
+    }
     family(
         out,
         layout,
@@ -79,7 +80,7 @@ pub fn write_hosts<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results)
             "gauge",
             "Echo requests sent to the host in count mode.",
         ),
-        |h| Some(f64::from(ct.stats(h.i).sent)),
+        |h| h.count.sent.map(|n| n as f64),
     )?;
     family(
         out,
@@ -90,7 +91,7 @@ pub fn write_hosts<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results)
             "gauge",
             "Fraction of echo requests without a reply (0 to 1).",
         ),
-        |h| ct.stats(h.i).loss_permille().map(|p| p as f64 / 1000.0),
+        |h| h.count.loss_permille.map(|p| p as f64 / 1000.0),
     )?;
     let name = "sweep_host_rtt_summary_seconds";
     head(
@@ -99,10 +100,10 @@ pub fn write_hosts<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results)
         "summary",
         "Round-trip times of the replies received in count mode.",
     )?;
-    for h in hosts(layout, r) {
-        let s = ct.stats(h.i);
-        writeln!(out, "{name}_sum{{addr=\"{}\"}} {}", h.addr, secs(s.sum_us))?;
-        writeln!(out, "{name}_count{{addr=\"{}\"}} {}", h.addr, s.received)?;
+    for h in rows(layout, r) {
+        let (sum, n) = (h.count.sum_us, h.count.received.unwrap_or(0));
+        writeln!(out, "{name}_sum{{addr=\"{}\"}} {}", h.addr, secs(sum))?;
+        writeln!(out, "{name}_count{{addr=\"{}\"}} {n}", h.addr)?;
     }
     for (name, help, pick) in [
         (
@@ -122,8 +123,8 @@ pub fn write_hosts<W: Write + ?Sized>(out: &mut W, layout: &Layout, r: &Results)
         ),
     ] {
         family(out, layout, r, (name, "gauge", help), |h| {
-            let s = ct.stats(h.i);
-            [s.min_us, s.max_us, s.stddev_us][pick].map(|us| secs(u64::from(us)))
+            let c = &h.count;
+            [c.min_us, c.max_us, c.stddev_us][pick].map(secs)
         })?;
     }
     Ok(())

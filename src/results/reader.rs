@@ -9,10 +9,10 @@
 //! written back in its `Display` form (RFC 5952: lowercase, `::`-compressed).
 
 use crate::error::{Error, Result};
-use crate::results::output::{unguard, Field};
-/// The status a `Row` carries (re-exported: readers of rows need it).
-pub use crate::results::row::Status;
-use crate::wire::ether::Mac;
+use crate::results::column::Field;
+use crate::results::dialect::unguard;
+/// The row model and its status (re-exported: readers of rows need them).
+pub use crate::results::row::{Row, Status};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fs::File;
@@ -22,9 +22,15 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// The scan's default columns, for messages about files that are not sweep CSVs.
-const DEFAULT_HEADER: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
+fn default_header() -> String {
+    Field::DEFAULT
+        .iter()
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(",")
+}
 
-/// A column sweep writes (see `output::Field`), or any other column (carried as text).
+/// A column sweep writes (see `column::Field`), or any other column (carried as text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Col {
     Known(Field),
@@ -55,9 +61,7 @@ impl Header {
             if names[..i].contains(name) {
                 return Err(format!("header names column '{name}' twice"));
             }
-            // Count mode's columns are carried as text, like unknown ones.
-            let known = Field::parse(name).filter(|f| !f.count_only());
-            cols.push(known.map(Col::Known).unwrap_or_else(|| {
+            cols.push(Field::parse(name).map(Col::Known).unwrap_or_else(|| {
                 others += 1;
                 Col::Other(others - 1)
             }));
@@ -65,7 +69,8 @@ impl Header {
         for need in ["addr", "status"] {
             if !names.iter().any(|n| n == need) {
                 return Err(format!(
-                    "not a sweep CSV: the header has no '{need}' column (want e.g. {DEFAULT_HEADER})"
+                    "not a sweep CSV: the header has no '{need}' column (want e.g. {})",
+                    default_header()
                 ));
             }
         }
@@ -126,95 +131,19 @@ impl Header {
     }
 }
 
-/// One result row, typed. Columns the file lacks read as empty / zero.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Row {
-    pub addr: IpAddr,
-    pub status: Status,
-    /// Round-trip time in microseconds (the file holds milliseconds with 3 decimals).
-    pub rtt_us: Option<u64>,
-    pub ttl: Option<u8>,
-    pub responder: Option<IpAddr>,
-    pub probes: u64,
-    pub dups: u64,
-    pub detail: String,
-    /// The MAC an on-link host answered from.
-    pub mac: Option<Mac>,
-    pub vendor: String,
-    pub seen_at: String,
-    pub hostname: String,
-    /// Unknown columns, in header order.
-    pub extra: Vec<String>,
-}
-
 impl Row {
-    /// A bare row (for tests and defaults): everything but addr and status empty.
-    pub fn new(addr: impl Into<IpAddr>, status: Status) -> Row {
-        Row {
-            addr: addr.into(),
-            status,
-            rtt_us: None,
-            ttl: None,
-            responder: None,
-            probes: 0,
-            dups: 0,
-            detail: String::new(),
-            mac: None,
-            vendor: String::new(),
-            seen_at: String::new(),
-            hostname: String::new(),
-            extra: Vec::new(),
-        }
-    }
-
-    /// The fields of this row laid out as `header` says.
+    /// The fields of this row laid out as `header` says, as CSV text (unguarded: the
+    /// writer guards).
     pub fn fields(&self, header: &Header) -> Vec<String> {
         header
             .cols
             .iter()
             .map(|c| match c {
-                Col::Known(Field::Addr) => self.addr.to_string(),
-                Col::Known(Field::Status) => self.status.as_str().to_string(),
-                Col::Known(Field::RttMs) => self.rtt_us.map(format_rtt).unwrap_or_default(),
-                Col::Known(Field::Ttl) => self.ttl.map(|t| t.to_string()).unwrap_or_default(),
-                Col::Known(Field::Responder) => {
-                    self.responder.map(|r| r.to_string()).unwrap_or_default()
-                }
-                Col::Known(Field::Probes) => self.probes.to_string(),
-                Col::Known(Field::Dups) => self.dups.to_string(),
-                Col::Known(Field::Detail) => self.detail.clone(),
-                Col::Known(Field::Mac) => self.mac.map(|m| m.to_string()).unwrap_or_default(),
-                Col::Known(Field::Vendor) => self.vendor.clone(),
-                Col::Known(Field::SeenAt) => self.seen_at.clone(),
-                Col::Known(Field::Hostname) => self.hostname.clone(),
-                Col::Known(_) => String::new(),
+                Col::Known(f) => f.csv(self, true).into_owned(),
                 Col::Other(i) => self.extra.get(*i).cloned().unwrap_or_default(),
             })
             .collect()
     }
-}
-
-/// `1.234` → 1234 µs: milliseconds with at most 3 decimals, as sweep writes them.
-pub fn parse_rtt(token: &str) -> Option<u64> {
-    let (int, frac) = token.split_once('.').unwrap_or((token, ""));
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) || frac.len() > 3 {
-        return None;
-    }
-    if token.ends_with('.') {
-        return None;
-    }
-    let ms: u64 = int.parse().ok()?;
-    let mut us: u64 = 0;
-    for (i, b) in frac.bytes().enumerate() {
-        us += u64::from(b - b'0') * 10u64.pow(2 - i as u32);
-    }
-    ms.checked_mul(1000)?.checked_add(us)
-}
-
-/// 1234 µs → `1.234`, as the scan writes it.
-pub fn format_rtt(us: u64) -> String {
-    format!("{}.{:03}", us / 1000, us % 1000)
 }
 
 /// Parses one record's fields (laid out as `header` says) into a `Row`; the error names the
@@ -223,71 +152,26 @@ pub fn parse_row<'a>(
     header: &Header,
     fields: impl IntoIterator<Item = &'a str>,
 ) -> std::result::Result<Row, String> {
-    let mut addr = None;
-    let mut status = None;
     let mut row = Row::new(std::net::Ipv4Addr::UNSPECIFIED, Status::Down);
     row.extra = vec![String::new(); header.others];
     let (mut rtt_text, mut ttl_text) = ("", "");
     for (col, f) in header.cols.iter().zip(fields) {
         match col {
-            Col::Known(Field::Addr) => {
-                let bad = || format!("invalid addr '{f}' (want an IPv4 or IPv6 address)");
-                addr = Some(f.parse::<IpAddr>().map_err(|_| bad())?);
-            }
-            Col::Known(Field::Status) => status = Some(f.parse::<Status>()?),
-            Col::Known(Field::RttMs) => {
-                rtt_text = f;
-                if !f.is_empty() {
-                    row.rtt_us = Some(parse_rtt(f).ok_or_else(|| {
-                        format!("invalid rtt_ms '{f}' (want milliseconds like 1.234)")
-                    })?);
+            Col::Known(field) => {
+                field.put(&mut row, f)?;
+                match field {
+                    Field::RttMs => rtt_text = f,
+                    Field::Ttl => ttl_text = f,
+                    _ => {}
                 }
             }
-            Col::Known(Field::Ttl) => {
-                ttl_text = f;
-                if !f.is_empty() {
-                    row.ttl = Some(
-                        f.parse()
-                            .map_err(|_| format!("invalid ttl '{f}' (want 0 to 255)"))?,
-                    );
-                }
-            }
-            Col::Known(Field::Responder) => {
-                if !f.is_empty() {
-                    row.responder = Some(f.parse().map_err(|_| {
-                        format!("invalid responder '{f}' (want an IP address or nothing)")
-                    })?);
-                }
-            }
-            Col::Known(Field::Probes) => row.probes = count("probes", f)?,
-            Col::Known(Field::Dups) => row.dups = count("dups", f)?,
-            // Text columns: a `'` that sweep put before a formula start is not data.
-            Col::Known(Field::Detail) => row.detail = unguard(f).to_string(),
-            Col::Known(Field::Mac) => {
-                if !f.is_empty() {
-                    row.mac = Some(f.parse().map_err(|_| {
-                        format!("invalid mac '{f}' (want six hex octets like 00:1b:21:0a:0b:0c)")
-                    })?);
-                }
-            }
-            Col::Known(Field::Vendor) => row.vendor = unguard(f).to_string(),
-            Col::Known(Field::SeenAt) => row.seen_at = unguard(f).to_string(),
-            Col::Known(Field::Hostname) => row.hostname = unguard(f).to_string(),
-            // Header::parse makes count-mode columns `Other`.
-            Col::Known(_) => {}
             Col::Other(i) => row.extra[*i] = unguard(f).to_string(),
         }
     }
-    // Header::parse guarantees both columns exist and csv guarantees every field is there.
-    row.addr = addr.ok_or("no addr field")?;
-    row.status = status.ok_or("no status field")?;
     // A host present on the segment but silent to echo is up without an RTT.
-    let up = row.status == Status::Up;
-    let echo = up && !matches!(row.detail.as_str(), "arp-only" | "ndp-only");
-    for (name, text, present) in [
-        ("rtt_ms", rtt_text, header.has(Col::Known(Field::RttMs))),
-        ("ttl", ttl_text, header.has(Col::Known(Field::Ttl))),
-    ] {
+    let (up, echo) = (row.status == Status::Up, row.echo_up());
+    for (field, text) in [(Field::RttMs, rtt_text), (Field::Ttl, ttl_text)] {
+        let (name, present) = (field.name(), header.has(Col::Known(field)));
         if !up && !text.is_empty() {
             return Err(format!(
                 "{name} '{text}' given for a host that is {}",
@@ -299,11 +183,6 @@ pub fn parse_row<'a>(
         }
     }
     Ok(row)
-}
-
-fn count(name: &str, f: &str) -> std::result::Result<u64, String> {
-    f.parse()
-        .map_err(|_| format!("invalid {name} '{f}' (want a whole number)"))
 }
 
 /// A sweep CSV read row by row, checking that addresses strictly ascend.
@@ -541,7 +420,7 @@ pub(crate) mod tests {
     use std::cmp::Ordering;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    pub(crate) const HEAD: &str = DEFAULT_HEADER;
+    pub(crate) const HEAD: &str = "addr,status,rtt_ms,ttl,responder,probes,dups,detail";
 
     pub(crate) fn reader(name: &str, text: &str) -> Reader {
         Reader::new(Path::new(name), Box::new(io::Cursor::new(text.to_string()))).unwrap()
@@ -723,17 +602,6 @@ pub(crate) mod tests {
         assert!(rows("a.csv", &twice).unwrap_err().contains("twice"));
     }
 
-    #[test]
-    fn rtt_text_round_trips() {
-        for (text, us) in [("0.000", 0), ("1.234", 1234), ("12", 12_000), ("3.5", 3500)] {
-            assert_eq!(parse_rtt(text), Some(us), "{text}");
-        }
-        for bad in ["", ".5", "1.", "1.2.3", "1e3", "+1", "1.0001"] {
-            assert_eq!(parse_rtt(bad), None, "{bad}");
-        }
-        assert_eq!(format_rtt(1234), "1.234");
-        assert_eq!(format_rtt(5), "0.005");
-    }
     /// The order sweep writes rows in: IPv4 before IPv6, numeric within a family.
     fn key(a: IpAddr) -> (u8, u128) {
         match a {

@@ -1,9 +1,116 @@
-//! A result row's status, as the CSV writes it and merge and diff read it back: one
-//! type, so the words `up`, `unreachable` and `down` are spelled in one place.
+//! The one row model: what a scan found about one target, or what a sweep CSV says about
+//! it. The scan builds `Row`s (`scan`), every writer renders them and the reader parses
+//! them through the column codecs (`column`). Its status words `up`, `unreachable` and
+//! `down` and the neighbour-only details are spelled here only.
 
 use crate::engine::table;
+use crate::wire::ether::Mac;
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::str::FromStr;
+
+/// One result row, typed. Columns a file lacks read as empty / zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub addr: IpAddr,
+    pub status: Status,
+    /// Round-trip time of the first reply in microseconds (the CSV holds milliseconds).
+    pub rtt_us: Option<u64>,
+    pub ttl: Option<u8>,
+    pub responder: Option<IpAddr>,
+    pub probes: u64,
+    pub dups: u64,
+    pub detail: String,
+    /// The MACs an on-link host answered ARP / neighbour discovery from: one, or several
+    /// when more than one machine claims the address.
+    pub macs: Vec<Mac>,
+    /// The IEEE registry's organisation of each MAC in `macs`, empty where unregistered.
+    pub vendors: Vec<String>,
+    pub seen_at: String,
+    pub hostname: String,
+    /// Count mode's statistics (all empty outside count mode).
+    pub count: Counted,
+    /// Unknown columns, in header order.
+    pub extra: Vec<String>,
+}
+
+/// Count mode's per-target statistics, as the count columns hold them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub sent: Option<u64>,
+    pub received: Option<u64>,
+    pub loss_permille: Option<u64>,
+    pub min_us: Option<u64>,
+    pub avg_us: Option<u64>,
+    pub max_us: Option<u64>,
+    pub stddev_us: Option<u64>,
+    /// Every probe's RTT, `None` for a probe without reply (with `--fields …,rtts`).
+    pub rtts: Option<Vec<Option<u64>>>,
+    /// Sum of the replies' RTTs: no column, the Prometheus summary's `_sum`.
+    pub sum_us: u64,
+}
+
+impl Row {
+    /// A bare row (for tests and defaults): everything but addr and status empty.
+    pub fn new(addr: impl Into<IpAddr>, status: Status) -> Row {
+        Row {
+            addr: addr.into(),
+            status,
+            rtt_us: None,
+            ttl: None,
+            responder: None,
+            probes: 0,
+            dups: 0,
+            detail: String::new(),
+            macs: Vec::new(),
+            vendors: Vec::new(),
+            seen_at: String::new(),
+            hostname: String::new(),
+            count: Counted::default(),
+            extra: Vec::new(),
+        }
+    }
+
+    /// Up because it answered ARP / neighbour discovery, silent to echo (a conflict
+    /// without an RTT too).
+    pub fn neighbour_only(&self) -> bool {
+        self.status == Status::Up
+            && (NEIGHBOUR_ONLY.contains(&self.detail.as_str())
+                || (self.detail == CONFLICT && self.rtt_us.is_none()))
+    }
+
+    /// Up because it answered echo (so it has an RTT and a TTL).
+    pub fn echo_up(&self) -> bool {
+        self.status == Status::Up && !self.neighbour_only()
+    }
+}
+
+/// The details of a host present on the segment but silent to echo.
+const NEIGHBOUR_ONLY: [&str; 2] = ["arp-only", "ndp-only"];
+/// The detail of an address more than one MAC answered for (every MAC in `mac`).
+pub const CONFLICT: &str = "conflict";
+/// The detail of a silent address a proxy answered ARP for: not evidence of a host.
+pub const PROXY_ARP: &str = "proxy-arp";
+
+/// `arp-only` (IPv4) or `ndp-only` (IPv6).
+pub fn neighbour_only_detail(addr: IpAddr) -> &'static str {
+    NEIGHBOUR_ONLY[usize::from(addr.is_ipv6())]
+}
+
+/// What the layer-2 path learned about one target.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Neighbour {
+    /// The MACs that answered for it as its own: the first first, then any other (a
+    /// conflict). Empty when only a proxy answered.
+    pub macs: Vec<Mac>,
+    /// A proxy answered ARP for it: only echo says whether it is there.
+    pub proxied: bool,
+}
+
+/// What the layer-2 path learned (and the MACs the resumed run's journal kept), by target
+/// index: a snapshot taken after the scan, so rows never touch its sockets.
+pub type Macs = HashMap<u32, Neighbour>;
 
 /// A row's status. The order is the merge rank: up beats unreachable beats down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

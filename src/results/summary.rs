@@ -2,11 +2,16 @@
 //! the JSON object `--summary-json` writes.
 
 use crate::engine::counters::Counters;
+use crate::engine::onlink::Heard as Layer2;
+use crate::engine::proxy::Proxy;
 use crate::engine::receiver::IgnoredCounts;
 use crate::engine::table::Status;
 use crate::engine::Scanned;
+use crate::targets::Targets;
+use crate::wire::ether::Mac;
 use rayon::prelude::*;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +28,8 @@ pub struct Summary {
     pub dups: u64,
     pub late: u64,
     pub ignored: IgnoredCounts,
+    /// What the layer-2 receivers ignored (ARP replies / neighbour advertisements).
+    pub layer2: Layer2,
     /// The probe order's seed: printed so a run can be repeated; it is no secret (the
     /// key that makes answers unforgeable is per process and never shown).
     pub seed: u64,
@@ -39,6 +46,32 @@ pub struct Summary {
     /// re-probes of known-up hosts that measured it.
     pub path: crate::engine::path::Report,
     pub samples: u64,
+    /// Routers that answered ARP for targets they do not hold (proxy ARP).
+    pub proxies: Vec<ProxyNote>,
+    /// Addresses two or more MACs answered ARP / neighbour discovery for.
+    pub conflicts: u64,
+}
+
+/// One proxy, as the summary names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxyNote {
+    pub mac: Mac,
+    pub vendor: Option<&'static str>,
+    /// Its own addresses among the targets (those that answered echo unrouted).
+    pub own: Vec<IpAddr>,
+    /// Targets it answered ARP for, its own included.
+    pub claimed: u64,
+}
+
+impl ProxyNote {
+    pub fn of(p: &Proxy, targets: &Targets) -> ProxyNote {
+        ProxyNote {
+            mac: p.mac,
+            vendor: crate::results::output::vendor(p.mac),
+            own: p.own.iter().map(|&i| targets.addr_at(i)).collect(),
+            claimed: p.claimed,
+        }
+    }
 }
 
 /// What the JSON summary says beyond the counts: when the run was, and how it ended.
@@ -92,12 +125,15 @@ impl Summary {
             dups: c.dups.load(Relaxed),
             late: c.late.load(Relaxed),
             ignored: scanned.heard.ignored,
+            layer2: scanned.l2,
             seed,
             kernel_drops: 0,
             unresolved: Vec::new(),
             bad_data: c.bad_data.load(Relaxed),
             path: scanned.path.clone(),
             samples: c.samples.load(Relaxed),
+            proxies: Vec::new(),
+            conflicts: 0,
         }
     }
 
@@ -122,10 +158,18 @@ impl Summary {
                 "bad_tag": i.bad_tag,
                 "wrong_source": i.wrong_source,
             },
+            "ignored_layer2": {
+                "total": self.layer2.total(),
+                "not_ours": self.layer2.not_ours,
+                "unasked": self.layer2.unasked,
+                "bad_mac": self.layer2.bad_mac,
+                "repeats": self.layer2.repeats,
+            },
             "send_errors": self.send_errors,
             "kernel_drops": self.kernel_drops,
             "neighbour_resolved": self.resolved,
             "neighbour_only": self.neighbour_only,
+            "conflicts": self.conflicts,
             "elapsed_s": round3(secs),
             "sending_s": round3(self.sending.as_secs_f64()),
             "send_rate_pps": rate(self.probes, self.sending),
@@ -140,6 +184,12 @@ impl Summary {
             "unresolved": self.unresolved,
             "bad_data": self.bad_data,
             "path": crate::results::path::json(&self.path, self.samples),
+            "proxies": self.proxies.iter().map(|p| serde_json::json!({
+                "mac": p.mac.to_string(),
+                "vendor": p.vendor,
+                "addresses": p.own.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "claimed": p.claimed,
+            })).collect::<Vec<_>>(),
         })
     }
 }
@@ -192,6 +242,43 @@ impl fmt::Display for Summary {
                 self.resolved, self.neighbour_only
             )?;
         }
+        let l2 = &self.layer2;
+        if l2.total() > 0 {
+            write!(
+                f,
+                "; {} layer-2 answers ignored ({} not ours, {} unasked, {} bad MAC, {} repeated)",
+                l2.total(),
+                l2.not_ours,
+                l2.unasked,
+                l2.bad_mac,
+                l2.repeats
+            )?;
+        }
+        match self.conflicts {
+            0 => {}
+            1 => write!(f, "; 1 address conflict (two or more MACs for one address)")?,
+            n => write!(
+                f,
+                "; {n} address conflicts (two or more MACs for one address)"
+            )?,
+        }
+        for p in &self.proxies {
+            write!(f, "; proxy ARP from {}", p.mac)?;
+            let own: Vec<String> = p.own.iter().map(|a| a.to_string()).collect();
+            let about: Vec<&str> = p
+                .vendor
+                .into_iter()
+                .chain(own.iter().map(|a| a.as_str()))
+                .collect();
+            if !about.is_empty() {
+                write!(f, " ({})", about.join(", "))?;
+            }
+            write!(
+                f,
+                " for {} targets: judged by echo alone (silent ones down, proxy-arp)",
+                p.claimed
+            )?;
+        }
         if self.kernel_drops > 0 {
             write!(
                 f,
@@ -239,6 +326,11 @@ mod tests {
                 bad_tag: 0,
                 wrong_source: 0,
             },
+            layer2: Layer2 {
+                unasked: 2,
+                repeats: 1,
+                ..Layer2::default()
+            },
             seed: u64::MAX,
             resolved: 0,
             neighbour_only: 0,
@@ -247,6 +339,13 @@ mod tests {
             bad_data: 2,
             path: Default::default(),
             samples: 7,
+            proxies: vec![ProxyNote {
+                mac: "00:00:0c:01:02:03".parse().unwrap(),
+                vendor: Some("Cisco Systems, Inc"),
+                own: vec!["198.18.255.254".parse().unwrap()],
+                claimed: 3224,
+            }],
+            conflicts: 2,
         };
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
         let run = RunInfo {
@@ -261,6 +360,15 @@ mod tests {
         assert_eq!(j["duplicates"], 3);
         assert_eq!(j["ignored"]["total"], 3);
         assert_eq!(j["ignored"]["not_ours"], 2);
+        assert_eq!(j["ignored_layer2"]["total"], 3);
+        assert_eq!(j["conflicts"], 2);
+        assert!(s
+            .to_string()
+            .contains("; 2 address conflicts (two or more MACs for one address);"));
+        assert_eq!(j["ignored_layer2"]["repeats"], 1);
+        assert!(s.to_string().contains(
+            "; 3 layer-2 answers ignored (0 not ours, 2 unasked, 0 bad MAC, 1 repeated);"
+        ));
         assert_eq!(j["elapsed_s"], 2.5);
         assert_eq!(j["send_rate_pps"], 10);
         assert_eq!(j["average_pps"], 8);
@@ -270,6 +378,15 @@ mod tests {
         assert_eq!(j["exit_code"], 0);
         assert_eq!(j["interrupted"], false);
         assert_eq!(j["unresolved"], serde_json::json!(["gone.example"]));
+        assert_eq!(
+            j["proxies"],
+            serde_json::json!([{"mac": "00:00:0c:01:02:03", "vendor": "Cisco Systems, Inc",
+                "addresses": ["198.18.255.254"], "claimed": 3224}])
+        );
+        assert!(s.to_string().contains(
+            "; proxy ARP from 00:00:0c:01:02:03 (Cisco Systems, Inc, 198.18.255.254) for 3224 \
+             targets: judged by echo alone (silent ones down, proxy-arp);"
+        ));
         assert_eq!(j["version"], env!("CARGO_PKG_VERSION"));
         assert_eq!(j["bad_data"], 2);
         assert_eq!(j["path"]["samples"], 7);

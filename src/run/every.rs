@@ -1,13 +1,17 @@
-//! `--every DUR`: repeated runs. Where each run's output goes, the NDJSON lines' run
-//! tags, and what changed since the previous run (the rules of `sweep diff`).
+//! `--every DUR`: repeated runs. Where each run's output goes (and its writing), the
+//! NDJSON lines' run tags, and what changed since the previous run (`sweep diff`'s rules).
 
 use crate::engine::table::{Status, Table};
+use crate::error::{Error, Result};
+use crate::results::column::Field;
 use crate::results::diff::{classify, Change};
 use crate::results::output::Format;
 use crate::results::reader::{Row, Status as RowStatus};
+use crate::results::sink::Sink;
 use crate::targets::Targets;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -101,7 +105,7 @@ pub fn snapshot(
         };
         let mut row = Row::new(targets.addr_at(u64::from(i)), status);
         row.rtt_us = (c.status == Status::Up).then_some(u64::from(c.rtt_us));
-        row.mac = mac(i);
+        row.macs = mac(i).into_iter().collect();
         snap.insert(i, row);
     }
     snap
@@ -121,8 +125,8 @@ pub fn changes(old: &Snapshot, new: &Snapshot, run: u64) -> Vec<String> {
             let how = match change {
                 Change::MacChanged => format!(
                     "{} -> {}",
-                    o.and_then(|r| r.mac).map_or("-".into(), |m| m.to_string()),
-                    n.and_then(|r| r.mac).map_or("-".into(), |m| m.to_string())
+                    o.map_or("-".into(), |r| Field::Mac.csv(r, true)),
+                    n.map_or("-".into(), |r| Field::Mac.csv(r, true))
                 ),
                 _ => format!("{} -> {}", word(o), word(n)),
             };
@@ -132,6 +136,50 @@ pub fn changes(old: &Snapshot, new: &Snapshot, run: u64) -> Vec<String> {
             ))
         })
         .collect()
+}
+
+/// Writes run `n` of `--every`: the whole text is made first, so a file only ever holds
+/// whole runs (replaced by rename, or appended in one write and synced).
+pub fn write_run(
+    dest: &Dest,
+    n: u64,
+    started: SystemTime,
+    ndjson: bool,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    match dest {
+        Dest::Stdout | Dest::Append(_) => {
+            let mut text = Vec::new();
+            fill(&mut text).map_err(Error::Write)?;
+            if ndjson {
+                text = tag_lines(&text, n, started);
+            }
+            match dest {
+                Dest::Append(path) => append(path, &text).map_err(|source| Error::WriteResults {
+                    path: path.clone(),
+                    source,
+                }),
+                _ => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&text)
+                        .and_then(|()| out.flush())
+                        .map_err(Error::Write)
+                }
+            }
+        }
+        Dest::PerRun(path) => Sink::prepare(Some(&run_path(path, started)))?.finish(fill),
+        Dest::Replace(path) => Sink::prepare(Some(path))?.finish(fill),
+    }
+}
+
+/// Appends `bytes` to `path` in one write and syncs it.
+fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.sync_data()
 }
 
 #[cfg(test)]

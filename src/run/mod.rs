@@ -2,6 +2,8 @@
 //! surface before the socket opens, so nothing is sent when the input is bad.
 
 pub mod checkpoint;
+pub mod deliver;
+pub mod discover;
 pub mod eta;
 pub mod every;
 pub mod interrupt;
@@ -11,24 +13,24 @@ pub mod state;
 
 use crate::cli::Config;
 use crate::engine::counters::Counters;
-use crate::engine::onlink::{Lane, OnLink};
+use crate::engine::onlink::OnLink;
 use crate::engine::table::Status;
 use crate::engine::{self, MAX_TARGETS};
 use crate::engine::{Position, Shard};
 use crate::error::{warn, Error, Result};
-use crate::net::kernel::{SocketChoice, Sockets};
-use crate::net::packet::PacketSocket;
-use crate::net::route::{self, Netlink};
-use crate::results::output::Format;
+use crate::net::kernel::Sockets;
+use crate::net::layer2::{self, L2};
 use crate::results::output::Results;
 use crate::results::prom;
 use crate::results::rdns;
 use crate::results::sink::Sink;
 use crate::results::summary::{RunInfo, Summary};
 use crate::run::progress::Progress;
-use crate::targets::{self, Role, Span, Targets};
+use crate::targets::build::{build, Built};
+use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use checkpoint::Checkpointer;
+use deliver::{write_summary_json, Delivery, RunOut};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -60,7 +62,21 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     let Built {
         targets,
         unresolved,
-    } = build_targets(cfg)?;
+    } = build(&cfg.sources(), &|large| {
+        // Discovery sends packets: the output paths are checked first, as for the scan.
+        Sink::prepare(cfg.output.as_deref())?;
+        if let Some(p) = cfg.summary_json.as_deref() {
+            Sink::prepare(Some(p))?;
+        }
+        crate::net::privs::raise_net_raw();
+        discover::spans(cfg, large)
+    })?;
+    if targets.len() > MAX_TARGETS {
+        return Err(Error::TooManyTargets {
+            count: targets.len(),
+            max: MAX_TARGETS,
+        });
+    }
     let mut opts = cfg.scan.clone();
     let prior = match &cfg.resume {
         Some(path) => Some(checkpoint::load(path, &targets, &mut opts, cfg.seed_given)?),
@@ -86,23 +102,9 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         .transpose()?;
     // After every input check (targets, resume state, output paths): the route decision
     // may open packet sockets, and nothing network-facing opens before the input is good.
-    let onlink = match onlink_path(cfg, &targets)? {
-        L2::Frames(o) => Some(o),
-        L2::Kernel => None,
-        L2::Paced { onlink, iface } => {
-            let cap = neighbour_safe_rate();
-            if opts.rate.is_none_or(|r| r > cap) {
-                opts.rate = Some(cap);
-            }
-            warn(format_args!(
-                "sweep: warning: {onlink} targets are on-link ({iface}) and layer-2 discovery needs CAP_NET_RAW: \
-                 probing at most {cap}/s so the kernel's neighbour table does not overflow, and no \
-                 MAC addresses; {}",
-                crate::net::kernel::setcap_hint()
-            ));
-            None
-        }
-    };
+    // A `+p` file capability: effective now, for the sockets; dropped once they are open.
+    crate::net::privs::raise_net_raw();
+    let onlink = onlink_path(cfg, &targets, &mut opts)?;
     let senders = engine::auto_senders(&opts);
     let probe_len = crate::wire::ICMP_HEADER + opts.payload;
     let (v4, v6) = (targets.has_v4(), targets.has_v6());
@@ -140,6 +142,38 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     repeat(&cx, every)
 }
 
+/// The on-link targets' path: frames of our own, or the kernel's (paced, with a warning,
+/// when layer 2 is wanted but not allowed).
+fn onlink_path(
+    cfg: &Config,
+    targets: &Targets,
+    opts: &mut engine::ScanOptions,
+) -> Result<Option<OnLink>> {
+    Ok(match layer2::open(&cfg.layer2(), targets)? {
+        L2::Frames { plan, socks } => {
+            let lanes = socks
+                .into_iter()
+                .map(|sock| Box::new(sock) as Box<dyn crate::net::Link>)
+                .collect();
+            Some(OnLink::new(plan, lanes, cfg.ttl.unwrap_or(64)))
+        }
+        L2::Kernel => None,
+        L2::Paced { onlink, iface } => {
+            let cap = layer2::neighbour_safe_rate();
+            if opts.rate.is_none_or(|r| r > cap) {
+                opts.rate = Some(cap);
+            }
+            warn(format_args!(
+                "sweep: warning: {onlink} targets are on-link ({iface}) and layer-2 discovery needs CAP_NET_RAW: \
+                 probing at most {cap}/s so the kernel's neighbour table does not overflow, and no \
+                 MAC addresses; {}",
+                crate::net::kernel::setcap_hint()
+            ));
+            None
+        }
+    })
+}
+
 /// What every run of an invocation shares: the targets, the open sockets, the signals.
 struct Ctx<'a> {
     cfg: &'a Config,
@@ -154,14 +188,6 @@ struct Ctx<'a> {
     interrupts: &'a Arc<AtomicUsize>,
     /// Target names that did not resolve (skipped, listed in the summary).
     unresolved: &'a [String],
-}
-
-/// Where one run's output goes.
-enum RunOut {
-    /// The single run of a plain invocation: the sinks prepared before anything was sent.
-    Once { sink: Sink, json: Option<Sink> },
-    /// Run `n` of `--every`.
-    Repeated { n: u64, dest: every::Dest },
 }
 
 struct RunEnd {
@@ -204,6 +230,39 @@ fn repeat(cx: &Ctx, every: Duration) -> Result<Outcome> {
 /// How often the wait between runs looks for an interrupt.
 const TICK: Duration = Duration::from_millis(50);
 
+/// Each target's MACs (its own first, then any conflicting one) or the proxy that
+/// answered for it, from this run's layer-2 path and the resumed run's journal.
+fn neighbours(
+    n: u32,
+    onlink: Option<&OnLink>,
+    earlier: &HashMap<u32, Mac>,
+) -> crate::results::row::Macs {
+    use crate::engine::onlink::Claim;
+    use crate::results::row::Neighbour;
+    (0..n)
+        .filter_map(|i| {
+            let at = u64::from(i);
+            let seen = match onlink.map_or(Claim::None, |o| o.claim(at)) {
+                Claim::Host(m) => Neighbour {
+                    macs: std::iter::once(m)
+                        .chain(onlink.map_or_else(Vec::new, |o| o.other_macs(at)))
+                        .collect(),
+                    proxied: false,
+                },
+                Claim::Proxied(_) => Neighbour {
+                    macs: Vec::new(),
+                    proxied: true,
+                },
+                Claim::None => Neighbour {
+                    macs: vec![*earlier.get(&i)?],
+                    proxied: false,
+                },
+            };
+            Some((i, seen))
+        })
+        .collect()
+}
+
 /// One scan and its output; with a previous run's snapshot, the changes on stderr.
 fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunEnd> {
     let (cfg, targets, opts, onlink) = (cx.cfg, cx.targets, cx.opts, cx.onlink);
@@ -245,6 +304,13 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.conflicts = onlink.map_or(0, |o| o.neighbours.conflicts());
+    summary.proxies = onlink.map_or_else(Vec::new, |o| {
+        o.proxies()
+            .iter()
+            .map(|p| crate::results::summary::ProxyNote::of(p, targets))
+            .collect()
+    });
     // Who sent the ICMP errors: this run's receivers, and the journal's for earlier answers.
     let mut heard_all = crate::engine::receiver::Heard {
         responders: table.responders(),
@@ -253,15 +319,16 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     heard_all
         .responders
         .extend(scanned.heard.responders.iter().map(|(&i, &a)| (i, a)));
+    // A snapshot of what layer 2 learned: the rows never reach into its sockets.
+    let macs = neighbours(table.len() as u32, onlink, earlier_macs);
     let results = Results {
         targets,
         table,
         heard: &heard_all,
-        macs: earlier_macs,
+        macs: &macs,
         started: scanned.started,
         hostnames: &hostnames,
         partial,
-        onlink,
         count: scanned.count.as_ref(),
     };
     let facts = prom::ScanFacts {
@@ -273,12 +340,15 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     };
     let fill = |w: &mut dyn Write| crate::results::write(w, &cfg.layout, &results, &facts);
     let delivery = Delivery {
+        cfg,
+        opts,
+        interrupts: cx.interrupts,
         scanned: &scanned,
         saver: &mut saver,
         once,
         mac: &mac,
     };
-    let (ended, json) = delivery.deliver(cx, out, &fill);
+    let (ended, json) = delivery.deliver(out, &fill);
     // Read after the write: a signal while writing counts too (Ctrl-C on `sweep … | less`
     // also ends the reader).
     let interrupted = scanned.stopped_at.is_some() || interrupted_now();
@@ -319,60 +389,6 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         }
     }
     Ok(RunEnd { outcome, snapshot })
-}
-
-/// What delivering one run's results needs besides its output.
-struct Delivery<'a> {
-    scanned: &'a engine::Scanned,
-    saver: &'a mut Checkpointer,
-    once: bool,
-    mac: &'a dyn Fn(u32) -> Option<Mac>,
-}
-
-impl Delivery<'_> {
-    /// Saves an interrupted run's state and journal first (with them nothing is lost if
-    /// the output fails), writes the output through `fill`, and settles the checkpoints.
-    /// Returns how that ended, and the summary JSON's sink if one is wanted.
-    fn deliver(
-        self,
-        cx: &Ctx,
-        out: RunOut,
-        fill: &dyn Fn(&mut dyn Write) -> std::io::Result<()>,
-    ) -> (Result<()>, Option<Sink>) {
-        let Delivery {
-            scanned,
-            saver,
-            once,
-            mac,
-        } = self;
-        let cfg = cx.cfg;
-        let saved = match scanned.stopped_at {
-            Some(pos) if once => saver.save(&scanned.table, pos, mac).map(|()| {
-                warn(format_args!(
-                    "sweep: interrupted: continue with --resume {}",
-                    saver.state.display()
-                ))
-            }),
-            _ => Ok(()),
-        };
-        let (written, json) = match (saved, out) {
-            (Err(e), RunOut::Once { json, .. }) => (Err(e), json),
-            (Err(e), RunOut::Repeated { .. }) => (Err(e), None),
-            (Ok(()), RunOut::Once { sink, json }) => (sink.finish(fill), json),
-            (Ok(()), RunOut::Repeated { n, dest }) => {
-                let ndjson = cfg.layout.format == Format::Ndjson;
-                match cfg.summary_json.as_deref().map(|p| Sink::prepare(Some(p))) {
-                    Some(Err(e)) => (Err(e), None),
-                    json => (
-                        write_run(&dest, n, scanned.started, ndjson, fill),
-                        json.and_then(Result::ok),
-                    ),
-                }
-            }
-        };
-        let ended = settle(cx, written, scanned, saver, once, mac);
-        (ended, json)
-    }
 }
 
 /// The scan itself, with the progress display; `checkpoint` runs every
@@ -431,336 +447,4 @@ fn reverse_dns(
         ));
     }
     found.names
-}
-
-/// After the output was written (or not): checkpoints made obsolete by a whole output
-/// are removed; a failed write keeps what the probes found in a journal to resume from.
-fn settle(
-    cx: &Ctx,
-    written: Result<()>,
-    scanned: &engine::Scanned,
-    saver: &mut Checkpointer,
-    once: bool,
-    mac: &dyn Fn(u32) -> Option<Mac>,
-) -> Result<()> {
-    let (cfg, opts, table) = (cx.cfg, cx.opts, &scanned.table);
-    // Now, after the write: a signal during it ended the reader of a pipe too.
-    let interrupted = scanned.stopped_at.is_some() || cx.interrupts.load(Relaxed) > 0;
-    match written {
-        Ok(()) if scanned.stopped_at.is_none() => {
-            if once {
-                // The output now holds the whole inventory: the checkpoints, this run's
-                // and the ones it resumed, are obsolete.
-                saver.remove();
-                if let Some(p) = &cfg.resume {
-                    let _ = std::fs::remove_file(crate::run::journal::path_for(p));
-                    let _ = std::fs::remove_file(p);
-                }
-            }
-            Ok(())
-        }
-        Ok(()) => Ok(()),
-        // The reader went away with the signal: still an interrupted run (130), not the
-        // success a closed pipe otherwise is.
-        Err(e) if e.is_broken_pipe() && interrupted => Ok(()),
-        Err(e) if e.is_broken_pipe() => {
-            saver.remove();
-            Err(e)
-        }
-        Err(e) => {
-            // Probes went out: keep what they found. Everything was sent unless stopped.
-            let pos = scanned.stopped_at.unwrap_or(Position {
-                round: opts.retries + 1,
-                pos: opts.shard.index,
-            });
-            if once && (scanned.stopped_at.is_some() || saver.save(table, pos, &mac).is_ok()) {
-                warn(format_args!(
-                    "sweep: the results are saved in {}: write them with the same targets \
-                     and --resume {} -o FILE",
-                    saver.journal.display(),
-                    saver.state.display()
-                ));
-            }
-            Err(e)
-        }
-    }
-}
-
-/// `--summary-json`: the summary document, written atomically. A failure to write it is
-/// the run's error unless the run had already failed (that error is the one to report).
-fn write_summary_json(json: Sink, summary: &Summary, info: &RunInfo, ok: bool) -> Result<()> {
-    let doc = summary.to_json(info);
-    let written = json.finish(|w| {
-        serde_json::to_writer_pretty(&mut *w, &doc)?;
-        w.write_all(b"\n")
-    });
-    match (ok, written) {
-        (_, Ok(())) => Ok(()),
-        (true, Err(e)) => Err(e),
-        (false, Err(e)) => {
-            warn(format_args!("sweep: {e}"));
-            Ok(())
-        }
-    }
-}
-
-/// Writes run `n` of `--every`: the whole text is made first, so a file only ever holds
-/// whole runs (replaced by rename, or appended in one write and synced).
-fn write_run(
-    dest: &every::Dest,
-    n: u64,
-    started: SystemTime,
-    ndjson: bool,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-) -> Result<()> {
-    use every::Dest;
-    match dest {
-        Dest::Stdout | Dest::Append(_) => {
-            let mut text = Vec::new();
-            fill(&mut text).map_err(Error::Write)?;
-            if ndjson {
-                text = every::tag_lines(&text, n, started);
-            }
-            match dest {
-                Dest::Append(path) => append(path, &text).map_err(|source| Error::WriteResults {
-                    path: path.clone(),
-                    source,
-                }),
-                _ => {
-                    let mut out = std::io::stdout().lock();
-                    out.write_all(&text)
-                        .and_then(|()| out.flush())
-                        .map_err(Error::Write)
-                }
-            }
-        }
-        Dest::PerRun(path) => Sink::prepare(Some(&every::run_path(path, started)))?.finish(fill),
-        Dest::Replace(path) => Sink::prepare(Some(path))?.finish(fill),
-    }
-}
-
-/// Appends `bytes` to `path` in one write and syncs it.
-fn append(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    f.write_all(bytes)?;
-    f.sync_data()
-}
-
-/// How on-link targets will be probed.
-enum L2 {
-    /// Frames we build, on packet sockets.
-    Frames(OnLink),
-    /// Through the kernel: none are on-link, or layer 2 is off.
-    Kernel,
-    /// Through the kernel, slowly: on-link targets but no packet sockets allowed.
-    Paced { onlink: u64, iface: String },
-}
-
-/// The route decision, and the packet sockets it asks for. `--iface`/`--src` problems are
-/// input errors, found before anything is sent.
-fn onlink_path(cfg: &Config, targets: &Targets) -> Result<L2> {
-    let mut nl = Netlink::open().map_err(Error::Routes)?;
-    let mut routes = nl.dump().map_err(Error::Routes)?;
-    routes.routed_frames = cfg.routed_frames;
-    let mut lookup = |a| nl.get(a).ok().flatten();
-    let plan = route::plan(&routes, targets, cfg.iface.as_deref(), cfg.src, &mut lookup)
-        .map_err(|r| Error::Route(r.to_string()))?;
-    if plan.is_empty() || !cfg.l2 {
-        return Ok(L2::Kernel);
-    }
-    let names = || {
-        plan.links()
-            .iter()
-            .filter_map(|&i| routes.link(i).map(|l| l.name.clone()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if cfg.socket == SocketChoice::Datagram {
-        return Ok(L2::Paced {
-            onlink: plan.onlink_count(),
-            iface: names(),
-        });
-    }
-    let mut lanes = Vec::new();
-    for index in plan.links() {
-        let link = routes.link(index).expect("the plan names dumped links");
-        let mac = link.mac.expect("on-link only on Ethernet links with a MAC");
-        match PacketSocket::open(index, mac) {
-            Ok(sock) => lanes.push(Lane { sock }),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) => {
-                if cfg.socket == SocketChoice::Raw {
-                    return Err(crate::net::kernel::permission_error(
-                        "opening a layer-2 socket for on-link targets",
-                    ));
-                }
-                return Ok(L2::Paced {
-                    onlink: plan.onlink_count(),
-                    iface: names(),
-                });
-            }
-            Err(source) => {
-                return Err(Error::PacketSocket {
-                    iface: link.name.clone(),
-                    source,
-                })
-            }
-        }
-    }
-    Ok(L2::Frames(OnLink::new(plan, lanes, cfg.ttl.unwrap_or(64))))
-}
-
-/// Without layer 2, every on-link probe needs a kernel neighbour entry, and unresolved
-/// entries live about 3 s (3 solicitations 1 s apart): at most `gc_thresh3` of them fit,
-/// beyond which the kernel drops probes. Keep three quarters of the table for them.
-fn neighbour_safe_rate() -> u64 {
-    let thresh = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(1024);
-    (thresh * 3 / 4 / 3).max(10)
-}
-
-/// The scan's targets, and the hostnames among the specs that did not resolve.
-#[derive(Debug)]
-pub struct Built {
-    pub targets: Targets,
-    pub unresolved: Vec<String>,
-}
-
-/// Every spec parsed (hostnames resolved once), merged, minus the exclusions. A target
-/// hostname that does not resolve is skipped with a warning (one stale name in an
-/// inventory must not cost the whole run) unless `--strict-names`; an exclusion that does
-/// not resolve is always an error, so sweep never probes what it was meant to leave out.
-pub fn build_targets(cfg: &Config) -> Result<Built> {
-    build_with(cfg, &targets::system_resolve)
-}
-
-fn build_with(cfg: &Config, resolve: targets::Resolver) -> Result<Built> {
-    let mut include: Vec<Span> = Vec::new();
-    let mut specs = cfg.targets.clone();
-    for f in &cfg.files {
-        specs.extend(targets::read_spec_file(f)?);
-    }
-    let mut unresolved: Vec<(String, String)> = Vec::new();
-    for s in &specs {
-        match targets::parse_spec(s, Role::Target, cfg.family, resolve) {
-            Ok(spans) => include.extend(spans),
-            Err(Error::Resolve { host, reason }) if !cfg.strict_names => {
-                if !unresolved.iter().any(|(h, _)| *h == host) {
-                    unresolved.push((host, reason));
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    let mut excludes = cfg.exclude.clone();
-    for f in &cfg.exclude_files {
-        excludes.extend(targets::read_spec_file(f)?);
-    }
-    let mut exclude: Vec<Span> = Vec::new();
-    for s in excludes.iter().filter(|s| !s.trim().is_empty()) {
-        exclude.extend(targets::parse_spec(s, Role::Exclude, cfg.family, resolve)?);
-    }
-    let t = Targets::new(include, exclude);
-    if t.is_empty() && !unresolved.is_empty() {
-        return Err(Error::NothingResolved {
-            names: name_list(unresolved.iter().map(|(h, _)| h.as_str())),
-        });
-    }
-    if t.is_empty() {
-        return Err(Error::NoTargets(" after exclusions"));
-    }
-    if t.len() > MAX_TARGETS {
-        return Err(Error::TooManyTargets {
-            count: t.len(),
-            max: MAX_TARGETS,
-        });
-    }
-    for (host, reason) in &unresolved {
-        warn(format_args!(
-            "sweep: warning: cannot resolve '{host}': {reason}; skipping it \
-             (--strict-names makes this an error)"
-        ));
-    }
-    Ok(Built {
-        targets: t,
-        unresolved: unresolved.into_iter().map(|(h, _)| h).collect(),
-    })
-}
-
-/// `'a', 'b' and 'c'`; past five names, how many more.
-fn name_list<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
-    const SHOWN: usize = 5;
-    let total = names.len();
-    let quoted: Vec<String> = names.take(SHOWN).map(|n| format!("'{n}'")).collect();
-    match (quoted.split_last(), total) {
-        (None, _) => String::new(),
-        (Some((only, [])), 1) => only.clone(),
-        (Some((last, rest)), n) if n <= SHOWN => format!("{} and {last}", rest.join(", ")),
-        (Some(_), n) => format!("{} and {} more", quoted.join(", "), n - SHOWN),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io;
-    use std::net::IpAddr;
-
-    fn cfg(args: &[&str]) -> Config {
-        let mut all = vec!["sweep"];
-        all.extend_from_slice(args);
-        crate::cli::scan_config(&all)
-    }
-
-    /// Knows `a.test` only.
-    fn resolver(host: &str) -> io::Result<Vec<IpAddr>> {
-        match host {
-            "a.test" => Ok(vec!["192.0.2.7".parse().unwrap()]),
-            _ => Err(io::Error::new(io::ErrorKind::NotFound, "not known")),
-        }
-    }
-
-    #[test]
-    fn unresolvable_names_are_skipped_and_listed() {
-        let b = build_with(
-            &cfg(&["a.test", "gone.test", "192.0.2.1", "gone.test", "x.test"]),
-            &resolver,
-        )
-        .unwrap();
-        assert_eq!(b.targets.len(), 2);
-        assert_eq!(b.unresolved, ["gone.test", "x.test"]);
-    }
-
-    #[test]
-    fn nothing_resolved_is_exit_2_naming_them() {
-        let e = build_with(&cfg(&["gone.test", "x.test"]), &resolver).unwrap_err();
-        assert_eq!(e.exit_code(), 2);
-        assert_eq!(
-            e.to_string(),
-            "no targets left to probe: 'gone.test' and 'x.test' did not resolve"
-        );
-    }
-
-    #[test]
-    fn strict_names_and_exclusions_abort() {
-        let e = build_with(&cfg(&["a.test", "gone.test", "--strict-names"]), &resolver);
-        assert!(matches!(e, Err(Error::Resolve { ref host, .. }) if host == "gone.test"));
-        let e = build_with(&cfg(&["a.test", "--exclude", "gone.test"]), &resolver);
-        assert!(matches!(e, Err(Error::Resolve { .. })));
-    }
-
-    #[test]
-    fn name_lists_stay_short() {
-        let list = |n: &[&str]| name_list(n.iter().copied());
-        assert_eq!(list(&["a"]), "'a'");
-        assert_eq!(list(&["a", "b", "c"]), "'a', 'b' and 'c'");
-        assert_eq!(
-            list(&["a", "b", "c", "d", "e", "f", "g"]),
-            "'a', 'b', 'c', 'd', 'e' and 2 more"
-        );
-    }
 }

@@ -1,6 +1,8 @@
 //! Target specs → a sorted, de-duplicated index space `0..len` with `addr_at(i)`.
 //! Stored as disjoint address ranges, so a /8 costs a few bytes, not 16 M entries.
 
+pub mod build;
+pub mod forms;
 pub mod permute;
 
 use crate::error::{Error, Result};
@@ -189,7 +191,8 @@ pub enum Role {
     Exclude,
 }
 
-/// Parses one spec: CIDR, address, `first-last` range, or hostname, in either family.
+/// Parses one spec: CIDR, address, `first-last` range, nmap octet form, or hostname, in
+/// either family.
 pub fn parse_spec(token: &str, role: Role, family: Family, resolve: Resolver) -> Result<Vec<Span>> {
     let token = token.trim();
     let bad = |reason: &str| Error::BadTarget {
@@ -220,24 +223,45 @@ pub fn parse_spec(token: &str, role: Role, family: Family, resolve: Resolver) ->
         return Ok(vec![Span::of(a.into())]);
     }
     if let Some((l, r)) = token.split_once('-') {
-        if let Ok(first) = l.trim().parse::<Ipv4Addr>() {
-            let last: Ipv4Addr = r.trim().parse().map_err(|_| bad("bad range end"))?;
+        if let (Ok(first), Ok(last)) = (l.trim().parse::<Ipv4Addr>(), r.trim().parse::<Ipv4Addr>())
+        {
             if first > last {
                 return Err(bad("range end is below its start"));
             }
             return Ok(vec![Span::v4(first.into(), last.into())]);
         }
     }
+    // nmap's octet forms: 192.168.1.1-254, 10.0.0-3.1-20, 192.168.1.*
+    if let Some(form) = forms::octets(token) {
+        let ranges = form.map_err(|reason| bad(&reason))?;
+        return Ok(ranges.into_iter().map(|(a, b)| Span::v4(a, b)).collect());
+    }
+    if let Some((l, _)) = token.split_once('-') {
+        if l.trim().parse::<Ipv4Addr>().is_ok() {
+            return Err(bad("bad range end"));
+        }
+    }
     if token.chars().all(|c| c.is_ascii_digit() || c == '.') {
         return Err(bad("not a valid IPv4 address"));
     }
-    if !token
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-    {
-        return Err(bad("not an address, range, prefix or hostname"));
-    }
+    // A name no host can have is the user's mistake, not the resolver's: no lookup.
+    forms::check_hostname(token).map_err(|reason| {
+        bad(&format!(
+            "not an address, range, prefix or possible hostname: {reason}"
+        ))
+    })?;
     resolve_host(token, family, resolve)
+}
+
+/// An IPv6 prefix of more than `MAX_V6_SPAN` addresses and at least a /64 (the size of
+/// one segment's prefix): `(network, length)`. Such a prefix can be scanned only where
+/// it is on-link, by discovery (`run::discover`).
+pub fn too_large_v6(token: &str) -> Option<(Ipv6Addr, u8)> {
+    let net: Ipv6Network = token.trim().parse().ok()?;
+    let size = 1u128
+        .checked_shl(128 - u32::from(net.prefix()))
+        .unwrap_or(u128::MAX);
+    (net.prefix() >= 64 && size > MAX_V6_SPAN).then(|| (net.network(), net.prefix()))
 }
 
 fn parse_v6(token: &str, role: Role) -> Result<Vec<Span>> {
@@ -247,7 +271,8 @@ fn parse_v6(token: &str, role: Role) -> Result<Vec<Span>> {
     };
     let too_big = |n: u128| {
         bad(format!(
-            "{n} addresses; an IPv6 prefix or range may hold at most 2^24 (a /104 or longer)"
+            "{n} addresses; an IPv6 prefix or range may hold at most 2^24 (a /104 or longer), \
+             or be a /64 (or longer) on one of our Ethernet segments, found by discovery"
         ))
     };
     if let Some((addr, len)) = token.split_once('/') {
@@ -315,8 +340,9 @@ pub const MAX_LINE: usize = 4096;
 pub const MAX_LINES: u64 = 1 << 26;
 pub const MAX_SPECS: usize = 1 << 24;
 
-/// Reads specs one per line from a file or `-` (stdin); blank lines and `#` comments skipped.
-pub fn read_spec_file(path: &Path) -> Result<Vec<String>> {
+/// Reads specs one per line from a file or `-` (stdin), each with its line number; blank
+/// lines and `#` comments skipped.
+pub fn read_spec_file(path: &Path) -> Result<Vec<(String, u64)>> {
     let err = |source| Error::ReadInput {
         path: path.to_path_buf(),
         source,
@@ -333,7 +359,7 @@ fn read_specs(
     mut reader: impl BufRead,
     max_lines: u64,
     max_specs: usize,
-) -> io::Result<Vec<String>> {
+) -> io::Result<Vec<(String, u64)>> {
     let bad = |reason: String| io::Error::new(io::ErrorKind::InvalidData, reason);
     let mut specs = Vec::new();
     let mut buf = Vec::with_capacity(256);
@@ -358,7 +384,7 @@ fn read_specs(
         let line = std::str::from_utf8(line)
             .map_err(|_| bad(format!("line {line_no} is not valid UTF-8")))?;
         let spec = line.split('#').next().unwrap_or("").trim();
-        specs.extend(spec.split_whitespace().map(str::to_string));
+        specs.extend(spec.split_whitespace().map(|s| (s.to_string(), line_no)));
         if specs.len() > max_specs {
             return Err(bad(format!(
                 "more than {max_specs} targets (line {line_no})"
@@ -418,10 +444,14 @@ mod tests {
     fn spec_files_are_bounded() {
         let read = |r| read_specs(r, MAX_LINES, MAX_SPECS);
         let ok = read(&b"10.0.0.1 10.0.0.2 # two\r\n\n# none\n10.0.1.0/24"[..]).unwrap();
-        assert_eq!(ok, ["10.0.0.1", "10.0.0.2", "10.0.1.0/24"]);
+        let at = |s: &str, n| (s.to_string(), n);
+        assert_eq!(
+            ok,
+            [at("10.0.0.1", 1), at("10.0.0.2", 1), at("10.0.1.0/24", 4)]
+        );
         let mut exact = vec![b' '; MAX_LINE - 3];
         exact.extend_from_slice(b"a.b\n");
-        assert_eq!(read(&exact[..]).unwrap(), ["a.b"]);
+        assert_eq!(read(&exact[..]).unwrap(), [at("a.b", 1)]);
         let long = vec![b'1'; MAX_LINE + 1];
         let e = read(&long[..]).unwrap_err().to_string();
         assert_eq!(e, "line 1 is longer than 4096 bytes");

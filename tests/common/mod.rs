@@ -66,6 +66,8 @@ pub enum Need {
     Netns,
     /// Everything scripts/lab.sh needs: Netns plus `nft`.
     Lab,
+    /// Lab plus what scripts/image.sh needs: podman, runc, debootstrap.
+    Image,
 }
 
 fn have(tool: &str) -> bool {
@@ -122,6 +124,12 @@ fn unavailable(need: Need) -> Option<String> {
     match need {
         Need::Netns => p.netns.clone(),
         Need::Lab => p.netns.clone().or_else(|| p.nft.clone()),
+        Need::Image => unavailable(Need::Lab).or_else(|| {
+            ["podman", "runc", "debootstrap"]
+                .into_iter()
+                .find(|t| !have(t))
+                .map(|t| format!("`{t}` not installed"))
+        }),
     }
 }
 

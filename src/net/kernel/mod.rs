@@ -1,4 +1,5 @@
-//! The only code that touches sockets. A raw ICMP socket from pnet's transport channel
+//! The kernel's ICMP sockets (layer 3; the packet socket is `net/packet.rs`, the route
+//! socket `net/netlink.rs`). A raw ICMP socket from pnet's transport channel
 //! (root or CAP_NET_RAW), else the kernel's unprivileged ICMP datagram socket. Packets go
 //! out and come in by the batch (sendmmsg/recvmmsg on that same socket): one syscall per
 //! batch instead of one per packet. pnet's own `send_to` stays available (`SendPath::Pnet`)

@@ -4,9 +4,10 @@
 use super::socket::Socket;
 use super::sys::{from_sockaddr, is_icmp_errno};
 use crate::error::{Error, Result};
+use crate::net::cstruct::{zeroed, zeroed_vec};
 use crate::net::{Inbox, Payload, Received};
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr};
 
 impl Inbox for Receiver<'_> {
@@ -56,11 +57,10 @@ impl<'s> Receiver<'s> {
             sock,
             len,
             bufs: vec![0; max * len],
-            // SAFETY (zeroed): plain C structs, filled in before each use.
-            names: vec![unsafe { zeroed() }; max],
+            names: zeroed_vec(max),
             ctrl: vec![[0; 8]; max],
-            iovs: vec![unsafe { zeroed() }; max],
-            hdrs: vec![unsafe { zeroed() }; max],
+            iovs: zeroed_vec(max),
+            hdrs: zeroed_vec(max),
             normal: 0,
             errors: ErrorQueue::default(),
         };
@@ -120,14 +120,13 @@ impl<'s> Receiver<'s> {
         q.count = 0;
         q.quoted.resize(self.len, 0);
         while q.count < max {
-            // SAFETY (zeroed): plain C structs, filled in below / by the kernel.
-            let mut name: libc::sockaddr_storage = unsafe { zeroed() };
+            let mut name: libc::sockaddr_storage = zeroed();
             let mut ctrl = [0u64; 32];
             let mut iov = libc::iovec {
                 iov_base: q.quoted.as_mut_ptr() as *mut libc::c_void,
                 iov_len: q.quoted.len(),
             };
-            let mut h: libc::msghdr = unsafe { zeroed() };
+            let mut h: libc::msghdr = zeroed();
             h.msg_name = &mut name as *mut _ as *mut libc::c_void;
             h.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
             h.msg_iov = &mut iov;

@@ -4,10 +4,10 @@
 use super::socket::{SendPath, Socket};
 use super::sys::{is_icmp_errno, sockaddr};
 use crate::error::{Error, Result};
+use crate::net::cstruct::zeroed_vec;
 use crate::net::Outbox;
 use pnet_packet::icmp::IcmpPacket;
 use std::io;
-use std::mem::zeroed;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -54,10 +54,9 @@ impl<'s> Sender<'s> {
             path,
             len,
             slots: vec![0; max * len],
-            // SAFETY (zeroed): plain C structs, filled in before each use.
-            addrs: vec![unsafe { zeroed() }; max],
-            iovs: vec![unsafe { zeroed() }; max],
-            hdrs: vec![unsafe { zeroed() }; max],
+            addrs: zeroed_vec(max),
+            iovs: zeroed_vec(max),
+            hdrs: zeroed_vec(max),
             accepted: vec![false; max],
             pending: (usize::MAX, 0),
         }

@@ -4,6 +4,7 @@
 
 use super::sys::setsockopt;
 use crate::error::{Error, Result};
+use crate::net::privs::Grant;
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_transport::{
     transport_channel, TransportChannelType::Layer4, TransportProtocol::Ipv4,
@@ -228,23 +229,67 @@ pub fn permission_error(what: &'static str) -> Error {
     }
 }
 
-/// The command that grants raw and packet sockets to this binary.
+/// The command that grants raw and packet sockets to this binary, where it runs.
 pub fn setcap_hint() -> String {
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "sweep".into());
-    format!("run as root, or grant it with `sudo setcap cap_net_raw+ep {exe}`")
+    hint(Grant::here(), &exe(), None)
 }
 
-/// The exact commands that grant raw sockets (or, failing that, ICMP datagram sockets).
+/// What grants raw sockets where this process runs (or, failing that, ICMP datagram
+/// sockets): the container's capability, privilege escalation, or `setcap` on a host.
 pub fn capability_hint() -> String {
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "sweep".into());
     // SAFETY: getgid cannot fail.
     let gid = unsafe { libc::getgid() };
-    format!(
-        "run as root, or grant the capability with `sudo setcap cap_net_raw+ep {exe}`, \
-         or allow ICMP datagram sockets with `sudo sysctl -w net.ipv4.ping_group_range=\"0 {gid}\"`"
-    )
+    hint(Grant::here(), &exe(), Some(gid))
+}
+
+fn exe() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sweep".into())
+}
+
+/// The hint for `grant`; with `gid`, the datagram socket's sysctl as the other way.
+fn hint(grant: Grant, exe: &str, gid: Option<u32>) -> String {
+    let first = match grant {
+        Grant::NotInBounding => "this container has no NET_RAW to grant: add it \
+             (`--cap-add NET_RAW`; in a Pod, `securityContext.capabilities.add: [\"NET_RAW\"]`)"
+            .to_string(),
+        Grant::NoNewPrivs => "no_new_privs is set, so the binary's file capability is ignored: \
+             allow privilege escalation (in a Pod, `allowPrivilegeEscalation: true`)"
+            .to_string(),
+        Grant::FileCapability => {
+            format!("run as root, or grant it with `sudo setcap cap_net_raw+p {exe}`")
+        }
+    };
+    match gid {
+        None => first,
+        Some(gid) => format!(
+            "{first}, or allow ICMP datagram sockets (`--socket datagram`) with \
+             `sysctl -w net.ipv4.ping_group_range=\"0 {gid}\"`"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    #[test]
+    fn hints_fit_where_sweep_runs() {
+        let h = |g| hint(g, "/usr/local/bin/sweep", Some(10001));
+        let pod = h(Grant::NotInBounding);
+        assert!(
+            pod.contains("--cap-add NET_RAW") && pod.contains("capabilities.add"),
+            "{pod}"
+        );
+        assert!(!pod.contains("setcap"), "{pod}");
+        assert!(pod.contains("ping_group_range=\"0 10001\""), "{pod}");
+        assert!(h(Grant::NoNewPrivs).contains("allowPrivilegeEscalation"));
+        let host = h(Grant::FileCapability);
+        assert!(
+            host.contains("sudo setcap cap_net_raw+p /usr/local/bin/sweep"),
+            "{host}"
+        );
+        assert!(!hint(Grant::FileCapability, "x", None).contains("ping_group_range"));
+    }
 }

@@ -1,7 +1,8 @@
 //! Thin wrappers over the socket system calls' C types.
 
+use crate::net::cstruct::zeroed;
 use std::io;
-use std::mem::{size_of, zeroed};
+use std::mem::size_of;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
@@ -30,9 +31,8 @@ pub(super) fn setsockopt<T>(
 
 /// `a` as a socket address (port 0) and its length.
 pub(super) fn sockaddr(a: IpAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: sockaddr_storage is plain data, all-zero is valid, and it is large and aligned
-    // enough to hold either family's address.
-    let mut ss: libc::sockaddr_storage = unsafe { zeroed() };
+    // sockaddr_storage is large and aligned enough to hold either family's address.
+    let mut ss: libc::sockaddr_storage = zeroed();
     match a {
         IpAddr::V4(a) => {
             let sa = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in) };
