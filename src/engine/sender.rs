@@ -226,7 +226,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     let mut rounds = plan.rounds;
     for round in start.round..plan.rounds {
         if round > start.round && !wait_for_retry(plan, last_probe) {
-            another_round(plan, round - 1);
+            another_round(plan, round - 1, false);
             let stopped_at = plan.control.interrupted().then_some(Position {
                 round,
                 pos: plan.shard.index,
@@ -236,7 +236,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
                 stopped_at,
             });
         }
-        if round > start.round && !another_round(plan, round - 1) {
+        if round > start.round && !another_round(plan, round - 1, true) {
             rounds = round;
             break;
         }
@@ -271,7 +271,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     }
     if rounds == plan.rounds && start.round < plan.rounds {
         // The last round's yield; its samples resolve during the final wait.
-        another_round(plan, plan.rounds - 1);
+        another_round(plan, plan.rounds - 1, false);
     }
     plan.frontier.finish(plan.rounds, plan.shard.index);
     if let Some(t) = proxy_round(plan, last_probe)? {
@@ -283,15 +283,21 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
     })
 }
 
-/// After a retry interval (`wait_for_retry`), round `done`'s samples are resolved:
-/// records what it found (hosts whose first reply answered its probes) and says whether a retry round
-/// follows: with rounds by yield, only while the path's delivery says a live host is
-/// still hidden (`path/estimate.rs`).
-fn another_round(plan: &Plan, done: u8) -> bool {
-    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
-    // Samples still within their wait stay out: they count for this round later.
-    plan.path
-        .settle(now_ns, plan.sample_wait_ns(), plan.sent_all());
+/// After a retry interval (`wait_for_retry`) and, with `settle`, once round `done`'s
+/// samples are resolved: records what it found (hosts whose first reply answered its
+/// probes) and says whether a retry round follows: with rounds by yield, only while the
+/// path's delivery says a live host is still hidden (`path/estimate.rs`).
+fn another_round(plan: &Plan, done: u8, settle: bool) -> bool {
+    // Its samples' outcomes first: at most a sample's wait, on a clean path one RTT.
+    loop {
+        let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+        plan.path
+            .settle(now_ns, plan.sample_wait_ns(), plan.sent_all());
+        if !settle || plan.path.round_settled(done) || plan.control.interrupted() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
     let up = plan.counters.up.load(Relaxed);
     let found = plan.counters.found_in(done);
     let wanted = plan.path.another_round(done, found, up, plan.rounds);
