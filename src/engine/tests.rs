@@ -947,13 +947,6 @@ fn behind_a_policer_the_defaults_find_every_live_host_at_a_lower_rate() {
         MemNets::new("seed 31\n198.18.0.0/20 alive=25% rtt=1ms police=2000 police_scope=total\n");
     let t = range("198.18.0.1", "198.18.15.254");
     let r = scan_with(&net, &t, &defaults(Some(10_000), 300), None);
-    eprintln!(
-        "DEBUG {:#?} up {} live {} elapsed {:?}",
-        r.scanned.path,
-        r.counters.up.load(Relaxed),
-        live(&net, &t),
-        r.scanned.elapsed
-    );
     check_truth(&net, &t, &r);
     let path = &r.scanned.path;
     let lowest = path.lowest_rate.expect("the rate came down");

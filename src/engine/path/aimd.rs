@@ -10,6 +10,10 @@ const STEP: f64 = 0.05;
 /// that rate: the sawtooth stays close under a policer's limit.
 const NEAR: f64 = 0.7;
 const NEAR_STEP: f64 = 0.02;
+/// Where the climb pauses under the limit, and for how many windows without loss
+/// (about 10 s at 40 samples a second) before it probes above.
+const UNDER: f64 = 0.97;
+const HOLD: u32 = 20;
 /// A run of decreases ends in "the loss is the path's own" only once the rate is down
 /// to this share of where it began, so a decrease that fell short is not taken for
 /// random loss.
@@ -57,8 +61,11 @@ pub struct Aimd {
     base: f64,
     /// Decreases under way since delivery last held.
     trial: Option<Trial>,
-    /// The last rate that lost answers: climbing near it goes in smaller steps.
+    /// What the path seemed to pass when it last lost answers: climbing near it goes
+    /// in smaller steps, and holds just under it for a while.
     limit: Option<f64>,
+    /// Windows without loss just under `limit`.
+    quiet: u32,
 }
 
 /// A run of decreases: whether lowering the rate brings delivery back.
@@ -84,6 +91,7 @@ impl Aimd {
             base: 1.0,
             trial: None,
             limit: None,
+            quiet: 0,
         }
     }
 
@@ -122,6 +130,21 @@ impl Aimd {
                     self.limit = None;
                     STEP * self.ceiling
                 }
+                // Just under the limit: stay there a while before probing above it,
+                // so a policer costs a few lost answers now and then, not a steady share.
+                Some(l) if self.rate + NEAR_STEP * l > UNDER * l && self.rate < l => {
+                    self.quiet += 1;
+                    if self.quiet < HOLD {
+                        let under = (UNDER * l).max(self.rate);
+                        let changed = under > self.rate;
+                        self.rate = under;
+                        return match changed {
+                            true => Change::Raised { to: self.rate() },
+                            false => Change::Held,
+                        };
+                    }
+                    NEAR_STEP * l
+                }
                 Some(l) if self.rate >= NEAR * l => NEAR_STEP * l,
                 _ => STEP * self.ceiling,
             };
@@ -147,6 +170,7 @@ impl Aimd {
                 self.base = q;
                 self.rate = trial.from;
                 self.trial = None;
+                self.limit = None;
                 return Change::Baseline { to: self.rate(), q };
             }
         }
@@ -154,7 +178,9 @@ impl Aimd {
         trial.went = went;
         self.trial = Some(trial);
         let from = self.rate();
-        self.limit = Some(went);
+        // What a rate limit would pass: what went out times the share that came back.
+        self.limit = Some(went * (q / self.base).min(1.0));
+        self.quiet = 0;
         let factor = (HEADROOM * q / self.base).clamp(MIN_FACTOR, MAX_FACTOR);
         self.rate = (went * factor).max(self.floor());
         Change::Lowered {

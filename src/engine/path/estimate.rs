@@ -49,8 +49,8 @@ pub fn hidden(found: u64, rounds: &[Round]) -> Option<f64> {
 /// with `found` hosts seen and at most `max_rounds` in all. One retry always follows the
 /// first round (hosts that drop a first probe, e.g. while a router resolves them, are
 /// not in the samples); after it, rounds go on while the estimate says a live host is
-/// still hidden, or while a retry still finds someone (the samples see the path, not
-/// every host's luck with it; this also decides a small scan with too few samples).
+/// still hidden. Without enough samples (a small scan), a retry that found someone
+/// earns another.
 pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8) -> bool {
     let done = rounds.len();
     if done >= usize::from(max_rounds) {
@@ -59,8 +59,10 @@ pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8) -> bool {
     if done < 2 {
         return true;
     }
-    let still_finding = rounds.last().is_some_and(|r| r.found > 0);
-    still_finding || hidden(found, rounds).is_some_and(|h| h >= WORTH_A_ROUND)
+    match hidden(found, rounds) {
+        Some(h) => h >= WORTH_A_ROUND,
+        None => rounds.last().is_some_and(|r| r.found > 0),
+    }
 }
 
 #[cfg(test)]

@@ -242,6 +242,12 @@ impl Path {
         self.rate()
     }
 
+    /// Whether every sample sent in `round` is answered or lost: only then does its
+    /// delivery say anything (answers come back before losses are known).
+    pub fn round_settled(&self, round: u8) -> bool {
+        !self.state().outstanding.values().any(|o| o.round == round)
+    }
+
     /// Sending is over: samples older than `wait_ns` at `now_ns` are lost, for the
     /// rounds' delivery; the rate is not steered any more.
     pub fn finish(&self, now_ns: u64, wait_ns: u64) {
