@@ -241,6 +241,23 @@ fn csv(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    // The same /16 as nmap's XML and as the HTML report, beside the CSV.
+    for (name, format) in [
+        ("write_nmap_xml/all_65536", Format::NmapXml),
+        ("write_html/all_65536", Format::Html),
+    ] {
+        let layout = Layout {
+            format,
+            ..layout(true)
+        };
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                results::write(&mut out, &layout, &results, &facts).unwrap();
+                black_box(out.len())
+            })
+        });
+    }
     g.throughput(Throughput::Elements(u64::from(N / 4)));
     g.bench_function("write_csv/up_only_16384", |b| {
         b.iter(|| {

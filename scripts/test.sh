@@ -32,6 +32,8 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v ndiff >/dev/null || missing+=(ndiff)
 	command -v xmllint >/dev/null || missing+=(libxml2-utils)
 	/usr/bin/python3 -c 'import libnmap' 2>/dev/null || missing+=(python3-libnmap)
+	# tests/consumers.rs loads the HTML report in headless Chromium.
+	command -v chromium >/dev/null || missing+=(chromium)
 	if ((${#missing[@]})); then
 		echo "== installing ${missing[*]}"
 		apt-get update -qq

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 use sweep::cli::{self, docs};
-use sweep::results::{diff, merge};
+use sweep::results::{diff, merge, report};
 use sweep::Command;
 
 fn main() -> ExitCode {
@@ -24,6 +24,9 @@ fn main() -> ExitCode {
             csv_raw,
         } => diff::run(&old, &new, rtt_change_us, output.as_deref(), csv_raw)
             .map(|d| u8::from(d.total() > 0)),
+        Command::Report { inputs, output } => {
+            report::run(&inputs, output.as_deref()).map(|r| u8::from(r.up == 0))
+        }
         Command::Completions { shell } => docs::completions(shell).map(|()| 0),
         Command::Man { page } => docs::man(page).map(|()| 0),
     };

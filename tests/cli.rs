@@ -307,7 +307,7 @@ fn man_page_has_every_long_option_of_the_help() {
 
 #[test]
 fn each_subcommand_has_its_own_help_and_version() {
-    for sub in ["merge", "diff", "completions", "man"] {
+    for sub in ["merge", "diff", "report", "completions", "man"] {
         for flag in ["--help", "-h", "-?", "/?"] {
             sweep(&[sub, flag])
                 .assert()

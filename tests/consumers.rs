@@ -1,9 +1,11 @@
 //! The ecosystem's real readers of sweep's output: nmap's XML checked against nmap's own
 //! DTD (`xmllint --dtdvalid`), compared by `ndiff` with `nmap -sn -n -oX` of the same lab
-//! (routed and on-link), and parsed by python-libnmap. Each lab test runs in its own
-//! namespaces (run under `flock /tmp/sweep-lab.lock`). Reported ignored when root, a
-//! namespace or a tool is missing, failed instead with SWEEP_REQUIRE_LAB=1 (CI installs
-//! nmap, ndiff, python3-libnmap and libxml2-utils).
+//! (routed and on-link), and parsed by python-libnmap; the HTML report loaded from disk
+//! by headless Chromium (in a namespace with only `lo`), which must run its script
+//! without error and render the live-host count, the map and the table. Each lab test
+//! runs in its own namespaces (run under `flock /tmp/sweep-lab.lock`). Reported ignored
+//! when root, a namespace or a tool is missing, failed instead with SWEEP_REQUIRE_LAB=1
+//! (CI installs nmap, ndiff, python3-libnmap, libxml2-utils and chromium).
 
 mod common;
 
@@ -11,7 +13,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{ensure, lab_trial, out_dir, path_str as s, read_csv, run_trials, Lab, LabOpts, Need};
+use common::{
+    ensure, lab_trial, out_dir, path_str as s, read_csv, run_trials, sweep_in_fresh_ns, Lab,
+    LabOpts, Need, Netns,
+};
 use libtest_mimic::{Completion, Failed, Trial};
 
 const DTD: &str = "/usr/share/nmap/nmap.dtd";
@@ -27,6 +32,16 @@ fn main() {
             "nmap_xml_onlink_lab_matches_nmap",
             &["nmap", "ndiff", "xmllint"],
             onlink,
+        ),
+        with_tools(
+            "html_report_of_65536_rows_renders_in_chromium",
+            &["chromium"],
+            report_in_chromium,
+        ),
+        with_tools(
+            "html_of_a_lab_scan_renders_in_chromium",
+            &["chromium"],
+            lab_html_in_chromium,
         ),
     ])
 }
@@ -185,4 +200,113 @@ fn onlink() -> Result<(), String> {
             .all(|l| l.split(' ').nth(2).is_some_and(|m| m.len() == 17)),
         || format!("an on-link host without its MAC: {hosts:?}"),
     )
+}
+
+/// What headless Chromium rendered of `page` (loaded from file://, in a namespace with
+/// only `lo`, a fresh profile): the DOM after the page's script ran.
+fn chromium_dom(page: &Path) -> Result<String, String> {
+    let ns = Netns::new()?;
+    let profile = out_dir()?;
+    let url = format!("file://{}", page.display());
+    let out = run(Command::new("timeout").args([
+        "120",
+        "ip",
+        "netns",
+        "exec",
+        &ns.name,
+        "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", profile.path().display()),
+        "--dump-dom",
+        &url,
+    ]))?;
+    ensure(out.status.success(), || {
+        format!(
+            "chromium exited {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The rendered page ran its script to the end without an error, shows `up` hosts up,
+/// painted map cells and the first page of `rows` table rows.
+fn check_rendered(dom: &str, up: usize, rows: usize) -> Result<(), String> {
+    let short = || dom.chars().take(2000).collect::<String>();
+    ensure(dom.contains("data-ready=\"1\""), || {
+        format!("the script did not finish: {}", short())
+    })?;
+    ensure(
+        dom.contains("<pre id=\"errors\" hidden=\"\"></pre>"),
+        || {
+            let at = dom.find("id=\"errors\"").unwrap_or(0);
+            format!("script errors: {}", &dom[at..(at + 500).min(dom.len())])
+        },
+    )?;
+    ensure(
+        dom.contains(&format!("<dd id=\"up-count\">{up}</dd>")),
+        || format!("no live-host count {up} in the page: {}", short()),
+    )?;
+    let painted = dom
+        .split("data-painted=\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    ensure(painted.is_some_and(|n| n > 0), || {
+        format!("the map painted no cells ({painted:?})")
+    })?;
+    let shown = dom.matches("<td class=\"st-").count();
+    ensure(shown == rows.min(200), || {
+        format!("{shown} table rows rendered, want {}", rows.min(200))
+    })?;
+    ensure(dom.contains(&format!(" of {rows}<")), || {
+        format!("the table does not count {rows} rows")
+    })
+}
+
+fn report_in_chromium() -> Result<(), String> {
+    let dir = out_dir()?;
+    let (csv, page) = (dir.path().join("scan.csv"), dir.path().join("report.html"));
+    // A /16 with every fourth host up and some unreachable: 65,536 rows.
+    let mut text =
+        String::from("addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor\r\n");
+    for i in 0u32..65_536 {
+        let a = format!("198.18.{}.{}", i >> 8, i & 255);
+        text += &match i % 4 {
+            0 => format!("{a},up,{}.{:03},63,{a},1,0,,,\r\n", i % 150, i % 1000),
+            1 if i % 97 == 0 => format!("{a},unreachable,,,192.0.2.2,1,0,host-unreachable,,\r\n"),
+            _ => format!("{a},down,,,,2,0,,,\r\n"),
+        };
+    }
+    std::fs::write(&csv, text).map_err(|e| e.to_string())?;
+    let run = sweep_in_fresh_ns(&["report", s(&csv), "-o", s(&page)])?;
+    run.expect_code(0)?;
+    check_rendered(&chromium_dom(&page)?, 16_384, 65_536)
+}
+
+fn lab_html_in_chromium() -> Result<(), String> {
+    let lab = Lab::up(LabOpts {
+        prefix: "198.18.0.0/24",
+        alive: "0.5",
+        seed: 22,
+        ..LabOpts::default()
+    })?;
+    let dir = out_dir()?;
+    let page = dir.path().join("scan.html");
+    lab.sweep(&["198.18.0.0/24", "--all", "--format", "html", "-o", s(&page)])?
+        .expect_code(0)?;
+    let alive = read_csv(&lab.truth)?
+        .1
+        .iter()
+        .filter(|r| r[1] == "up")
+        .count();
+    check_rendered(&chromium_dom(&page)?, alive, 254)
 }

@@ -27,6 +27,7 @@ pub fn man_page(page: Option<Page>, out: &mut dyn Write) -> std::io::Result<()> 
         None => return clap_mangen::Man::new(cmd).render(out),
         Some(Page::Merge) => ("merge", "sweep-merge"),
         Some(Page::Diff) => ("diff", "sweep-diff"),
+        Some(Page::Report) => ("report", "sweep-report"),
     };
     cmd.build();
     let sub = cmd
@@ -71,7 +72,7 @@ mod tests {
             let roffed = format!("\\-\\-{}", long.replace('-', "\\-"));
             assert!(page.contains(&roffed), "--{long} missing from the man page");
         }
-        for sub in ["merge", "diff", "completions", "man"] {
+        for sub in ["merge", "diff", "report", "completions", "man"] {
             assert!(page.contains(&format!("sweep\\-{sub}(1)")), "{sub}");
         }
         assert!(!page.contains("sweep\\-help"), "no help subcommand");
@@ -79,7 +80,11 @@ mod tests {
 
     #[test]
     fn subcommand_pages_are_named_and_titled_as_installed() {
-        for (p, name) in [(Page::Merge, "merge"), (Page::Diff, "diff")] {
+        for (p, name) in [
+            (Page::Merge, "merge"),
+            (Page::Diff, "diff"),
+            (Page::Report, "report"),
+        ] {
             let text = page(Some(p));
             assert!(
                 text.contains(&format!(".TH sweep-{name} 1  \"sweep-{name} ")),
@@ -89,7 +94,7 @@ mod tests {
                 text.contains(&format!("sweep {name}")),
                 "synopsis of {name}"
             );
-            assert!(text.contains("\\-\\-csv\\-raw"), "{name}'s own options");
+            assert!(text.contains("\\-\\-output"), "{name}'s own options");
         }
     }
 

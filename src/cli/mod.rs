@@ -204,6 +204,8 @@ enum FormatArg {
     Prometheus,
     /// nmap's XML for a ping scan (nmap -sn -oX), for ndiff and nmap's other readers
     NmapXml,
+    /// A self-contained HTML report: summary, maps, RTTs, vendors, host table
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -308,6 +310,11 @@ pub enum Command {
         inputs: Vec<PathBuf>,
         output: Option<PathBuf>,
         csv_raw: bool,
+    },
+    /// `sweep report CSV... [-o FILE]`.
+    Report {
+        inputs: Vec<PathBuf>,
+        output: Option<PathBuf>,
     },
     /// `sweep diff OLD NEW [--rtt-change MS] [-o FILE] [--csv-raw]`.
     Diff {
@@ -427,6 +434,10 @@ fn read(args: Vec<OsString>) -> Result<Command, Stop> {
                 output: d.output,
                 csv_raw: d.csv_raw,
             }),
+        Some(Sub::Report(r)) => Ok(Command::Report {
+            inputs: r.inputs,
+            output: r.output,
+        }),
         Some(Sub::Completions(c)) => Ok(Command::Completions { shell: c.shell }),
         Some(Sub::Man(m)) => Ok(Command::Man { page: m.page }),
     };
@@ -657,6 +668,7 @@ fn layout(a: &Args, count: bool) -> Result<Layout, Error> {
             FormatArg::Ndjson => Format::Ndjson,
             FormatArg::Prometheus => Format::Prometheus,
             FormatArg::NmapXml => Format::NmapXml,
+            FormatArg::Html => Format::Html,
         },
         fields,
         all: a.all,

@@ -1,4 +1,4 @@
-//! The subcommands of the one clap command (`merge`, `diff`, `completions`, `man`): their
+//! The subcommands of the one clap command (`merge`, `diff`, `report`, `completions`, `man`): their
 //! arguments. (`docs.rs` makes the completion scripts and manual pages.)
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 pub(super) enum Sub {
     Merge(MergeArgs),
     Diff(DiffArgs),
+    Report(ReportArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }
@@ -33,6 +34,22 @@ Rows are in address order: every IPv4 address (numerically), then every IPv6 add
 Every input must have the same header. An address in several inputs keeps the best status
 (up > unreachable > down) with that row's rtt_ms, ttl, responder and detail (the earliest
 file on ties); probes and dups are summed.
+Exit status: 0 some host up; 1 none up; 2 usage or input error; 3 runtime error";
+
+/// Makes the HTML report (summary, maps, RTTs, vendors, host table) from sweep CSVs.
+#[derive(Debug, Args)]
+#[command(version, after_help = REPORT_HELP)]
+pub(super) struct ReportArgs {
+    /// sweep CSVs ('-' = stdin), merged as `sweep merge` merges them
+    #[arg(value_name = "CSV", required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Write the page to FILE (atomically) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+const REPORT_HELP: &str = "\
+One self-contained HTML file (nothing fetched): open it from disk in any browser.
 Exit status: 0 some host up; 1 none up; 2 usage or input error; 3 runtime error";
 
 /// Lists the hosts that changed between two sweep CSVs.
@@ -95,4 +112,5 @@ pub(super) struct ManArgs {
 pub enum Page {
     Merge,
     Diff,
+    Report,
 }

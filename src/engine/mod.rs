@@ -348,7 +348,7 @@ pub fn run(scan: &Scan, hooks: Hooks) -> Result<Scanned> {
     });
     let end = sent?;
     if let Some(o) = onlink {
-        o.judge_proxies(table);
+        o.judge_proxies(table, targets);
     }
     tick();
     let Setup { table, count, .. } = setup;

@@ -187,8 +187,9 @@ impl OnLink {
 
     /// Finds the proxies among the MACs that answered, from the echo answers in `table`
     /// so far (the sender before each retry round, the scan at its end).
-    pub fn judge_proxies(&self, table: &Table) {
-        let found = proxy::find(&self.plan, &|s| self.neighbours.mac(s), table);
+    pub fn judge_proxies(&self, table: &Table, targets: &Targets) {
+        let mac = |s| self.neighbours.mac(s);
+        let found = proxy::find(&self.plan, &mac, &|i| targets.addr_at(i), table);
         *self.proxies.write().unwrap_or_else(|e| e.into_inner()) = found;
     }
 
@@ -200,11 +201,15 @@ impl OnLink {
             .clone()
     }
 
-    /// A proxy's MAC on `link`, if one answered there: the silent targets there get an
-    /// echo through it as well, since it drops ARP requests beyond a short queue.
-    pub fn proxy_on(&self, link: u32) -> Option<Mac> {
+    /// The MAC of a proxy on `link` that may have `dst` behind it (it claimed targets in
+    /// `dst`'s block): a silent target there gets an echo through it as well, since it
+    /// drops ARP requests beyond a short queue.
+    pub fn proxy_for(&self, link: u32, dst: IpAddr) -> Option<Mac> {
         let proxies = self.proxies.read().unwrap_or_else(|e| e.into_inner());
-        proxies.iter().find(|p| p.link == link).map(|p| p.mac)
+        proxies
+            .iter()
+            .find(|p| p.link == link && p.serves(dst))
+            .map(|p| p.mac)
     }
 }
 

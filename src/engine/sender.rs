@@ -187,7 +187,7 @@ struct Batch<'s> {
 /// On-link targets waiting to go out on one interface: a solicitation for those not yet
 /// resolved, an echo frame to the MAC of those that are.
 struct L2Batch<'s> {
-    /// Room for two frames per target: a solicitation and an echo through a proxy.
+    /// One frame per target: a solicitation, or an echo (to its MAC, or through a proxy).
     frames: Box<dyn FramesOut + 's>,
     us: Mac,
     index: Vec<u32>,
@@ -248,7 +248,7 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         if let Some(o) = plan.onlink {
             o.round.store(round, Relaxed);
             if round > 0 {
-                o.judge_proxies(plan.table);
+                o.judge_proxies(plan.table, plan.targets);
             }
         }
         let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
@@ -366,11 +366,11 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         o.lanes
             .iter()
             .map(|l| L2Batch {
-                frames: l.frames_out(2 * size, flen),
+                frames: l.frames_out(size, flen),
                 us: l.mac(),
                 index: Vec::with_capacity(size),
-                sent: Vec::with_capacity(2 * size),
-                lens: Vec::with_capacity(2 * size),
+                sent: Vec::with_capacity(size),
+                lens: Vec::with_capacity(size),
             })
             .collect()
     });
@@ -472,7 +472,7 @@ fn flush_l2(
         let proxy = match round {
             _ if plan.count.is_some() => None,
             0 => None,
-            _ => o.proxy_on(seg.link),
+            _ => o.proxy_for(seg.link, dst),
         };
         let mut push = |write: &dyn Fn(&mut [u8]) -> usize| {
             b.lens.push(write(b.frames.slot(b.sent.len())));
@@ -480,12 +480,11 @@ fn flush_l2(
         };
         match them.and_then(echo) {
             Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
-            None => {
-                push(&|buf| onlink::write_solicitation(buf, us, src, dst));
-                if let Some(e) = proxy.and_then(echo) {
-                    push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns));
-                }
-            }
+            // In a block a proxy serves, its answer is known: only echo tells.
+            None => match proxy.and_then(echo) {
+                Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
+                None => push(&|buf| onlink::write_solicitation(buf, us, src, dst)),
+            },
         }
     }
     let (frames, lens) = (&mut b.frames, &b.lens);
@@ -561,7 +560,7 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    o.judge_proxies(plan.table);
+    o.judge_proxies(plan.table, plan.targets);
     let round = plan.rounds - 1;
     let mut pacer = Pacer::new(plan.path.rate());
     let size = pacer.batch_size(MAX_BATCH);
@@ -579,27 +578,28 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
         *slot += s.len;
         Some((s, at))
     }) {
-        let (Some(proxy), Some(f)) = (o.proxy_on(seg.link), lane[usize::from(seg.src.is_ipv6())])
-        else {
+        let Some(f) = lane[usize::from(seg.src.is_ipv6())] else {
             continue;
         };
         let link = &o.lanes[o.lane_of(seg)];
         let mut frames = link.frames_out(size, flen);
         let (mut sent, mut lens) = (Vec::with_capacity(size), Vec::with_capacity(size));
-        let silent = (0..seg.len).filter(|&k| {
-            let i = (seg.first + k) as u32;
-            plan.table.owns(i)
-                && !plan.table.is_answered(i)
-                && o.neighbours.mac(first_slot + k).is_none()
-        });
-        for k in silent {
+        // Silent, unresolved, and where a proxy claimed others: through that proxy.
+        let behind = (0..seg.len).filter_map(|k| {
             let i = seg.first + k;
+            let silent = plan.table.owns(i as u32)
+                && !plan.table.is_answered(i as u32)
+                && o.neighbours.mac(first_slot + k).is_none();
+            let dst = plan.targets.addr_at(i);
+            silent.then(|| Some((i, dst, o.proxy_for(seg.link, dst)?)))?
+        });
+        for (i, dst, proxy) in behind {
             let e = Echo {
                 template: f.template,
                 us: link.mac(),
                 them: proxy,
                 src: seg.src,
-                dst: plan.targets.addr_at(i),
+                dst,
                 ttl: o.ttl,
             };
             let now_ns = plan.epoch.elapsed().as_nanos() as u64;

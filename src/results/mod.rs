@@ -1,17 +1,20 @@
 //! What a scan found, as rows: the row model (`row`) and one codec per column (`column`);
 //! the scan's rows (`output`) and their writers — CSV/JSON/NDJSON (`text`, in the CSV
-//! `dialect`), Prometheus text (`prom`), nmap's XML (`xml`); atomic output (`sink`), the summary, reverse DNS,
+//! `dialect`), Prometheus text (`prom`), nmap's XML (`xml`), the HTML report (`html`, also
+//! from saved CSVs: `report`); atomic output (`sink`), the summary, reverse DNS,
 //! reading sweep CSVs back (`reader`), and the `merge` and `diff` commands over them.
 
 pub mod column;
 pub mod dialect;
 pub mod diff;
+pub mod html;
 pub mod merge;
 pub mod output;
 pub mod path;
 pub mod prom;
 pub mod rdns;
 pub mod reader;
+pub mod report;
 pub mod row;
 pub mod sink;
 pub mod summary;
@@ -48,6 +51,17 @@ pub fn write(
                 up: facts.up,
             };
             xml::write(out, layout, r, &run)
+        }
+        Format::Html => {
+            let args: Vec<String> = std::env::args().collect();
+            let rows: Vec<row::Row> = output::rows(layout, r).collect();
+            let info = html::Info {
+                source: &args.join(" "),
+                started: Some(facts.started),
+                elapsed: Some(facts.elapsed),
+                targets: Some(facts.targets),
+            };
+            html::write(out, &rows, &info)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What to write and what it is made of: the format and columns (`Layout`), the scan's
 //! facts (`Results`), and the scan's rows built from them — in ascending address order,
 //! in parallel chunks (rayon) handed to the writer in order, a bounded number at a time,
-//! so a /8 never holds all its text at once. The writers (`text`, `prom`, `xml`)
+//! so a /8 never holds all its text at once. The writers (`text`, `prom`, `xml`, `html`)
 //! render these rows through the column codecs.
 
 use crate::engine::count::CountTable;
@@ -28,6 +28,8 @@ pub enum Format {
     Prometheus,
     /// The XML nmap writes for a ping scan (see `xml`).
     NmapXml,
+    /// The self-contained HTML report (see `html`).
+    Html,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
