@@ -411,6 +411,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_host_that_echoed_wrong_data_is_up_with_bad_data() {
+        let (t, table, heard) = fixture();
+        assert!(table.mark_bad_data(0));
+        let csv = render(
+            &layout(
+                Format::Csv,
+                &[Field::Addr, Field::Status, Field::Detail],
+                false,
+            ),
+            &t,
+            &table,
+            &heard,
+        );
+        assert_eq!(csv, "addr,status,detail\r\n198.18.0.1,up,bad-data\r\n");
+    }
+
+    #[test]
     fn json_and_ndjson_are_typed() {
         let (t, table, heard) = fixture();
         let fields = [Field::Addr, Field::RttMs, Field::Ttl, Field::Hostname];
