@@ -151,9 +151,12 @@ pub fn rows<'a>(layout: &'a Layout, r: &'a Results) -> impl Iterator<Item = Row>
 }
 
 const CHUNK: u64 = 1 << 16;
+/// Rows built at a time inside a chunk: a `Row` is a few hundred bytes, so a whole
+/// chunk of them per core would cost tens of MB; its text is far smaller.
+const BATCH: u64 = 1 << 10;
 
-/// Renders the wanted rows chunk by chunk in parallel (`render` turns one chunk's rows,
-/// in address order, into bytes) and hands every non-empty chunk to `emit` in order.
+/// Renders the wanted rows chunk by chunk in parallel (`render` turns a batch of rows,
+/// in address order, into bytes) and hands every non-empty text to `emit` in order.
 pub fn each_chunk(
     layout: &Layout,
     r: &Results,
@@ -167,19 +170,27 @@ pub fn each_chunk(
     let mut first = 0;
     while first < chunks {
         let last = (first + step).min(chunks);
-        let texts: Vec<io::Result<Vec<u8>>> = (first..last)
+        let texts: Vec<io::Result<Vec<Vec<u8>>>> = (first..last)
             .into_par_iter()
             .map(|c| {
-                let rows: Vec<Row> = (c * CHUNK..((c + 1) * CHUNK).min(n))
-                    .filter_map(|i| row(i as u32, layout, r))
-                    .collect();
-                render(&rows)
+                let end = ((c + 1) * CHUNK).min(n);
+                let mut texts = Vec::new();
+                let mut rows: Vec<Row> = Vec::with_capacity(BATCH as usize);
+                for b in (c * CHUNK..end).step_by(BATCH as usize) {
+                    rows.clear();
+                    rows.extend((b..(b + BATCH).min(end)).filter_map(|i| row(i as u32, layout, r)));
+                    if !rows.is_empty() {
+                        texts.push(render(&rows)?);
+                    }
+                }
+                Ok(texts)
             })
             .collect();
         for t in texts {
-            let t = t?;
-            if !t.is_empty() {
-                emit(t)?;
+            for t in t? {
+                if !t.is_empty() {
+                    emit(t)?;
+                }
             }
         }
         first = last;
