@@ -334,6 +334,12 @@ pub(crate) fn send_round(plan: &Plan, round: u8, first: u64) -> Result<Option<In
     Ok(last)
 }
 
+/// The largest layer-2 frame a lane's probes need.
+fn l2_frame_len(lane: &[Option<Family>; 2]) -> usize {
+    let probe = lane.iter().flatten().map(|f| f.template.len()).max();
+    onlink::frame_len(probe.unwrap_or(0))
+}
+
 /// One sending thread of a round: claims chunks of positions until none are left (or the
 /// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
 fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<Instant>> {
@@ -356,13 +362,7 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
     let sampling = plan.count.is_none();
     let mut since_sample = 0;
     let mut l2: Vec<L2Batch> = plan.onlink.map_or_else(Vec::new, |o| {
-        let flen = onlink::frame_len(
-            lane.iter()
-                .flatten()
-                .map(|f| f.template.len())
-                .max()
-                .unwrap_or(0),
-        );
+        let flen = l2_frame_len(lane);
         o.lanes
             .iter()
             .map(|l| L2Batch {
@@ -565,13 +565,7 @@ fn proxy_round(plan: &Plan, last_probe: Instant) -> Result<Option<Instant>> {
     let mut pacer = Pacer::new(plan.path.rate());
     let size = pacer.batch_size(MAX_BATCH);
     let lane = &plan.lanes[0];
-    let flen = onlink::frame_len(
-        lane.iter()
-            .flatten()
-            .map(|f| f.template.len())
-            .max()
-            .unwrap_or(0),
-    );
+    let flen = l2_frame_len(lane);
     let mut last = None;
     for (seg, first_slot) in o.plan.segments.iter().scan(0, |slot, s| {
         let at = *slot;
