@@ -192,7 +192,7 @@ run_tool() {
 	err=$WORK/$SCEN-$id-$rep.err
 	local -a cmd
 	case $id in
-	# sweep's defaults: --rate 10000 --retries 2 --timeout 1s. --all so the CSV
+	# sweep's defaults: at most 10,000 pps, rounds by yield, --timeout 1s. --all so the CSV
 	# also lists unreachable targets (checked against the truth); seeds fixed per rep.
 	sweep-default) cmd=("$SWEEP" --seed "$rep" --all -o "$out" "${SPECS[@]}") ;;
 	# Two retry rounds whatever the path does: the defaults before rounds by yield.
