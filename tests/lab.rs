@@ -538,21 +538,41 @@ fn path_scan(
 
 /// Behind an nftables policer of 2,000 echo requests a second, the defaults (10,000
 /// pps ceiling, rounds by yield) find the live hosts (at least 99.5 %, none invented),
-/// lower the rate, and say so on stderr even with `-q`.
+/// lower the rate, retry only the stretches that lost answers, and say so on stderr
+/// even with `-q`.
 fn policed_path_defaults() -> Result<(), String> {
     let opts = LabOpts {
         police: Some(2000),
         ..LabOpts::default()
     };
     let (truth, rows, stderr, j) = path_scan("policed /20", opts)?;
-    // Rounds stop when a round's samples all answer (the rule), but a rate held
-    // just under the policer's limit still drops a probe in a few hundred: 1 of 996 hosts
-    // was missed in 2 of about 6 runs here. The in-memory test holds the engine to
-    // every host; this one to what the stopping rule promises.
+    // A /20 goes by in about two seconds at the limit, most of round 0 before the rate
+    // comes down, and rounds stop when a round's samples all answer (the rule):
+    // 60 samples can miss a rate a few percent over the limit. Found all 996 in 8 of 8
+    // runs on a quiet machine; the bar leaves room for a loaded one. The in-memory test
+    // holds the engine to every host.
     let score = Score::new(&sweep_with(&rows, "up"), &truth_with(&truth, "up"));
     eprintln!("policed /20: {}", score.describe());
     ensure(score.false_pos.is_empty(), || score.describe())?;
     ensure(score.recall() >= 0.995, || score.describe())?;
+    let rounds = j["path"]["rounds"].as_array().cloned().unwrap_or_default();
+    ensure(
+        rounds.len() >= 2 && rounds[1]["only_lossy_stretches"] == true,
+        || {
+            format!(
+                "the first retry went back to every silent target: {}",
+                j["path"]
+            )
+        },
+    )?;
+    let silent = rounds[0]["probes"]
+        .as_u64()
+        .zip(rounds[0]["found"].as_u64());
+    let retried = rounds[1]["probes"].as_u64();
+    ensure(
+        matches!((silent, retried), (Some((n, found)), Some(r)) if r < n - found),
+        || format!("not fewer retried than were silent: {}", j["path"]),
+    )?;
     ensure(stderr.contains("a rate limit on the path?"), || {
         format!("no warning about the policer on stderr: {stderr:?}")
     })?;

@@ -5,8 +5,10 @@
 use std::time::{Duration, Instant};
 
 /// Falling further behind than this (a stall, a pause between rounds) restarts the
-/// schedule instead of bursting to catch up.
-const MAX_LAG: Duration = Duration::from_millis(20);
+/// schedule instead of bursting to catch up: a policer passes only a short burst (nft's
+/// and iptables' `limit` default to 5 packets), and catching up after 20 ms stalls lost
+/// 0.2 % of the probes at 1,900 pps behind a 2,000/s policer (none at 2 ms).
+const MAX_LAG: Duration = Duration::from_millis(2);
 /// Waits shorter than this yield instead of sleeping: the sleep would overshoot.
 const SPIN_BELOW: Duration = Duration::from_micros(60);
 /// A long wait (a low rate) sleeps in slices this long, checking whether to stop between

@@ -9,7 +9,7 @@ use crate::engine::count::CountPlan;
 use crate::engine::counters::Counters;
 use crate::engine::ledger::{Ledger, Probe};
 use crate::engine::onlink::{self, Echo, OnLink};
-use crate::engine::path::{self, Path, SAMPLE_ROUND};
+use crate::engine::path::{self, Filter, Path, SAMPLE_ROUND};
 use crate::engine::proxy;
 use crate::engine::rate::Pacer;
 use crate::engine::shard::{Position, Shard};
@@ -224,6 +224,8 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
         plan.frontier.finish(plan.rounds, plan.shard.index);
     }
     let mut rounds = plan.rounds;
+    // Behind a rate limit, the positions a retry goes back to; `None`: every silent target.
+    let mut only: Option<Filter> = None;
     for round in start.round..plan.rounds {
         if round > start.round && !wait_for_retry(plan, last_probe) {
             another_round(plan, round - 1, false);
@@ -240,6 +242,13 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
             rounds = round;
             break;
         }
+        if round > start.round && plan.narrows(round - 1, start) {
+            only = plan.path.narrow(only.as_ref());
+            if only.as_ref().is_some_and(Filter::is_empty) {
+                rounds = round;
+                break;
+            }
+        }
         let first = if round == start.round {
             start.pos
         } else {
@@ -251,10 +260,13 @@ pub fn run(plan: &Plan) -> Result<SendEnd> {
                 o.judge_proxies(plan.table, plan.targets);
             }
         }
-        let pending = owned.saturating_sub(plan.counters.answered.load(Relaxed));
+        let pending = match &only {
+            None => owned.saturating_sub(plan.counters.answered.load(Relaxed)),
+            Some(f) => plan.silent_within(f),
+        };
         plan.counters.begin_round(round, pending);
-        plan.path.begin_round(round, pending);
-        if let Some(t) = send_round(plan, round, first)? {
+        plan.path.begin_round(round, pending, only.is_some());
+        if let Some(t) = send_round(plan, round, first, only.as_ref())? {
             last_probe = last_probe.max(t);
         }
         let reached = plan.frontier.next();
@@ -312,15 +324,21 @@ fn retry_interval(plan: &Plan) -> Duration {
     }
 }
 
-/// One round over the shard's positions from `first`, on every lane; returns when the
-/// last probe left, if any did. (Count mode's rounds always start at the shard's first.)
-pub(crate) fn send_round(plan: &Plan, round: u8, first: u64) -> Result<Option<Instant>> {
+/// One round over the shard's positions from `first` (only those `only` allows, if
+/// given), on every lane; returns when the last probe left, if any did. (Count mode's
+/// rounds always start at the shard's first.)
+pub(crate) fn send_round(
+    plan: &Plan,
+    round: u8,
+    first: u64,
+    only: Option<&Filter>,
+) -> Result<Option<Instant>> {
     plan.frontier.start_round(round, first, plan.shard.index);
     let ends = std::thread::scope(|s| {
         let handles: Vec<_> = plan
             .lanes
             .iter()
-            .map(|lane| s.spawn(move || worker(plan, lane, round)))
+            .map(|lane| s.spawn(move || worker(plan, lane, round, only)))
             .collect();
         handles
             .into_iter()
@@ -341,8 +359,14 @@ fn l2_frame_len(lane: &[Option<Family>; 2]) -> usize {
 }
 
 /// One sending thread of a round: claims chunks of positions until none are left (or the
-/// scan is interrupted), at its share of the rate. Returns when it last sent, if it did.
-fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<Instant>> {
+/// scan is interrupted), at its share of the rate, and tells the path when each went out.
+/// Returns when it last sent, if it did.
+fn worker(
+    plan: &Plan,
+    lane: &[Option<Family>; 2],
+    round: u8,
+    only: Option<&Filter>,
+) -> Result<Option<Instant>> {
     let n = plan.targets.len();
     let rate = plan.share(plan.path.rate());
     let mut pacer = Pacer::new(rate);
@@ -380,10 +404,15 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
         let Some(p0) = plan.frontier.claim(span, n) else {
             break;
         };
-        let mut pos = p0;
-        while pos < n.min(p0.saturating_add(span)) {
-            let i = plan.perm.at(pos) as u32;
+        let (mut pos, end) = (p0, n.min(p0.saturating_add(span)));
+        let (claimed, sent_before) = (Instant::now(), last);
+        while pos < end {
+            let at = pos;
             pos += plan.shard.count;
+            if only.is_some_and(|f| !f.allows(at)) {
+                continue;
+            }
+            let i = plan.perm.at(at) as u32;
             if plan.count.is_none() && plan.table.is_answered(i) {
                 continue;
             }
@@ -432,6 +461,10 @@ fn worker(plan: &Plan, lane: &[Option<Family>; 2], round: u8) -> Result<Option<I
             for b in l2.iter_mut().filter(|b| !b.index.is_empty()) {
                 last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
             }
+        }
+        if let Some(t) = last.filter(|&t| sampling && Some(t) != sent_before) {
+            let ns = |t: Instant| t.saturating_duration_since(plan.epoch).as_nanos() as u64;
+            plan.path.went_out((p0, end), ns(claimed), ns(t));
         }
         plan.frontier.release(p0);
     }
@@ -630,6 +663,29 @@ impl Plan<'_> {
         path::sample_wait(retry_interval(self), self.timeout).as_nanos() as u64
     }
 
+    /// Whether the retry after round `done` may go back only to its lossy stretches: with
+    /// rounds by yield, when this run sent the whole round (a resumed one did not), and
+    /// on routed paths only (on-link targets are never sampled).
+    fn narrows(&self, done: u8, start: Position) -> bool {
+        self.adaptive && self.onlink.is_none() && (self.start.is_none() || done > start.round)
+    }
+
+    /// Silent targets of this shard at the positions `only` allows.
+    fn silent_within(&self, only: &Filter) -> u64 {
+        let (index, step) = (self.shard.index, self.shard.count.max(1));
+        let mut silent = 0;
+        for r in only.ranges() {
+            // The shard's first position at or after the range's start.
+            let from = r.start + (index + step - r.start % step) % step;
+            let mut p = from;
+            while p < r.end {
+                silent += u64::from(!self.table.is_answered(self.perm.at(p) as u32));
+                p += step;
+            }
+        }
+        silent
+    }
+
     /// Probes and samples sent so far.
     fn sent_all(&self) -> u64 {
         self.counters.sent.load(Relaxed) + self.counters.samples.load(Relaxed)
@@ -666,7 +722,7 @@ fn send_counting(plan: &Plan, c: &CountPlan) -> Result<SendEnd> {
             o.round.store(r as u8, Relaxed);
         }
         plan.counters.planned.fetch_add(owned, Relaxed);
-        if let Some(t) = send_round(plan, r as u8, plan.shard.index)? {
+        if let Some(t) = send_round(plan, r as u8, plan.shard.index, None)? {
             last_probe = last_probe.max(t);
         }
         if plan.control.interrupted() {

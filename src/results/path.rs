@@ -117,6 +117,7 @@ pub fn json(r: &Report, samples: u64) -> Value {
                 "delivery": round.delivery().map(|q| (q * 1000.0).round() / 1000.0),
                 "found": round.found,
                 "rate_pps": round.rate,
+                "only_lossy_stretches": round.narrowed,
             })
         })
         .collect();
@@ -157,6 +158,7 @@ mod tests {
             answered,
             found,
             rate: Some(rate),
+            narrowed: false,
         }
     }
 

@@ -66,6 +66,8 @@ pub struct Aimd {
     limit: Option<f64>,
     /// Windows without loss just under `limit`.
     quiet: u32,
+    /// Windows in a row without loss well past `limit`.
+    past: u32,
 }
 
 /// A run of decreases: whether lowering the rate brings delivery back.
@@ -92,12 +94,20 @@ impl Aimd {
             trial: None,
             limit: None,
             quiet: 0,
+            past: 0,
         }
     }
 
     /// The rate to send at now, pps.
     pub fn rate(&self) -> u64 {
         self.rate.round() as u64
+    }
+
+    /// Whether the rate is above what the path was last seen to bear (probing for more):
+    /// loss there may be too thin for a window of samples to show.
+    pub fn over_limit(&self) -> bool {
+        self.limit
+            .is_some_and(|l| self.rate > UNDER * l * (1.0 + 1e-9))
     }
 
     /// The delivery the path gives when not overloaded, as measured so far.
@@ -121,14 +131,42 @@ impl Aimd {
             // Delivery holds: the baseline follows it, the rate climbs.
             self.base = 0.8 * self.base + 0.2 * q;
             self.trial = None;
+            // Behind a known limit, one lost sample at or above the level held under it
+            // says the limit is about what came back of this window's rate (measured
+            // from below: the windows before bore theirs): back under it. Loss too
+            // thin for a window to call excess still hides hosts.
+            if self
+                .limit
+                .is_some_and(|l| q < 1.0 && self.rate >= UNDER * l * (1.0 - 1e-9))
+            {
+                let from = self.rate();
+                let l = sent.map_or(self.rate, |s| s.min(self.rate)) * q;
+                self.limit = Some(l);
+                self.rate = (UNDER * l).min(self.rate).max(self.floor());
+                self.quiet = 0;
+                self.past = 0;
+                return Change::Lowered {
+                    from,
+                    to: self.rate(),
+                    q,
+                };
+            }
             if self.rate >= self.ceiling {
                 return Change::Held;
             }
             let step = match self.limit {
-                // Well past the old limit without loss: the path changed, climb freely.
+                // Well past the old limit without loss: it was set too low (a window of
+                // samples is a noisy measure), or the path changed. The steps double, so
+                // a policer is found again a few percent above, and a path that changed
+                // is climbed freely after a few windows.
                 Some(l) if self.rate >= l * (1.0 + 4.0 * NEAR_STEP) => {
-                    self.limit = None;
-                    STEP * self.ceiling
+                    self.past += 1;
+                    let step = NEAR_STEP * l * f64::from(1u32 << self.past.min(16));
+                    if step >= STEP * self.ceiling {
+                        self.limit = None;
+                        self.past = 0;
+                    }
+                    step.min(STEP * self.ceiling)
                 }
                 // Just under the limit: stay there a while before probing above it,
                 // so a policer costs a few lost answers now and then, not a steady share.
@@ -178,9 +216,13 @@ impl Aimd {
         trial.went = went;
         self.trial = Some(trial);
         let from = self.rate();
-        // What a rate limit would pass: what went out times the share that came back.
-        self.limit = Some(went * (q / self.base).min(1.0));
+        // What a rate limit would pass: what went out times the share that came back,
+        // taken low (a window's share is noisy): above it the rate is unproven (its
+        // stretches are retried), and the climb finds the limit from below.
+        let sure = (q - (q * (1.0 - q) / n).sqrt()).max(q / 2.0);
+        self.limit = Some(went * (sure / self.base).min(1.0));
         self.quiet = 0;
+        self.past = 0;
         let factor = (HEADROOM * q / self.base).clamp(MIN_FACTOR, MAX_FACTOR);
         self.rate = (went * factor).max(self.floor());
         Change::Lowered {
@@ -291,6 +333,43 @@ mod tests {
                 q: 0.5
             }
         );
+    }
+
+    #[test]
+    fn one_lost_sample_above_the_held_level_sets_the_limit_to_what_came_back() {
+        let mut a = Aimd::new(10_000);
+        a.window(0.2, 20, None);
+        // Climbing without loss until past 2,000, then 19 of 20 answered: not excess,
+        // but the limit is about 0.95 of that rate, and the rate goes under it.
+        while a.rate() <= 2_000 {
+            a.window(1.0, 20, None);
+        }
+        let went = a.rate();
+        let Change::Lowered { from, to, .. } = a.window(0.95, 20, None) else {
+            panic!("one lost sample above the held level lowers the rate");
+        };
+        assert_eq!(from, went);
+        assert_eq!(to, (went as f64 * 0.95 * UNDER).round() as u64);
+        assert!(!a.over_limit());
+        assert_eq!(a.window(1.0, 20, None), Change::Held, "held there a while");
+    }
+
+    #[test]
+    fn past_a_limit_taken_too_low_the_steps_double_not_leap() {
+        let mut a = Aimd::new(10_000);
+        // 10 of 20 answered: the limit is taken at about 3,900 (low), the rate 4,500.
+        a.window(0.5, 20, None);
+        assert!(a.over_limit(), "above the limit taken: unproven");
+        let mut steps = Vec::new();
+        let mut last = a.rate();
+        for _ in 0..6 {
+            a.window(1.0, 20, None);
+            steps.push(a.rate() - last);
+            last = a.rate();
+        }
+        // Each step at most twice the one before, none the free climb's 500 at once.
+        assert!(steps.windows(2).all(|w| w[1] <= 2 * w[0] + 1), "{steps:?}");
+        assert!(steps[0] < 500, "{steps:?}");
     }
 
     #[test]

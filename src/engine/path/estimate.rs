@@ -21,6 +21,8 @@ pub struct Round {
     pub found: u64,
     /// The send rate at the round's end, pps (`None`: unpaced).
     pub rate: Option<u64>,
+    /// It went back only to the stretches of the round before that lost answers.
+    pub narrowed: bool,
 }
 
 impl Round {
@@ -76,6 +78,7 @@ mod tests {
             answered,
             found,
             rate: Some(10_000),
+            narrowed: false,
         }
     }
 

@@ -1,12 +1,14 @@
 //! What the path does to our probes, measured while the scan runs: a small sample of
 //! hosts already known up is probed again (nmap's timing pings; about one probe in a
 //! hundred), and the share that answers, `q`, is the path's delivery. Per round it
-//! decides whether another retry round is worth it (`estimate.rs`); per window of
+//! decides whether another retry round is worth it (`estimate.rs`) and, behind a rate
+//! limit, which stretches of the round it goes back to (`stretch.rs`); per window of
 //! samples it steers the send rate (`aimd.rs`). Sample probes carry the round number
 //! `SAMPLE_ROUND`, so the receiver hands their replies here, never to the table.
 
 pub mod aimd;
 pub mod estimate;
+pub mod stretch;
 
 use aimd::{Aimd, Change};
 use estimate::Round;
@@ -14,6 +16,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+pub use stretch::Filter;
+use stretch::{Span, Timeline};
 
 /// The stamp's round number on a sample probe (rounds of the scan itself stay below 32).
 pub const SAMPLE_ROUND: u8 = u8::MAX;
@@ -47,6 +51,8 @@ struct Out {
     generation: u64,
     /// Its place among all samples sent.
     seq: u64,
+    /// The rate it went out at, pps.
+    rate: Option<u64>,
 }
 
 /// What the rate controller did and why: the facts of the warning and the summary.
@@ -74,6 +80,9 @@ struct State {
     aimd: Option<Aimd>,
     events: Vec<Event>,
     lowest: Option<u64>,
+    /// Every sample's outcome by when it was sent, and what the current round sent when.
+    timeline: Timeline,
+    spans: Vec<Span>,
 }
 
 /// The scan's measurement of its path, shared by the sender and the receivers.
@@ -154,6 +163,7 @@ impl Path {
     /// A known-up host to sample now, sent at `now_ns` in round `round`; `None` while
     /// no host is known up (or all are being sampled).
     pub fn pick(&self, round: u8, now_ns: u64) -> Option<u32> {
+        let rate = self.rate();
         let mut s = self.state();
         let n = s.pool.len();
         for _ in 0..n.min(8) {
@@ -169,6 +179,7 @@ impl Path {
                         round,
                         generation,
                         seq,
+                        rate,
                     },
                 );
                 return Some(i);
@@ -239,6 +250,12 @@ impl Path {
                 }
             }
         }
+        if s.aimd.as_ref().is_some_and(Aimd::over_limit) {
+            s.timeline.over(now_ns);
+        }
+        if let Some(r) = self.rate() {
+            s.timeline.rate(now_ns, r);
+        }
         self.rate()
     }
 
@@ -254,16 +271,43 @@ impl Path {
         self.state().expire(now_ns, wait_ns);
     }
 
-    /// Round `round` begins, with `probes` targets to probe.
-    pub fn begin_round(&self, round: u8, probes: u64) {
+    /// Round `round` begins, with `probes` targets to probe, only in the stretches the
+    /// round before lost answers in if `narrowed`.
+    pub fn begin_round(&self, round: u8, probes: u64, narrowed: bool) {
         let mut s = self.state();
         s.round = round;
+        s.spans.clear();
         // The pause before this round is no part of a rate achieved.
         s.window_from = (0, 0);
         let rate = self.rate();
         let r = s.round_mut(round);
         r.probes = probes;
         r.rate = rate;
+        r.narrowed = narrowed;
+    }
+
+    /// The positions `positions` of the current round went out between `from_ns` and
+    /// `to_ns` (a sender's chunk).
+    pub fn went_out(&self, positions: (u64, u64), from_ns: u64, to_ns: u64) {
+        self.state().spans.push(Span {
+            positions,
+            from_ns,
+            to_ns,
+        });
+    }
+
+    /// The positions the retry after the current round goes back to, `within` those the
+    /// round itself went to: its lossy stretches, when the only loss seen so far was a
+    /// rate limit's (it came down when the rate did); `None`, every silent target, when
+    /// loss was seen at any rate (it is everywhere) or none was.
+    pub fn narrow(&self, within: Option<&Filter>) -> Option<Filter> {
+        let s = self.state();
+        let baseline = s
+            .events
+            .iter()
+            .any(|e| matches!(e.change, Change::Baseline { .. }));
+        let limited = s.lowest.is_some() && !baseline;
+        limited.then(|| Filter::lossy(&s.spans, &s.timeline, within))
     }
 
     /// Round `round` is over and found `found` hosts; whether another (of at most
@@ -320,6 +364,7 @@ impl State {
     }
 
     fn resolve(&mut self, out: Out, answered: bool) {
+        self.timeline.resolve(out.sent_ns, out.rate, answered);
         let r = self.round_mut(out.round);
         r.samples += 1;
         r.answered += u64::from(answered);
@@ -340,7 +385,7 @@ mod tests {
         for i in 0..40 {
             p.offer(i);
         }
-        p.begin_round(0, 1000);
+        p.begin_round(0, 1000, false);
         // 20 samples: 4 answered, 16 never.
         for k in 0..20u32 {
             let i = p.pick(0, 1_000).unwrap();
