@@ -81,8 +81,10 @@ impl Timeline {
         self.slots.iter().filter_map(|s| s.lost_at).min()
     }
 
-    /// Whether probes sent from `from_ns` to `to_ns` may have lost answers.
-    pub fn lossy(&self, from_ns: u64, to_ns: u64) -> bool {
+    /// Whether probes sent from `from_ns` to `to_ns` may have lost answers (the
+    /// filter works the lowest lossy rate out once for all spans).
+    #[cfg(test)]
+    fn lossy(&self, from_ns: u64, to_ns: u64) -> bool {
         self.lossy_above(from_ns, to_ns, self.lossy_rate())
     }
 
