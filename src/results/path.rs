@@ -3,13 +3,20 @@
 //! `path` object): delivery per round, what the rate did, and the live hosts that may
 //! still be missing.
 
-use crate::engine::path::aimd::Change;
+use crate::engine::path::aimd::{Change, Verdict};
 use crate::engine::path::estimate::Round;
-use crate::engine::path::Report;
+use crate::engine::path::{Report, LOSSY};
 use serde_json::{json, Value};
 
-/// Below this delivery, a round lost answers worth a word.
-const LOSSY: f64 = 0.95;
+/// The summary JSON's name for a kind of loss.
+pub fn kind_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Unknown => "none",
+        Verdict::RateLimit => "rate-limit",
+        Verdict::AnyRate => "loss-at-any-rate",
+        Verdict::Gone => "path-gone",
+    }
+}
 
 /// Whether the scan saw loss: a round's delivery fell, or the rate had to change.
 pub fn loss_seen(r: &Report) -> bool {
@@ -69,31 +76,30 @@ pub fn warning(r: &Report) -> Option<String> {
         Change::Lowered { from, q, .. } => Some((from, q)),
         _ => None,
     });
-    let baseline = r.events.iter().rev().find_map(|e| match e.change {
-        Change::Baseline { q, .. } => Some(q),
-        _ => None,
-    });
-    let what = match (lowered, r.lowest_rate, baseline) {
-        (Some((from, q)), Some(low), None) => format!(
-            "answers fell to {} at {} pps: a rate limit on the path? continued at {} pps \
+    let worst = || {
+        r.rounds
+            .iter()
+            .filter_map(Round::delivery)
+            .fold(1.0, f64::min)
+    };
+    let what = match (r.kind(), lowered, r.lowest_rate) {
+        (Verdict::Gone, ..) => format!(
+            "path gone: answers stopped at every rate (down to {}); no more retries",
+            percent(worst())
+        ),
+        (Verdict::RateLimit, Some((from, q)), Some(low)) => format!(
+            "rate limit on the path: answers fell to {} at {} pps; continued at {} pps \
              and up to {} pps",
             percent(q),
             thousands(from),
             thousands(low),
             thousands(r.final_rate.unwrap_or(low).max(low)),
         ),
-        (_, _, Some(_)) => format!(
-            "{} of answers lost at any rate (loss on the path, not a rate limit)",
+        (Verdict::AnyRate, ..) => format!(
+            "loss at any rate: {} of answers lost (on the path, not a rate limit)",
             percent(1.0 - overall(r))
         ),
-        _ => {
-            let worst = r
-                .rounds
-                .iter()
-                .filter_map(Round::delivery)
-                .fold(1.0, f64::min);
-            format!("answers fell to {}", percent(worst))
-        }
+        _ => format!("answers fell to {}", percent(worst())),
     };
     Some(format!(
         "sweep: {what}; {rounds} round{} in all; {}",
@@ -137,6 +143,8 @@ pub fn json(r: &Report, samples: u64) -> Value {
     json!({
         "samples": samples,
         "loss_seen": loss_seen(r),
+        "kind": kind_name(r.kind()),
+        "seconds_at_floor": (r.at_floor_s * 10.0).round() / 10.0,
         "rounds": rounds,
         "rate_changes": changes,
         "lowest_rate_pps": r.lowest_rate,
@@ -199,13 +207,16 @@ mod tests {
             final_rate: Some(2_100),
             lowest_rate: Some(1_800),
             hidden: Some(0.2),
+            verdict: Verdict::RateLimit,
+            ..Report::default()
         };
         assert_eq!(
             warning(&r).unwrap(),
-            "sweep: answers fell to 21 % at 10,000 pps: a rate limit on the path? continued \
+            "sweep: rate limit on the path: answers fell to 21 % at 10,000 pps; continued \
              at 1,800 pps and up to 2,100 pps; 2 rounds in all; probably no live host is \
              missing"
         );
+        assert_eq!(json(&r, 100)["kind"], "rate-limit");
         let j = json(&r, 100);
         assert_eq!(j["rate_changes"][0]["change"], "lowered");
         assert_eq!(j["rate_changes"][0]["to_pps"], 1_800);
@@ -225,13 +236,40 @@ mod tests {
             final_rate: Some(10_000),
             lowest_rate: Some(5_000),
             hidden: Some(26.4),
+            verdict: Verdict::AnyRate,
+            ..Report::default()
         };
         assert_eq!(
             warning(&r).unwrap(),
-            "sweep: 30 % of answers lost at any rate (loss on the path, not a rate limit); \
+            "sweep: loss at any rate: 30 % of answers lost (on the path, not a rate limit); \
              3 rounds in all; about 26 live hosts may still be missing"
         );
+        assert_eq!(json(&r, 900)["kind"], "loss-at-any-rate");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
+    }
+
+    #[test]
+    fn a_path_that_dies_is_named_gone_even_at_a_fixed_rate() {
+        let r = Report {
+            rounds: vec![round(300, 140, 800, 10_000), round(200, 0, 0, 10_000)],
+            final_rate: None,
+            hidden: None,
+            ..Report::default()
+        };
+        let w = warning(&r).unwrap();
+        assert!(w.starts_with("sweep: path gone: answers stopped"), "{w}");
+        assert_eq!(json(&r, 500)["kind"], "path-gone");
+        // Loss without a verdict (a fixed rate) is loss at any rate.
+        let lossy = Report {
+            rounds: vec![round(300, 270, 800, 10_000); 2],
+            ..Report::default()
+        };
+        assert_eq!(json(&lossy, 600)["kind"], "loss-at-any-rate");
+        let clean = Report {
+            rounds: vec![round(300, 300, 800, 10_000); 2],
+            ..Report::default()
+        };
+        assert_eq!(json(&clean, 600)["kind"], "none");
     }
 }

@@ -47,6 +47,14 @@ pub fn hidden(found: u64, rounds: &[Round]) -> Option<f64> {
     Some(found as f64 * missed / (1.0 - missed))
 }
 
+/// Whether the path is gone: the last round's samples, enough of them, all lost.
+pub fn gone(rounds: &[Round]) -> bool {
+    rounds
+        .last()
+        .and_then(Round::delivery)
+        .is_some_and(|q| q == 0.0)
+}
+
 /// Whether another retry round is worth sending after `rounds` (at least the first),
 /// with `found` hosts seen and at most `max_rounds` in all. One retry always follows the
 /// first round (hosts that drop a first probe, e.g. while a router resolves them, are
@@ -60,6 +68,10 @@ pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8) -> bool {
     }
     if done < 2 {
         return true;
+    }
+    if gone(rounds) {
+        // Nothing answers any more: more rounds would only probe the void.
+        return false;
     }
     match hidden(found, rounds) {
         Some(h) => h >= WORTH_A_ROUND,
@@ -113,6 +125,16 @@ mod tests {
         let mut then_clean = rounds[..3].to_vec();
         then_clean.push(round(400, 400, 0));
         assert!(!another_round(15_000, &then_clean, 11));
+    }
+
+    #[test]
+    fn a_path_gone_ends_the_retries_after_one_round_without_answers() {
+        let r = [round(300, 150, 8_000), round(200, 0, 0)];
+        assert!(gone(&r));
+        assert!(another_round(8_000, &r[..1], 11), "the one retry still goes");
+        assert!(!another_round(8_000, &r, 11));
+        // Too few samples to say: not gone.
+        assert!(!gone(&[round(300, 150, 8_000), round(5, 0, 0)]));
     }
 
     #[test]

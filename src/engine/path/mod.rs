@@ -10,7 +10,7 @@ pub mod aimd;
 pub mod estimate;
 pub mod stretch;
 
-use aimd::{Aimd, Change};
+use aimd::{Aimd, Change, Verdict};
 use estimate::Round;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -38,6 +38,10 @@ const SAMPLE_EVERY: (u64, u64) = (10, 100);
 pub fn sample_wait(rto: Duration, timeout: Duration) -> Duration {
     (8 * rto).max(Duration::from_millis(250)).min(timeout)
 }
+
+/// Retries go back only to a rate limit's lossy stretches while the path's own delivery,
+/// below the limit, is at least this: random loss on top of a limit is everywhere.
+const NARROW_BASE: f64 = 0.97;
 
 /// How often the sending threads resolve samples and steer the rate.
 const SETTLE_EVERY_NS: u64 = 5_000_000;
@@ -83,6 +87,9 @@ struct State {
     /// Every sample's outcome by when it was sent, and what the current round sent when.
     timeline: Timeline,
     spans: Vec<Span>,
+    /// When the rate was last settled, and the time spent at the controller's floor, ns.
+    settled_ns: u64,
+    floor_ns: u64,
 }
 
 /// The scan's measurement of its path, shared by the sender and the receivers.
@@ -106,7 +113,29 @@ pub struct Report {
     pub lowest_rate: Option<u64>,
     /// Live hosts the delivery estimate says may still be missing.
     pub hidden: Option<f64>,
+    /// What the controller found the loss to be (`Unknown` without a controller).
+    pub verdict: Verdict,
+    /// Time the rate spent at the controller's floor, s.
+    pub at_floor_s: f64,
 }
+
+impl Report {
+    /// The kind of loss the scan saw: `Unknown` is none.
+    pub fn kind(&self) -> Verdict {
+        let sampled: Vec<f64> = self.rounds.iter().filter_map(Round::delivery).collect();
+        let died = sampled.len() >= 2
+            && estimate::gone(&self.rounds)
+            && sampled.iter().any(|&q| q > 0.0);
+        match self.verdict {
+            _ if died => Verdict::Gone,
+            Verdict::Unknown if sampled.iter().any(|&q| q < LOSSY) => Verdict::AnyRate,
+            v => v,
+        }
+    }
+}
+
+/// Below this delivery a round lost answers worth a word.
+pub const LOSSY: f64 = 0.95;
 
 impl Path {
     /// `rate`: the `--rate` ceiling (`None`: unpaced); `steer`: whether the controller
@@ -253,6 +282,14 @@ impl Path {
         if s.aimd.as_ref().is_some_and(Aimd::over_limit) {
             s.timeline.over(now_ns);
         }
+        let since = now_ns.saturating_sub(std::mem::replace(&mut s.settled_ns, now_ns));
+        if s
+            .aimd
+            .as_ref()
+            .is_some_and(|a| a.rate() <= a.floor_rate())
+        {
+            s.floor_ns = s.floor_ns.saturating_add(since);
+        }
         if let Some(r) = self.rate() {
             s.timeline.rate(now_ns, r);
         }
@@ -298,15 +335,15 @@ impl Path {
 
     /// The positions the retry after the current round goes back to, `within` those the
     /// round itself went to: its lossy stretches, when the only loss seen so far was a
-    /// rate limit's (it came down when the rate did); `None`, every silent target, when
-    /// loss was seen at any rate (it is everywhere) or none was.
+    /// rate limit's (delivery came back when the rate came down) on an otherwise clean
+    /// path; `None`, every silent target, when loss was seen at any rate (it is
+    /// everywhere) or none was.
     pub fn narrow(&self, within: Option<&Filter>) -> Option<Filter> {
         let s = self.state();
-        let baseline = s
-            .events
-            .iter()
-            .any(|e| matches!(e.change, Change::Baseline { .. }));
-        let limited = s.lowest.is_some() && !baseline;
+        let limited = s
+            .aimd.as_ref().is_some_and(|a| {
+                a.verdict() == Verdict::RateLimit && a.baseline() >= NARROW_BASE
+            });
         limited.then(|| Filter::lossy(&s.spans, &s.timeline, within))
     }
 
@@ -335,6 +372,8 @@ impl Path {
             events: s.events.clone(),
             final_rate: s.aimd.as_ref().map(Aimd::rate),
             lowest_rate: s.lowest,
+            verdict: s.aimd.as_ref().map_or(Verdict::Unknown, Aimd::verdict),
+            at_floor_s: s.floor_ns as f64 / 1e9,
         }
     }
 }
