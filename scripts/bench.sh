@@ -26,6 +26,14 @@
 #                    --reply-loss): sweep's defaults vs nmap -sn and fping -r 3
 #   scenario clean16 the same /16, clean: sweep's defaults (rounds by yield) vs
 #                    --retries 2 (two retry rounds, the old default)
+#   matrix           the path controller's scenario matrix (issue 25): each row a
+#                    lab.sh /16 (~25% alive; the 500 pps policer rows a /18) with one
+#                    kind of path, sweep's defaults against the row's oracle, the best
+#                    fixed setting in hindsight (--fixed-rate --rate R --retries N): clean;
+#                    5/10/30/50 % reply loss; 10 % request loss; policers of 500, 2,000
+#                    and 5,000/s with bursts 5 and 200; 2,000/s plus 10 % reply loss; the
+#                    path cut 3 s into the scan; on-link with 10 % of frames lost (RTT
+#                    spread and duplicates: the sim scenario, which runs its oracle too)
 #   scale            sweep --rate max over 127.0.0.0/8 (16.7 M targets, all answer)
 #                    in a fresh namespace with only lo
 #
@@ -44,7 +52,8 @@
 #                 sampled with perf (cpu-clock) into bench/profile.txt
 #   --keep        keep the raw outputs in bench/tmp/
 #   --only LIST   only these scenarios (lab16, onlink, proxylan, lab15, sim, policed,
-#                 lossy, clean16, scale, perf; proxylan also runs lan64); bench/results.csv
+#                 lossy, clean16, matrix, scale, perf; proxylan also runs lan64); a
+#                 matrix row alone is m-ROW (m-reply30, m-pol2000b5, ...); bench/results.csv
 #                 keeps the rows of scenarios and tools this run skipped, so RESULTS.md
 #                 still shows them
 #   --tools LIST  only these tools of each scenario (e.g. sweep-default, to rerun
@@ -89,8 +98,9 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 [[ $REPS =~ ^[1-9][0-9]?$ ]] || die "--reps wants 1-99, got '$REPS'"
-[[ -z $ONLY || $ONLY =~ ^(lab16|onlink|proxylan|lab15|sim|policed|lossy|clean16|scale|perf)(,(lab16|onlink|proxylan|lab15|sim|policed|lossy|clean16|scale|perf))*$ ]] ||
-	die "--only wants scenarios among lab16,onlink,proxylan,lab15,sim,policed,lossy,clean16,scale,perf, got '$ONLY'"
+SCENS='lab16|onlink|proxylan|lab15|sim|policed|lossy|clean16|matrix|m-[a-z0-9]+|scale|perf'
+[[ -z $ONLY || $ONLY =~ ^($SCENS)(,($SCENS))*$ ]] ||
+	die "--only wants scenarios among lab16,onlink,proxylan,lab15,sim,policed,lossy,clean16,matrix,m-ROW,scale,perf, got '$ONLY'"
 # want SCEN: whether the scenario runs (every one unless --only names some).
 want() { [[ -z $ONLY || ,$ONLY, == *,$1,* ]]; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, raw sockets)"
@@ -197,6 +207,8 @@ run_tool() {
 	sweep-default) cmd=("$SWEEP" --seed "$rep" --all -o "$out" "${SPECS[@]}") ;;
 	# Two retry rounds whatever the path does: the defaults before rounds by yield.
 	sweep-r2) cmd=("$SWEEP" --seed "$rep" --retries 2 --all -o "$out" "${SPECS[@]}") ;;
+	# The matrix row's oracle: the best fixed setting in hindsight (ORACLE_RATE, ORACLE_RETRIES).
+	sweep-oracle) cmd=("$SWEEP" --seed "$rep" --fixed-rate --rate "$ORACLE_RATE" --retries "$ORACLE_RETRIES" --all -o "$out" "${SPECS[@]}") ;;
 	# As fast as the machine allows, default retries (only unanswered targets are retried).
 	sweep-max) cmd=("$SWEEP" --seed "$rep" --rate max --all -o "$out" "${SPECS[@]}") ;;
 	# On-link targets through the kernel instead of layer 2 (the path before it existed).
@@ -262,11 +274,23 @@ run_tool() {
 		keepalive=$!
 		BGPIDS+=("$keepalive")
 	fi
+	local cutter=
+	if [[ -n ${CUT_AFTER:-} ]]; then
+		# The path dies mid-scan: every echo request dropped from CUT_AFTER s on.
+		bash "$ROOT/scripts/lab.sh" uncut --name "$LABNAME" >/dev/null
+		(sleep "$CUT_AFTER" && bash "$ROOT/scripts/lab.sh" cut --name "$LABNAME" >/dev/null) &
+		cutter=$!
+		BGPIDS+=("$cutter")
+	fi
 	local tx0 tx1 rc=0
 	tx0=$(tx_packets)
 	/usr/bin/time -o "$WORK/time" -f "%e %U %S %M" \
 		timeout -s INT -k 5 "$limit" ip netns exec "$NS" "${cmd[@]}" >"$WORK/stdout" 2>"$err" || rc=$?
 	tx1=$(tx_packets)
+	if [[ -n $cutter ]]; then
+		wait "$cutter" 2>/dev/null || true
+		bash "$ROOT/scripts/lab.sh" uncut --name "$LABNAME" >/dev/null
+	fi
 	if [[ -n $keepalive ]]; then
 		kill "$keepalive" 2>/dev/null || true
 		wait "$keepalive" 2>/dev/null || true
@@ -356,7 +380,8 @@ path_scenario() {
 	done
 	shift
 	tools=("$@")
-	local prefix=198.18.0.0/16 name=${PREFIX_NS}-$SCEN
+	local prefix=${PATH_PREFIX:-198.18.0.0/16} name=${PREFIX_NS}-$SCEN
+	LABNAME=$name
 	echo "== scenario $SCEN: lab $prefix alive=0.25 ${labargs[*]}"
 	LABS+=("$name")
 	TRUTH=$WORK/$SCEN-truth.csv
@@ -477,7 +502,9 @@ sim_scenario() {
 	awk -F, 'NR > 1 && $1 != "198.18.0.0" && $1 != "198.18.63.255" && $1 != "203.0.113.0" && $1 != "203.0.113.255" { print $1 }' \
 		"$TRUTH" >"$LIST"
 	MAC='' ALLOW=''
-	run_scenario sweep-default sweep-max sweep-max-r0 fping-r0 fping nmap
+	# The matrix's RTT-spread row: its oracle has q = 0.95 x 0.95 and 4,096 live hosts.
+	ORACLE_RATE=10000 ORACLE_RETRIES=3
+	run_scenario sweep-default sweep-oracle sweep-max sweep-max-r0 fping-r0 fping nmap
 	kill "$simpid" 2>/dev/null || true
 	wait "$simpid" 2>/dev/null || true
 	echo "  sim: $(tail -1 "$WORK/sim.err")"
@@ -565,6 +592,36 @@ LIMIT=420
 LIMIT=180
 want lossy && path_scenario lossy --reply-loss 30 -- sweep-default nmap-sn fping-g-r3
 want clean16 && path_scenario clean16 -- sweep-default sweep-r2
+
+# matrix_row ROW ORACLE_RATE ORACLE_RETRIES [LAB_ARGS...]: one row of the path matrix,
+# sweep's defaults against the oracle. N is the fewest retries after which fewer than
+# half of the /16's 16,545 live hosts are expected hidden at the row's true delivery.
+matrix_row() {
+	local row=$1
+	ORACLE_RATE=$2 ORACLE_RETRIES=$3
+	shift 3
+	want matrix || want "m-$row" || return 0
+	path_scenario "m-$row" "$@" -- sweep-default sweep-oracle
+}
+LIMIT=420
+matrix_row clean 10000 1
+matrix_row reply5 10000 3 --reply-loss 5
+matrix_row reply10 10000 4 --reply-loss 10
+matrix_row reply30 10000 8 --reply-loss 30
+matrix_row reply50 10000 10 --reply-loss 50
+matrix_row req10 10000 4 --request-loss 10
+# A policer's oracle runs a little under its limit (39/40), which it bears.
+matrix_row pol2000b5 1950 1 --police 2000
+matrix_row pol2000b200 1950 1 --police 2000 --police-burst 200
+matrix_row pol5000b5 4875 1 --police 5000
+matrix_row pol5000b200 4875 1 --police 5000 --police-burst 200
+matrix_row pol2000loss10 1950 4 --police 2000 --reply-loss 10
+# At 500/s a /16 round takes over two minutes: these rows scan a /18 (4,096 live).
+PATH_PREFIX=198.18.0.0/18 matrix_row pol500b5 487 1 --police 500
+PATH_PREFIX=198.18.0.0/18 matrix_row pol500b200 487 1 --police 500 --police-burst 200
+CUT_AFTER=3 matrix_row dies 10000 1
+matrix_row onlink10 10000 4 --onlink --frame-loss 10
+LIMIT=180
 ((SCALE)) && want scale && scale_run
 ((PERF)) && want perf && perf_profile
 

@@ -20,14 +20,19 @@
 # Nothing is connected to the root namespace, and no default route exists,
 # so no probe can leave the lab.
 #
-# usage: lab.sh up|down [--name NAME] [--prefix CIDR] [--alive FRACTION]
+# usage: lab.sh up|down|cut|uncut [--name NAME] [--prefix CIDR] [--alive FRACTION]
 #                       [--seed N] [--unreach CIDR] [--truth FILE] [--tune-host]
 #                       [--onlink [--prefix6 2001:2:0:1::/116]]
-#                       [--police N] [--reply-loss PERCENT]
+#                       [--police N [--police-burst B]] [--reply-loss PERCENT]
+#                       [--request-loss PERCENT] [--frame-loss PERCENT]
 #
 # --police N: a policer on the way in, N echo requests a second to the whole lab
-# (nftables `limit rate over N/second drop`, burst 5), as firewalls' ICMP-flood
-# protections do; --reply-loss P: P % of the echo replies dropped on the way out.
+# (nftables `limit rate over N/second burst B packets drop`, B 5 by default), as
+# firewalls' ICMP-flood protections do; --reply-loss P: P % of the echo replies
+# dropped on the way out; --request-loss P: P % of the echo requests dropped on the
+# way in; --frame-loss P: P % of every frame arriving on the targets' end of the link
+# dropped (ARP included: a lossy LAN). `cut` takes a lab that is up off the air: every
+# echo request is dropped from then on (a path that dies mid-scan); `uncut` undoes it.
 set -euo pipefail
 
 NAME=sweeplab
@@ -40,7 +45,10 @@ TUNE_HOST=0
 ONLINK=0
 PREFIX6=2001:2:0:1::/116
 POLICE=
+POLICE_BURST=5
 REPLY_LOSS=
+REQUEST_LOSS=
+FRAME_LOSS=
 
 LAB_NET=198.18.0.0/15 # everything the scanner routes into the lab
 SCAN_ADDR=192.0.2.1
@@ -243,7 +251,28 @@ EOF
 table ip sweeppolice {
 	chain pre {
 		type filter hook prerouting priority -10; policy accept;
-		icmp type echo-request limit rate over $POLICE/second burst 5 packets drop
+		icmp type echo-request limit rate over $POLICE/second burst $POLICE_BURST packets drop
+	}
+}
+EOF
+	fi
+	if [[ -n $REQUEST_LOSS ]]; then
+		ip netns exec "$TGT_NS" nft -f - <<EOF
+table ip sweepreqloss {
+	chain pre {
+		type filter hook prerouting priority -20; policy accept;
+		icmp type echo-request numgen random mod 100 < $REQUEST_LOSS drop
+	}
+}
+EOF
+	fi
+	if [[ -n $FRAME_LOSS ]]; then
+		# netdev ingress sees every frame before ARP or IP does.
+		ip netns exec "$TGT_NS" nft -f - <<EOF
+table netdev sweepframeloss {
+	chain in {
+		type filter hook ingress device veth1 priority 0; policy accept;
+		numgen random mod 100 < $FRAME_LOSS drop
 	}
 }
 EOF
@@ -339,6 +368,9 @@ main() {
 		--prefix6) PREFIX6=${2:?--prefix6 needs a value}; shift 2 ;;
 		--police) POLICE=${2:?--police needs a value}; shift 2 ;;
 		--reply-loss) REPLY_LOSS=${2:?--reply-loss needs a value}; shift 2 ;;
+		--police-burst) POLICE_BURST=${2:?--police-burst needs a value}; shift 2 ;;
+		--request-loss) REQUEST_LOSS=${2:?--request-loss needs a value}; shift 2 ;;
+		--frame-loss) FRAME_LOSS=${2:?--frame-loss needs a value}; shift 2 ;;
 		-h | --help) usage ;;
 		*) die "unknown option '$1' (try --help)" ;;
 		esac
@@ -346,18 +378,36 @@ main() {
 	[[ $NAME =~ ^[A-Za-z0-9_-]{1,40}$ ]] || die "--name wants [A-Za-z0-9_-]{1,40}, got '$NAME'"
 	[[ -z $POLICE || $POLICE =~ ^[1-9][0-9]{0,8}$ ]] || die "--police wants requests a second, got '$POLICE'"
 	[[ -z $REPLY_LOSS || $REPLY_LOSS =~ ^[0-9]{1,2}$ ]] || die "--reply-loss wants a percentage 0-99, got '$REPLY_LOSS'"
+	[[ $POLICE_BURST =~ ^[1-9][0-9]{0,6}$ ]] || die "--police-burst wants packets, got '$POLICE_BURST'"
+	[[ -z $REQUEST_LOSS || $REQUEST_LOSS =~ ^[0-9]{1,2}$ ]] || die "--request-loss wants a percentage 0-99, got '$REQUEST_LOSS'"
+	[[ -z $FRAME_LOSS || $FRAME_LOSS =~ ^[0-9]{1,2}$ ]] || die "--frame-loss wants a percentage 0-99, got '$FRAME_LOSS'"
 	SCAN_NS=$NAME-scan
 	TGT_NS=$NAME-tgt
 
 	[[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces need CAP_SYS_ADMIN)"
 	command -v ip >/dev/null || die "'ip' not found: install iproute2 (apt-get install -y iproute2)"
 	command -v awk >/dev/null || die "'awk' not found"
-	if [[ $cmd == up ]]; then
+	if [[ $cmd == up || $cmd == cut || $cmd == uncut ]]; then
 		command -v nft >/dev/null || die "'nft' not found: install nftables (apt-get install -y nftables)"
 	fi
 
 	case $cmd in
 	up) lab_up ;;
+	cut)
+		[[ -e /run/netns/$TGT_NS ]] || die "no lab $NAME to cut"
+		ip netns exec "$TGT_NS" nft -f - <<EOF
+table ip sweepcut {
+	chain pre {
+		type filter hook prerouting priority -30; policy accept;
+		icmp type echo-request drop
+	}
+}
+EOF
+		echo "lab $NAME cut: every echo request dropped from now on"
+		;;
+	uncut)
+		ip netns exec "$TGT_NS" nft delete table ip sweepcut 2>/dev/null || true
+		;;
 	down)
 		lab_down
 		echo "lab $NAME down: removed netns $SCAN_NS and $TGT_NS"

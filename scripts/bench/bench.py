@@ -163,6 +163,24 @@ def report(results, machine, out_md):
     for (sc, _t) in s:
         if sc not in scen_order:
             scen_order.append(sc)
+    matrix = [sc for sc in scen_order if (sc, "sweep-default") in s and (sc, "sweep-oracle") in s]
+    if matrix:
+        # The path matrix: sweep's defaults against the best fixed setting in hindsight.
+        L.append("## Path matrix: sweep's defaults against each row's oracle")
+        L.append("")
+        L.append("Goal: wall at most 1.5x the oracle's, recall at least 99.9 % (or the oracle's), no FP.")
+        L.append("")
+        L.append("| row | oracle | runs | sweep wall s | oracle wall s | sweep / oracle | sweep recall % | oracle recall % | sweep wire probes | oracle wire probes | FP |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+        for sc in matrix:
+            a, o = s[(sc, "sweep-default")], s[(sc, "sweep-oracle")]
+            ratio = a["wall"] / o["wall"] if a["wall"] and o["wall"] else None
+            orc = " ".join(w for w in o["config"].split() if w.startswith("--rate") or w.isdigit() or w.startswith("--retries"))
+            rec = lambda v: "–" if v["recall"] is None else "%.3f" % (v["recall"] * 100)
+            L.append("| %s | `%s` | %d | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+                sc, orc, a["runs"], fmt(a["wall"]), fmt(o["wall"]), fmt(ratio), rec(a), rec(o),
+                fmt(a["probes"], 0), fmt(o["probes"], 0), max(a["fp"], o["fp"])))
+        L.append("")
     for sc in scen_order:
         tools = [(t, v) for (c, t), v in s.items() if c == sc]
         ref = (s.get((sc, "sweep-max")) or s.get((sc, "sweep-default"), {})).get("wall")

@@ -191,9 +191,12 @@ struct L2Batch<'s> {
     frames: Box<dyn FramesOut + 's>,
     us: Mac,
     index: Vec<u32>,
-    /// Per frame: its target and length.
+    /// Per queued target: whether it is a sample (an echo to a host known up).
+    sample: Vec<bool>,
+    /// Per frame: its target, length and kind.
     sent: Vec<u32>,
     lens: Vec<usize>,
+    kinds: Vec<Probe>,
 }
 
 /// Positions a worker claims at a time (times the shard stride), at most. Each claimed
@@ -313,7 +316,11 @@ fn another_round(plan: &Plan, done: u8, settle: bool) -> bool {
     let up = plan.counters.up.load(Relaxed);
     let found = plan.counters.found_in(done);
     let wanted = plan.path.another_round(done, found, up, plan.rounds);
-    !plan.adaptive || wanted
+    // On a LAN a silent target may be one whose ARP or neighbour solicitation was lost,
+    // which no sample of a host known up shows: while a round still finds hosts, the
+    // next goes too (within the cap).
+    let unsampled = plan.onlink.is_some() && found > 0 && done + 1 < plan.rounds;
+    !plan.adaptive || wanted || unsampled
 }
 
 /// The retry interval the RTTs give so far, or the timeout before any reply.
@@ -393,8 +400,10 @@ fn worker(
                 frames: l.frames_out(size, flen),
                 us: l.mac(),
                 index: Vec::with_capacity(size),
+                sample: Vec::with_capacity(size),
                 sent: Vec::with_capacity(size),
                 lens: Vec::with_capacity(size),
+                kinds: Vec::with_capacity(size),
             })
             .collect()
     });
@@ -422,8 +431,29 @@ fn worker(
             {
                 let b = &mut l2[o.lane_of(seg)];
                 b.index.push(i);
-                if b.index.len() == size {
+                b.sample.push(false);
+                if b.index.len() >= size {
                     last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
+                }
+                since_sample += 1;
+                // On a LAN too the path's delivery steers the rate and the rounds: a
+                // host known up on the segment gets an echo frame to its MAC.
+                if sampling && since_sample >= plan.path.sample_every() {
+                    since_sample = 0;
+                    let now_ns = plan.epoch.elapsed().as_nanos() as u64;
+                    if let Some(j) = plan.path.pick(round, now_ns) {
+                        match o.plan.find(u64::from(j)) {
+                            Some((seg, _)) => {
+                                let b = &mut l2[o.lane_of(seg)];
+                                b.index.push(j);
+                                b.sample.push(true);
+                                if b.index.len() >= size {
+                                    last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
+                                }
+                            }
+                            None => plan.path.not_sent(j),
+                        }
+                    }
                 }
                 continue;
             }
@@ -443,7 +473,13 @@ fn worker(
                 let now_ns = plan.epoch.elapsed().as_nanos() as u64;
                 if let Some(j) = plan.path.pick(round, now_ns) {
                     let dst = plan.targets.addr_at(u64::from(j));
-                    if let Some(b) = batches[usize::from(dst.is_ipv6())].as_mut() {
+                    let onlink = plan
+                        .onlink
+                        .is_some_and(|o| o.plan.find(u64::from(j)).is_some());
+                    if onlink {
+                        // Its echo goes in a frame, with the on-link targets' sampling.
+                        plan.path.not_sent(j);
+                    } else if let Some(b) = batches[usize::from(dst.is_ipv6())].as_mut() {
                         b.index.push(j);
                         b.dst.push(dst);
                         b.sample.push(true);
@@ -485,7 +521,7 @@ fn flush_l2(
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     let us = b.us;
-    for &i in &b.index {
+    for (&i, &sample) in b.index.iter().zip(&b.sample) {
         let dst = plan.targets.addr_at(u64::from(i));
         let (seg, slot) = o.plan.find(u64::from(i)).expect("queued as on-link");
         let src = seg.src;
@@ -510,7 +546,17 @@ fn flush_l2(
         let mut push = |write: &dyn Fn(&mut [u8]) -> usize| {
             b.lens.push(write(b.frames.slot(b.sent.len())));
             b.sent.push(i);
+            b.kinds
+                .push(if sample { Probe::Sample } else { Probe::Round });
         };
+        if sample {
+            // A host known up: an echo to its MAC (a proxy's answer is no sample).
+            match them.and_then(echo) {
+                Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, SAMPLE_ROUND, now_ns)),
+                None => plan.path.not_sent(i),
+            }
+            continue;
+        }
         match them.and_then(echo) {
             Some(e) => push(&|buf| onlink::write_echo(buf, &e, i, round, now_ns)),
             // In a block a proxy serves, its answer is known: only echo tells.
@@ -520,12 +566,17 @@ fn flush_l2(
             },
         }
     }
-    let (frames, lens) = (&mut b.frames, &b.lens);
-    plan.ledger()
-        .send(&b.sent, |_| Probe::Round, || frames.send(lens))?;
+    let (frames, lens, kinds) = (&mut b.frames, &b.lens, &b.kinds);
+    plan.ledger().send(
+        &b.sent,
+        |k| kinds.get(k).copied().unwrap_or(Probe::Round),
+        || frames.send(lens),
+    )?;
     b.index.clear();
+    b.sample.clear();
     b.sent.clear();
     b.lens.clear();
+    b.kinds.clear();
     Ok(Instant::now())
 }
 

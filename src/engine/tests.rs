@@ -12,6 +12,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
+mod matrix;
+
 fn v4(a: &str) -> u32 {
     u32::from(a.parse::<Ipv4Addr>().unwrap())
 }

@@ -59,7 +59,9 @@ pub struct MemNet {
     v6: bool,
 }
 
-/// Both families of a network described by a sweep-sim profile.
+/// Both families of a network described by a sweep-sim profile (a clone is another
+/// handle on the same network).
+#[derive(Clone)]
 pub struct MemNets {
     pub v4: MemNet,
     pub v6: MemNet,

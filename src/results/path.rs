@@ -3,26 +3,27 @@
 //! `path` object): delivery per round, what the rate did, and the live hosts that may
 //! still be missing.
 
-use crate::engine::path::aimd::{Change, Verdict};
+use crate::engine::path::aimd::{Change, LossKind};
 use crate::engine::path::estimate::Round;
 use crate::engine::path::{Report, LOSSY};
 use serde_json::{json, Value};
 
 /// The summary JSON's name for a kind of loss.
-pub fn kind_name(v: Verdict) -> &'static str {
+pub fn kind_name(v: LossKind) -> &'static str {
     match v {
-        Verdict::Unknown => "none",
-        Verdict::RateLimit => "rate-limit",
-        Verdict::AnyRate => "loss-at-any-rate",
-        Verdict::Gone => "path-gone",
+        LossKind::Unknown => "none",
+        LossKind::RateLimit => "rate-limit",
+        LossKind::AnyRate => "loss-at-any-rate",
+        LossKind::Gone => "path-gone",
     }
 }
 
 /// Whether the scan saw loss: a round's delivery fell, or the rate had to change.
 pub fn loss_seen(r: &Report) -> bool {
-    r.events
-        .iter()
-        .any(|e| !matches!(e.change, Change::Raised { .. } | Change::Held))
+    r.kind() != LossKind::Unknown
+        || r.events
+            .iter()
+            .any(|e| !matches!(e.change, Change::Raised { .. } | Change::Held))
         || r.rounds
             .iter()
             .any(|round| round.delivery().is_some_and(|q| q < LOSSY))
@@ -83,11 +84,11 @@ pub fn warning(r: &Report) -> Option<String> {
             .fold(1.0, f64::min)
     };
     let what = match (r.kind(), lowered, r.lowest_rate) {
-        (Verdict::Gone, ..) => format!(
+        (LossKind::Gone, ..) => format!(
             "path gone: answers stopped at every rate (down to {}); no more retries",
             percent(worst())
         ),
-        (Verdict::RateLimit, Some((from, q)), Some(low)) => format!(
+        (LossKind::RateLimit, Some((from, q)), Some(low)) => format!(
             "rate limit on the path: answers fell to {} at {} pps; continued at {} pps \
              and up to {} pps",
             percent(q),
@@ -95,7 +96,7 @@ pub fn warning(r: &Report) -> Option<String> {
             thousands(low),
             thousands(r.final_rate.unwrap_or(low).max(low)),
         ),
-        (Verdict::AnyRate, ..) => format!(
+        (LossKind::AnyRate, ..) => format!(
             "loss at any rate: {} of answers lost (on the path, not a rate limit)",
             percent(1.0 - overall(r))
         ),
@@ -144,6 +145,7 @@ pub fn json(r: &Report, samples: u64) -> Value {
         "samples": samples,
         "loss_seen": loss_seen(r),
         "kind": kind_name(r.kind()),
+        "baseline_delivery": r.baseline.map(|q| (q * 1000.0).round() / 1000.0),
         "seconds_at_floor": (r.at_floor_s * 10.0).round() / 10.0,
         "rounds": rounds,
         "rate_changes": changes,
@@ -207,7 +209,7 @@ mod tests {
             final_rate: Some(2_100),
             lowest_rate: Some(1_800),
             hidden: Some(0.2),
-            verdict: Verdict::RateLimit,
+            verdict: LossKind::RateLimit,
             ..Report::default()
         };
         assert_eq!(
@@ -236,7 +238,7 @@ mod tests {
             final_rate: Some(10_000),
             lowest_rate: Some(5_000),
             hidden: Some(26.4),
-            verdict: Verdict::AnyRate,
+            verdict: LossKind::AnyRate,
             ..Report::default()
         };
         assert_eq!(

@@ -40,12 +40,18 @@ const FLOOR_SHARE: f64 = 1.0 / 256.0;
 /// window, if more) is excess loss.
 const MARGIN: f64 = 0.05;
 const Z: f64 = 2.5;
+/// The least variance a window's share is judged with: a baseline of 1 is a guess, and
+/// two samples of 20 lost on a clean path are not a change.
+const BASE_VAR: f64 = 0.05 * 0.95;
 /// A descent whose lower rates deliver no better than this many standard errors above
 /// the first rate has shown loss at any rate.
 const Z_FLAT: f64 = 1.0;
-/// Back at the first rate, a fresh window this many standard errors below the baseline
-/// confirms a rate limit (the first was low by selection; this one is not).
+/// Back at the first rate, the fresh window alone must be this many standard errors
+/// below the lower rates' share (and all the first rate's windows `Z` below).
 const Z_CHECK: f64 = 1.5;
+/// A rise this clear (a policer well under the rate: 20 % of answers, then all) needs
+/// no check.
+const Z_SURE: f64 = 4.0;
 /// Once loss at any rate is the baseline, excess must also show over two windows
 /// together, by this many standard errors: one unlucky window is not a change.
 const Z_POOLED: f64 = 3.0;
@@ -82,7 +88,7 @@ pub enum Change {
 
 /// What kind of loss the controller has found on the path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Verdict {
+pub enum LossKind {
     /// None yet (no loss, or too little to test).
     #[default]
     Unknown,
@@ -100,7 +106,7 @@ pub struct Aimd {
     rate: f64,
     /// Delivery the path gives at rates that do not overload it.
     base: f64,
-    verdict: Verdict,
+    verdict: LossKind,
     /// The descent under way, testing what the loss is.
     descent: Option<Descent>,
     /// What the path seemed to pass when it last lost answers: climbing near it goes
@@ -110,6 +116,9 @@ pub struct Aimd {
     quiet: u32,
     /// Windows in a row without loss well past `limit`.
     past: u32,
+    /// A retry round: behind a known limit the rate stays under it (a probe lost there
+    /// costs a host the yield of the round cannot see).
+    cautious: bool,
     /// The window before (answered, samples), for tests over two windows, and its rate.
     prev: Option<(f64, f64)>,
     prev_rate: f64,
@@ -141,11 +150,12 @@ impl Aimd {
             ceiling: ceiling.max(1) as f64,
             rate: ceiling.max(1) as f64,
             base: 1.0,
-            verdict: Verdict::Unknown,
+            verdict: LossKind::Unknown,
             descent: None,
             limit: None,
             quiet: 0,
             past: 0,
+            cautious: false,
             prev: None,
             prev_rate: 0.0,
         }
@@ -173,8 +183,13 @@ impl Aimd {
         self.base
     }
 
+    /// Whether the rate may probe above a known limit (the first round) or not (retries).
+    pub fn cautious(&mut self, on: bool) {
+        self.cautious = on;
+    }
+
     /// What the loss seen so far is.
-    pub fn verdict(&self) -> Verdict {
+    pub fn verdict(&self) -> LossKind {
         self.verdict
     }
 
@@ -190,7 +205,10 @@ impl Aimd {
 
     /// Whether `answered` of `n` is clearly below the baseline, by `z` standard errors.
     fn below(&self, answered: f64, n: f64, z: f64) -> bool {
-        let spread = z * (self.base * (1.0 - self.base) / n.max(1.0)).sqrt();
+        // The baseline is itself a measure (at first a guess of 1): its spread is taken
+        // as at least a few percent's loss.
+        let var = (self.base * (1.0 - self.base)).max(BASE_VAR);
+        let spread = z * (var / n.max(1.0)).sqrt();
         answered / n.max(1.0) < self.base - MARGIN.max(spread)
     }
 
@@ -208,8 +226,8 @@ impl Aimd {
             return self.descend(d, answered, n, went);
         }
         // Once the path's own loss is known, one unlucky window is not a change.
-        let steady = matches!(self.verdict, Verdict::AnyRate | Verdict::Gone)
-            || (self.verdict == Verdict::RateLimit && self.lossy());
+        let steady = matches!(self.verdict, LossKind::AnyRate | LossKind::Gone)
+            || (self.verdict == LossKind::RateLimit && self.lossy());
         let excess = self.below(answered, n, Z)
             && match prev {
                 Some((a0, n0)) if steady && same_rate => {
@@ -217,7 +235,7 @@ impl Aimd {
                 }
                 _ => true,
             };
-        if matches!(self.verdict, Verdict::AnyRate | Verdict::Gone) {
+        if matches!(self.verdict, LossKind::AnyRate | LossKind::Gone) {
             // Every window counts, the low ones too (leaving them out would bias the
             // baseline high, and the next unlucky window would look like a change).
             // Behind a rate limit only those under it do (`holds`).
@@ -232,7 +250,7 @@ impl Aimd {
         let sure = (q - (q * (1.0 - q) / n).sqrt()).max(q / 2.0);
         let limit = went * (sure / self.base.max(P_EDGE)).min(1.0);
         let from = self.rate();
-        if self.verdict == Verdict::RateLimit && self.over_limit() {
+        if self.verdict == LossKind::RateLimit && self.over_limit() {
             // Above a rate limit already shown: the loss is its, no test needed.
             self.limit = Some(limit);
             self.quiet = 0;
@@ -258,7 +276,7 @@ impl Aimd {
             low: (0.0, 0.0),
             limit,
             windows: 0,
-            overturns: matches!(self.verdict, Verdict::AnyRate | Verdict::Gone),
+            overturns: matches!(self.verdict, LossKind::AnyRate | LossKind::Gone),
             check: None,
         });
         // The first step goes where a rate limit would pass everything, as far as a
@@ -277,12 +295,25 @@ impl Aimd {
     fn descend(&mut self, mut d: Descent, answered: f64, n: f64, went: f64) -> Change {
         if let Some(low) = d.check {
             let from = self.rate();
-            if !self.below(answered, n, Z_CHECK) {
-                // Delivery is the path's own again at the first rate: no rate limit.
+            let (a1, n1) = d.low;
+            let q1 = a1 / n1;
+            // This window is fresh (the first was low by selection): it must be low
+            // itself, and the first rate's windows together still clearly below.
+            let (a0, n0) = (d.first.0 + answered, d.first.1 + n);
+            let lower = answered / n < q1 - MARGIN
+                && rise_z((answered, n), (a1, n1)) >= Z_CHECK
+                && rise_z((a0, n0), (a1, n1)) >= Z;
+            if !lower {
+                // As good at the first rate as lower: no rate limit, the first window
+                // was unlucky, and every window since measured the path's own delivery.
+                self.base = (a1 + answered) / (n1 + n);
+                if self.verdict == LossKind::Unknown && self.base < 1.0 - MARGIN {
+                    self.verdict = LossKind::AnyRate;
+                }
                 return Change::Held;
             }
             self.rate = low;
-            self.verdict = Verdict::RateLimit;
+            self.verdict = LossKind::RateLimit;
             self.limit = Some(d.limit);
             self.quiet = 0;
             self.past = 0;
@@ -295,15 +326,12 @@ impl Aimd {
         d.windows += 1;
         d.low = (d.low.0 + answered, d.low.1 + n);
         // A one-sided test of two shares: the lower rates' against the first rate's.
-        let (a0, n0) = d.first;
+        let a0 = d.first.0;
         let (a1, n1) = d.low;
-        let pooled = (a0 + a1) / (n0 + n1);
-        let spread = (pooled * (1.0 - pooled) * (1.0 / n0 + 1.0 / n1)).sqrt();
-        let rise = a1 / n1 - a0 / n0;
-        let z = if spread > 0.0 { rise / spread } else { 0.0 };
-        if z >= Z && d.overturns {
-            // Lowering the rate helped: back to where it began, to see that it was not
-            // luck.
+        let z = rise_z(d.first, d.low);
+        if z >= Z && (d.overturns || z < Z_SURE) {
+            // Lowering the rate helped, but not beyond doubt (or it would overturn loss
+            // at any rate): back to where it began, to see that it was not luck.
             d.check = Some(self.rate);
             self.rate = d.from;
             self.descent = Some(d);
@@ -311,7 +339,7 @@ impl Aimd {
         }
         if z >= Z {
             // Lowering the rate helped: a rate limit, taken low; the climb finds it.
-            self.verdict = Verdict::RateLimit;
+            self.verdict = LossKind::RateLimit;
             self.limit = Some(d.limit);
             self.quiet = 0;
             self.past = 0;
@@ -323,9 +351,9 @@ impl Aimd {
             let q = a1 / n1;
             self.base = q;
             self.verdict = if a0 + a1 == 0.0 {
-                Verdict::Gone
+                LossKind::Gone
             } else {
-                Verdict::AnyRate
+                LossKind::AnyRate
             };
             self.rate = d.from;
             self.limit = None;
@@ -355,9 +383,9 @@ impl Aimd {
     /// A window without excess loss: the baseline follows it, the rate climbs.
     fn holds(&mut self, q: f64, n: f64, went: f64) -> Change {
         match self.verdict {
-            Verdict::AnyRate | Verdict::Gone => {}
+            LossKind::AnyRate | LossKind::Gone => {}
             // Behind a rate limit, only what went out under it says what the path is.
-            Verdict::RateLimit if self.limit.is_none() || self.over_limit() => {}
+            LossKind::RateLimit if self.limit.is_none() || self.over_limit() => {}
             _ => self.base = 0.8 * self.base + 0.2 * q,
         }
         // Behind a known limit, loss at or above the level held under it, more than
@@ -368,7 +396,7 @@ impl Aimd {
         let lost = n * (1.0 - q);
         let own = n * (1.0 - self.base);
         let spread = 2.0 * (n * self.base * (1.0 - self.base)).sqrt();
-        if self.verdict == Verdict::RateLimit
+        if self.verdict == LossKind::RateLimit
             && !self.lossy()
             && self
                 .limit
@@ -389,6 +417,18 @@ impl Aimd {
         }
         if self.rate >= self.ceiling {
             return Change::Held;
+        }
+        if let Some(l) = self
+            .limit
+            .filter(|_| self.cautious && self.verdict == LossKind::RateLimit)
+        {
+            // A retry round behind a limit: up to just under it, no further.
+            let under = (UNDER * l).min(self.ceiling);
+            if self.rate >= under {
+                return Change::Held;
+            }
+            self.rate = (self.rate + NEAR_STEP * l).min(under);
+            return Change::Raised { to: self.rate() };
         }
         let step = match self.limit {
             // Well past the old limit without loss: it was set too low (a window of
@@ -424,6 +464,21 @@ impl Aimd {
         };
         self.rate = (self.rate + step).min(self.ceiling);
         Change::Raised { to: self.rate() }
+    }
+}
+
+/// How many standard errors the share answered in `low` (answered, samples) is above
+/// the share in `first`: a one-sided test of two proportions.
+fn rise_z(first: (f64, f64), low: (f64, f64)) -> f64 {
+    let ((a0, n0), (a1, n1)) = (first, low);
+    if n0 <= 0.0 || n1 <= 0.0 {
+        return 0.0;
+    }
+    let pooled = (a0 + a1) / (n0 + n1);
+    let spread = (pooled * (1.0 - pooled) * (1.0 / n0 + 1.0 / n1)).sqrt();
+    match spread > 0.0 {
+        true => (a1 / n1 - a0 / n0) / spread,
+        false => 0.0,
     }
 }
 
@@ -489,13 +544,21 @@ mod tests {
         // evidence): the rate spends nearly all its windows at the ceiling.
         for loss in [0.05, 0.1, 0.3, 0.5] {
             let mut a = Aimd::new(10_000);
-            let rates = drive(&mut a, 2_000, 20, |_| 1.0 - loss);
-            assert_eq!(a.verdict(), Verdict::AnyRate, "loss {loss}");
+            let mut rates = drive(&mut a, 100, 20, |_| 1.0 - loss);
+            assert_eq!(a.verdict(), LossKind::AnyRate, "loss {loss}");
+            rates.extend(drive(&mut a, 1_900, 20, |_| 1.0 - loss));
             let at_ceiling = share_at_least(&rates, 10_000);
-            assert!(at_ceiling > 0.95, "loss {loss}: {at_ceiling} at the ceiling");
+            assert!(
+                at_ceiling > 0.95,
+                "loss {loss}: {at_ceiling} at the ceiling"
+            );
             let lowest = *rates.iter().min().unwrap();
             assert!(lowest >= 2_500, "loss {loss}: down to {lowest}");
-            assert!((a.baseline() - (1.0 - loss)).abs() < 0.12, "{}", a.baseline());
+            assert!(
+                (a.baseline() - (1.0 - loss)).abs() < 0.12,
+                "{}",
+                a.baseline()
+            );
         }
     }
 
@@ -520,9 +583,9 @@ mod tests {
         let low = a.rate();
         a.window((0.7f64 * 2_000.0 / low as f64).min(0.7), 20, None);
         assert_eq!(a.rate(), 10_000, "back to check");
-        assert_eq!(a.verdict(), Verdict::AnyRate);
+        assert_eq!(a.verdict(), LossKind::AnyRate);
         assert!(matches!(a.window(0.14, 20, None), Change::Lowered { .. }));
-        assert_eq!(a.verdict(), Verdict::RateLimit);
+        assert_eq!(a.verdict(), LossKind::RateLimit);
         assert_eq!(a.rate(), low);
     }
 
@@ -540,7 +603,7 @@ mod tests {
     fn a_path_that_goes_silent_is_gone_and_the_rate_goes_back_up() {
         let mut a = Aimd::new(10_000);
         let rates = drive(&mut a, 40, 20, |_| 0.0);
-        assert_eq!(a.verdict(), Verdict::Gone);
+        assert_eq!(a.verdict(), LossKind::Gone);
         assert_eq!(a.rate(), 10_000);
         assert!(share_at_least(&rates, 10_000) > 0.8, "{rates:?}");
         assert!(rates.iter().all(|&r| r > a.floor_rate()), "{rates:?}");
@@ -553,7 +616,7 @@ mod tests {
         assert_eq!(a.rate(), 63, "at most a sixteenth per window");
         // Everything answers down here: a rate limit, and the climb begins.
         assert_eq!(a.window(1.0, 100, None), Change::Held);
-        assert_eq!(a.verdict(), Verdict::RateLimit);
+        assert_eq!(a.verdict(), LossKind::RateLimit);
         let mut steps = 0;
         while a.rate() < 1_000 {
             assert!(matches!(
@@ -571,11 +634,13 @@ mod tests {
     #[test]
     fn past_a_limit_taken_too_low_the_steps_double_not_leap() {
         let mut a = Aimd::new(10_000);
-        // 10 of 20 answered, then all at the lower rate: a limit taken at about 3,900
-        // (low), the rate 4,500.
+        // 10 of 20 answered, then all at the lower rate, then half again back at the
+        // first (the check): a limit taken at about 3,900 (low), the rate 4,500.
         a.window(0.5, 20, None);
         a.window(1.0, 20, None);
-        assert_eq!(a.verdict(), Verdict::RateLimit);
+        assert_eq!(a.rate(), 10_000, "back to check");
+        a.window(0.5, 20, None);
+        assert_eq!(a.verdict(), LossKind::RateLimit);
         assert!(a.over_limit(), "above the limit taken: unproven");
         let mut steps = Vec::new();
         let mut last = a.rate();

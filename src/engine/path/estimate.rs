@@ -35,11 +35,21 @@ impl Round {
 /// Live hosts expected still hidden after `rounds`, with `found` hosts seen; `None`
 /// when no round had enough samples to say.
 pub fn hidden(found: u64, rounds: &[Round]) -> Option<f64> {
-    let qs: Vec<f64> = rounds.iter().filter_map(Round::delivery).collect();
-    if qs.is_empty() {
-        return None;
+    // A round too short to sample enough still probed: it gets the delivery of all the
+    // rounds' samples together, if they are enough.
+    let (samples, answered) = rounds
+        .iter()
+        .fold((0, 0), |(n, a), r| (n + r.samples, a + r.answered));
+    let pooled = Round {
+        samples,
+        answered,
+        ..Round::default()
     }
-    let missed: f64 = qs.iter().map(|q| 1.0 - q).product();
+    .delivery()?;
+    let missed: f64 = rounds
+        .iter()
+        .map(|r| 1.0 - r.delivery().unwrap_or(pooled))
+        .product();
     if missed >= 1.0 {
         // Nothing answered at all: no estimate of how many there are.
         return None;
@@ -131,7 +141,10 @@ mod tests {
     fn a_path_gone_ends_the_retries_after_one_round_without_answers() {
         let r = [round(300, 150, 8_000), round(200, 0, 0)];
         assert!(gone(&r));
-        assert!(another_round(8_000, &r[..1], 11), "the one retry still goes");
+        assert!(
+            another_round(8_000, &r[..1], 11),
+            "the one retry still goes"
+        );
         assert!(!another_round(8_000, &r, 11));
         // Too few samples to say: not gone.
         assert!(!gone(&[round(300, 150, 8_000), round(5, 0, 0)]));
@@ -154,6 +167,11 @@ mod tests {
         assert!(!another_round(40, &quiet, 11));
         let found_more = [round(3, 3, 40), round(2, 1, 2)];
         assert!(another_round(42, &found_more, 11));
+        // A round with too few samples of its own gets all the rounds' delivery.
+        let short = [round(400, 360, 900), round(8, 8, 80)];
+        let h = hidden(980, &short).unwrap();
+        let q = 368.0 / 408.0;
+        assert!((h - 980.0 * (1.0 - 0.9) * (1.0 - q) / (1.0 - 0.1 * (1.0 - q))).abs() < 1e-6);
         // Nothing answered at all: nothing to estimate from either.
         assert_eq!(hidden(0, &[round(50, 0, 0)]), None);
     }

@@ -10,7 +10,7 @@ pub mod aimd;
 pub mod estimate;
 pub mod stretch;
 
-use aimd::{Aimd, Change, Verdict};
+use aimd::{Aimd, Change, LossKind};
 use estimate::Round;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -26,7 +26,7 @@ const POOL: usize = 1024;
 /// Samples sent one after another at one rate, all resolved, make a window for the
 /// rate controller (answers come back before losses are known: a window closed on
 /// the first resolved would see too few losses).
-const WINDOW: u64 = 20;
+pub const WINDOW: u64 = 20;
 /// About this many samples a second, at any rate: one probe in `rate / 40`...
 const SAMPLES_PER_S: u64 = 40;
 /// ...but at least one in a hundred and at most one in ten.
@@ -114,21 +114,34 @@ pub struct Report {
     /// Live hosts the delivery estimate says may still be missing.
     pub hidden: Option<f64>,
     /// What the controller found the loss to be (`Unknown` without a controller).
-    pub verdict: Verdict,
+    pub verdict: LossKind,
+    /// The delivery the controller found the path to give below any limit.
+    pub baseline: Option<f64>,
     /// Time the rate spent at the controller's floor, s.
     pub at_floor_s: f64,
 }
 
 impl Report {
     /// The kind of loss the scan saw: `Unknown` is none.
-    pub fn kind(&self) -> Verdict {
+    pub fn kind(&self) -> LossKind {
         let sampled: Vec<f64> = self.rounds.iter().filter_map(Round::delivery).collect();
-        let died = sampled.len() >= 2
-            && estimate::gone(&self.rounds)
-            && sampled.iter().any(|&q| q > 0.0);
+        let died =
+            sampled.len() >= 2 && estimate::gone(&self.rounds) && sampled.iter().any(|&q| q > 0.0);
+        // Rounds too short to sample enough may still lose answers: all of them together.
+        let (n, a) = self
+            .rounds
+            .iter()
+            .fold((0, 0), |(n, a), r| (n + r.samples, a + r.answered));
+        let pooled = Round {
+            samples: n,
+            answered: a,
+            ..Round::default()
+        }
+        .delivery();
+        let lossy = sampled.iter().chain(&pooled).any(|&q| q < LOSSY);
         match self.verdict {
-            _ if died => Verdict::Gone,
-            Verdict::Unknown if sampled.iter().any(|&q| q < LOSSY) => Verdict::AnyRate,
+            _ if died => LossKind::Gone,
+            LossKind::Unknown if lossy => LossKind::AnyRate,
             v => v,
         }
     }
@@ -217,6 +230,11 @@ impl Path {
         None
     }
 
+    /// The sample to `i` that `pick` chose was not sent after all (no way to it).
+    pub fn not_sent(&self, i: u32) {
+        self.state().outstanding.remove(&i);
+    }
+
     /// A sample probe to `i` was answered (duplicates find nothing outstanding).
     pub fn answered(&self, i: u32) {
         let mut s = self.state();
@@ -283,11 +301,7 @@ impl Path {
             s.timeline.over(now_ns);
         }
         let since = now_ns.saturating_sub(std::mem::replace(&mut s.settled_ns, now_ns));
-        if s
-            .aimd
-            .as_ref()
-            .is_some_and(|a| a.rate() <= a.floor_rate())
-        {
+        if s.aimd.as_ref().is_some_and(|a| a.rate() <= a.floor_rate()) {
             s.floor_ns = s.floor_ns.saturating_add(since);
         }
         if let Some(r) = self.rate() {
@@ -316,6 +330,9 @@ impl Path {
         s.spans.clear();
         // The pause before this round is no part of a rate achieved.
         s.window_from = (0, 0);
+        if let Some(a) = s.aimd.as_mut() {
+            a.cautious(round > 0);
+        }
         let rate = self.rate();
         let r = s.round_mut(round);
         r.probes = probes;
@@ -341,9 +358,9 @@ impl Path {
     pub fn narrow(&self, within: Option<&Filter>) -> Option<Filter> {
         let s = self.state();
         let limited = s
-            .aimd.as_ref().is_some_and(|a| {
-                a.verdict() == Verdict::RateLimit && a.baseline() >= NARROW_BASE
-            });
+            .aimd
+            .as_ref()
+            .is_some_and(|a| a.verdict() == LossKind::RateLimit && a.baseline() >= NARROW_BASE);
         limited.then(|| Filter::lossy(&s.spans, &s.timeline, within))
     }
 
@@ -372,7 +389,8 @@ impl Path {
             events: s.events.clone(),
             final_rate: s.aimd.as_ref().map(Aimd::rate),
             lowest_rate: s.lowest,
-            verdict: s.aimd.as_ref().map_or(Verdict::Unknown, Aimd::verdict),
+            verdict: s.aimd.as_ref().map_or(LossKind::Unknown, Aimd::verdict),
+            baseline: s.aimd.as_ref().map(Aimd::baseline),
             at_floor_s: s.floor_ns as f64 / 1e9,
         }
     }
