@@ -161,6 +161,21 @@ fn output_in_dev_is_never_created() {
     assert!(!Path::new(out).exists());
 }
 
+/// Issue 30, item 10: an output that opens but takes no write (/proc/version) fails
+/// before the first probe, exit 2 naming it, and leaves no state file anywhere.
+#[test]
+fn output_that_refuses_writes_fails_before_probing_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let mut cmd = sweep(&["127.0.0.1", "-o", "/proc/version"]);
+    cmd.current_dir(dir.path()).env("XDG_STATE_HOME", &state);
+    let a = cmd.assert().code(2).stdout(predicate::str::is_empty());
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    one_line_naming(&stderr, &["/proc/version"]).unwrap_or_else(|e| panic!("{e}"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn endless_target_file_fails_fast() {
     let start = std::time::Instant::now();

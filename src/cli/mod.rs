@@ -127,7 +127,8 @@ struct Args {
     /// Continue an interrupted scan from its state file (same targets and options)
     #[arg(long, value_name = "STATE")]
     resume: Option<PathBuf>,
-    /// Where to write the state file if interrupted (default: OUTPUT.state, or sweep.state)
+    /// Where to write the state file if interrupted (default: OUTPUT.state; to stdout, a
+    /// file of this run's own in ~/.local/state/sweep)
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
@@ -285,17 +286,18 @@ impl Config {
         }
     }
 
-    /// Where an interrupted run leaves its state: `--state`, else beside a regular `-o`
-    /// file, else (stdout, /dev/null, a FIFO: no place for a file beside it) ./sweep.state.
-    pub fn state_path(&self) -> PathBuf {
+    /// Where the user put an interrupted run's state: `--state`, else beside a regular
+    /// `-o` file, else (stdout, /dev/null, a FIFO: no place for a file beside it) the
+    /// state being resumed. `None`: nobody chose; the run names its own (`run::checkpoint`).
+    pub fn state_path(&self) -> Option<PathBuf> {
         match (&self.state, &self.output) {
-            (Some(p), _) => p.clone(),
+            (Some(p), _) => Some(p.clone()),
             (None, Some(o)) if !crate::results::sink::is_special(o) => {
                 let mut s = o.clone().into_os_string();
                 s.push(".state");
-                s.into()
+                Some(s.into())
             }
-            (None, _) => PathBuf::from("sweep.state"),
+            (None, _) => self.resume.clone(),
         }
     }
 }
@@ -888,14 +890,23 @@ mod tests {
     #[test]
     fn state_goes_beside_a_regular_output_only() {
         let at = |args: &[&str]| cfg(args).unwrap().state_path();
-        assert_eq!(at(&["x", "-o", "out.csv"]), PathBuf::from("out.csv.state"));
-        assert_eq!(at(&["x"]), PathBuf::from("sweep.state"));
+        assert_eq!(
+            at(&["x", "-o", "out.csv"]),
+            Some(PathBuf::from("out.csv.state"))
+        );
+        // Nobody chose a place: the run names its own, never a shared ./sweep.state.
+        assert_eq!(at(&["x"]), None);
         for special in ["/dev/null", "/dev/stdout", "/proc/self/fd/1"] {
-            assert_eq!(at(&["x", "-o", special]), PathBuf::from("sweep.state"));
+            assert_eq!(at(&["x", "-o", special]), None);
         }
         assert_eq!(
             at(&["x", "-o", "/dev/null", "--state", "s"]),
-            PathBuf::from("s")
+            Some(PathBuf::from("s"))
+        );
+        // A resumed scan to stdout keeps checkpointing to the file it resumed.
+        assert_eq!(
+            at(&["x", "--resume", "r.state"]),
+            Some(PathBuf::from("r.state"))
         );
     }
 

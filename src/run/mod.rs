@@ -274,7 +274,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     };
     let interrupted_now = || cx.interrupts.load(Relaxed) > 0;
     let fp = state::fingerprint(targets, opts);
-    let mut saver = Checkpointer::new(cfg.state_path(), opts.seed, fp);
+    let mut saver = Checkpointer::new(checkpoint::place(cfg.state_path()), opts.seed, fp);
     let mac = |i: u32| {
         onlink
             .and_then(|o| o.mac_of(u64::from(i)))

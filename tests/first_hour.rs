@@ -1,0 +1,168 @@
+//! Issue 30, "the first hour": what a new user trips over, end to end. Scans go only to
+//! 127.0.0.0/8 inside a fresh namespace with nothing but `lo`; the state directory and the
+//! working directory are the test's own temporary ones.
+//!
+//! Trials need root and `ip netns`; reported as ignored elsewhere, and failed when
+//! SWEEP_REQUIRE_LAB=1. Runs with `harness = false` (libtest-mimic).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use common::*;
+
+fn main() {
+    run_trials(vec![
+        lab_trial(
+            "checkpoints_of_a_scan_to_stdout_are_its_own",
+            Need::Netns,
+            stdout_checkpoints_are_the_runs_own,
+        ),
+        lab_trial(
+            "no_checkpoint_warning_where_none_was_asked_for",
+            Need::Netns,
+            no_checkpoint_warning_unasked,
+        ),
+    ])
+}
+
+/// `sweep ARGS` in `ns`, run from `cwd`, with `state` as its XDG state home.
+fn sweep_at(ns: &str, cwd: &Path, state: &Path, args: &[&str]) -> Command {
+    let mut cmd = sweep_cmd(ns, args);
+    cmd.current_dir(cwd)
+        .env("XDG_STATE_HOME", state)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID");
+    cmd
+}
+
+/// The path after "continue with --resume " on a stderr line.
+fn resume_hint(stderr: &str) -> Option<PathBuf> {
+    stderr
+        .lines()
+        .find_map(|l| l.split_once("continue with --resume "))
+        .map(|(_, p)| PathBuf::from(p.trim()))
+}
+
+/// Item 1: an interrupted scan to stdout names checkpoints of its own (in the state
+/// directory, not ./sweep.state); another scan to stdout from the same directory leaves
+/// them alone; resuming from them completes and only then removes them.
+fn stdout_checkpoints_are_the_runs_own() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let (cwd, state) = (dir.path().join("work"), dir.path().join("state"));
+    std::fs::create_dir_all(&cwd).map_err(|e| e.to_string())?;
+    // 254 targets at 20/s: about 13 s of sending, interrupted after 3 s (a checkpoint
+    // is taken every 2 s).
+    let base = ["127.0.0.0/24", "--seed", "3", "--retries", "1"];
+    let mut slow = base.to_vec();
+    slow.extend(["--rate", "20"]);
+    let running = Running::spawn(sweep_at(&ns.name, &cwd, &state, &slow))?;
+    thread::sleep(Duration::from_secs(3));
+    running.signal(libc::SIGINT)?;
+    let first = running.wait(Duration::from_secs(30))?;
+    first.expect_code(130)?;
+    let st = resume_hint(&first.stderr)
+        .ok_or_else(|| format!("no resume hint naming the state: {}", first.stderr))?;
+    let journal = st.with_extension("journal");
+    ensure(st.starts_with(state.join("sweep")), || {
+        format!("state {} is not in the state directory", st.display())
+    })?;
+    ensure(st.exists() && journal.exists(), || {
+        format!("{} or its journal is missing", st.display())
+    })?;
+    ensure(file_names(&cwd)?.is_empty(), || {
+        format!(
+            "files left in the working directory: {:?}",
+            file_names(&cwd)
+        )
+    })?;
+
+    // Another scan to stdout, from the same directory, long enough to checkpoint.
+    let other = run_limited(
+        sweep_at(
+            &ns.name,
+            &cwd,
+            &state,
+            &["127.0.1.0/28", "--rate", "5", "--retries", "0", "-q"],
+        ),
+        RUN_LIMIT,
+    )?;
+    other.expect_code(0)?;
+    ensure(st.exists() && journal.exists(), || {
+        "a later scan to stdout removed the interrupted scan's checkpoints".into()
+    })?;
+    let left = file_names(&state.join("sweep"))?;
+    ensure(left.len() == 2, || {
+        format!("the later scan left checkpoints of its own: {left:?}")
+    })?;
+
+    let mut args = base.to_vec();
+    args.extend(["--rate", "max", "-q", "--resume"]);
+    args.push(path_str(&st));
+    let resumed = run_limited(sweep_at(&ns.name, &cwd, &state, &args), RUN_LIMIT)?;
+    resumed.expect_code(0)?;
+    let rows = resumed.stdout.lines().skip(1).count();
+    ensure(rows == 254, || {
+        format!("the resumed scan wrote {rows} rows, not 254")
+    })?;
+    ensure(!st.exists() && !journal.exists(), || {
+        "the completed resume left its checkpoints".into()
+    })?;
+    ensure(file_names(&cwd)?.is_empty(), || {
+        "files left in the working directory".into()
+    })
+}
+
+/// Item 6: a scan to stdout where its checkpoints cannot be written says nothing about
+/// them (none was asked for), with or without -q; interrupted, it says once that no
+/// state was saved and how to keep one, and still writes its results.
+fn no_checkpoint_warning_unasked() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let cwd = dir.path().join("work");
+    std::fs::create_dir_all(&cwd).map_err(|e| e.to_string())?;
+    // A state home that is a file: no directory can be made under it, even by root.
+    let blocked = dir.path().join("not-a-dir");
+    std::fs::write(&blocked, "").map_err(|e| e.to_string())?;
+    // 16 targets at 5/s: over 3 s, so a checkpoint is attempted.
+    let args = ["127.0.2.0/28", "--rate", "5", "--retries", "0"];
+    for quiet in [false, true] {
+        let mut a = args.to_vec();
+        if quiet {
+            a.push("-q");
+        }
+        let run = run_limited(sweep_at(&ns.name, &cwd, &blocked, &a), RUN_LIMIT)?;
+        run.expect_code(0)?;
+        ensure(!run.stderr.contains("checkpoint"), || {
+            format!(
+                "a warning about checkpoints nobody asked for: {}",
+                run.stderr
+            )
+        })?;
+        ensure(!quiet || run.stderr.is_empty(), || {
+            format!("-q still printed: {}", run.stderr)
+        })?;
+    }
+    let running = Running::spawn(sweep_at(
+        &ns.name,
+        &cwd,
+        &blocked,
+        &["127.0.3.0/24", "--rate", "20", "-q"],
+    ))?;
+    thread::sleep(Duration::from_secs(3));
+    running.signal(libc::SIGINT)?;
+    let cut = running.wait(Duration::from_secs(30))?;
+    cut.expect_code(130)?;
+    one_line_naming(&cut.stderr, &["no state saved", "--state FILE"])?;
+    ensure(!cut.stderr.contains("checkpoint"), || cut.stderr.clone())?;
+    ensure(cut.stdout.starts_with("addr,status"), || {
+        format!("no CSV on stdout: {:?}", cut.stdout)
+    })?;
+    ensure(file_names(&cwd)?.is_empty(), || {
+        "files left in the working directory".into()
+    })
+}
