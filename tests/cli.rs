@@ -366,3 +366,34 @@ fn subcommand_usage_errors_are_one_line_pointing_at_their_help() {
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(stderr.trim_end().ends_with("(see --help)"), "{stderr}");
 }
+
+/// Issue 30, item 2: nmap's output flags sweep does not write are refused by name, in
+/// the working directory nothing is created (no file `N`), and the file after the flag
+/// is never taken for a target, nor is any file's name.
+#[test]
+fn nmaps_other_output_flags_are_refused_naming_the_right_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (flag, right) in [
+        ("-oN", "-oG FILE"),
+        ("-oS", "-o FILE"),
+        ("-oA", "-oX BASE.xml"),
+    ] {
+        let mut cmd = sweep(&["127.0.0.1", flag, "x.txt"]);
+        cmd.current_dir(dir.path());
+        let a = cmd.assert().code(2).stdout(predicate::str::is_empty());
+        let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        one_line_naming(&stderr, &[flag, right]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // A file's name where a target goes: exit 2 before any lookup, saying what to use.
+    input_error(&["127.0.0.1", "x.txt"], "-f x.txt");
+    input_error(&["127.0.0.1", "hosts.CSV"], "-o hosts.CSV");
+}
+
+/// Issue 30, item 8: `127.0.0.1-` (a range whose end was lost) is refused, with the
+/// whole block's spelling suggested, instead of scanning .1-.255.
+#[test]
+fn a_range_with_no_end_is_refused_with_a_hint() {
+    input_error(&["127.0.0.1-"], "127.0.0.1-255");
+}

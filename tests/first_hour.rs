@@ -26,6 +26,11 @@ fn main() {
             Need::Netns,
             no_checkpoint_warning_unasked,
         ),
+        lab_trial(
+            "dash_og_writes_nmaps_grepable_lines",
+            Need::Netns,
+            grepable_output,
+        ),
     ])
 }
 
@@ -165,4 +170,40 @@ fn no_checkpoint_warning_unasked() -> Result<(), String> {
     ensure(file_names(&cwd)?.is_empty(), || {
         "files left in the working directory".into()
     })
+}
+
+/// Item 2: `-oG FILE` writes what `nmap -sn -oG` writes: a `Host: ADDR ()<TAB>Status: Up`
+/// line per host between two comments, the way scripts grep it.
+fn grepable_output() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let out = dir.path().join("scan.gnmap");
+    let run = sweep_in(
+        &ns.name,
+        &["127.0.0.1-127.0.0.3", "-oG", path_str(&out), "-q"],
+    )?;
+    run.expect_code(0)?;
+    ensure(run.stdout.is_empty(), || "output on stdout too".into())?;
+    let text = std::fs::read_to_string(&out).map_err(|e| e.to_string())?;
+    let lines: Vec<&str> = text.lines().collect();
+    let hosts: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("Host: "))
+        .collect();
+    ensure(
+        hosts
+            == [
+                "Host: 127.0.0.1 ()\tStatus: Up",
+                "Host: 127.0.0.2 ()\tStatus: Up",
+                "Host: 127.0.0.3 ()\tStatus: Up",
+            ],
+        || format!("host lines: {hosts:?}"),
+    )?;
+    let (first, last) = (lines.first(), lines.last());
+    ensure(
+        first.is_some_and(|l| l.starts_with("# ") && l.contains("scan initiated"))
+            && last.is_some_and(|l| l.contains("3 IP addresses (3 hosts up) scanned in")),
+        || format!("header or trailer: {text}"),
+    )
 }

@@ -207,6 +207,8 @@ enum FormatArg {
     NmapXml,
     /// A self-contained HTML report: summary, maps, RTTs, vendors, host table
     Html,
+    /// nmap's grepable output for a ping scan (nmap -sn -oG): Host: ADDR ()<TAB>Status: Up
+    Grepable,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -340,8 +342,11 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-/// `-?` and `/?` ask for help as `-h` does (DOS and the ping client sweep grew from).
-fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
+/// Other tools' spellings: `-?` and `/?` ask for help as `-h` does (DOS and the ping
+/// client sweep grew from); nmap's `-oX FILE` and `-oG FILE` write its XML and grepable
+/// formats. nmap's other output flags are refused by name: clap would read `-oN x.txt`
+/// as `-o N` and a target `x.txt`.
+fn help_aliases(args: Vec<OsString>) -> Result<Vec<OsString>, Stop> {
     let mut seen_end = false;
     let mut out = Vec::with_capacity(args.len() + 2);
     for a in args {
@@ -350,14 +355,38 @@ fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
             out.push(a);
         } else if a == "-?" || a == "/?" {
             out.push(OsString::from("--help"));
-        } else if a == "-oX" {
-            // nmap's spelling, `-oX FILE`: clap would read it as `-o X`.
-            out.extend(["--format", "nmap-xml", "-o"].map(OsString::from));
+        } else if let Some(format) = nmap_format(&a)? {
+            out.extend(["--format", format, "-o"].map(OsString::from));
         } else {
             out.push(a);
         }
     }
-    out
+    Ok(out)
+}
+
+/// The `--format` an nmap output flag (`-oX`, `-oG`) stands for; a usage error naming
+/// the flag and what to use for the ones sweep does not write.
+fn nmap_format(arg: &OsString) -> Result<Option<&'static str>, Stop> {
+    let refuse = |what: &str| {
+        Err(Stop::Usage(format!(
+            "sweep: {} ({what}) is not a format sweep writes: use -o FILE (CSV), \
+             -oX FILE (nmap XML) or -oG FILE (nmap grepable)",
+            arg.to_string_lossy()
+        )))
+    };
+    match arg.to_str() {
+        Some("-oX") => Ok(Some("nmap-xml")),
+        Some("-oG") => Ok(Some("grepable")),
+        Some("-oN") => refuse("nmap's normal output"),
+        Some("-oS") => refuse("nmap's script kiddie output"),
+        Some("-oM") => refuse("nmap's old machine output"),
+        Some("-oA") => Err(Stop::Usage(
+            "sweep: -oA (nmap's three formats at once) is not something sweep writes: \
+             one output a run, -oX BASE.xml (nmap XML) or -oG BASE.gnmap (nmap grepable)"
+                .into(),
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
@@ -405,7 +434,7 @@ impl Stop {
 
 /// The one parse: clap over the whole command line, then the chosen command's checks.
 fn read(args: Vec<OsString>) -> Result<Command, Stop> {
-    let args = help_aliases(args);
+    let args = help_aliases(args)?;
     if args.len() <= 1 {
         return Err(Stop::Usage(SHORT_USAGE.into()));
     }
@@ -671,6 +700,7 @@ fn layout(a: &Args, count: bool) -> Result<Layout, Error> {
             FormatArg::Prometheus => Format::Prometheus,
             FormatArg::NmapXml => Format::NmapXml,
             FormatArg::Html => Format::Html,
+            FormatArg::Grepable => Format::Grepable,
         },
         fields,
         all: a.all,
@@ -780,6 +810,35 @@ mod tests {
     }
 
     #[test]
+    fn nmaps_other_output_flags_are_grepable_or_refused_by_name() {
+        let args = ["sweep", "-oG", "out.gnmap", "198.18.0.1"].map(OsString::from);
+        let Ok(Command::Scan(c)) = read(args.to_vec()) else {
+            panic!("-oG FILE is a scan");
+        };
+        assert_eq!(c.layout.format, Format::Grepable);
+        assert_eq!(c.output.as_deref(), Some(std::path::Path::new("out.gnmap")));
+        assert_eq!(c.targets, ["198.18.0.1"]);
+        for (flag, right) in [
+            ("-oN", "-o FILE (CSV)"),
+            ("-oS", "-oG FILE"),
+            ("-oM", "-oX FILE"),
+            ("-oA", "-oG BASE.gnmap"),
+        ] {
+            let line = usage(&["sweep", "198.18.0.1", flag, "x.txt"]);
+            assert!(
+                line.starts_with(&format!("sweep: {flag} (")) && line.contains(right),
+                "{line}"
+            );
+            assert!(!line.contains('\n'), "{line}");
+        }
+        // After `--` it is a target like any other (and refused as one).
+        assert!(matches!(
+            command_of(&["sweep", "--", "-oN"]),
+            Ok(Command::Scan(_))
+        ));
+    }
+
+    #[test]
     fn defaults_match_the_contract() {
         let c = cfg(&["198.18.0.0/16"]).unwrap();
         assert_eq!(c.scan.rate, Some(10_000));
@@ -874,7 +933,7 @@ mod tests {
     fn operator_conventions() {
         let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
         assert_eq!(
-            help_aliases(os(&["sweep", "-?", "x", "/?", "--", "/?"])),
+            help_aliases(os(&["sweep", "-?", "x", "/?", "--", "/?"])).unwrap(),
             os(&["sweep", "--help", "x", "--help", "--", "/?"])
         );
         let c = cfg(&["--excludefile", "ex.txt", "--strict-names", "x"]).unwrap();
