@@ -397,3 +397,27 @@ fn nmaps_other_output_flags_are_refused_naming_the_right_one() {
 fn a_range_with_no_end_is_refused_with_a_hint() {
     input_error(&["127.0.0.1-"], "127.0.0.1-255");
 }
+
+/// Issue 30, item 5: a misspelt flag or value gets clap's suggestion, a value not in the
+/// list gets the list, and `--rate -5` is a value out of range, each on one line, exit 2.
+#[test]
+fn misspellings_are_suggested_and_values_listed() {
+    input_error(&["--rates", "100", "127.0.0.1"], "did you mean '--rate'?");
+    input_error(&["--retry", "2", "127.0.0.1"], "did you mean '--retries'?");
+    input_error(
+        &["--format", "yaml", "127.0.0.1"],
+        "one of csv, json, ndjson, prometheus, nmap-xml, html, grepable",
+    );
+    input_error(&["--rate", "-5", "127.0.0.1"], "must be between 1 and");
+    // A value's case does not matter: CSV is csv (here stopped at the unwritable -o).
+    input_error(
+        &[
+            "--format",
+            "CSV",
+            "127.0.0.1",
+            "-o",
+            "/nonexistent-dir/x.csv",
+        ],
+        "/nonexistent-dir/x.csv",
+    );
+}

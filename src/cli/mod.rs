@@ -61,26 +61,36 @@ struct Args {
     strict_names: bool,
     /// Most probes per second, or 'max' for as fast as the machine allows; lowered while
     /// the path loses answers (a rate limit on the way), raised again when it stops
-    #[arg(long, value_name = "PPS", default_value = "10000")]
+    #[arg(
+        long,
+        value_name = "PPS",
+        default_value = "10000",
+        allow_negative_numbers = true
+    )]
     rate: String,
     /// Keep --rate whatever the path does (benchmarks)
     #[arg(long)]
     fixed_rate: bool,
     /// Exactly N retry rounds to targets that have not answered (default: as many as the
     /// measured loss needs, at least one and at most 10)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     retries: Option<String>,
     /// Slowest reply that still counts (e.g. 500ms, 2s)
     #[arg(long, value_name = "DUR", default_value = "1s")]
     timeout: String,
     /// Seed for the probe order only, not a secret (random when absent)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     seed: Option<String>,
     /// Echo payload bytes
-    #[arg(long, value_name = "BYTES", default_value = "56")]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "56",
+        allow_negative_numbers = true
+    )]
     size: String,
     /// IP time-to-live of the probes
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     ttl: Option<String>,
     /// Write the CSV to FILE (atomically) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -104,7 +114,7 @@ struct Args {
     #[arg(short = '6')]
     ipv6: bool,
     /// Output format
-    #[arg(long, value_enum, default_value = "csv")]
+    #[arg(long, value_enum, default_value = "csv", ignore_case = true)]
     format: FormatArg,
     /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor,seen_at,hostname; with -c also sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms,rtts)
     #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
@@ -132,7 +142,7 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", ignore_case = true)]
     socket: SocketArg,
     /// Send only through this interface; every target must be reachable through it
     #[arg(short = 'I', long = "iface", value_name = "NAME")]
@@ -156,7 +166,12 @@ struct Args {
     send_path: PathArg,
     /// Count mode: N echo requests to every target (1-1000), for loss and RTT statistics;
     /// adds the columns sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms
-    #[arg(short = 'c', long = "count", value_name = "N")]
+    #[arg(
+        short = 'c',
+        long = "count",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     count: Option<String>,
     /// Count mode: time between two probes to the same target (at least 10ms)
     #[arg(long, value_name = "DUR", default_value = "1s")]
@@ -165,7 +180,12 @@ struct Args {
     #[arg(long, value_name = "DUR")]
     every: Option<String>,
     /// With --every: stop after N runs (default: until interrupted)
-    #[arg(long, value_name = "N", requires = "every")]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "every",
+        allow_negative_numbers = true
+    )]
     runs: Option<String>,
 }
 
@@ -204,10 +224,12 @@ enum FormatArg {
     /// The text exposition format (node_exporter's textfile collector)
     Prometheus,
     /// nmap's XML for a ping scan (nmap -sn -oX), for ndiff and nmap's other readers
+    #[value(alias = "xml")]
     NmapXml,
     /// A self-contained HTML report: summary, maps, RTTs, vendors, host table
     Html,
     /// nmap's grepable output for a ping scan (nmap -sn -oG): Host: ADDR ()<TAB>Status: Up
+    #[value(alias = "gnmap")]
     Grepable,
 }
 
@@ -482,10 +504,25 @@ fn one_line(e: &clap::Error) -> String {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.trim_start_matches("error: ");
-    match lines.next() {
+    let mut line = match lines.next() {
         Some(next) if first.ends_with(':') => format!("{first} {next}"),
         _ => first.to_string(),
+    };
+    // What clap's own lines below would have taught: the values allowed, the near miss.
+    use clap::error::{ContextKind, ContextValue};
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
+        line.push_str(&format!("; one of {}", valid.join(", ")));
     }
+    for kind in [ContextKind::SuggestedArg, ContextKind::SuggestedValue] {
+        match e.get(kind) {
+            Some(ContextValue::String(s)) => line.push_str(&format!("; did you mean '{s}'?")),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => {
+                line.push_str(&format!("; did you mean '{}'?", v.join("' or '")))
+            }
+            _ => {}
+        }
+    }
+    line
 }
 
 /// `sweep SUB ` when the first argument names a subcommand (the only place one is
@@ -744,11 +781,14 @@ fn number(flag: &'static str, token: &str, min: u64, max: u64) -> Result<u64, Er
         token: token.to_string(),
         reason,
     };
-    let v: u64 = token
-        .parse()
-        .map_err(|_| bad("not a whole number".into()))?;
+    let range = || format!("must be between {min} and {max}");
+    let v: u64 = token.parse().map_err(|_| match token.parse::<i128>() {
+        // `--rate -5`: a number, only out of range.
+        Ok(_) => bad(range()),
+        Err(_) => bad("not a whole number".into()),
+    })?;
     if v < min || v > max {
-        return Err(bad(format!("must be between {min} and {max}")));
+        return Err(bad(range()));
     }
     Ok(v)
 }
@@ -836,6 +876,44 @@ mod tests {
             command_of(&["sweep", "--", "-oN"]),
             Ok(Command::Scan(_))
         ));
+    }
+
+    #[test]
+    fn near_misses_are_suggested_and_values_listed() {
+        for (args, want) in [
+            (
+                &["sweep", "--rates", "100", "x"][..],
+                "did you mean '--rate'?",
+            ),
+            (&["sweep", "--retry", "2", "x"], "did you mean '--retries'?"),
+            (&["sweep", "--format", "jsn", "x"], "did you mean 'json'?"),
+            (
+                &["sweep", "--format", "yaml", "x"],
+                "one of csv, json, ndjson, prometheus, nmap-xml, html, grepable",
+            ),
+            (
+                &["sweep", "--socket", "rwa", "x"],
+                "one of auto, raw, datagram",
+            ),
+        ] {
+            let line = usage(args);
+            assert!(
+                line.contains(want) && !line.contains('\n'),
+                "{args:?}: {line}"
+            );
+        }
+        // Case does not matter for a value's name; `xml` is the one XML sweep writes.
+        assert_eq!(
+            cfg(&["--format", "CSV", "x"]).unwrap().layout.format,
+            Format::Csv
+        );
+        let x = cfg(&["--format", "xml", "x"]).unwrap();
+        assert_eq!(x.layout.format, Format::NmapXml);
+        // A negative number is a value out of range, not an unknown flag.
+        for flag in ["--rate", "--retries", "--ttl", "--size", "--seed", "-c"] {
+            let e = cfg(&[flag, "-5", "x"]).unwrap_err().to_string();
+            assert!(e.contains("'-5'") && e.contains("between"), "{flag}: {e}");
+        }
     }
 
     #[test]
@@ -1145,7 +1223,8 @@ mod tests {
         );
         assert_eq!(
             usage(&["sweep", "--frobnicate", "x"]),
-            "sweep: unexpected argument '--frobnicate' found (see --help)"
+            "sweep: unexpected argument '--frobnicate' found; did you mean '--format'? \
+             (see --help)"
         );
         for (args, token) in [
             (&["sweep", "merge", "--bogus", "a.csv"][..], "'--bogus'"),
