@@ -31,6 +31,11 @@ fn main() {
             Need::Netns,
             grepable_output,
         ),
+        lab_trial(
+            "an_interrupted_summary_says_how_far_it_got",
+            Need::Netns,
+            interrupted_summary,
+        ),
     ])
 }
 
@@ -206,4 +211,50 @@ fn grepable_output() -> Result<(), String> {
             && last.is_some_and(|l| l.contains("3 IP addresses (3 hosts up) scanned in")),
         || format!("header or trailer: {text}"),
     )
+}
+
+/// Item 4: after Ctrl-C the summary line and the JSON say which round the scan was in
+/// and how many of the targets asked for it reached, not only the counts of those.
+fn interrupted_summary() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let dir = out_dir()?;
+    let json = dir.path().join("run.json");
+    let st = dir.path().join("run.state");
+    let running = Running::spawn(sweep_cmd(
+        &ns.name,
+        &[
+            "127.0.4.0/24",
+            "--rate",
+            "20",
+            "--summary-json",
+            path_str(&json),
+            "--state",
+            path_str(&st),
+        ],
+    ))?;
+    thread::sleep(Duration::from_millis(2500));
+    running.signal(libc::SIGINT)?;
+    let run = running.wait(Duration::from_secs(30))?;
+    run.expect_code(130)?;
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("sweep: interrupted in round 1 of at most 11, after "))
+        .ok_or_else(|| format!("no summary saying how far: {}", run.stderr))?;
+    let text = std::fs::read_to_string(&json).map_err(|e| e.to_string())?;
+    let j: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let reached = j["targets"].as_u64().ok_or("no targets")?;
+    ensure(reached > 0 && reached < 254, || {
+        format!("{reached} targets reached in 2.5 s at 20/s")
+    })?;
+    ensure(
+        line.contains(&format!(" after {reached} of 254 targets: "))
+            && line.contains(&format!(", {} not probed;", 254 - reached)),
+        || format!("summary line vs JSON ({reached} reached): {line}"),
+    )?;
+    let want = serde_json::json!({"round": 1, "round_begun": true, "rounds": 11,
+        "rounds_by_yield": true, "not_probed": 254 - reached});
+    ensure(j["asked"] == 254 && j["stopped"] == want, || {
+        format!("asked {} stopped {}", j["asked"], j["stopped"])
+    })
 }

@@ -304,6 +304,16 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.asked = opts.shard.size(targets.len());
+    summary.stopped = scanned
+        .stopped_at
+        .map(|at| crate::results::summary::Stopped {
+            round: at.round.saturating_add(1),
+            // At the shard's first position of a later round: that round had not begun.
+            begun: at.round == 0 || at.pos != opts.shard.index,
+            rounds: opts.retries.saturating_add(1),
+            by_yield: opts.adaptive,
+        });
     summary.conflicts = onlink.map_or(0, |o| o.neighbours.conflicts());
     summary.proxies = onlink.map_or_else(Vec::new, |o| {
         o.proxies()
