@@ -76,8 +76,11 @@ pub(super) struct DiffArgs {
 const DIFF_HELP: &str = "\
 CSV columns: addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac
 change: appeared (now up), disappeared (no longer up), status-changed (down <-> unreachable),
-mac-changed (same status, another MAC), rtt-changed (with --rtt-change). A host missing from a file (written without --all) counts
-as down. Both files, and the output, are in address order: IPv4, then IPv6.
+mac-changed (same status, another MAC), rtt-changed (with --rtt-change). A file with a row
+not up was written with --all and lists every target it scanned: an address missing from it
+was not scanned, and is not judged (one stderr line per file says how many). A host missing
+from a file of hosts up only (written without --all) counts as down.
+Both files, and the output, are in address order: IPv4, then IPv6.
 Exit status: 0 nothing changed; 1 something changed; 2 usage or input error; 3 runtime error";
 
 /// Prints a completion script for SHELL, made from the same clap definition as the
