@@ -1023,3 +1023,33 @@ fn diff_judges_only_addresses_both_runs_scanned() {
         ],
     );
 }
+
+/// A FIFO (`sweep diff old.csv <(…)`) is read once: taken as hosts up only, never read
+/// ahead to see whether it lists every target, which would swallow its rows.
+#[test]
+fn diff_reads_a_fifo_once() {
+    let dir = TempDir::new().unwrap();
+    let old = csv(&dir, "old.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
+    let fifo = dir.path().join("new.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let body = text(
+        V1_HEADER,
+        &[
+            "10.0.0.1,down,,,,2,0,",
+            "10.0.0.2,up,2.000,64,10.0.0.2,1,0,",
+        ],
+    );
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, body));
+    prints(
+        &["diff", s(&old), s(&fifo)],
+        1,
+        DIFF_HEADER,
+        &[
+            "10.0.0.1,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.2,appeared,down,up,,2.000,,64,,",
+        ],
+    );
+    writer.join().unwrap().unwrap();
+}

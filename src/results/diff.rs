@@ -115,9 +115,11 @@ pub struct Covered {
 }
 
 /// Whether the file at `path` lists every target it scanned: it has a row that is not
-/// `up`. stdin cannot be read twice, so it is taken as a file of hosts up.
+/// `up`. Only a regular file can be read twice: stdin, a pipe (`<(sweep …)`) or a FIFO
+/// is taken as a file of hosts up.
 pub fn lists_every_target(path: &Path) -> Result<bool> {
-    if path == Path::new("-") {
+    let regular = path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
         return Ok(false);
     }
     let mut r = Reader::open(path)?;
