@@ -36,6 +36,11 @@ fn main() {
             Need::Netns,
             interrupted_summary,
         ),
+        lab_trial(
+            "an_on_link_slash_64_where_nobody_answers_exits_1_naming_the_interface",
+            Need::Netns,
+            silent_slash_64,
+        ),
     ])
 }
 
@@ -257,4 +262,47 @@ fn interrupted_summary() -> Result<(), String> {
     ensure(j["asked"] == 254 && j["stopped"] == want, || {
         format!("asked {} stopped {}", j["asked"], j["stopped"])
     })
+}
+
+/// Runs `script` with sh; fails with its stderr.
+fn sh(script: &str) -> Result<(), String> {
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    ))
+}
+
+/// Item 3: the scanner's own /64 on a segment whose only other end has no IPv6: the
+/// discovery probes go out and nobody answers. That is a scan that found no host: exit 1,
+/// one line naming the interface, an output with the header and no rows.
+fn silent_slash_64() -> Result<(), String> {
+    let (scanner, silent) = (Netns::new()?, Netns::new()?);
+    let (a, b) = (&scanner.name, &silent.name);
+    sh(&format!(
+        "ip netns exec {b} sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1\n\
+         ip -n {a} link add eth0 type veth peer name eth0 netns {b}\n\
+         ip -n {a} addr add 2001:2:0:9::1/64 dev eth0 nodad\n\
+         ip -n {a} link set eth0 up\n\
+         ip -n {b} link set eth0 up\n"
+    ))?;
+    let dir = out_dir()?;
+    let out = dir.path().join("hosts.csv");
+    let run = sweep_in(a, &["2001:2:0:9::/64", "-o", path_str(&out)])?;
+    run.expect_code(1)?;
+    one_line_naming(
+        &run.stderr,
+        &["no host on eth0 answered discovery of 2001:2:0:9::/64"],
+    )?;
+    let text = std::fs::read_to_string(&out).map_err(|e| format!("no output: {e}"))?;
+    ensure(
+        text.lines().count() == 1 && text.starts_with("addr,status,"),
+        || format!("want the header alone: {text:?}"),
+    )
 }

@@ -59,10 +59,7 @@ impl Outcome {
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
     crate::net::privs::refuse_setuid()?;
-    let Built {
-        targets,
-        unresolved,
-    } = build(&cfg.sources(), &|large| {
+    let built = build(&cfg.sources(), &|large| {
         // Discovery sends packets: the output paths are checked first, as for the scan.
         Sink::prepare(cfg.output.as_deref())?;
         if let Some(p) = cfg.summary_json.as_deref() {
@@ -70,7 +67,14 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         crate::net::privs::raise_net_raw();
         discover::spans(cfg, large)
-    })?;
+    });
+    let Built {
+        targets,
+        unresolved,
+    } = match built {
+        Err(e @ Error::NoneAnswered { .. }) => return nobody_answered(cfg, &e),
+        built => built?,
+    };
     if targets.len() > MAX_TARGETS {
         return Err(Error::TooManyTargets {
             count: targets.len(),
@@ -140,6 +144,40 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     };
     drop((sink, json_sink));
     repeat(&cx, every)
+}
+
+/// Discovery of an on-link prefix found nobody and there was nothing else to scan: a
+/// scan that found no host, as any other (exit 1, an output with no rows), saying why.
+fn nobody_answered(cfg: &Config, why: &Error) -> Result<Outcome> {
+    let targets = Targets::new(Vec::new(), Vec::new());
+    let table = engine::table::Table::new(0, false);
+    let heard = crate::engine::receiver::Heard::default();
+    let (macs, hostnames) = (HashMap::new(), HashMap::new());
+    let started = SystemTime::now();
+    let results = Results {
+        targets: &targets,
+        table: &table,
+        heard: &heard,
+        macs: &macs,
+        started,
+        hostnames: &hostnames,
+        partial: false,
+        count: None,
+    };
+    let facts = prom::ScanFacts {
+        targets: 0,
+        up: 0,
+        elapsed: Duration::ZERO,
+        probes: 0,
+        started,
+    };
+    Sink::prepare(cfg.output.as_deref())?
+        .finish(|w| crate::results::write(w, &cfg.layout, &results, &facts))?;
+    warn(format_args!("sweep: {why}"));
+    Ok(Outcome {
+        up: 0,
+        interrupted: false,
+    })
 }
 
 /// The on-link targets' path: frames of our own, or the kernel's (paced, with a warning,

@@ -76,9 +76,16 @@ fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Bu
             exclude.extend(spans.map_err(|e| located(e, at))?);
         }
     }
-    // Last: discovery sends packets, so every spec is checked first.
+    // Last: discovery sends packets, so every spec is checked first. Nobody answering is
+    // the whole answer only when there is nothing else to scan.
     if !large.is_empty() {
-        include.extend(discover(&large)?);
+        match discover(&large) {
+            Ok(found) => include.extend(found),
+            Err(e @ Error::NoneAnswered { .. }) if !include.is_empty() => {
+                warn(format_args!("sweep: warning: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let t = Targets::new(include, exclude);
     if t.is_empty() && !unresolved.is_empty() {
@@ -193,6 +200,26 @@ mod tests {
         assert!(super::build_with(&c.sources(), &resolver, &never).is_err());
         // With -4, nothing IPv6 is wanted: not discovered either.
         assert!(build_with(&cfg(&["-4", "2001:2:0:1::/64"]).sources(), &resolver).is_err());
+    }
+
+    #[test]
+    fn a_silent_segment_is_the_answer_only_when_nothing_else_is_scanned() {
+        let silent = |large: &[Large]| -> Result<Vec<Span>> {
+            Err(Error::NoneAnswered {
+                iface: "eth0".into(),
+                prefix: large[0].token.clone(),
+            })
+        };
+        let alone = cfg(&["2001:2:0:1::/64"]);
+        let e = super::build_with(&alone.sources(), &resolver, &silent).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "a scan that found no host");
+        assert_eq!(
+            e.to_string(),
+            "no host on eth0 answered discovery of 2001:2:0:1::/64"
+        );
+        let with = cfg(&["2001:2:0:1::/64", "192.0.2.1"]);
+        let b = super::build_with(&with.sources(), &resolver, &silent).unwrap();
+        assert_eq!(b.targets.len(), 1);
     }
 
     /// Knows `a.test` only.
