@@ -421,3 +421,25 @@ fn misspellings_are_suggested_and_values_listed() {
         "/nonexistent-dir/x.csv",
     );
 }
+
+/// Issue 30, item 9: `sweep man` has an EXIT STATUS section (not the codes run into the
+/// notes), every subcommand it lists has a page `sweep man NAME` makes, and `report` is
+/// in the bare usage.
+#[test]
+fn man_pages_have_exit_status_and_every_listed_subcommand_has_one() {
+    let page = generated(&["man"]);
+    assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
+    assert!(page.contains(".TP\n130\ninterrupted"), "{page}");
+    for sub in ["merge", "diff", "report", "completions", "man"] {
+        assert!(page.contains(&format!("sweep\\-{sub}(1)")), "{sub}");
+        let own = generated(&["man", sub]);
+        assert!(own.contains(&format!(".TH sweep-{sub} 1")), "{sub}: {own}");
+        assert!(own.contains(".SH \"EXIT STATUS\""), "{sub}: {own}");
+    }
+    let a = sweep(&[]).assert().code(2);
+    let usage = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        usage.contains("merge|diff|report|completions|man"),
+        "{usage}"
+    );
+}

@@ -41,6 +41,11 @@ fn main() {
             Need::Netns,
             silent_slash_64,
         ),
+        lab_trial(
+            "one_target_one_probe_are_singular",
+            Need::Netns,
+            singular_summary,
+        ),
     ])
 }
 
@@ -304,5 +309,16 @@ fn silent_slash_64() -> Result<(), String> {
     ensure(
         text.lines().count() == 1 && text.starts_with("addr,status,"),
         || format!("want the header alone: {text:?}"),
+    )
+}
+
+/// Item 9: "1 target", "1 probe", not "1 targets", "1 probes".
+fn singular_summary() -> Result<(), String> {
+    let ns = Netns::new()?;
+    let run = sweep_in(&ns.name, &["127.0.0.1"])?;
+    run.expect_code(0)?;
+    one_line_naming(
+        &run.stderr,
+        &["sweep: 1 target: 1 up, 0 unreachable, 0 down; 1 probe in "],
     )
 }

@@ -192,8 +192,9 @@ struct Args {
 const AFTER_HELP: &str = "\
 Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
+      sweep report A.csv... [-o OUT]   the HTML report of saved CSVs
       sweep completions bash|zsh|fish|elvish|powershell   a shell completion script
-      sweep man [merge|diff]   the manual page (roff)
+      sweep man [merge|diff|report|completions|man]   the manual page (roff)
 A command is only ever the first argument: scan a host named like one as sweep -- merge.
 -h, -? and /? print this help. A hostname that does not resolve is a warning and is skipped (--strict-names: an error).
 When stderr is not a terminal, a status line is printed every 5 s (none with -q).
@@ -206,7 +207,7 @@ Exit status: 0 some host up; 1 none up; 2 usage or input error, also a bare `swe
 /// usage error, as for fping).
 const SHORT_USAGE: &str = "\
 Usage: sweep [OPTIONS] TARGET... | -f FILE   (e.g. sweep 10.0.0.0/24 -o hosts.csv)
-       sweep merge|diff|completions|man ...
+       sweep merge|diff|report|completions|man ...
 Try 'sweep --help' (or -h, -?) for more information.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -89,7 +89,8 @@ Exit status: 0 nothing changed; 1 something changed; 2 usage or input error; 3 r
 #[command(
     version,
     after_help = "Install: see the README (e.g. sweep completions bash > \
-                  /etc/bash_completion.d/sweep)"
+                  /etc/bash_completion.d/sweep)\n\
+                  Exit status: 0 printed; 2 usage error; 3 runtime error (stdout not writable)"
 )]
 pub(super) struct CompletionsArgs {
     /// The shell to complete for
@@ -101,8 +102,10 @@ pub(super) struct CompletionsArgs {
 #[derive(Debug, Args)]
 #[command(
     version,
-    after_help = "Install: sweep man > /usr/local/share/man/man1/sweep.1 (and \
-                  sweep man merge > .../sweep-merge.1, sweep man diff > .../sweep-diff.1)"
+    after_help = "Install: sweep man > /usr/local/share/man/man1/sweep.1, and each \
+                  subcommand's: sweep man merge > .../sweep-merge.1 (likewise diff, report, \
+                  completions, man)\n\
+                  Exit status: 0 printed; 2 usage error; 3 runtime error (stdout not writable)"
 )]
 pub(super) struct ManArgs {
     /// The page of a subcommand instead of the scan's
@@ -110,10 +113,13 @@ pub(super) struct ManArgs {
     pub page: Option<Page>,
 }
 
-/// A manual page other than the scan's.
+/// A manual page other than the scan's: one for each subcommand, as the scan's page
+/// lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Page {
     Merge,
     Diff,
     Report,
+    Completions,
+    Man,
 }
