@@ -299,7 +299,17 @@ fn silent_slash_64() -> Result<(), String> {
     ))?;
     let dir = out_dir()?;
     let out = dir.path().join("hosts.csv");
-    let run = sweep_in(a, &["2001:2:0:9::/64", "-o", path_str(&out)])?;
+    let json = dir.path().join("run.json");
+    let run = sweep_in(
+        a,
+        &[
+            "2001:2:0:9::/64",
+            "-o",
+            path_str(&out),
+            "--summary-json",
+            path_str(&json),
+        ],
+    )?;
     run.expect_code(1)?;
     one_line_naming(
         &run.stderr,
@@ -309,7 +319,12 @@ fn silent_slash_64() -> Result<(), String> {
     ensure(
         text.lines().count() == 1 && text.starts_with("addr,status,"),
         || format!("want the header alone: {text:?}"),
-    )
+    )?;
+    let j = std::fs::read_to_string(&json).map_err(|e| format!("no summary JSON: {e}"))?;
+    let j: serde_json::Value = serde_json::from_str(&j).map_err(|e| e.to_string())?;
+    ensure(j["up"] == 0 && j["exit_code"] == 1, || {
+        format!("summary JSON: {j}")
+    })
 }
 
 /// Item 9: "1 target", "1 probe", not "1 targets", "1 probes".

@@ -172,6 +172,36 @@ impl Summary {
         }
     }
 
+    /// The summary of a run that scanned nothing (discovery found nobody): every count 0.
+    pub fn nothing(seed: u64) -> Summary {
+        Summary {
+            targets: 0,
+            up: 0,
+            unreachable: 0,
+            down: 0,
+            probes: 0,
+            send_errors: 0,
+            elapsed: Duration::ZERO,
+            sending: Duration::ZERO,
+            dups: 0,
+            late: 0,
+            ignored: IgnoredCounts::default(),
+            layer2: Layer2::default(),
+            seed,
+            resolved: 0,
+            neighbour_only: 0,
+            kernel_drops: 0,
+            unresolved: Vec::new(),
+            bad_data: 0,
+            path: Default::default(),
+            samples: 0,
+            proxies: Vec::new(),
+            conflicts: 0,
+            asked: 0,
+            stopped: None,
+        }
+    }
+
     /// The summary as one JSON object (field names in README's "Summary JSON").
     pub fn to_json(&self, run: &RunInfo) -> serde_json::Value {
         let secs = self.elapsed.as_secs_f64();
@@ -543,30 +573,9 @@ mod tests {
     /// A summary of nothing, for tests to fill in.
     fn quiet() -> Summary {
         Summary {
-            targets: 0,
-            up: 0,
-            unreachable: 0,
-            down: 0,
-            probes: 0,
-            send_errors: 0,
             elapsed: Duration::from_secs(1),
             sending: Duration::from_secs(1),
-            dups: 0,
-            late: 0,
-            ignored: IgnoredCounts::default(),
-            layer2: Layer2::default(),
-            seed: 1,
-            resolved: 0,
-            neighbour_only: 0,
-            kernel_drops: 0,
-            unresolved: Vec::new(),
-            bad_data: 0,
-            path: Default::default(),
-            samples: 0,
-            proxies: Vec::new(),
-            conflicts: 0,
-            asked: 0,
-            stopped: None,
+            ..Summary::nothing(1)
         }
     }
 }

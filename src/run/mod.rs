@@ -174,10 +174,25 @@ fn nobody_answered(cfg: &Config, why: &Error) -> Result<Outcome> {
     Sink::prepare(cfg.output.as_deref())?
         .finish(|w| crate::results::write(w, &cfg.layout, &results, &facts))?;
     warn(format_args!("sweep: {why}"));
-    Ok(Outcome {
+    let outcome = Outcome {
         up: 0,
         interrupted: false,
-    })
+    };
+    if let Some(p) = cfg.summary_json.as_deref() {
+        let info = RunInfo {
+            started_at: started,
+            finished_at: SystemTime::now(),
+            interrupted: false,
+            exit_code: outcome.exit_code(),
+        };
+        write_summary_json(
+            Sink::prepare(Some(p))?,
+            &Summary::nothing(cfg.scan.seed),
+            &info,
+            true,
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// The on-link targets' path: frames of our own, or the kernel's (paced, with a warning,
