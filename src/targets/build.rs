@@ -5,7 +5,7 @@
 use super::{parse_spec, read_spec_file, system_resolve, too_large_v6};
 use super::{Family, Resolver, Role, Span, Targets};
 use crate::error::{warn, Error, Result};
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// An IPv6 prefix too large to enumerate (`too_large_v6`), as given.
@@ -50,10 +50,30 @@ pub fn build(src: &Sources, discover: Discover) -> Result<Built> {
 }
 
 fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Built> {
+    let targets = specs(cfg.targets, cfg.files)?;
+    let excludes = specs(cfg.exclude, cfg.exclude_files)?;
+    // Every spec's form first, names unresolved: a bad one anywhere (`x.txt`, `10.0.0.0/33`)
+    // is refused before any name is looked up.
+    let unlooked: Resolver = &|_| {
+        Ok(vec![
+            Ipv4Addr::UNSPECIFIED.into(),
+            Ipv6Addr::UNSPECIFIED.into(),
+        ])
+    };
+    for (list, role) in [(&targets, Role::Target), (&excludes, Role::Exclude)] {
+        for (s, at) in list {
+            let skip = s.trim().is_empty() && role == Role::Exclude;
+            let large = too_large_v6(s).is_some() && cfg.family != Family::V4;
+            if skip || (role == Role::Target && large) {
+                continue;
+            }
+            parse_spec(s, role, cfg.family, unlooked).map_err(|e| located(e, *at))?;
+        }
+    }
     let mut include: Vec<Span> = Vec::new();
     let mut unresolved: Vec<(String, String)> = Vec::new();
     let mut large = Vec::new();
-    for (s, at) in specs(cfg.targets, cfg.files)? {
+    for (s, at) in targets {
         if let Some((net, len)) = too_large_v6(&s).filter(|_| cfg.family != Family::V4) {
             let token = s.trim().to_string();
             large.push(Large { token, net, len });
@@ -70,7 +90,7 @@ fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Bu
         }
     }
     let mut exclude: Vec<Span> = Vec::new();
-    for (s, at) in specs(cfg.exclude, cfg.exclude_files)? {
+    for (s, at) in excludes {
         if !s.trim().is_empty() {
             let spans = parse_spec(&s, Role::Exclude, cfg.family, resolve);
             exclude.extend(spans.map_err(|e| located(e, at))?);
@@ -222,6 +242,24 @@ mod tests {
         assert_eq!(b.targets.len(), 1);
     }
 
+    #[test]
+    fn every_form_is_checked_before_any_name_is_looked_up() {
+        let never = |h: &str| -> io::Result<Vec<IpAddr>> {
+            panic!("'{h}' looked up before the bad spec was found")
+        };
+        for (args, bad) in [
+            (&["a.test", "x.txt"][..], "x.txt"),
+            (&["a.test", "198.18.0.0/33"], "198.18.0.0/33"),
+            (
+                &["a.test", "--exclude", "b.test,bogus..target"],
+                "bogus..target",
+            ),
+        ] {
+            let e = build_with(&cfg(args).sources(), &never).unwrap_err();
+            assert!(e.to_string().contains(bad), "{args:?}: {e}");
+        }
+    }
+
     /// Knows `a.test` only.
     fn resolver(host: &str) -> io::Result<Vec<IpAddr>> {
         match host {
@@ -281,12 +319,12 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains(":3: invalid target 'bogus..target'"), "{msg}");
         assert!(msg.contains("empty label"), "{msg}");
-        // The name before it on the list was looked up; the impossible one never was.
-        assert_eq!(asked.get(), 1);
+        // Every form is checked first: not even the name before it was looked up.
+        assert_eq!(asked.get(), 0);
         // On the command line: the same refusal, without a line.
         let e = build_with(&cfg(&["bogus..target"]).sources(), &counting).unwrap_err();
         assert!(matches!(e, Error::BadTarget { .. }), "{e}");
-        assert_eq!(asked.get(), 1);
+        assert_eq!(asked.get(), 0);
     }
 
     #[test]
