@@ -139,8 +139,8 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
         .filter(|l| FILE_ENDINGS.contains(&l.as_str()))
     {
         return Err(format!(
-            "a file's name (.{ext} is no top-level domain): read targets from it with \
-             -f {bare}, or write to it with -o {bare}"
+            "a file's name (.{ext} is no top-level domain): targets from it are -f {bare} \
+             (exclusions --exclude-file {bare}), output to it -o {bare}"
         ));
     }
     Ok(())
