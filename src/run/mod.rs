@@ -149,6 +149,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
 /// Discovery of an on-link prefix found nobody and there was nothing else to scan: a
 /// scan that found no host, as any other (exit 1, an output with no rows), saying why.
 fn nobody_answered(cfg: &Config, why: &Error) -> Result<Outcome> {
+    // Discovery's sockets are closed: written with no privilege, as any scan's output.
+    crate::net::privs::drop_all()?;
     let targets = Targets::new(Vec::new(), Vec::new());
     let table = engine::table::Table::new(0, false);
     let heard = crate::engine::receiver::Heard::default();
