@@ -1,6 +1,7 @@
 //! Typed errors of every command (the scan, merge, diff, completions, man). Each variant
 //! knows its exit code: input problems are found before anything is sent or written (2),
-//! runtime problems come from the OS (3). `fail` reports one on stderr.
+//! runtime problems come from the OS (3), and an on-link prefix where discovery found
+//! nobody is a scan that found no host (1). `fail` reports one on stderr.
 
 use std::io;
 use std::net::IpAddr;
@@ -86,6 +87,10 @@ pub enum Error {
     WriteResults { path: PathBuf, source: io::Error },
     #[error("cannot draw the probe key from the OS random source: {0}")]
     Random(io::Error),
+    /// Discovery asked an on-link prefix's segment and nobody answered: a scan that found
+    /// no host (1), not a usage error, since packets went out.
+    #[error("no host on {iface} answered discovery of {prefix}")]
+    NoneAnswered { iface: String, prefix: String },
 }
 
 impl Error {
@@ -108,6 +113,7 @@ impl Error {
             | Error::BadJournal { .. }
             | Error::SetUid { .. }
             | Error::TooManyTargets { .. } => 2,
+            Error::NoneAnswered { .. } => 1,
             _ => 3,
         }
     }

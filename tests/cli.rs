@@ -161,6 +161,21 @@ fn output_in_dev_is_never_created() {
     assert!(!Path::new(out).exists());
 }
 
+/// Issue 30, item 10: an output that opens but takes no write (/proc/version) fails
+/// before the first probe, exit 2 naming it, and leaves no state file anywhere.
+#[test]
+fn output_that_refuses_writes_fails_before_probing_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let state = dir.path().join("state");
+    let mut cmd = sweep(&["127.0.0.1", "-o", "/proc/version"]);
+    cmd.current_dir(dir.path()).env("XDG_STATE_HOME", &state);
+    let a = cmd.assert().code(2).stdout(predicate::str::is_empty());
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    one_line_naming(&stderr, &["/proc/version"]).unwrap_or_else(|e| panic!("{e}"));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn endless_target_file_fails_fast() {
     let start = std::time::Instant::now();
@@ -350,4 +365,81 @@ fn subcommand_usage_errors_are_one_line_pointing_at_their_help() {
     let a = input_error(&["--frobnicate", "127.0.0.1"], "--frobnicate");
     let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(stderr.trim_end().ends_with("(see --help)"), "{stderr}");
+}
+
+/// Issue 30, item 2: nmap's output flags sweep does not write are refused by name, in
+/// the working directory nothing is created (no file `N`), and the file after the flag
+/// is never taken for a target, nor is any file's name.
+#[test]
+fn nmaps_other_output_flags_are_refused_naming_the_right_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (flag, right) in [
+        ("-oN", "-oG FILE"),
+        ("-oS", "-o FILE"),
+        ("-oA", "-oX BASE.xml"),
+    ] {
+        let mut cmd = sweep(&["127.0.0.1", flag, "x.txt"]);
+        cmd.current_dir(dir.path());
+        let a = cmd.assert().code(2).stdout(predicate::str::is_empty());
+        let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+        one_line_naming(&stderr, &[flag, right]).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // A file's name where a target goes: exit 2 before any lookup, saying what to use.
+    input_error(&["127.0.0.1", "x.txt"], "-f x.txt");
+    input_error(&["127.0.0.1", "hosts.CSV"], "-o hosts.CSV");
+}
+
+/// Issue 30, item 8: `127.0.0.1-` (a range whose end was lost) is refused, with the
+/// whole block's spelling suggested, instead of scanning .1-.255.
+#[test]
+fn a_range_with_no_end_is_refused_with_a_hint() {
+    input_error(&["127.0.0.1-"], "127.0.0.1-255");
+}
+
+/// Issue 30, item 5: a misspelt flag or value gets clap's suggestion, a value not in the
+/// list gets the list, and `--rate -5` is a value out of range, each on one line, exit 2.
+#[test]
+fn misspellings_are_suggested_and_values_listed() {
+    input_error(&["--rates", "100", "127.0.0.1"], "did you mean '--rate'?");
+    input_error(&["--retry", "2", "127.0.0.1"], "did you mean '--retries'?");
+    input_error(
+        &["--format", "yaml", "127.0.0.1"],
+        "one of csv, json, ndjson, prometheus, nmap-xml, html, grepable",
+    );
+    input_error(&["--rate", "-5", "127.0.0.1"], "must be between 1 and");
+    // A value's case does not matter: CSV is csv (here stopped at the unwritable -o).
+    input_error(
+        &[
+            "--format",
+            "CSV",
+            "127.0.0.1",
+            "-o",
+            "/nonexistent-dir/x.csv",
+        ],
+        "/nonexistent-dir/x.csv",
+    );
+}
+
+/// Issue 30, item 9: `sweep man` has an EXIT STATUS section (not the codes run into the
+/// notes), every subcommand it lists has a page `sweep man NAME` makes, and `report` is
+/// in the bare usage.
+#[test]
+fn man_pages_have_exit_status_and_every_listed_subcommand_has_one() {
+    let page = generated(&["man"]);
+    assert!(page.contains(".SH \"EXIT STATUS\""), "{page}");
+    assert!(page.contains(".TP\n130\ninterrupted"), "{page}");
+    for sub in ["merge", "diff", "report", "completions", "man"] {
+        assert!(page.contains(&format!("sweep\\-{sub}(1)")), "{sub}");
+        let own = generated(&["man", sub]);
+        assert!(own.contains(&format!(".TH sweep-{sub} 1")), "{sub}: {own}");
+        assert!(own.contains(".SH \"EXIT STATUS\""), "{sub}: {own}");
+    }
+    let a = sweep(&[]).assert().code(2);
+    let usage = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        usage.contains("merge|diff|report|completions|man"),
+        "{usage}"
+    );
 }

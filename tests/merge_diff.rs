@@ -347,24 +347,27 @@ fn old_new(dir: &TempDir) -> (PathBuf, PathBuf) {
         dir,
         "old.csv",
         &[
-            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,", // disappears (absent in new)
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,", // disappears (down in new)
             "10.0.0.2,up,1.000,64,10.0.0.2,1,0,", // disappears (down in new)
             "10.0.0.3,down,,,,3,0,",              // becomes unreachable
             "10.0.0.4,up,2.000,64,10.0.0.4,1,0,", // rtt 2 → 30
             "10.0.0.5,up,2.000,64,10.0.0.5,1,0,", // rtt 2 → 3 (under 10)
             "10.0.0.6,unreachable,,,192.0.2.1,3,0,host-unreachable", // comes up
+            "10.0.0.10,down,,,,3,0,",
         ],
     );
+    // Both written with --all (they have rows not up): every target each scanned is listed.
     let new = csv(
         dir,
         "new.csv",
         &[
+            "10.0.0.1,down,,,,3,0,",
             "10.0.0.2,down,,,,3,0,",
             "10.0.0.3,unreachable,,,192.0.2.1,3,0,host-unreachable",
             "10.0.0.4,up,30.000,60,10.0.0.4,1,0,",
             "10.0.0.5,up,3.000,64,10.0.0.5,1,0,",
             "10.0.0.6,up,0.250,64,10.0.0.6,1,0,",
-            "10.0.0.10,up,4.000,64,10.0.0.10,1,0,", // appears (absent in old)
+            "10.0.0.10,up,4.000,64,10.0.0.10,1,0,", // appears (down in old)
         ],
     );
     (old, new)
@@ -758,11 +761,15 @@ fn diff_reports_ipv6_hosts_appearing_and_disappearing() {
         &[
             "10.0.0.1,up,1.000,64,10.0.0.1,1,0,",
             "10.0.0.9,up,1.000,64,10.0.0.9,1,0,", // disappears
-            "2001:db8::1,up,1.000,64,2001:db8::1,1,0,", // disappears (absent)
+            "10.0.0.10,down,,,,3,0,",
+            "::ffff:10.0.0.9,down,,,,3,0,",
+            "2001:db8::1,up,1.000,64,2001:db8::1,1,0,", // disappears (down in new)
             "2001:db8::2,up,1.000,64,2001:db8::2,1,0,", // unreachable via a v6 router
-            "2001:db8::9,down,,,,3,0,",           // becomes unreachable
+            "2001:db8::9,down,,,,3,0,",                 // becomes unreachable
             "2001:db8::a,up,2.000,64,2001:db8::a,1,0,", // rtt 2 → 30
+            "2001:db8::10,down,,,,3,0,",
             "2001:db8::ffff,unreachable,,,fe80::1,3,0,no-route", // comes up
+            "2001:db8:1::,down,,,,3,0,",
         ],
     );
     let new = csv(
@@ -770,8 +777,10 @@ fn diff_reports_ipv6_hosts_appearing_and_disappearing() {
         "new.csv",
         &[
             "10.0.0.1,up,1.000,64,10.0.0.1,1,0,",
+            "10.0.0.9,down,,,,3,0,",
             "10.0.0.10,up,1.000,64,10.0.0.10,1,0,", // appears
             "::ffff:10.0.0.9,up,1.000,64,::ffff:10.0.0.9,1,0,", // appears: not 10.0.0.9
+            "2001:db8::1,down,,,,3,0,",
             "2001:db8::2,unreachable,,,2001:db8:ff::1,3,0,addr-unreachable",
             "2001:db8::9,unreachable,,,fe80::1,3,0,no-route",
             "2001:db8::a,up,30.000,60,2001:db8::a,1,0,",
@@ -941,4 +950,106 @@ fn report_writes_one_page_and_bad_input_leaves_no_file() {
         &["bad.csv", ":2", "'maybe'"],
     );
     assert!(!out.exists());
+}
+
+/// Issue 30, item 7: a run over .1-.5 against one over .3-.8, both with --all: only
+/// .3-.5, which both scanned, are judged; the rest is one stderr line per side saying how
+/// many were not judged and why, and is neither a change nor in the exit status.
+#[test]
+fn diff_judges_only_addresses_both_runs_scanned() {
+    let dir = TempDir::new().unwrap();
+    let old = csv(
+        &dir,
+        "old.csv",
+        &[
+            "10.0.0.1,up,1.000,64,10.0.0.1,1,0,",
+            "10.0.0.2,down,,,,2,0,",
+            "10.0.0.3,up,1.000,64,10.0.0.3,1,0,",
+            "10.0.0.4,down,,,,2,0,",
+            "10.0.0.5,up,1.000,64,10.0.0.5,1,0,",
+        ],
+    );
+    let new = csv(
+        &dir,
+        "new.csv",
+        &[
+            "10.0.0.3,up,1.000,64,10.0.0.3,1,0,",
+            "10.0.0.4,down,,,,2,0,",
+            "10.0.0.5,up,1.000,64,10.0.0.5,1,0,",
+            "10.0.0.6,up,1.000,64,10.0.0.6,1,0,",
+            "10.0.0.7,down,,,,2,0,",
+            "10.0.0.8,up,1.000,64,10.0.0.8,1,0,",
+        ],
+    );
+    let a = prints(&["diff", s(&old), s(&new)], 0, DIFF_HEADER, &[]);
+    let stderr = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("sweep: diff: 2 addresses only in OLD not judged (10.0.0.1, …)"),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("sweep: diff: 3 addresses only in NEW not judged (10.0.0.6, …)"),
+        "{stderr}"
+    );
+    // A change where both scanned is still one (exit 1), and the rest still not judged.
+    let newer = csv(
+        &dir,
+        "newer.csv",
+        &[
+            "10.0.0.3,down,,,,2,0,",
+            "10.0.0.4,down,,,,2,0,",
+            "10.0.0.6,up,1.000,64,10.0.0.6,1,0,",
+        ],
+    );
+    prints(
+        &["diff", s(&old), s(&newer)],
+        1,
+        DIFF_HEADER,
+        &["10.0.0.3,disappeared,up,down,1.000,,64,,,"],
+    );
+    // Without --all (only rows up) a file says nothing of what it scanned: an address
+    // missing from it is down there, as before.
+    let up_only = csv(&dir, "up.csv", &["10.0.0.6,up,1.000,64,10.0.0.6,1,0,"]);
+    prints(
+        &["diff", s(&old), s(&up_only)],
+        1,
+        DIFF_HEADER,
+        &[
+            "10.0.0.1,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.3,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.5,disappeared,up,down,1.000,,64,,,",
+        ],
+    );
+}
+
+/// A FIFO (`sweep diff old.csv <(…)`) is read once: taken as hosts up only, never read
+/// ahead to see whether it lists every target, which would swallow its rows.
+#[test]
+fn diff_reads_a_fifo_once() {
+    let dir = TempDir::new().unwrap();
+    let old = csv(&dir, "old.csv", &["10.0.0.1,up,1.000,64,10.0.0.1,1,0,"]);
+    let fifo = dir.path().join("new.fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+    let body = text(
+        V1_HEADER,
+        &[
+            "10.0.0.1,down,,,,2,0,",
+            "10.0.0.2,up,2.000,64,10.0.0.2,1,0,",
+        ],
+    );
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::write(path, body));
+    prints(
+        &["diff", s(&old), s(&fifo)],
+        1,
+        DIFF_HEADER,
+        &[
+            "10.0.0.1,disappeared,up,down,1.000,,64,,,",
+            "10.0.0.2,appeared,down,up,,2.000,,64,,",
+        ],
+    );
+    writer.join().unwrap().unwrap();
 }

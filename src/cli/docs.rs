@@ -21,13 +21,16 @@ pub fn man(page: Option<Page>) -> Result<()> {
 
 /// The scan's page (every option, the subcommands, the help's closing notes), or a
 /// subcommand's, named `sweep-merge` / `sweep-diff` as clap names a built subcommand.
+/// Each has an EXIT STATUS section of its own, made from its help's "Exit status:" line.
 pub fn man_page(page: Option<Page>, out: &mut dyn Write) -> std::io::Result<()> {
     let mut cmd = cli::command();
     let (name, title) = match page {
-        None => return clap_mangen::Man::new(cmd).render(out),
+        None => return render(cmd, out),
         Some(Page::Merge) => ("merge", "sweep-merge"),
         Some(Page::Diff) => ("diff", "sweep-diff"),
         Some(Page::Report) => ("report", "sweep-report"),
+        Some(Page::Completions) => ("completions", "sweep-completions"),
+        Some(Page::Man) => ("man", "sweep-man"),
     };
     cmd.build();
     let sub = cmd
@@ -36,7 +39,63 @@ pub fn man_page(page: Option<Page>, out: &mut dyn Write) -> std::io::Result<()> 
         .clone()
         // The page's title and version line; the synopsis keeps `sweep merge`.
         .name(title);
-    clap_mangen::Man::new(sub).render(out)
+    render(sub, out)
+}
+
+/// clap_mangen's sections, the help's closing notes without the exit codes, then those
+/// as EXIT STATUS (where man(7) puts them).
+fn render(cmd: clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
+    let after = cmd
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    let (notes, codes) = match after.split_once("Exit status:") {
+        Some((notes, codes)) => (notes.trim_end().to_string(), exit_codes(codes)),
+        None => (after.clone(), Vec::new()),
+    };
+    let has_subs = cmd.get_subcommands().any(|s| !s.is_hide_set());
+    let cmd = cmd.after_help(notes.clone());
+    let man = clap_mangen::Man::new(cmd);
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    if has_subs {
+        man.render_subcommands_section(out)?;
+    }
+    if !notes.is_empty() {
+        man.render_extra_section(out)?;
+    }
+    if !codes.is_empty() {
+        writeln!(out, ".SH \"EXIT STATUS\"")?;
+        for (code, meaning) in codes {
+            writeln!(out, ".TP\n{code}\n{}", roff_text(&meaning))?;
+        }
+    }
+    man.render_version_section(out)
+}
+
+/// `0 some host up; 1 none up; …` (our own help text) as (code, meaning) pairs.
+fn exit_codes(text: &str) -> Vec<(String, String)> {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    text.split(';')
+        .filter_map(|item| {
+            let (code, meaning) = item.trim().split_once(' ')?;
+            code.parse::<u8>()
+                .is_ok()
+                .then(|| (code.to_string(), meaning.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Text for a roff line: backslashes and dashes escaped, no line starting a request.
+fn roff_text(s: &str) -> String {
+    let t = s.replace('\\', "\\e").replace('-', "\\-");
+    match t.starts_with(['.', '\'']) {
+        true => format!("\\&{t}"),
+        false => t,
+    }
 }
 
 /// Generated text to stdout (a closed pipe, `sweep man | head`, is `fail`'s to forgive).
@@ -84,6 +143,8 @@ mod tests {
             (Page::Merge, "merge"),
             (Page::Diff, "diff"),
             (Page::Report, "report"),
+            (Page::Completions, "completions"),
+            (Page::Man, "man"),
         ] {
             let text = page(Some(p));
             assert!(
@@ -94,16 +155,47 @@ mod tests {
                 text.contains(&format!("sweep {name}")),
                 "synopsis of {name}"
             );
-            let own = if name == "report" {
-                "output"
-            } else {
-                "csv\\-raw"
+            let own = match name {
+                "report" => "\\-\\-output",
+                "completions" => "SHELL",
+                "man" => "PAGE",
+                _ => "\\-\\-csv\\-raw",
             };
+            assert!(text.contains(own), "{name}'s own options");
+            assert!(text.contains(".SH \"EXIT STATUS\""), "{name}: {text}");
+            assert!(!text.contains("Exit status:"), "{name}: {text}");
+        }
+    }
+
+    #[test]
+    fn every_page_has_its_exit_status_section_and_the_subcommands_it_lists_exist() {
+        let scan = page(None);
+        let section = scan
+            .split(".SH \"EXIT STATUS\"")
+            .nth(1)
+            .expect("an EXIT STATUS section");
+        for code in ["0", "1", "2", "3", "130"] {
             assert!(
-                text.contains(&format!("\\-\\-{own}")),
-                "{name}'s own options"
+                section.contains(&format!(".TP\n{code}\n")),
+                "{code}: {section}"
             );
         }
+        assert!(section.contains("interrupted"), "{section}");
+        assert!(
+            !scan.contains("Exit status:"),
+            "the codes run into the notes"
+        );
+        // Every sweep-NAME(1) the page lists is a page `sweep man NAME` makes.
+        let cmd = cli::command();
+        for sub in cmd.get_subcommands() {
+            let name = sub.get_name();
+            assert!(scan.contains(&format!("sweep\\-{name}(1)")), "{name}");
+            let p = <Page as clap::ValueEnum>::from_str(name, false)
+                .unwrap_or_else(|_| panic!("sweep man {name} makes no page"));
+            assert!(page(Some(p)).contains(&format!(".TH sweep-{name} 1")));
+        }
+        let merge = page(Some(Page::Merge));
+        assert!(merge.contains(".TP\n1\nnone up"), "{merge}");
     }
 
     #[test]

@@ -61,26 +61,36 @@ struct Args {
     strict_names: bool,
     /// Most probes per second, or 'max' for as fast as the machine allows; lowered while
     /// the path loses answers (a rate limit on the way), raised again when it stops
-    #[arg(long, value_name = "PPS", default_value = "10000")]
+    #[arg(
+        long,
+        value_name = "PPS",
+        default_value = "10000",
+        allow_negative_numbers = true
+    )]
     rate: String,
     /// Keep --rate whatever the path does (benchmarks)
     #[arg(long)]
     fixed_rate: bool,
     /// Exactly N retry rounds to targets that have not answered (default: as many as the
     /// measured loss needs, at least one and at most 10)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     retries: Option<String>,
     /// Slowest reply that still counts (e.g. 500ms, 2s)
     #[arg(long, value_name = "DUR", default_value = "1s")]
     timeout: String,
     /// Seed for the probe order only, not a secret (random when absent)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     seed: Option<String>,
     /// Echo payload bytes
-    #[arg(long, value_name = "BYTES", default_value = "56")]
+    #[arg(
+        long,
+        value_name = "BYTES",
+        default_value = "56",
+        allow_negative_numbers = true
+    )]
     size: String,
     /// IP time-to-live of the probes
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     ttl: Option<String>,
     /// Write the CSV to FILE (atomically) instead of stdout
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -104,7 +114,7 @@ struct Args {
     #[arg(short = '6')]
     ipv6: bool,
     /// Output format
-    #[arg(long, value_enum, default_value = "csv")]
+    #[arg(long, value_enum, default_value = "csv", ignore_case = true)]
     format: FormatArg,
     /// Columns to write, comma-separated (addr,status,rtt_ms,ttl,responder,probes,dups,detail,mac,vendor,seen_at,hostname; with -c also sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms,rtts)
     #[arg(long, value_name = "FIELD[,FIELD...]", value_delimiter = ',')]
@@ -127,11 +137,12 @@ struct Args {
     /// Continue an interrupted scan from its state file (same targets and options)
     #[arg(long, value_name = "STATE")]
     resume: Option<PathBuf>,
-    /// Where to write the state file if interrupted (default: OUTPUT.state, or sweep.state)
+    /// Where to write the state file if interrupted (default: OUTPUT.state; to stdout, a
+    /// file of this run's own in ~/.local/state/sweep)
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// ICMP socket: raw (root/CAP_NET_RAW), datagram (ping_group_range) or auto
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(long, value_enum, default_value = "auto", ignore_case = true)]
     socket: SocketArg,
     /// Send only through this interface; every target must be reachable through it
     #[arg(short = 'I', long = "iface", value_name = "NAME")]
@@ -155,7 +166,12 @@ struct Args {
     send_path: PathArg,
     /// Count mode: N echo requests to every target (1-1000), for loss and RTT statistics;
     /// adds the columns sent,received,loss_pct,rtt_min_ms,rtt_avg_ms,rtt_max_ms,rtt_stddev_ms
-    #[arg(short = 'c', long = "count", value_name = "N")]
+    #[arg(
+        short = 'c',
+        long = "count",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     count: Option<String>,
     /// Count mode: time between two probes to the same target (at least 10ms)
     #[arg(long, value_name = "DUR", default_value = "1s")]
@@ -164,15 +180,21 @@ struct Args {
     #[arg(long, value_name = "DUR")]
     every: Option<String>,
     /// With --every: stop after N runs (default: until interrupted)
-    #[arg(long, value_name = "N", requires = "every")]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "every",
+        allow_negative_numbers = true
+    )]
     runs: Option<String>,
 }
 
 const AFTER_HELP: &str = "\
 Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
+      sweep report A.csv... [-o OUT]   the HTML report of saved CSVs
       sweep completions bash|zsh|fish|elvish|powershell   a shell completion script
-      sweep man [merge|diff]   the manual page (roff)
+      sweep man [merge|diff|report|completions|man]   the manual page (roff)
 A command is only ever the first argument: scan a host named like one as sweep -- merge.
 -h, -? and /? print this help. A hostname that does not resolve is a warning and is skipped (--strict-names: an error).
 When stderr is not a terminal, a status line is printed every 5 s (none with -q).
@@ -185,7 +207,7 @@ Exit status: 0 some host up; 1 none up; 2 usage or input error, also a bare `swe
 /// usage error, as for fping).
 const SHORT_USAGE: &str = "\
 Usage: sweep [OPTIONS] TARGET... | -f FILE   (e.g. sweep 10.0.0.0/24 -o hosts.csv)
-       sweep merge|diff|completions|man ...
+       sweep merge|diff|report|completions|man ...
 Try 'sweep --help' (or -h, -?) for more information.";
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -203,9 +225,13 @@ enum FormatArg {
     /// The text exposition format (node_exporter's textfile collector)
     Prometheus,
     /// nmap's XML for a ping scan (nmap -sn -oX), for ndiff and nmap's other readers
+    #[value(alias = "xml")]
     NmapXml,
     /// A self-contained HTML report: summary, maps, RTTs, vendors, host table
     Html,
+    /// nmap's grepable output for a ping scan (nmap -sn -oG): Host: ADDR ()<TAB>Status: Up
+    #[value(alias = "gnmap")]
+    Grepable,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -285,17 +311,18 @@ impl Config {
         }
     }
 
-    /// Where an interrupted run leaves its state: `--state`, else beside a regular `-o`
-    /// file, else (stdout, /dev/null, a FIFO: no place for a file beside it) ./sweep.state.
-    pub fn state_path(&self) -> PathBuf {
+    /// Where the user put an interrupted run's state: `--state`, else beside a regular
+    /// `-o` file, else (stdout, /dev/null, a FIFO: no place for a file beside it) the
+    /// state being resumed. `None`: nobody chose; the run names its own (`run::checkpoint`).
+    pub fn state_path(&self) -> Option<PathBuf> {
         match (&self.state, &self.output) {
-            (Some(p), _) => p.clone(),
+            (Some(p), _) => Some(p.clone()),
             (None, Some(o)) if !crate::results::sink::is_special(o) => {
                 let mut s = o.clone().into_os_string();
                 s.push(".state");
-                s.into()
+                Some(s.into())
             }
-            (None, _) => PathBuf::from("sweep.state"),
+            (None, _) => self.resume.clone(),
         }
     }
 }
@@ -338,8 +365,11 @@ pub fn command() -> clap::Command {
     Args::command()
 }
 
-/// `-?` and `/?` ask for help as `-h` does (DOS and the ping client sweep grew from).
-fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
+/// Other tools' spellings: `-?` and `/?` ask for help as `-h` does (DOS and the ping
+/// client sweep grew from); nmap's `-oX FILE` and `-oG FILE` write its XML and grepable
+/// formats. nmap's other output flags are refused by name: clap would read `-oN x.txt`
+/// as `-o N` and a target `x.txt`.
+fn help_aliases(args: Vec<OsString>) -> Result<Vec<OsString>, Stop> {
     let mut seen_end = false;
     let mut out = Vec::with_capacity(args.len() + 2);
     for a in args {
@@ -348,14 +378,38 @@ fn help_aliases(args: Vec<OsString>) -> Vec<OsString> {
             out.push(a);
         } else if a == "-?" || a == "/?" {
             out.push(OsString::from("--help"));
-        } else if a == "-oX" {
-            // nmap's spelling, `-oX FILE`: clap would read it as `-o X`.
-            out.extend(["--format", "nmap-xml", "-o"].map(OsString::from));
+        } else if let Some(format) = nmap_format(&a)? {
+            out.extend(["--format", format, "-o"].map(OsString::from));
         } else {
             out.push(a);
         }
     }
-    out
+    Ok(out)
+}
+
+/// The `--format` an nmap output flag (`-oX`, `-oG`) stands for; a usage error naming
+/// the flag and what to use for the ones sweep does not write.
+fn nmap_format(arg: &OsString) -> Result<Option<&'static str>, Stop> {
+    let refuse = |what: &str| {
+        Err(Stop::Usage(format!(
+            "sweep: {} ({what}) is not a format sweep writes: use -o FILE (CSV), \
+             -oX FILE (nmap XML) or -oG FILE (nmap grepable)",
+            arg.to_string_lossy()
+        )))
+    };
+    match arg.to_str() {
+        Some("-oX") => Ok(Some("nmap-xml")),
+        Some("-oG") => Ok(Some("grepable")),
+        Some("-oN") => refuse("nmap's normal output"),
+        Some("-oS") => refuse("nmap's script kiddie output"),
+        Some("-oM") => refuse("nmap's old machine output"),
+        Some("-oA") => Err(Stop::Usage(
+            "sweep: -oA (nmap's three formats at once) is not something sweep writes: \
+             one output a run, -oX BASE.xml (nmap XML) or -oG BASE.gnmap (nmap grepable)"
+                .into(),
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// Parses the command line. `Err` carries the exit code after help, version or a usage
@@ -403,7 +457,7 @@ impl Stop {
 
 /// The one parse: clap over the whole command line, then the chosen command's checks.
 fn read(args: Vec<OsString>) -> Result<Command, Stop> {
-    let args = help_aliases(args);
+    let args = help_aliases(args)?;
     if args.len() <= 1 {
         return Err(Stop::Usage(SHORT_USAGE.into()));
     }
@@ -451,10 +505,25 @@ fn one_line(e: &clap::Error) -> String {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("invalid arguments");
     let first = first.trim_start_matches("error: ");
-    match lines.next() {
+    let mut line = match lines.next() {
         Some(next) if first.ends_with(':') => format!("{first} {next}"),
         _ => first.to_string(),
+    };
+    // What clap's own lines below would have taught: the values allowed, the near miss.
+    use clap::error::{ContextKind, ContextValue};
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
+        line.push_str(&format!("; one of {}", valid.join(", ")));
     }
+    for kind in [ContextKind::SuggestedArg, ContextKind::SuggestedValue] {
+        match e.get(kind) {
+            Some(ContextValue::String(s)) => line.push_str(&format!("; did you mean '{s}'?")),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => {
+                line.push_str(&format!("; did you mean '{}'?", v.join("' or '")))
+            }
+            _ => {}
+        }
+    }
+    line
 }
 
 /// `sweep SUB ` when the first argument names a subcommand (the only place one is
@@ -669,6 +738,7 @@ fn layout(a: &Args, count: bool) -> Result<Layout, Error> {
             FormatArg::Prometheus => Format::Prometheus,
             FormatArg::NmapXml => Format::NmapXml,
             FormatArg::Html => Format::Html,
+            FormatArg::Grepable => Format::Grepable,
         },
         fields,
         all: a.all,
@@ -712,11 +782,14 @@ fn number(flag: &'static str, token: &str, min: u64, max: u64) -> Result<u64, Er
         token: token.to_string(),
         reason,
     };
-    let v: u64 = token
-        .parse()
-        .map_err(|_| bad("not a whole number".into()))?;
+    let range = || format!("must be between {min} and {max}");
+    let v: u64 = token.parse().map_err(|_| match token.parse::<i128>() {
+        // `--rate -5`: a number, only out of range.
+        Ok(_) => bad(range()),
+        Err(_) => bad("not a whole number".into()),
+    })?;
     if v < min || v > max {
-        return Err(bad(format!("must be between {min} and {max}")));
+        return Err(bad(range()));
     }
     Ok(v)
 }
@@ -775,6 +848,73 @@ mod tests {
         assert_eq!(c.targets, ["198.18.0.1"]);
         let c = cfg(&["--format", "nmap-xml", "x"]).unwrap();
         assert_eq!(c.layout.format, Format::NmapXml);
+    }
+
+    #[test]
+    fn nmaps_other_output_flags_are_grepable_or_refused_by_name() {
+        let args = ["sweep", "-oG", "out.gnmap", "198.18.0.1"].map(OsString::from);
+        let Ok(Command::Scan(c)) = read(args.to_vec()) else {
+            panic!("-oG FILE is a scan");
+        };
+        assert_eq!(c.layout.format, Format::Grepable);
+        assert_eq!(c.output.as_deref(), Some(std::path::Path::new("out.gnmap")));
+        assert_eq!(c.targets, ["198.18.0.1"]);
+        for (flag, right) in [
+            ("-oN", "-o FILE (CSV)"),
+            ("-oS", "-oG FILE"),
+            ("-oM", "-oX FILE"),
+            ("-oA", "-oG BASE.gnmap"),
+        ] {
+            let line = usage(&["sweep", "198.18.0.1", flag, "x.txt"]);
+            assert!(
+                line.starts_with(&format!("sweep: {flag} (")) && line.contains(right),
+                "{line}"
+            );
+            assert!(!line.contains('\n'), "{line}");
+        }
+        // After `--` it is a target like any other (and refused as one).
+        assert!(matches!(
+            command_of(&["sweep", "--", "-oN"]),
+            Ok(Command::Scan(_))
+        ));
+    }
+
+    #[test]
+    fn near_misses_are_suggested_and_values_listed() {
+        for (args, want) in [
+            (
+                &["sweep", "--rates", "100", "x"][..],
+                "did you mean '--rate'?",
+            ),
+            (&["sweep", "--retry", "2", "x"], "did you mean '--retries'?"),
+            (&["sweep", "--format", "jsn", "x"], "did you mean 'json'?"),
+            (
+                &["sweep", "--format", "yaml", "x"],
+                "one of csv, json, ndjson, prometheus, nmap-xml, html, grepable",
+            ),
+            (
+                &["sweep", "--socket", "rwa", "x"],
+                "one of auto, raw, datagram",
+            ),
+        ] {
+            let line = usage(args);
+            assert!(
+                line.contains(want) && !line.contains('\n'),
+                "{args:?}: {line}"
+            );
+        }
+        // Case does not matter for a value's name; `xml` is the one XML sweep writes.
+        assert_eq!(
+            cfg(&["--format", "CSV", "x"]).unwrap().layout.format,
+            Format::Csv
+        );
+        let x = cfg(&["--format", "xml", "x"]).unwrap();
+        assert_eq!(x.layout.format, Format::NmapXml);
+        // A negative number is a value out of range, not an unknown flag.
+        for flag in ["--rate", "--retries", "--ttl", "--size", "--seed", "-c"] {
+            let e = cfg(&[flag, "-5", "x"]).unwrap_err().to_string();
+            assert!(e.contains("'-5'") && e.contains("between"), "{flag}: {e}");
+        }
     }
 
     #[test]
@@ -872,7 +1012,7 @@ mod tests {
     fn operator_conventions() {
         let os = |v: &[&str]| v.iter().map(OsString::from).collect::<Vec<_>>();
         assert_eq!(
-            help_aliases(os(&["sweep", "-?", "x", "/?", "--", "/?"])),
+            help_aliases(os(&["sweep", "-?", "x", "/?", "--", "/?"])).unwrap(),
             os(&["sweep", "--help", "x", "--help", "--", "/?"])
         );
         let c = cfg(&["--excludefile", "ex.txt", "--strict-names", "x"]).unwrap();
@@ -888,14 +1028,23 @@ mod tests {
     #[test]
     fn state_goes_beside_a_regular_output_only() {
         let at = |args: &[&str]| cfg(args).unwrap().state_path();
-        assert_eq!(at(&["x", "-o", "out.csv"]), PathBuf::from("out.csv.state"));
-        assert_eq!(at(&["x"]), PathBuf::from("sweep.state"));
+        assert_eq!(
+            at(&["x", "-o", "out.csv"]),
+            Some(PathBuf::from("out.csv.state"))
+        );
+        // Nobody chose a place: the run names its own, never a shared ./sweep.state.
+        assert_eq!(at(&["x"]), None);
         for special in ["/dev/null", "/dev/stdout", "/proc/self/fd/1"] {
-            assert_eq!(at(&["x", "-o", special]), PathBuf::from("sweep.state"));
+            assert_eq!(at(&["x", "-o", special]), None);
         }
         assert_eq!(
             at(&["x", "-o", "/dev/null", "--state", "s"]),
-            PathBuf::from("s")
+            Some(PathBuf::from("s"))
+        );
+        // A resumed scan to stdout keeps checkpointing to the file it resumed.
+        assert_eq!(
+            at(&["x", "--resume", "r.state"]),
+            Some(PathBuf::from("r.state"))
         );
     }
 
@@ -1075,7 +1224,8 @@ mod tests {
         );
         assert_eq!(
             usage(&["sweep", "--frobnicate", "x"]),
-            "sweep: unexpected argument '--frobnicate' found (see --help)"
+            "sweep: unexpected argument '--frobnicate' found; did you mean '--format'? \
+             (see --help)"
         );
         for (args, token) in [
             (&["sweep", "merge", "--bogus", "a.csv"][..], "'--bogus'"),

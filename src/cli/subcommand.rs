@@ -76,8 +76,11 @@ pub(super) struct DiffArgs {
 const DIFF_HELP: &str = "\
 CSV columns: addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac
 change: appeared (now up), disappeared (no longer up), status-changed (down <-> unreachable),
-mac-changed (same status, another MAC), rtt-changed (with --rtt-change). A host missing from a file (written without --all) counts
-as down. Both files, and the output, are in address order: IPv4, then IPv6.
+mac-changed (same status, another MAC), rtt-changed (with --rtt-change). A file with a row
+not up was written with --all and lists every target it scanned: an address missing from it
+was not scanned, and is not judged (one stderr line per file says how many). A host missing
+from a file of hosts up only (written without --all) counts as down.
+Both files, and the output, are in address order: IPv4, then IPv6.
 Exit status: 0 nothing changed; 1 something changed; 2 usage or input error; 3 runtime error";
 
 /// Prints a completion script for SHELL, made from the same clap definition as the
@@ -86,7 +89,8 @@ Exit status: 0 nothing changed; 1 something changed; 2 usage or input error; 3 r
 #[command(
     version,
     after_help = "Install: see the README (e.g. sweep completions bash > \
-                  /etc/bash_completion.d/sweep)"
+                  /etc/bash_completion.d/sweep)\n\
+                  Exit status: 0 printed; 2 usage error; 3 runtime error (stdout not writable)"
 )]
 pub(super) struct CompletionsArgs {
     /// The shell to complete for
@@ -98,8 +102,10 @@ pub(super) struct CompletionsArgs {
 #[derive(Debug, Args)]
 #[command(
     version,
-    after_help = "Install: sweep man > /usr/local/share/man/man1/sweep.1 (and \
-                  sweep man merge > .../sweep-merge.1, sweep man diff > .../sweep-diff.1)"
+    after_help = "Install: sweep man > /usr/local/share/man/man1/sweep.1, and each \
+                  subcommand's: sweep man merge > .../sweep-merge.1 (likewise diff, report, \
+                  completions, man)\n\
+                  Exit status: 0 printed; 2 usage error; 3 runtime error (stdout not writable)"
 )]
 pub(super) struct ManArgs {
     /// The page of a subcommand instead of the scan's
@@ -107,10 +113,13 @@ pub(super) struct ManArgs {
     pub page: Option<Page>,
 }
 
-/// A manual page other than the scan's.
+/// A manual page other than the scan's: one for each subcommand, as the scan's page
+/// lists them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Page {
     Merge,
     Diff,
     Report,
+    Completions,
+    Man,
 }

@@ -1,7 +1,9 @@
 //! `sweep diff`: what changed between two sweep CSVs. Both files stream side by side in
 //! address order (a merge join; IPv4 before IPv6, as `IpAddr` orders them and sweep writes
-//! them), so memory stays constant however big they are. A host missing from a file
-//! (written without --all) counts as down.
+//! them), so memory stays constant however big they are. A file with any row other than
+//! `up` was written with --all and lists every target it scanned: an address missing
+//! from it was not scanned, and is not judged (counted, and named on stderr). A host
+//! missing from a file of only `up` rows (written without --all) counts as down.
 
 use crate::error::{Error, Result};
 use crate::results::column::{parse_ms, Field};
@@ -105,6 +107,45 @@ pub fn parse_threshold(token: &str) -> Result<u64> {
     Ok(us)
 }
 
+/// Which inputs list every target they scanned (a row not `up` says --all wrote it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Covered {
+    pub old: bool,
+    pub new: bool,
+}
+
+/// Whether the file at `path` lists every target it scanned: it has a row that is not
+/// `up`. Only a regular file can be read twice: stdin, a pipe (`<(sweep …)`) or a FIFO
+/// is taken as a file of hosts up.
+pub fn lists_every_target(path: &Path) -> Result<bool> {
+    let regular = path != Path::new("-") && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        return Ok(false);
+    }
+    let mut r = Reader::open(path)?;
+    while let Some(row) = r.next_row()? {
+        if row.status != Status::Up {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Addresses one input scanned and the other, listing every target it scanned, did not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Unjudged {
+    pub count: u64,
+    /// The first of them, for the message.
+    pub first: Option<IpAddr>,
+}
+
+impl Unjudged {
+    fn add(&mut self, addr: IpAddr) {
+        self.count += 1;
+        self.first.get_or_insert(addr);
+    }
+}
+
 /// What a diff found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Diffed {
@@ -115,6 +156,9 @@ pub struct Diffed {
     pub mac_changed: u64,
     /// Conflicts that appeared or went away.
     pub conflicts_changed: u64,
+    /// Only in OLD, which NEW did not scan; only in NEW, which OLD did not scan.
+    pub only_old: Unjudged,
+    pub only_new: Unjudged,
 }
 
 impl Diffed {
@@ -143,6 +187,7 @@ impl Diffed {
 pub fn write_diff(
     old: &mut Reader,
     new: &mut Reader,
+    covered: Covered,
     rtt_change_us: Option<u64>,
     out: &mut dyn Write,
     raw: bool,
@@ -166,7 +211,16 @@ pub fn write_diff(
             Ordering::Equal => (a.take(), b.take()),
         };
         let addr = o.as_ref().or(n.as_ref()).map(|r| r.addr);
-        if let (Some(addr), Some(change)) = (addr, classify(o.as_ref(), n.as_ref(), rtt_change_us))
+        // Absent from a file that lists every target it scanned: not scanned there.
+        let unjudged = match (&o, &n, addr) {
+            (Some(_), None, Some(a)) if covered.new => Some((&mut found.only_old, a)),
+            (None, Some(_), Some(a)) if covered.old => Some((&mut found.only_new, a)),
+            _ => None,
+        };
+        if let Some((side, a)) = unjudged {
+            side.add(a);
+        } else if let (Some(addr), Some(change)) =
+            (addr, classify(o.as_ref(), n.as_ref(), rtt_change_us))
         {
             found.count(change);
             w.record(fields(addr, change, o.as_ref(), n.as_ref()))
@@ -209,6 +263,10 @@ pub fn run(
     output: Option<&Path>,
     raw: bool,
 ) -> Result<Diffed> {
+    let covered = Covered {
+        old: lists_every_target(old)?,
+        new: lists_every_target(new)?,
+    };
     let mut old = Reader::open(old)?;
     let mut new = Reader::open(new)?;
     if rtt_change_us.is_some() {
@@ -221,7 +279,31 @@ pub fn run(
             }
         }
     }
-    Output::prepare(output)?.fill(|out| write_diff(&mut old, &mut new, rtt_change_us, out, raw))
+    let found = Output::prepare(output)?
+        .fill(|out| write_diff(&mut old, &mut new, covered, rtt_change_us, out, raw))?;
+    for (side, only, other) in [
+        ("OLD", found.only_old, "NEW"),
+        ("NEW", found.only_new, "OLD"),
+    ] {
+        if let Some(first) = only.first {
+            crate::error::warn(format_args!(
+                "sweep: diff: {} only in {side} not judged ({first}{}): {other} lists every \
+                 target it scanned (--all), and not {}",
+                count_addresses(only.count),
+                if only.count > 1 { ", …" } else { "" },
+                if only.count > 1 { "these" } else { "this one" },
+            ));
+        }
+    }
+    Ok(found)
+}
+
+/// `1 address`, `2 addresses`.
+fn count_addresses(n: u64) -> String {
+    match n {
+        1 => "1 address".into(),
+        n => format!("{n} addresses"),
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +374,15 @@ mod tests {
             ),
         );
         let mut out = Vec::new();
-        let found = write_diff(&mut old, &mut new, Some(5000), &mut out, false).unwrap();
+        let found = write_diff(
+            &mut old,
+            &mut new,
+            Covered::default(),
+            Some(5000),
+            &mut out,
+            false,
+        )
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "addr,change,old_status,new_status,old_rtt_ms,new_rtt_ms,old_ttl,new_ttl,old_mac,new_mac\r\n\
@@ -309,7 +399,8 @@ mod tests {
                 status_changed: 1,
                 rtt_changed: 1,
                 mac_changed: 0,
-                conflicts_changed: 0
+                conflicts_changed: 0,
+                ..Diffed::default()
             }
         );
     }
@@ -317,7 +408,15 @@ mod tests {
         let mut old = reader("old.csv", &format!("{HEAD}\r\n{old}"));
         let mut new = reader("new.csv", &format!("{HEAD}\r\n{new}"));
         let mut out = Vec::new();
-        let found = write_diff(&mut old, &mut new, Some(5000), &mut out, false).unwrap();
+        let found = write_diff(
+            &mut old,
+            &mut new,
+            Covered::default(),
+            Some(5000),
+            &mut out,
+            false,
+        )
+        .unwrap();
         (String::from_utf8(out).unwrap(), found)
     }
 
@@ -341,7 +440,15 @@ mod tests {
             )),
         );
         let mut out = Vec::new();
-        let found = write_diff(&mut old, &mut new, None, &mut out, false).unwrap();
+        let found = write_diff(
+            &mut old,
+            &mut new,
+            Covered::default(),
+            None,
+            &mut out,
+            false,
+        )
+        .unwrap();
         let text = String::from_utf8(out).unwrap();
         let rows: Vec<&str> = text.lines().skip(1).collect();
         assert_eq!(
@@ -387,7 +494,8 @@ mod tests {
                 status_changed: 1,
                 rtt_changed: 1,
                 mac_changed: 0,
-                conflicts_changed: 0
+                conflicts_changed: 0,
+                ..Diffed::default()
             }
         );
     }
@@ -409,5 +517,46 @@ mod tests {
             ]
         );
         assert_eq!((found.appeared, found.disappeared), (2, 1));
+    }
+
+    #[test]
+    fn only_addresses_both_inputs_scanned_are_judged() {
+        // OLD scanned .1-.5 and NEW .3-.8, both with --all.
+        let row = |a: u8, st: &str| match st {
+            "up" => format!("10.0.0.{a},up,1.000,64,10.0.0.{a},1,0,\r\n"),
+            _ => format!("10.0.0.{a},down,,,,2,0,\r\n"),
+        };
+        let file = |rows: &[(u8, &str)]| {
+            let body: String = rows.iter().map(|&(a, st)| row(a, st)).collect();
+            format!("{HEAD}\r\n{body}")
+        };
+        let old_text = file(&[(1, "up"), (2, "down"), (3, "up"), (4, "down"), (5, "up")]);
+        let new_text = file(&[
+            (3, "up"),
+            (4, "up"),
+            (5, "down"),
+            (6, "up"),
+            (7, "down"),
+            (8, "up"),
+        ]);
+        let mut old = reader("old.csv", &old_text);
+        let mut new = reader("new.csv", &new_text);
+        let both = Covered {
+            old: true,
+            new: true,
+        };
+        let mut out = Vec::new();
+        let found = write_diff(&mut old, &mut new, both, None, &mut out, false).unwrap();
+        let rows: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect();
+        assert_eq!(rows, ["10.0.0.4,appeared", "10.0.0.5,disappeared"]);
+        assert_eq!(found.total(), 2);
+        let first = |a: u8| Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, a)));
+        assert_eq!((found.only_old.count, found.only_old.first), (2, first(1)));
+        assert_eq!((found.only_new.count, found.only_new.first), (3, first(6)));
     }
 }

@@ -1,12 +1,13 @@
 //! What a scan found, as rows: the row model (`row`) and one codec per column (`column`);
 //! the scan's rows (`output`) and their writers — CSV/JSON/NDJSON (`text`, in the CSV
-//! `dialect`), Prometheus text (`prom`), nmap's XML (`xml`), the HTML report (`html`, also
+//! `dialect`), Prometheus text (`prom`), nmap's XML (`xml`) and grepable lines (`grep`), the HTML report (`html`, also
 //! from saved CSVs: `report`); atomic output (`sink`), the summary, reverse DNS,
 //! reading sweep CSVs back (`reader`), and the `merge` and `diff` commands over them.
 
 pub mod column;
 pub mod dialect;
 pub mod diff;
+pub mod grep;
 pub mod html;
 pub mod merge;
 pub mod output;
@@ -51,6 +52,17 @@ pub fn write(
                 up: facts.up,
             };
             xml::write(out, layout, r, &run)
+        }
+        Format::Grepable => {
+            let args: Vec<String> = std::env::args().collect();
+            let run = xml::Run {
+                args: &args.join(" "),
+                started: facts.started,
+                elapsed: facts.elapsed,
+                total: facts.targets,
+                up: facts.up,
+            };
+            grep::write(out, layout, r, &run)
         }
         Format::Html => {
             let args: Vec<String> = std::env::args().collect();

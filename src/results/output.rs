@@ -30,6 +30,8 @@ pub enum Format {
     NmapXml,
     /// The self-contained HTML report (see `html`).
     Html,
+    /// nmap's grepable ping-scan output (see `grep`).
+    Grepable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -119,6 +119,7 @@ impl Sink {
         match resolve(path).map_err(err)? {
             Target::InPlace { path: real, append } => {
                 let file = open_in_place(&real, append).map_err(err)?;
+                takes_writes(&file).map_err(err)?;
                 Ok(Sink::Special {
                     file,
                     shown: path.to_path_buf(),
@@ -188,6 +189,17 @@ impl Sink {
 fn open_in_place(path: &Path, append: bool) -> io::Result<File> {
     // Never `create`: a missing /proc or /dev entry is an error, not a new file.
     OpenOptions::new().write(true).append(append).open(path)
+}
+
+/// A regular file opened in place (through /proc) may still refuse every write, as
+/// /proc/version does: an empty write finds out before anything is sent. Only for regular
+/// files: on a socket or a device an empty write can mean something.
+fn takes_writes(mut file: &File) -> io::Result<()> {
+    if file.metadata()?.is_file() {
+        let wrote = file.write(&[])?;
+        debug_assert_eq!(wrote, 0);
+    }
+    Ok(())
 }
 
 fn temp_beside(target: &Path) -> io::Result<NamedTempFile> {

@@ -50,6 +50,39 @@ pub struct Summary {
     pub proxies: Vec<ProxyNote>,
     /// Addresses two or more MACs answered ARP / neighbour discovery for.
     pub conflicts: u64,
+    /// The targets this run was asked to scan (its shard's, when sharded): `targets` is
+    /// those it reached.
+    pub asked: u64,
+    /// Where an interrupt stopped the sending, if it did.
+    pub stopped: Option<Stopped>,
+}
+
+/// How far an interrupted scan got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped {
+    /// The round sending was in, or was about to begin (1-based).
+    pub round: u8,
+    /// Whether that round had begun.
+    pub begun: bool,
+    /// Rounds the scan would have sent: exactly, or at most (rounds by yield).
+    pub rounds: u8,
+    pub by_yield: bool,
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at_most = if self.by_yield { "at most " } else { "" };
+        let when = if self.begun { "in" } else { "before" };
+        write!(f, "{when} round {} of {at_most}{}", self.round, self.rounds)
+    }
+}
+
+/// `1 target`, `2 targets`.
+fn count(n: u64, one: &str, many: &str) -> String {
+    match n {
+        1 => format!("1 {one}"),
+        n => format!("{n} {many}"),
+    }
 }
 
 /// One proxy, as the summary names it.
@@ -134,6 +167,38 @@ impl Summary {
             samples: c.samples.load(Relaxed),
             proxies: Vec::new(),
             conflicts: 0,
+            asked: targets,
+            stopped: None,
+        }
+    }
+
+    /// The summary of a run that scanned nothing (discovery found nobody): every count 0.
+    pub fn nothing(seed: u64) -> Summary {
+        Summary {
+            targets: 0,
+            up: 0,
+            unreachable: 0,
+            down: 0,
+            probes: 0,
+            send_errors: 0,
+            elapsed: Duration::ZERO,
+            sending: Duration::ZERO,
+            dups: 0,
+            late: 0,
+            ignored: IgnoredCounts::default(),
+            layer2: Layer2::default(),
+            seed,
+            resolved: 0,
+            neighbour_only: 0,
+            kernel_drops: 0,
+            unresolved: Vec::new(),
+            bad_data: 0,
+            path: Default::default(),
+            samples: 0,
+            proxies: Vec::new(),
+            conflicts: 0,
+            asked: 0,
+            stopped: None,
         }
     }
 
@@ -180,6 +245,14 @@ impl Summary {
             "started_at": time(run.started_at),
             "finished_at": time(run.finished_at),
             "interrupted": run.interrupted,
+            "asked": self.asked,
+            "stopped": self.stopped.map(|st| serde_json::json!({
+                "round": st.round,
+                "round_begun": st.begun,
+                "rounds": st.rounds,
+                "rounds_by_yield": st.by_yield,
+                "not_probed": self.asked.saturating_sub(self.targets),
+            })),
             "exit_code": run.exit_code,
             "unresolved": self.unresolved,
             "bad_data": self.bad_data,
@@ -211,19 +284,35 @@ fn rate(probes: u64, span: Duration) -> u64 {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.elapsed.as_secs_f64();
+        match self.stopped {
+            // Counts of what was reached only would read as the whole scan's.
+            Some(st) => write!(
+                f,
+                "sweep: interrupted {st}, after {} of {}: {} up, {} unreachable, {} down, {} not probed; ",
+                self.targets,
+                count(self.asked, "target", "targets"),
+                self.up,
+                self.unreachable,
+                self.down,
+                self.asked.saturating_sub(self.targets),
+            )?,
+            None => write!(
+                f,
+                "sweep: {}: {} up, {} unreachable, {} down; ",
+                count(self.targets, "target", "targets"),
+                self.up,
+                self.unreachable,
+                self.down,
+            )?,
+        }
         write!(
             f,
-            "sweep: {} targets: {} up, {} unreachable, {} down; {} probes in {:.3} s \
-             ({:.0} pps average, {:.0} pps while sending); {} duplicates, {} late, {} ignored",
-            self.targets,
-            self.up,
-            self.unreachable,
-            self.down,
-            self.probes,
+            "{} in {:.3} s ({:.0} pps average, {:.0} pps while sending); {}, {} late, {} ignored",
+            count(self.probes, "probe", "probes"),
             secs,
             self.probes as f64 / secs.max(1e-9),
             self.probes as f64 / self.sending.as_secs_f64().max(1e-9),
-            self.dups,
+            count(self.dups, "duplicate", "duplicates"),
             self.late,
             self.ignored.total(),
         )?;
@@ -238,8 +327,9 @@ impl fmt::Display for Summary {
         if self.resolved > 0 {
             write!(
                 f,
-                "; {} on-link hosts resolved by ARP/NDP ({} answered only that)",
-                self.resolved, self.neighbour_only
+                "; {} resolved by ARP/NDP ({} answered only that)",
+                count(self.resolved, "on-link host", "on-link hosts"),
+                self.neighbour_only
             )?;
         }
         let l2 = &self.layer2;
@@ -275,8 +365,8 @@ impl fmt::Display for Summary {
             }
             write!(
                 f,
-                " for {} targets: judged by echo alone (silent ones down, proxy-arp)",
-                p.claimed
+                " for {}: judged by echo alone (silent ones down, proxy-arp)",
+                count(p.claimed, "target", "targets")
             )?;
         }
         if self.kernel_drops > 0 {
@@ -288,10 +378,18 @@ impl fmt::Display for Summary {
             )?;
         }
         if self.send_errors > 0 {
-            write!(f, "; {} probes refused by the kernel", self.send_errors)?;
+            write!(
+                f,
+                "; {} refused by the kernel",
+                count(self.send_errors, "probe", "probes")
+            )?;
         }
         if self.bad_data > 0 {
-            write!(f, "; {} hosts echoed wrong data (bad-data)", self.bad_data)?;
+            write!(
+                f,
+                "; {} echoed wrong data (bad-data)",
+                count(self.bad_data, "host", "hosts")
+            )?;
         }
         if !self.unresolved.is_empty() {
             match self.unresolved.len() {
@@ -346,6 +444,8 @@ mod tests {
                 claimed: 3224,
             }],
             conflicts: 2,
+            asked: 10,
+            stopped: None,
         };
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(86_400);
         let run = RunInfo {
@@ -397,5 +497,85 @@ mod tests {
         assert!(s
             .to_string()
             .ends_with("; 1 hostname did not resolve; seed 18446744073709551615"));
+        assert_eq!(j["asked"], 10);
+        assert_eq!(j["stopped"], serde_json::Value::Null);
+        assert!(s.to_string().starts_with("sweep: 10 targets: 4 up,"), "{s}");
+    }
+
+    #[test]
+    fn one_of_a_kind_is_singular() {
+        let s = Summary {
+            targets: 1,
+            up: 1,
+            probes: 1,
+            dups: 1,
+            asked: 1,
+            ..quiet()
+        };
+        let line = s.to_string();
+        assert!(
+            line.starts_with("sweep: 1 target: 1 up, 0 unreachable, 0 down; 1 probe in "),
+            "{line}"
+        );
+        assert!(line.contains("; 1 duplicate, 0 late"), "{line}");
+    }
+
+    #[test]
+    fn an_interrupted_run_says_how_far_it_got() {
+        let s = Summary {
+            targets: 129,
+            up: 35,
+            down: 94,
+            probes: 129,
+            asked: 254,
+            stopped: Some(Stopped {
+                round: 1,
+                begun: true,
+                rounds: 11,
+                by_yield: true,
+            }),
+            ..quiet()
+        };
+        let line = s.to_string();
+        assert!(
+            line.starts_with(
+                "sweep: interrupted in round 1 of at most 11, after 129 of 254 targets: \
+                 35 up, 0 unreachable, 94 down, 125 not probed; 129 probes in "
+            ),
+            "{line}"
+        );
+        let t0 = SystemTime::UNIX_EPOCH;
+        let run = RunInfo {
+            started_at: t0,
+            finished_at: t0,
+            interrupted: true,
+            exit_code: 130,
+        };
+        let j = s.to_json(&run);
+        assert_eq!(
+            j["stopped"],
+            serde_json::json!({"round": 1, "round_begun": true, "rounds": 11,
+                "rounds_by_yield": true, "not_probed": 125})
+        );
+        assert_eq!(
+            (j["targets"].clone(), j["asked"].clone()),
+            (129.into(), 254.into())
+        );
+        let between = Stopped {
+            round: 2,
+            begun: false,
+            rounds: 3,
+            by_yield: false,
+        };
+        assert_eq!(between.to_string(), "before round 2 of 3");
+    }
+
+    /// A summary of nothing, for tests to fill in.
+    fn quiet() -> Summary {
+        Summary {
+            elapsed: Duration::from_secs(1),
+            sending: Duration::from_secs(1),
+            ..Summary::nothing(1)
+        }
     }
 }

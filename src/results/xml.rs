@@ -124,7 +124,7 @@ fn host(out: &mut Vec<u8>, row: &Row) -> io::Result<()> {
 }
 
 /// nmap's `startstr`/`timestr` form: `Fri Dec  4 16:18:06 2026` (UTC here).
-fn ctime(t: SystemTime) -> String {
+pub(crate) fn ctime(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

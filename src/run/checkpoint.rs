@@ -58,10 +58,43 @@ pub fn load(
     Ok(Prior { state: st, journal })
 }
 
+/// Where a run's checkpoints go: the place the user chose (`Config::state_path`), or
+/// else a name of this run's own in the user's state directory, so that no other run can
+/// overwrite or remove them (two scans to stdout in one directory once shared
+/// `./sweep.state`).
+pub fn place(chosen: Option<PathBuf>) -> (PathBuf, bool) {
+    match chosen {
+        Some(p) => (p, true),
+        None => (state_dir().join(own_name()), false),
+    }
+}
+
+/// `$XDG_STATE_HOME/sweep`, else `~/.local/state/sweep`, else the current directory.
+fn state_dir() -> PathBuf {
+    let absolute = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    if let Some(x) = absolute(std::env::var_os("XDG_STATE_HOME")) {
+        return x.join("sweep");
+    }
+    match absolute(std::env::var_os("HOME")) {
+        Some(h) => h.join(".local/state/sweep"),
+        None => PathBuf::from("."),
+    }
+}
+
+/// `sweep-20261207T190203Z-4242.state`: when the run started, and its pid.
+fn own_name() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let stamp: String = now.chars().filter(|c| !matches!(c, '-' | ':')).collect();
+    format!("sweep-{stamp}-{}.state", std::process::id())
+}
+
 /// Writes a scan's checkpoints: its journal, then its state.
 pub struct Checkpointer {
     pub state: PathBuf,
     pub journal: PathBuf,
+    /// The user chose the place (`--state`, `-o FILE`, `--resume`): a failure to write
+    /// there is theirs to hear about. A place sweep chose fails quietly.
+    pub chosen: bool,
     seed: u64,
     fingerprint: u64,
     /// A checkpoint was written: the files are this run's, to remove when it completes.
@@ -74,10 +107,11 @@ pub struct Checkpointer {
 }
 
 impl Checkpointer {
-    pub fn new(state: PathBuf, seed: u64, fingerprint: u64) -> Checkpointer {
+    pub fn new((state, chosen): (PathBuf, bool), seed: u64, fingerprint: u64) -> Checkpointer {
         Checkpointer {
             journal: journal::path_for(&state),
             state,
+            chosen,
             seed,
             fingerprint,
             written: false,
@@ -98,6 +132,9 @@ impl Checkpointer {
         // captured after it has every one of them (and maybe a few more, which a resume
         // also takes). Written the other way round, so a kill between the two writes
         // leaves a journal newer than the state, never older.
+        if !self.chosen {
+            make_dir(&self.state)?;
+        }
         let st = State::capture(self.seed, self.fingerprint, position, table);
         Journal::write_table(&self.journal, self.fingerprint, table, &st.answered, mac)?;
         st.write(&self.state)?;
@@ -120,17 +157,38 @@ impl Checkpointer {
         let saved = self.save(table, position, mac);
         self.next = Some(now + (now.elapsed() * 20).max(std::time::Duration::from_secs(2)));
         if let Err(e) = saved {
-            if !self.warned {
+            // Nobody asked for checkpoints in a place sweep chose: no warning about them.
+            if self.chosen && !self.warned {
                 warn(format_args!("sweep: warning: checkpoint failed: {e}"));
                 self.warned = true;
             }
         }
     }
 
-    /// The scan is complete and its results written: its checkpoints are obsolete.
+    /// The scan is complete and its results written: its checkpoints are obsolete. Only
+    /// files this run wrote are removed: an earlier run's state at the same place stays.
     pub fn remove(&self) {
-        for p in [&self.journal, &self.state] {
-            let _ = std::fs::remove_file(p);
+        if self.written {
+            for p in [&self.journal, &self.state] {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
+}
+
+/// The state directory sweep chose, made on first use, readable only by its owner (a
+/// journal lists the hosts found).
+fn make_dir(state: &Path) -> Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let Some(dir) = state.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| Error::WriteResults {
+            path: dir.to_path_buf(),
+            source,
+        })
 }

@@ -53,12 +53,24 @@ impl Delivery<'_> {
             mac,
         } = self;
         let saved = match scanned.stopped_at {
-            Some(pos) if once => saver.save(&scanned.table, pos, mac).map(|()| {
-                warn(format_args!(
-                    "sweep: interrupted: continue with --resume {}",
-                    saver.state.display()
-                ))
-            }),
+            Some(pos) if once => match saver.save(&scanned.table, pos, mac) {
+                Ok(()) => {
+                    warn(format_args!(
+                        "sweep: interrupted: continue with --resume {}",
+                        saver.state.display()
+                    ));
+                    Ok(())
+                }
+                // A place sweep chose: the output still matters more than the state.
+                Err(e) if !saver.chosen => {
+                    warn(format_args!(
+                        "sweep: interrupted; no state saved to resume from ({e}): \
+                         give --state FILE to keep one"
+                    ));
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
             _ => Ok(()),
         };
         let (written, json) = match (saved, out) {

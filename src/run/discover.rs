@@ -25,6 +25,7 @@ pub fn spans(cfg: &Config, large: &[Large]) -> Result<Vec<Span>> {
     let routes = nl.dump().map_err(Error::Routes)?;
     let mut lookup = |a| nl.get(a).ok().flatten();
     let mut out = Vec::new();
+    let mut silent = Vec::new();
     for p in large {
         let routed = || Error::BadTarget {
             token: p.token.clone(),
@@ -67,9 +68,20 @@ pub fn spans(cfg: &Config, large: &[Large]) -> Result<Vec<Span>> {
         };
         let heard = discover::ask(&sock, &sources, &o)?;
         let found = discover::candidates(&heard, &[(p.net, p.len)]);
+        if found.is_empty() {
+            silent.push(Error::NoneAnswered {
+                iface: link.name.clone(),
+                prefix: p.token.clone(),
+            });
+        }
         out.extend(found.into_iter().map(|a| Span::v6(a.into(), a.into())));
     }
-    Ok(out)
+    // Nobody on any of them: the first one's silence is the answer (the caller decides
+    // whether other targets make it a warning).
+    match silent.into_iter().next() {
+        Some(none) if out.is_empty() => Err(none),
+        _ => Ok(out),
+    }
 }
 
 /// Our echo identifier: another scanner's discovery on the segment carries another.

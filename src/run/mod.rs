@@ -59,10 +59,7 @@ impl Outcome {
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
     crate::net::privs::refuse_setuid()?;
-    let Built {
-        targets,
-        unresolved,
-    } = build(&cfg.sources(), &|large| {
+    let built = build(&cfg.sources(), &|large| {
         // Discovery sends packets: the output paths are checked first, as for the scan.
         Sink::prepare(cfg.output.as_deref())?;
         if let Some(p) = cfg.summary_json.as_deref() {
@@ -70,7 +67,14 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         }
         crate::net::privs::raise_net_raw();
         discover::spans(cfg, large)
-    })?;
+    });
+    let Built {
+        targets,
+        unresolved,
+    } = match built {
+        Err(e @ Error::NoneAnswered { .. }) => return nobody_answered(cfg, &e),
+        built => built?,
+    };
     if targets.len() > MAX_TARGETS {
         return Err(Error::TooManyTargets {
             count: targets.len(),
@@ -140,6 +144,57 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     };
     drop((sink, json_sink));
     repeat(&cx, every)
+}
+
+/// Discovery of an on-link prefix found nobody and there was nothing else to scan: a
+/// scan that found no host, as any other (exit 1, an output with no rows), saying why.
+fn nobody_answered(cfg: &Config, why: &Error) -> Result<Outcome> {
+    // Discovery's sockets are closed: written with no privilege, as any scan's output.
+    crate::net::privs::drop_all()?;
+    let targets = Targets::new(Vec::new(), Vec::new());
+    let table = engine::table::Table::new(0, false);
+    let heard = crate::engine::receiver::Heard::default();
+    let (macs, hostnames) = (HashMap::new(), HashMap::new());
+    let started = SystemTime::now();
+    let results = Results {
+        targets: &targets,
+        table: &table,
+        heard: &heard,
+        macs: &macs,
+        started,
+        hostnames: &hostnames,
+        partial: false,
+        count: None,
+    };
+    let facts = prom::ScanFacts {
+        targets: 0,
+        up: 0,
+        elapsed: Duration::ZERO,
+        probes: 0,
+        started,
+    };
+    Sink::prepare(cfg.output.as_deref())?
+        .finish(|w| crate::results::write(w, &cfg.layout, &results, &facts))?;
+    warn(format_args!("sweep: {why}"));
+    let outcome = Outcome {
+        up: 0,
+        interrupted: false,
+    };
+    if let Some(p) = cfg.summary_json.as_deref() {
+        let info = RunInfo {
+            started_at: started,
+            finished_at: SystemTime::now(),
+            interrupted: false,
+            exit_code: outcome.exit_code(),
+        };
+        write_summary_json(
+            Sink::prepare(Some(p))?,
+            &Summary::nothing(cfg.scan.seed),
+            &info,
+            true,
+        )?;
+    }
+    Ok(outcome)
 }
 
 /// The on-link targets' path: frames of our own, or the kernel's (paced, with a warning,
@@ -274,7 +329,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     };
     let interrupted_now = || cx.interrupts.load(Relaxed) > 0;
     let fp = state::fingerprint(targets, opts);
-    let mut saver = Checkpointer::new(cfg.state_path(), opts.seed, fp);
+    let mut saver = Checkpointer::new(checkpoint::place(cfg.state_path()), opts.seed, fp);
     let mac = |i: u32| {
         onlink
             .and_then(|o| o.mac_of(u64::from(i)))
@@ -304,6 +359,16 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     let present = |i: u32| mac(i).is_some();
     let mut summary = Summary::new(&scanned, &counters, opts.seed, partial, &present);
     summary.kernel_drops = kernel_drops;
+    summary.asked = opts.shard.size(targets.len());
+    summary.stopped = scanned
+        .stopped_at
+        .map(|at| crate::results::summary::Stopped {
+            round: at.round.saturating_add(1),
+            // At the shard's first position of a later round: that round had not begun.
+            begun: at.round == 0 || at.pos != opts.shard.index,
+            rounds: opts.retries.saturating_add(1),
+            by_yield: opts.adaptive,
+        });
     summary.conflicts = onlink.map_or(0, |o| o.neighbours.conflicts());
     summary.proxies = onlink.map_or_else(Vec::new, |o| {
         o.proxies()

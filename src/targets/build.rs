@@ -5,7 +5,7 @@
 use super::{parse_spec, read_spec_file, system_resolve, too_large_v6};
 use super::{Family, Resolver, Role, Span, Targets};
 use crate::error::{warn, Error, Result};
-use std::net::Ipv6Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 /// An IPv6 prefix too large to enumerate (`too_large_v6`), as given.
@@ -50,10 +50,30 @@ pub fn build(src: &Sources, discover: Discover) -> Result<Built> {
 }
 
 fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Built> {
+    let targets = specs(cfg.targets, cfg.files)?;
+    let excludes = specs(cfg.exclude, cfg.exclude_files)?;
+    // Every spec's form first, names unresolved: a bad one anywhere (`x.txt`, `10.0.0.0/33`)
+    // is refused before any name is looked up.
+    let unlooked: Resolver = &|_| {
+        Ok(vec![
+            Ipv4Addr::UNSPECIFIED.into(),
+            Ipv6Addr::UNSPECIFIED.into(),
+        ])
+    };
+    for (list, role) in [(&targets, Role::Target), (&excludes, Role::Exclude)] {
+        for (s, at) in list {
+            let skip = s.trim().is_empty() && role == Role::Exclude;
+            let large = too_large_v6(s).is_some() && cfg.family != Family::V4;
+            if skip || (role == Role::Target && large) {
+                continue;
+            }
+            parse_spec(s, role, cfg.family, unlooked).map_err(|e| located(e, *at))?;
+        }
+    }
     let mut include: Vec<Span> = Vec::new();
     let mut unresolved: Vec<(String, String)> = Vec::new();
     let mut large = Vec::new();
-    for (s, at) in specs(cfg.targets, cfg.files)? {
+    for (s, at) in targets {
         if let Some((net, len)) = too_large_v6(&s).filter(|_| cfg.family != Family::V4) {
             let token = s.trim().to_string();
             large.push(Large { token, net, len });
@@ -70,15 +90,22 @@ fn build_with(cfg: &Sources, resolve: Resolver, discover: Discover) -> Result<Bu
         }
     }
     let mut exclude: Vec<Span> = Vec::new();
-    for (s, at) in specs(cfg.exclude, cfg.exclude_files)? {
+    for (s, at) in excludes {
         if !s.trim().is_empty() {
             let spans = parse_spec(&s, Role::Exclude, cfg.family, resolve);
             exclude.extend(spans.map_err(|e| located(e, at))?);
         }
     }
-    // Last: discovery sends packets, so every spec is checked first.
+    // Last: discovery sends packets, so every spec is checked first. Nobody answering is
+    // the whole answer only when there is nothing else to scan.
     if !large.is_empty() {
-        include.extend(discover(&large)?);
+        match discover(&large) {
+            Ok(found) => include.extend(found),
+            Err(e @ Error::NoneAnswered { .. }) if !include.is_empty() => {
+                warn(format_args!("sweep: warning: {e}"));
+            }
+            Err(e) => return Err(e),
+        }
     }
     let t = Targets::new(include, exclude);
     if t.is_empty() && !unresolved.is_empty() {
@@ -195,6 +222,44 @@ mod tests {
         assert!(build_with(&cfg(&["-4", "2001:2:0:1::/64"]).sources(), &resolver).is_err());
     }
 
+    #[test]
+    fn a_silent_segment_is_the_answer_only_when_nothing_else_is_scanned() {
+        let silent = |large: &[Large]| -> Result<Vec<Span>> {
+            Err(Error::NoneAnswered {
+                iface: "eth0".into(),
+                prefix: large[0].token.clone(),
+            })
+        };
+        let alone = cfg(&["2001:2:0:1::/64"]);
+        let e = super::build_with(&alone.sources(), &resolver, &silent).unwrap_err();
+        assert_eq!(e.exit_code(), 1, "a scan that found no host");
+        assert_eq!(
+            e.to_string(),
+            "no host on eth0 answered discovery of 2001:2:0:1::/64"
+        );
+        let with = cfg(&["2001:2:0:1::/64", "192.0.2.1"]);
+        let b = super::build_with(&with.sources(), &resolver, &silent).unwrap();
+        assert_eq!(b.targets.len(), 1);
+    }
+
+    #[test]
+    fn every_form_is_checked_before_any_name_is_looked_up() {
+        let never = |h: &str| -> io::Result<Vec<IpAddr>> {
+            panic!("'{h}' looked up before the bad spec was found")
+        };
+        for (args, bad) in [
+            (&["a.test", "x.txt"][..], "x.txt"),
+            (&["a.test", "198.18.0.0/33"], "198.18.0.0/33"),
+            (
+                &["a.test", "--exclude", "b.test,bogus..target"],
+                "bogus..target",
+            ),
+        ] {
+            let e = build_with(&cfg(args).sources(), &never).unwrap_err();
+            assert!(e.to_string().contains(bad), "{args:?}: {e}");
+        }
+    }
+
     /// Knows `a.test` only.
     fn resolver(host: &str) -> io::Result<Vec<IpAddr>> {
         match host {
@@ -254,12 +319,12 @@ mod tests {
         let msg = e.to_string();
         assert!(msg.contains(":3: invalid target 'bogus..target'"), "{msg}");
         assert!(msg.contains("empty label"), "{msg}");
-        // The name before it on the list was looked up; the impossible one never was.
-        assert_eq!(asked.get(), 1);
+        // Every form is checked first: not even the name before it was looked up.
+        assert_eq!(asked.get(), 0);
         // On the command line: the same refusal, without a line.
         let e = build_with(&cfg(&["bogus..target"]).sources(), &counting).unwrap_err();
         assert!(matches!(e, Error::BadTarget { .. }), "{e}");
-        assert_eq!(asked.get(), 1);
+        assert_eq!(asked.get(), 0);
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub fn octets(token: &str) -> Option<Result<Vec<(u32, u32)>, String>> {
     {
         return None;
     }
+    // `127.0.0.1-` reads as .1-.255 in nmap, but is more often a range whose end was
+    // lost: a typo should not become a 255-host scan.
+    if let Some(stem) = token.strip_suffix('-') {
+        return Some(Err(format!(
+            "a range with no end; for the rest of the block write {stem}-255"
+        )));
+    }
     let mut ranges = [(0u32, 0u32); 4];
     for (r, p) in ranges.iter_mut().zip(&parts) {
         *r = match octet(p) {
@@ -124,8 +131,26 @@ pub fn check_hostname(name: &str) -> Result<(), String> {
     {
         return Err("an all-numeric last label: not an address, and no name ends so".into());
     }
+    // `sweep 10.0.0.1 -oN x.txt` once looked `x.txt` up: a file's name is no host's.
+    if let Some(ext) = labels
+        .last()
+        .filter(|_| labels.len() > 1)
+        .map(|l| l.to_ascii_lowercase())
+        .filter(|l| FILE_ENDINGS.contains(&l.as_str()))
+    {
+        return Err(format!(
+            "a file's name (.{ext} is no top-level domain): targets from it are -f {bare} \
+             (exclusions --exclude-file {bare}), output to it -o {bare}"
+        ));
+    }
     Ok(())
 }
+
+/// Endings of the files users pass around with scans, none of them a top-level domain.
+const FILE_ENDINGS: [&str; 15] = [
+    "csv", "tsv", "txt", "lst", "log", "xml", "json", "ndjson", "html", "htm", "nmap", "gnmap",
+    "prom", "state", "journal",
+];
 
 #[cfg(test)]
 mod tests {
@@ -168,9 +193,21 @@ mod tests {
         assert_eq!(spans("*.0.0.1")[255], (ip("255.0.0.1"), ip("255.0.0.1")));
         assert_eq!(spans("*.*.*.*"), [(0, u32::MAX)]);
         assert_eq!(spans("127.0.0-1.1-3").len(), 2);
+        // An open end inside the form is nmap's shorthand (0-5, 250-255).
         assert_eq!(
-            spans("198.18.0.250-"),
-            [(ip("198.18.0.250"), ip("198.18.0.255"))]
+            spans("198.18.250-.1"),
+            (250..=255)
+                .map(|o| (ip("198.18.0.1") + o * 256, ip("198.18.0.1") + o * 256))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn a_range_with_no_end_is_refused_with_the_whole_block_suggested() {
+        let e = octets("198.18.0.250-").unwrap().unwrap_err();
+        assert!(
+            e.contains("no end") && e.contains("198.18.0.250-255"),
+            "{e}"
         );
     }
 
@@ -216,6 +253,9 @@ mod tests {
             (long_name.as_str(), "at most 253"),
             ("host.123", "all-numeric"),
             ("bad!name", "'!'"),
+            ("x.txt", "-f x.txt"),
+            ("out.CSV", "a file's name"),
+            ("scan.gnmap", "-o scan.gnmap"),
         ] {
             let e = check_hostname(bad).unwrap_err();
             assert!(e.contains(why), "{bad}: {e}");
