@@ -11,6 +11,7 @@ pub mod net;
 pub mod probe;
 pub mod results;
 pub mod run;
+pub mod store;
 pub mod targets;
 pub mod wire;
 
