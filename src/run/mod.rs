@@ -9,6 +9,7 @@ pub mod every;
 pub mod interrupt;
 pub mod journal;
 pub mod progress;
+pub mod record;
 pub mod state;
 
 use crate::cli::Config;
@@ -31,6 +32,7 @@ use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use checkpoint::Checkpointer;
 use deliver::{write_summary_json, Delivery, RunOut};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -59,6 +61,8 @@ impl Outcome {
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
     crate::net::privs::refuse_setuid()?;
+    // Before anything is resolved or sent: a database sweep cannot record into stops here.
+    let inventory = RefCell::new(cfg.db.as_deref().map(crate::store::open).transpose()?);
     let Built {
         targets,
         unresolved,
@@ -130,6 +134,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         onlink: onlink.as_ref(),
         interrupts: &interrupts,
         unresolved: &unresolved,
+        inventory: &inventory,
     };
     let Some(every) = cfg.every else {
         let out = RunOut::Once {
@@ -188,6 +193,8 @@ struct Ctx<'a> {
     interrupts: &'a Arc<AtomicUsize>,
     /// Target names that did not resolve (skipped, listed in the summary).
     unresolved: &'a [String],
+    /// `--db`: where each run is recorded.
+    inventory: &'a RefCell<Option<Box<dyn crate::store::Inventory>>>,
 }
 
 struct RunEnd {
@@ -378,12 +385,27 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         write_summary_json(json, &summary, &info, ended.is_ok())?;
     }
     ended?;
+    let recorded = match (cx.inventory.borrow_mut().as_mut(), cfg.db.as_deref()) {
+        (Some(inv), Some(db)) => {
+            let what = record::Described {
+                cfg,
+                seed: opts.seed,
+                started: scanned.started,
+                exit: outcome.exit_code(),
+                interrupted,
+            };
+            record::record(inv.as_mut(), db, &what, &results)?;
+            true
+        }
+        _ => false,
+    };
     let snapshot = match cfg.every {
         Some(_) => every::snapshot(targets, table, &mac),
         None => every::Snapshot::new(),
     };
-    // Not silenced by -q: telling what changed is what repeated runs are for.
-    if let (Some(prev), Some(n)) = (prev, run_n) {
+    // Not silenced by -q: telling what changed is what repeated runs are for. A recorded
+    // run has said it already, as events.
+    if let (Some(prev), Some(n), false) = (prev, run_n, recorded) {
         for line in every::changes(prev, &snapshot, n) {
             warn(format_args!("{line}"));
         }
