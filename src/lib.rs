@@ -5,6 +5,7 @@
 //! docs/ARCHITECTURE.md has the map.
 
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod net;

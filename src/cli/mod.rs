@@ -7,6 +7,7 @@
 
 pub mod docs;
 pub mod duration;
+pub mod inventory;
 pub mod subcommand;
 
 pub use subcommand::Page;
@@ -339,6 +340,8 @@ pub enum Command {
         output: Option<PathBuf>,
         csv_raw: bool,
     },
+    /// `sweep inventory …`.
+    Inventory(Box<crate::commands::inventory::Request>),
     /// `sweep completions SHELL`.
     Completions { shell: clap_complete::Shell },
     /// `sweep man [merge|diff]`.
@@ -452,6 +455,8 @@ fn read(args: Vec<OsString>) -> Result<Command, Stop> {
             inputs: r.inputs,
             output: r.output,
         }),
+        Some(Sub::Inventory(i)) => inventory::validate(i, std::env::var_os("SWEEP_DB"))
+            .map(|r| Command::Inventory(Box::new(r))),
         Some(Sub::Completions(c)) => Ok(Command::Completions { shell: c.shell }),
         Some(Sub::Man(m)) => Ok(Command::Man { page: m.page }),
     };

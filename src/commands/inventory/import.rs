@@ -1,0 +1,339 @@
+//! `sweep inventory import FILE…`: saved sweep results (CSV, JSON, NDJSON) recorded as
+//! runs, oldest first, so an archive of nightly files becomes history in one command. Each
+//! file is read and checked whole before anything of it is recorded; a file older than the
+//! newest run recorded is refused (events are judged in time order).
+
+use crate::error::{warn, Error, Result};
+use crate::results::reader::Reader;
+use crate::results::row::Status;
+use crate::store::{Inventory, RunFacts, Sighting};
+use crate::targets::{Role, Targets};
+use crate::wire::ether::Mac;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Imports `files`; exit status 0 (something imported).
+pub fn run(
+    inv: &mut dyn Inventory,
+    files: &[PathBuf],
+    at: Option<SystemTime>,
+    targets: &[String],
+) -> Result<u8> {
+    let scanned = if targets.is_empty() {
+        None
+    } else {
+        Some(Targets::new(
+            crate::targets::parse_ranges(targets, Role::Target)?,
+            Vec::new(),
+        ))
+    };
+    let mut dated = files
+        .iter()
+        .map(|f| Ok((start_of(f, at)?, f)))
+        .collect::<Result<Vec<_>>>()?;
+    dated.sort();
+    let newest = inv.newest_start()?;
+    if let (Some(newest), Some((first, f))) = (newest, dated.first()) {
+        if *first < newest {
+            return Err(Error::CsvHeader {
+                path: f.to_path_buf(),
+                reason: format!(
+                    "starts at {}, before the newest run recorded ({}): import archives first, before recording scans",
+                    humantime::format_rfc3339_seconds(*first),
+                    humantime::format_rfc3339_seconds(newest)
+                ),
+            });
+        }
+    }
+    for (t, f) in dated {
+        let rows = read(f)?;
+        if scanned.is_none() && rows.iter().all(|r| r.status == Status::Up) {
+            warn(format_args!(
+                "sweep: {}: only hosts up and no --targets: sightings recorded, no host judged gone",
+                f.display()
+            ));
+        }
+        let facts = RunFacts {
+            job: format!("import {}", f.display()),
+            started: t,
+            ended: t,
+            command: format!("sweep inventory import {}", f.display()),
+            targets: targets.join(" "),
+            seed: None,
+            shard: None,
+            exit: 0,
+            interrupted: false,
+            source: format!("import {}", f.display()),
+        };
+        let mut merged = Merged {
+            rows: rows.into_iter().peekable(),
+            targets: scanned.as_ref(),
+            next: 0,
+        };
+        let out = inv.record(&facts, &mut merged)?;
+        warn(format_args!(
+            "sweep: {} as run {} at {}: {} probed, {} up, {} events",
+            f.display(),
+            out.run,
+            humantime::format_rfc3339_seconds(t),
+            out.probed,
+            out.up,
+            out.events
+        ));
+    }
+    Ok(0)
+}
+
+/// A file's run start: an `--every` file name's stamp, else `--at`, else its modification
+/// time.
+fn start_of(path: &Path, at: Option<SystemTime>) -> Result<SystemTime> {
+    if let Some(t) = path.file_name().and_then(|n| n.to_str()).and_then(stamp_in) {
+        return Ok(t);
+    }
+    if let Some(t) = at {
+        return Ok(t);
+    }
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|source| Error::ReadInput {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The `20250102T030405Z` stamp `--every` puts in its file names.
+fn stamp_in(name: &str) -> Option<SystemTime> {
+    let b = name.as_bytes();
+    (0..b.len().saturating_sub(15)).find_map(|i| {
+        let w = name.get(i..i + 16)?;
+        let digits = |r: std::ops::Range<usize>| {
+            w.get(r)
+                .is_some_and(|s| s.bytes().all(|c| c.is_ascii_digit()))
+        };
+        if !(digits(0..8)
+            && w.get(8..9) == Some("T")
+            && digits(9..15)
+            && w.get(15..16) == Some("Z"))
+        {
+            return None;
+        }
+        let iso = format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            w.get(0..4)?,
+            w.get(4..6)?,
+            w.get(6..8)?,
+            w.get(9..11)?,
+            w.get(11..13)?,
+            w.get(13..15)?
+        );
+        humantime::parse_rfc3339(&iso).ok()
+    })
+}
+
+/// Every row of `path`, checked, in address order.
+fn read(path: &Path) -> Result<Vec<Sighting>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut rows = match ext.as_str() {
+        "json" | "ndjson" | "jsonl" => read_json(path)?,
+        _ => {
+            let mut r = Reader::open(path)?;
+            let mut v = Vec::new();
+            while let Some(row) = r.next_row()? {
+                v.push(Sighting {
+                    addr: row.addr,
+                    status: row.status,
+                    detail: row.detail,
+                    macs: row.macs,
+                });
+            }
+            v
+        }
+    };
+    rows.sort_by_key(|s| s.addr);
+    rows.dedup_by_key(|s| s.addr);
+    Ok(rows)
+}
+
+/// sweep's JSON (an array of row objects) or NDJSON (one a line).
+fn read_json(path: &Path) -> Result<Vec<Sighting>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |line: u64, reason: String| Error::CsvRow {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    let objects: Vec<(u64, serde_json::Value)> = if text.trim_start().starts_with('[') {
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| bad(e.line() as u64, format!("not sweep's JSON: {e}")))?;
+        match v {
+            serde_json::Value::Array(items) => items.into_iter().map(|o| (0, o)).collect(),
+            _ => return Err(bad(1, "not sweep's JSON: not an array of rows".into())),
+        }
+    } else {
+        let mut v = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let n = i as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let o = serde_json::from_str(line)
+                .map_err(|e| bad(n, format!("not sweep's NDJSON: {e}")))?;
+            v.push((n, o));
+        }
+        v
+    };
+    objects
+        .into_iter()
+        .enumerate()
+        .map(|(i, (line, o))| {
+            let line = if line == 0 { i as u64 + 1 } else { line };
+            sighting(&o).map_err(|reason| bad(line, reason))
+        })
+        .collect()
+}
+
+fn sighting(o: &serde_json::Value) -> std::result::Result<Sighting, String> {
+    let text = |k: &str| o.get(k).and_then(|v| v.as_str());
+    let addr_text = text("addr").ok_or("a row without an addr")?;
+    let addr: IpAddr = addr_text
+        .parse()
+        .map_err(|_| format!("invalid addr '{addr_text}'"))?;
+    let status_text = text("status").ok_or("a row without a status")?;
+    let status = Status::ALL
+        .into_iter()
+        .find(|s| s.as_str() == status_text)
+        .ok_or_else(|| format!("invalid status '{status_text}'"))?;
+    let mac_texts: Vec<&str> = match o.get("mac") {
+        Some(serde_json::Value::Array(v)) => v.iter().filter_map(|m| m.as_str()).collect(),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.split(';').collect(),
+        _ => Vec::new(),
+    };
+    let macs = mac_texts
+        .into_iter()
+        .map(|m| m.parse::<Mac>().map_err(|()| format!("invalid mac '{m}'")))
+        .collect::<std::result::Result<_, _>>()?;
+    Ok(Sighting {
+        addr,
+        status,
+        detail: text("detail").unwrap_or_default().to_string(),
+        macs,
+    })
+}
+
+/// A file's rows and, with `--targets`, every target without a row as down, in address
+/// order (both ascend).
+struct Merged<'a> {
+    rows: std::iter::Peekable<std::vec::IntoIter<Sighting>>,
+    targets: Option<&'a Targets>,
+    next: u64,
+}
+
+impl Iterator for Merged<'_> {
+    type Item = Sighting;
+
+    fn next(&mut self) -> Option<Sighting> {
+        let target = self
+            .targets
+            .filter(|t| self.next < t.len())
+            .map(|t| t.addr_at(self.next));
+        match (self.rows.peek().map(|r| r.addr), target) {
+            (Some(r), Some(t)) if r < t => self.rows.next(),
+            (Some(r), Some(t)) if r == t => {
+                self.next += 1;
+                self.rows.next()
+            }
+            (_, Some(t)) => {
+                self.next += 1;
+                Some(Sighting {
+                    addr: t,
+                    status: Status::Down,
+                    detail: String::new(),
+                    macs: Vec::new(),
+                })
+            }
+            (Some(_), None) => self.rows.next(),
+            (None, None) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_stamps_date_the_file() {
+        let t = stamp_in("hosts.20260301T020000Z.csv").unwrap();
+        assert_eq!(
+            humantime::format_rfc3339(t).to_string(),
+            "2026-03-01T02:00:00Z"
+        );
+        assert_eq!(stamp_in("hosts.csv"), None);
+        assert_eq!(stamp_in("20261399T020000Z"), None);
+        assert_eq!(stamp_in("x20260301T0200Z"), None);
+    }
+
+    #[test]
+    fn targets_without_a_row_are_down() {
+        let targets = Targets::from_v4(vec![(0xC612_0001, 0xC612_0003)], Vec::new());
+        let s = |a: &str, status| Sighting {
+            addr: a.parse().unwrap(),
+            status,
+            detail: String::new(),
+            macs: Vec::new(),
+        };
+        let rows = vec![
+            s("10.0.0.1", Status::Up),
+            s("198.18.0.2", Status::Up),
+            s("198.18.0.9", Status::Up),
+        ];
+        let merged: Vec<_> = Merged {
+            rows: rows.into_iter().peekable(),
+            targets: Some(&targets),
+            next: 0,
+        }
+        .map(|s| (s.addr.to_string(), s.status))
+        .collect();
+        assert_eq!(
+            merged,
+            [
+                ("10.0.0.1".into(), Status::Up),
+                ("198.18.0.1".into(), Status::Down),
+                ("198.18.0.2".into(), Status::Up),
+                ("198.18.0.3".into(), Status::Down),
+                ("198.18.0.9".into(), Status::Up)
+            ]
+        );
+    }
+
+    #[test]
+    fn json_rows_are_checked() {
+        let ok = serde_json::json!({"addr": "198.18.0.1", "status": "up", "mac": "02:00:00:00:00:0a;02:00:00:00:00:0b"});
+        assert_eq!(sighting(&ok).unwrap().macs.len(), 2);
+        for (bad, word) in [
+            (serde_json::json!({"status": "up"}), "without an addr"),
+            (
+                serde_json::json!({"addr": "1.2.3", "status": "up"}),
+                "'1.2.3'",
+            ),
+            (
+                serde_json::json!({"addr": "1.2.3.4", "status": "sideways"}),
+                "'sideways'",
+            ),
+            (
+                serde_json::json!({"addr": "1.2.3.4", "status": "up", "mac": "zz"}),
+                "'zz'",
+            ),
+        ] {
+            assert!(sighting(&bad).unwrap_err().contains(word), "{bad}");
+        }
+    }
+}
