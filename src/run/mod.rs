@@ -61,8 +61,24 @@ impl Outcome {
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
     crate::net::privs::refuse_setuid()?;
-    // Before anything is resolved or sent: a database sweep cannot record into stops here.
-    let inventory = RefCell::new(cfg.db.as_deref().map(crate::store::open).transpose()?);
+    // Before anything is resolved or sent: a file that is not sweep's inventory, or is a
+    // newer sweep's, stops the run here (exit 2). One that cannot be written now (a
+    // read-only or full disk) costs the record, not the scan: it goes on, says so, exits 3.
+    let (inventory, unrecordable) = match cfg.db.as_deref().map(crate::store::open).transpose() {
+        Ok(inv) => (inv, None),
+        Err(e) if e.exit_code() == 2 => return Err(e),
+        Err(e) => {
+            warn(format_args!(
+                "sweep: {e}; scanning anyway, but the run will not be recorded"
+            ));
+            let reason = match e {
+                Error::Inventory { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            (None, Some(reason))
+        }
+    };
+    let inventory = RefCell::new(inventory);
     let Built {
         targets,
         unresolved,
@@ -135,6 +151,7 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         interrupts: &interrupts,
         unresolved: &unresolved,
         inventory: &inventory,
+        unrecordable: unrecordable.as_deref(),
     };
     let Some(every) = cfg.every else {
         let out = RunOut::Once {
@@ -195,6 +212,8 @@ struct Ctx<'a> {
     unresolved: &'a [String],
     /// `--db`: where each run is recorded.
     inventory: &'a RefCell<Option<Box<dyn crate::store::Inventory>>>,
+    /// Why `--db` could not be opened for writing: each run ends with that error.
+    unrecordable: Option<&'a str>,
 }
 
 struct RunEnd {
@@ -399,6 +418,12 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         }
         _ => false,
     };
+    if let (Some(reason), Some(db)) = (cx.unrecordable, cfg.db.as_deref()) {
+        return Err(Error::NotRecorded {
+            path: db.to_path_buf(),
+            reason: reason.to_string(),
+        });
+    }
     let snapshot = match cfg.every {
         Some(_) => every::snapshot(targets, table, &mac),
         None => every::Snapshot::new(),

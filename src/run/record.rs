@@ -28,18 +28,15 @@ pub fn record(
     results: &Results,
 ) -> Result<RecordOutcome> {
     let cfg = what.cfg;
-    // Every target in scope: `partial` leaves out the ones this run never probed.
+    // A row for every target, as `--all` writes them: a whole run's every target (those
+    // the kernel refused to send to as well), a partial run's only those it probed.
     let layout = Layout {
         format: Format::Csv,
         fields: Vec::new(),
         all: true,
         csv_raw: false,
     };
-    let scoped = Results {
-        partial: true,
-        ..*results
-    };
-    let mut sightings = output::rows(&layout, &scoped).map(|row| Sighting {
+    let mut sightings = output::rows(&layout, results).map(|row| Sighting {
         addr: row.addr,
         status: row.status,
         detail: row.detail,

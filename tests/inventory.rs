@@ -1,0 +1,503 @@
+//! The inventory end to end (issue 26): scans recording with --db in a namespace of their
+//! own whose loopback answers for 198.18.0.x (local routes added and removed between runs),
+//! the questions asked of what they recorded, imports of the same CSVs, and the faults: a
+//! foreign file, a newer schema, two writers at once, SIGKILL while recording, a disk that
+//! cannot be written. Trials that scan need root and netns (reported ignored otherwise).
+
+mod common;
+
+use common::{
+    ensure, lab_trial, one_line_naming, out_dir, path_str, plain_trial, run_trials, sweep_bin,
+    sweep_cmd, sweep_in, sweep_local, Need, Netns, Running, RUN_LIMIT,
+};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+fn main() {
+    run_trials(vec![
+        lab_trial(
+            "runs_come_out_new_gone_back_and_imports_agree",
+            Need::Netns,
+            new_gone_back,
+        ),
+        plain_trial(
+            "a_foreign_file_is_refused_untouched_before_any_probe",
+            foreign_file,
+        ),
+        plain_trial("a_newer_schema_is_refused_untouched", newer_schema),
+        lab_trial(
+            "two_writers_at_once_are_both_recorded",
+            Need::Netns,
+            two_writers,
+        ),
+        lab_trial(
+            "sigkill_while_recording_leaves_the_previous_state",
+            Need::Netns,
+            sigkill,
+        ),
+        lab_trial(
+            "an_unwritable_disk_keeps_the_output_and_exits_3",
+            Need::Netns,
+            unwritable,
+        ),
+        lab_trial(
+            "inventory_questions_exit_0_rows_1_none",
+            Need::Netns,
+            questions,
+        ),
+    ])
+}
+
+/// A namespace whose loopback answers for 198.18.0.`hosts`; the rest of 198.18.0.0/24 is
+/// routed out of lo too, so probes to absent hosts leave (and are dropped) rather than
+/// being refused by the kernel.
+fn ns_with(hosts: &[u8]) -> Result<Netns, String> {
+    let ns = Netns::new()?;
+    let ok = Command::new("ip")
+        .args(["-n", &ns.name, "route", "add", "198.18.0.0/24", "dev", "lo"])
+        .status()
+        .is_ok_and(|s| s.success());
+    ensure(ok, || "ip route add 198.18.0.0/24 dev lo failed".into())?;
+    for h in hosts {
+        route(&ns, "add", &format!("198.18.0.{h}"))?;
+    }
+    Ok(ns)
+}
+
+fn route(ns: &Netns, verb: &str, addr: &str) -> Result<(), String> {
+    let ok = Command::new("ip")
+        .args([
+            "-n", &ns.name, "route", verb, "local", addr, "dev", "lo", "table", "local",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    ensure(ok, || format!("ip route {verb} local {addr} failed"))
+}
+
+/// `sweep inventory ARGS` (no packets: it only reads and writes the file).
+fn inventory(args: &[&str]) -> Result<common::SweepRun, String> {
+    let mut all = vec!["inventory"];
+    all.extend_from_slice(args);
+    sweep_local(&all, &[])
+}
+
+/// The `event addr` pairs of `sweep: KIND ADDR …` lines on stderr.
+fn event_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("sweep: "))
+        .filter(|l| {
+            let word = l.split(' ').next().unwrap_or_default();
+            ["new", "gone", "back", "mac-changed", "flip-flop", "new-mac"].contains(&word)
+        })
+        .map(|l| l.split(' ').take(2).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The `event addr` pairs of `inventory events` CSV.
+fn events_csv(db: &str, extra: &[&str]) -> Result<Vec<String>, String> {
+    let mut args = vec!["events", "--db", db];
+    args.extend_from_slice(extra);
+    let r = inventory(&args)?;
+    ensure(matches!(r.code, Some(0 | 1)), || format!("events: {r:?}"))?;
+    let (header, rows) = common::parse_csv(&r.stdout)?;
+    ensure(
+        header == ["at", "run", "addr", "event", "mac", "old_mac"],
+        || format!("header {header:?}"),
+    )?;
+    Ok(rows.iter().map(|r| format!("{} {}", r[3], r[2])).collect())
+}
+
+const RANGE: &str = "198.18.0.1-198.18.0.6";
+
+fn scan(ns: &Netns, db: &str, out: &str) -> Result<common::SweepRun, String> {
+    sweep_in(
+        &ns.name,
+        &[RANGE, "--db", db, "-o", out, "--timeout", "300ms", "-q"],
+    )
+}
+
+fn new_gone_back() -> Result<(), String> {
+    let dir = out_dir()?;
+    let p = |n: &str| dir.path().join(n).to_string_lossy().into_owned();
+    let db = p("inv.db");
+    let ns = ns_with(&[1, 2, 3, 4])?;
+    let r1 = scan(&ns, &db, &p("night1.csv"))?;
+    r1.expect_code(0)?;
+    let want1 = [
+        "new 198.18.0.1",
+        "new 198.18.0.2",
+        "new 198.18.0.3",
+        "new 198.18.0.4",
+    ];
+    ensure(event_lines(&r1.stderr) == want1, || {
+        format!("night 1 (with -q): {}", r1.stderr)
+    })?;
+    route(&ns, "del", "198.18.0.2")?;
+    route(&ns, "add", "198.18.0.5")?;
+    let r2 = scan(&ns, &db, &p("night2.csv"))?;
+    r2.expect_code(0)?;
+    let want2 = ["gone 198.18.0.2", "new 198.18.0.5"];
+    ensure(event_lines(&r2.stderr) == want2, || {
+        format!("night 2: {}", r2.stderr)
+    })?;
+    route(&ns, "add", "198.18.0.2")?;
+    let r3 = scan(&ns, &db, &p("night3.csv"))?;
+    r3.expect_code(0)?;
+    ensure(event_lines(&r3.stderr) == ["back 198.18.0.2"], || {
+        format!("night 3: {}", r3.stderr)
+    })?;
+
+    let kept = events_csv(&db, &[])?;
+    let all: Vec<String> = [&want1[..], &want2, &["back 198.18.0.2"]]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    ensure(kept == all, || format!("kept events {kept:?}"))?;
+    ensure(
+        events_csv(&db, &["--kind", "gone,back"])? == ["gone 198.18.0.2", "back 198.18.0.2"],
+        || "--kind".into(),
+    )?;
+
+    let hosts = inventory(&["hosts", "--db", &db])?;
+    hosts.expect_code(0)?;
+    let (_, rows) = common::parse_csv(&hosts.stdout)?;
+    let seen: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[6].clone())).collect();
+    let want: Vec<(String, String)> = [("1", "3"), ("2", "2"), ("3", "3"), ("4", "3"), ("5", "2")]
+        .iter()
+        .map(|(h, n)| (format!("198.18.0.{h}"), n.to_string()))
+        .collect();
+    ensure(seen == want, || {
+        format!("hosts (addr, times_seen): {seen:?}")
+    })?;
+    // .6 was probed every night and never answered: free, "never-up".
+    let free = inventory(&["free", "198.18.0.0/29", "--for", "1h", "--db", &db])?;
+    free.expect_code(0)?;
+    ensure(free.stdout.contains("198.18.0.6,never-up,"), || {
+        free.stdout.clone()
+    })?;
+
+    // The same CSVs imported, with what they scanned, judge the same events.
+    let db2 = p("imported.db");
+    for (csv, at) in [
+        ("night1.csv", "3d"),
+        ("night2.csv", "2d"),
+        ("night3.csv", "1d"),
+    ] {
+        let r = inventory(&[
+            "import",
+            &p(csv),
+            "--at",
+            at,
+            "--targets",
+            RANGE,
+            "--db",
+            &db2,
+        ])?;
+        r.expect_code(0)?;
+    }
+    let imported = events_csv(&db2, &[])?;
+    ensure(imported == all, || format!("imported events {imported:?}"))?;
+    // An archive older than what is recorded is refused, with one line, nothing recorded.
+    let r = inventory(&["import", &p("night1.csv"), "--at", "30d", "--db", &db2])?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["night1.csv", "import archives first"])?;
+    ensure(events_csv(&db2, &[])? == all, || {
+        "the refused import recorded something".into()
+    })
+}
+
+fn foreign_file() -> Result<(), String> {
+    let dir = out_dir()?;
+    let db = dir.path().join("notes.db");
+    let bytes = b"not a database, just notes\n".repeat(64);
+    std::fs::write(&db, &bytes).map_err(|e| e.to_string())?;
+    let out = dir.path().join("out.csv");
+    // Refused before anything is resolved or sent: no packet leaves even in the root
+    // namespace, and nothing is written.
+    let r = sweep_local(
+        &["127.0.0.1", "--db", path_str(&db), "-o", path_str(&out)],
+        &[],
+    )?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["notes.db", "not an SQLite database"])?;
+    ensure(
+        std::fs::read(&db).map_err(|e| e.to_string())? == bytes,
+        || "the file was changed".into(),
+    )?;
+    ensure(!out.exists(), || "an output was written".into())?;
+    let r = sweep_local(
+        &["127.0.0.1", "-o", path_str(&out)],
+        &[("SWEEP_DB", path_str(&db))],
+    )?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["notes.db"])?;
+    // Another program's SQLite file: refused the same way.
+    let other = dir.path().join("other.db");
+    {
+        let c = rusqlite::Connection::open(&other).map_err(|e| e.to_string())?;
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .map_err(|e| e.to_string())?;
+    }
+    let before = std::fs::read(&other).map_err(|e| e.to_string())?;
+    let r = inventory(&["hosts", "--db", path_str(&other)])?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["other.db", "not a sweep inventory"])?;
+    ensure(
+        std::fs::read(&other).map_err(|e| e.to_string())? == before,
+        || "changed".into(),
+    )
+}
+
+fn newer_schema() -> Result<(), String> {
+    let dir = out_dir()?;
+    let db = dir.path().join("inv.db");
+    // An inventory made by this sweep (an import creates one), then stamped newer.
+    let csv = dir.path().join("h.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "{}\r\n198.18.0.1,up,0.100,64,198.18.0.1,1,0,,,\r\n",
+            common::SWEEP_HEADER
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    inventory(&["import", path_str(&csv), "--db", path_str(&db)])?.expect_code(0)?;
+    {
+        let c = rusqlite::Connection::open(&db).map_err(|e| e.to_string())?;
+        let v: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| e.to_string())?;
+        c.execute_batch(&format!("PRAGMA user_version={}", v + 1))
+            .map_err(|e| e.to_string())?;
+    }
+    let before = std::fs::read(&db).map_err(|e| e.to_string())?;
+    let r = sweep_local(
+        &["127.0.0.1", "--db", path_str(&db), "-o", "/dev/null"],
+        &[],
+    )?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["inv.db", "newer sweep"])?;
+    let r = inventory(&["runs", "--db", path_str(&db)])?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["newer sweep"])?;
+    ensure(
+        std::fs::read(&db).map_err(|e| e.to_string())? == before,
+        || "changed".into(),
+    )
+}
+
+fn two_writers() -> Result<(), String> {
+    let dir = out_dir()?;
+    let db = dir.path().join("inv.db");
+    let ns = ns_with(&[1, 2, 3])?;
+    let spawn = |n: &str| {
+        let out = dir.path().join(n);
+        Running::spawn(sweep_cmd(
+            &ns.name,
+            &[
+                RANGE,
+                "--db",
+                path_str(&db),
+                "-o",
+                path_str(&out),
+                "--timeout",
+                "300ms",
+                "-q",
+            ],
+        ))
+    };
+    let (a, b) = (spawn("a.csv")?, spawn("b.csv")?);
+    let (a, b) = (a.wait(RUN_LIMIT)?, b.wait(RUN_LIMIT)?);
+    a.expect_code(0)?;
+    b.expect_code(0)?;
+    let runs = inventory(&["runs", "--db", path_str(&db)])?;
+    let (_, rows) = common::parse_csv(&runs.stdout)?;
+    ensure(rows.len() == 2, || format!("runs: {}", runs.stdout))?;
+    let hosts = inventory(&["hosts", "--db", path_str(&db)])?;
+    let (_, rows) = common::parse_csv(&hosts.stdout)?;
+    ensure(rows.len() == 3 && rows.iter().all(|r| r[6] == "2"), || {
+        format!("hosts: {}", hosts.stdout)
+    })?;
+    // Each host was new once, whichever run recorded first.
+    let events = events_csv(path_str(&db), &[])?;
+    ensure(
+        events == ["new 198.18.0.1", "new 198.18.0.2", "new 198.18.0.3"],
+        || format!("{events:?}"),
+    )
+}
+
+/// Every recorded run saw every host up: a half-recorded run would break this.
+fn consistent(db: &Path) -> Result<i64, String> {
+    let c = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    let q = |sql: &str| {
+        c.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map_err(|e| format!("{sql}: {e}"))
+    };
+    let runs = q("SELECT count(*) FROM runs")?;
+    ensure(q("SELECT count(*) FROM parts")? == runs, || {
+        "parts != runs".into()
+    })?;
+    let odd = q("SELECT count(*) FROM hosts WHERE times_seen != (SELECT count(*) FROM runs)")?;
+    ensure(odd == 0, || {
+        format!("{odd} hosts counted in a run that is not there")
+    })?;
+    let new = q("SELECT count(*) FROM events WHERE kind = 'new'")?;
+    ensure(new == q("SELECT count(*) FROM hosts")?, || {
+        "new events != hosts".into()
+    })?;
+    Ok(runs)
+}
+
+fn sigkill() -> Result<(), String> {
+    let dir = out_dir()?;
+    let db = dir.path().join("inv.db");
+    let ns = Netns::new()?;
+    // 4094 hosts: a recording long enough to be killed inside, short enough to repeat.
+    route(&ns, "add", "198.18.0.0/20")?;
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "198.18.0.0/20",
+            "--db",
+            path_str(&db),
+            "-o",
+            path_str(out),
+            "--timeout",
+            "200ms",
+            "-q",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let first = dir.path().join("first.csv");
+    let a: Vec<String> = args(&first);
+    sweep_in(&ns.name, &a.iter().map(String::as_str).collect::<Vec<_>>())?.expect_code(0)?;
+    let mut runs = consistent(&db)?;
+    ensure(runs == 1, || format!("{runs} runs after the first"))?;
+    let mut killed_inside = 0;
+    for (i, delay_ms) in [0u64, 1, 2, 4, 8, 16, 32, 64].into_iter().enumerate() {
+        let out = dir.path().join(format!("k{i}.csv"));
+        let a = args(&out);
+        let run = Running::spawn(sweep_cmd(
+            &ns.name,
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))?;
+        // The output is renamed into place before the recording starts.
+        let start = std::time::Instant::now();
+        while !out.exists() && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        run.signal(libc::SIGKILL)?;
+        let r = run.wait(RUN_LIMIT)?;
+        let now = consistent(&db)?;
+        ensure(now == runs || now == runs + 1, || {
+            format!("{runs} runs became {now}")
+        })?;
+        if r.code.is_none() && now == runs {
+            killed_inside += 1;
+        }
+        runs = now;
+    }
+    eprintln!("killed before the commit in {killed_inside} of 8 tries");
+    ensure(killed_inside > 0, || {
+        "no kill landed before the commit: the window was never hit".into()
+    })?;
+    // The next run records normally.
+    let last = dir.path().join("last.csv");
+    let a = args(&last);
+    sweep_in(&ns.name, &a.iter().map(String::as_str).collect::<Vec<_>>())?.expect_code(0)?;
+    let after = consistent(&db)?;
+    ensure(after == runs + 1, || {
+        format!("{after} runs after a normal run, {runs} before")
+    })
+}
+
+fn unwritable() -> Result<(), String> {
+    let dir = out_dir()?;
+    let mnt = dir.path().join("mnt");
+    std::fs::create_dir(&mnt).map_err(|e| e.to_string())?;
+    let ns = ns_with(&[1, 2])?;
+    let db = mnt.join("inv.db");
+    let (out1, out2) = (dir.path().join("one.csv"), dir.path().join("two.csv"));
+    // A private mount namespace: the tmpfs and its read-only remount are this test's only.
+    let script = format!(
+        "set -e; mount -t tmpfs -o size=4m tmpfs {m}; \
+         {s} {r} --db {db} -o {o1} --timeout 300ms -q; \
+         mount -o remount,ro {m}; \
+         set +e; {s} {r} --db {db} -o {o2} --timeout 300ms -q; echo exit=$?; \
+         mount -o remount,rw {m}; ls -l {m} >&2",
+        m = path_str(&mnt),
+        s = sweep_bin(),
+        r = RANGE,
+        db = path_str(&db),
+        o1 = path_str(&out1),
+        o2 = path_str(&out2)
+    );
+    let mut cmd = Command::new("ip");
+    cmd.args([
+        "netns", "exec", &ns.name, "unshare", "-m", "sh", "-c", &script,
+    ]);
+    let r = common::run_limited(cmd, RUN_LIMIT)?;
+    ensure(r.stdout.contains("exit=3"), || format!("read-only: {r:?}"))?;
+    let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains("inv.db")).collect();
+    ensure(
+        lines
+            .iter()
+            .any(|l| l.contains("not recorded") && l.contains("output was written")),
+        || format!("stderr: {}", r.stderr),
+    )?;
+    let rows = common::read_sweep(&out2)?;
+    ensure(rows.len() == 2, || format!("the scan's output: {rows:?}"))?;
+    let first = common::read_sweep(&out1)?;
+    ensure(first.len() == 2, || "first output".into())
+}
+
+fn questions() -> Result<(), String> {
+    let dir = out_dir()?;
+    let db = dir.path().join("inv.db");
+    let ns = ns_with(&[1])?;
+    scan(&ns, path_str(&db), path_str(&dir.path().join("a.csv")))?.expect_code(0)?;
+    let db = path_str(&db);
+    inventory(&["hosts", "--db", db, "--format", "ndjson"])?.expect_code(0)?;
+    inventory(&["hosts", "10.0.0.0/8", "--db", db])?.expect_code(1)?;
+    inventory(&[
+        "events",
+        "--since",
+        "2000-01-01",
+        "--until",
+        "2000-01-02",
+        "--db",
+        db,
+    ])?
+    .expect_code(1)?;
+    let host = inventory(&["host", "198.18.0.1", "--db", db, "--format", "json"])?;
+    host.expect_code(0)?;
+    let v: serde_json::Value = serde_json::from_str(&host.stdout).map_err(|e| e.to_string())?;
+    let whats: Vec<&str> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["what"].as_str())
+        .collect();
+    ensure(
+        whats == ["first-seen", "last-seen", "new", "last-probed"],
+        || format!("{whats:?}"),
+    )?;
+    inventory(&["host", "198.18.0.9", "--db", db])?.expect_code(1)?;
+    let bad = inventory(&["hosts", "--new-since", "yesterday", "--db", db])?;
+    bad.expect_code(2)?;
+    one_line_naming(&bad.stderr, &["'yesterday'", "--new-since"])?;
+    let none = inventory(&["runs", "--db", path_str(&dir.path().join("missing.db"))])?;
+    none.expect_code(2)?;
+    ensure(!dir.path().join("missing.db").exists(), || {
+        "a question created a database".into()
+    })?;
+    // Prune keeps what the hosts are.
+    inventory(&["prune", "--before", "2000-01-01", "--db", db])?.expect_code(1)?;
+    inventory(&["prune", "--before", "0s", "--db", db])?.expect_code(0)?;
+    inventory(&["runs", "--db", db])?.expect_code(1)?;
+    inventory(&["hosts", "--db", db])?.expect_code(0)
+}
