@@ -46,6 +46,11 @@ fn main() {
             Need::Netns,
             questions,
         ),
+        lab_trial(
+            "on_a_bridge_lan_macs_change_flip_flop_and_conflict",
+            Need::Netns,
+            lan_macs,
+        ),
     ])
 }
 
@@ -500,4 +505,142 @@ fn questions() -> Result<(), String> {
     inventory(&["prune", "--before", "0s", "--db", db])?.expect_code(0)?;
     inventory(&["runs", "--db", db])?.expect_code(1)?;
     inventory(&["hosts", "--db", db])?.expect_code(0)
+}
+
+/// `sh -ec SCRIPT` (only `ip -n NS` commands on namespaces this test made).
+fn sh(script: &str) -> Result<(), String> {
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .output()
+        .map_err(|e| e.to_string())?;
+    ensure(out.status.success(), || {
+        format!("{script}: {}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// A bridge LAN of our own: the scanner (198.18.0.1) and two hosts on one bridge; host A
+/// holds 198.18.0.10 and changes its MAC between runs, host B claims the same address
+/// for one run (a conflict).
+fn lan_macs() -> Result<(), String> {
+    let (br, scanner, a, b) = (Netns::new()?, Netns::new()?, Netns::new()?, Netns::new()?);
+    let mut s = format!(
+        "ip -n {br} link add br0 type bridge\nip -n {br} link set br0 up\n",
+        br = br.name
+    );
+    for (k, ns) in [&scanner, &a, &b].iter().enumerate() {
+        s += &format!(
+            "ip -n {br} link add p{k} type veth peer name eth0 netns {ns}\n\
+             ip -n {br} link set p{k} master br0 up\n\
+             ip -n {ns} link set eth0 up\n",
+            br = br.name,
+            ns = ns.name
+        );
+    }
+    s += &format!(
+        "ip -n {sc} addr add 198.18.0.1/24 dev eth0\n\
+         ip -n {a} link set eth0 down\n\
+         ip -n {a} link set eth0 address 02:00:5e:00:00:0a\n\
+         ip -n {a} link set eth0 up\n\
+         ip -n {a} addr add 198.18.0.10/24 dev eth0\n\
+         ip -n {b} link set eth0 down\n\
+         ip -n {b} link set eth0 address 02:00:5e:00:00:0b\n\
+         ip -n {b} link set eth0 up\n",
+        sc = scanner.name,
+        a = a.name,
+        b = b.name
+    );
+    sh(&s)?;
+    let set_mac = |mac: &str| {
+        sh(&format!(
+            "ip -n {a} link set eth0 down\nip -n {a} link set eth0 address {mac}\nip -n {a} link set eth0 up",
+            a = a.name
+        ))
+    };
+    let dir = out_dir()?;
+    let db = dir.path().join("lan.db");
+    let mut night = 0;
+    let mut run = || -> Result<Vec<String>, String> {
+        night += 1;
+        let out = dir.path().join(format!("n{night}.csv"));
+        let r = sweep_in(
+            &scanner.name,
+            &[
+                "198.18.0.10",
+                "--db",
+                path_str(&db),
+                "-o",
+                path_str(&out),
+                "--timeout",
+                "300ms",
+                "-q",
+            ],
+        )?;
+        r.expect_code(0)?;
+        Ok(r.stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("sweep: "))
+            .map(String::from)
+            .collect())
+    };
+    let (ma, mc) = ("02:00:5e:00:00:0a", "02:00:5e:00:00:0c");
+    let first = run()?;
+    ensure(
+        first
+            == [
+                format!("new 198.18.0.10 {ma}"),
+                format!("new-mac 198.18.0.10 {ma}"),
+            ],
+        || format!("night 1: {first:?}"),
+    )?;
+    set_mac(mc)?;
+    let changed = run()?;
+    ensure(
+        changed
+            == [
+                format!("mac-changed 198.18.0.10 {mc} (was {ma})"),
+                format!("new-mac 198.18.0.10 {mc}"),
+            ],
+        || format!("night 2: {changed:?}"),
+    )?;
+    set_mac(ma)?;
+    let flipped = run()?;
+    ensure(
+        flipped == [format!("flip-flop 198.18.0.10 {ma} (was {mc})")],
+        || format!("night 3: {flipped:?}"),
+    )?;
+    // B claims the address too: a conflict, then B leaves it.
+    sh(&format!(
+        "ip -n {} addr add 198.18.0.10/24 dev eth0",
+        b.name
+    ))?;
+    let both = run()?;
+    ensure(
+        both.iter()
+            .any(|l| l.starts_with("conflict-appeared 198.18.0.10")),
+        || format!("night 4: {both:?}"),
+    )?;
+    sh(&format!(
+        "ip -n {} addr del 198.18.0.10/24 dev eth0",
+        b.name
+    ))?;
+    let one = run()?;
+    ensure(
+        one.iter()
+            .any(|l| l.starts_with("conflict-gone 198.18.0.10")),
+        || format!("night 5: {one:?}"),
+    )?;
+    let host = inventory(&["host", "198.18.0.10", "--db", path_str(&db)])?;
+    host.expect_code(0)?;
+    for want in [
+        "mac-changed",
+        "flip-flop",
+        "conflict-appeared",
+        "conflict-gone",
+        "mac-first-seen",
+    ] {
+        ensure(host.stdout.contains(want), || {
+            format!("timeline lacks {want}: {}", host.stdout)
+        })?;
+    }
+    Ok(())
 }
