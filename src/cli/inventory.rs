@@ -44,7 +44,7 @@ pub(super) enum AskArgs {
     Runs(Common),
     /// Removes runs and events older than T; the per-address history stays
     Prune(PruneArgs),
-    /// Records saved sweep results (CSV, JSON, NDJSON) as runs, oldest first
+    /// Records saved results (sweep's CSV, JSON, NDJSON; nmap -sn -oX XML) as runs, oldest first
     Import(ImportArgs),
 }
 
@@ -140,10 +140,10 @@ pub(super) struct PruneArgs {
 
 #[derive(Debug, Args)]
 pub(super) struct ImportArgs {
-    /// sweep CSV, JSON or NDJSON files, each one run
+    /// sweep CSV, JSON or NDJSON files, or nmap XML (.xml), each one run
     #[arg(value_name = "FILE", required = true)]
     files: Vec<PathBuf>,
-    /// The runs' start (default: an --every file name's stamp, else the file's modification time)
+    /// The runs' start (default: the XML's start, an --every file name's stamp, else the file's modification time)
     #[arg(long, value_name = "T")]
     at: Option<String>,
     /// What the files' runs scanned: targets without a row are judged down (gone)

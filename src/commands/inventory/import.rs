@@ -1,5 +1,5 @@
-//! `sweep inventory import FILE…`: saved sweep results (CSV, JSON, NDJSON) recorded as
-//! runs, oldest first, so an archive of nightly files becomes history in one command. Each
+//! `sweep inventory import FILE…`: saved sweep results (CSV, JSON, NDJSON) and nmap's
+//! ping-scan XML (`nmap -sn -oX`, nmap's own or sweep's) recorded as runs, oldest first, so an archive of nightly files becomes history in one command. Each
 //! file is read and checked whole before anything of it is recorded; a file older than the
 //! newest run recorded is refused (events are judged in time order).
 
@@ -85,9 +85,14 @@ pub fn run(
     Ok(0)
 }
 
-/// A file's run start: an `--every` file name's stamp, else `--at`, else its modification
-/// time.
+/// A file's run start: an XML file's own `start`, an `--every` file name's stamp, else
+/// `--at`, else its modification time.
 fn start_of(path: &Path, at: Option<SystemTime>) -> Result<SystemTime> {
+    if is_xml(path) {
+        if let (_, Some(t)) = read_xml(path)? {
+            return Ok(t);
+        }
+    }
     if let Some(t) = path.file_name().and_then(|n| n.to_str()).and_then(stamp_in) {
         return Ok(t);
     }
@@ -140,6 +145,7 @@ fn read(path: &Path) -> Result<Vec<Sighting>> {
         .to_ascii_lowercase();
     let mut rows = match ext.as_str() {
         "json" | "ndjson" | "jsonl" => read_json(path)?,
+        "xml" => read_xml(path)?.0,
         _ => {
             let mut r = Reader::open(path)?;
             let mut v = Vec::new();
@@ -157,6 +163,80 @@ fn read(path: &Path) -> Result<Vec<Sighting>> {
     rows.sort_by_key(|s| s.addr);
     rows.dedup_by_key(|s| s.addr);
     Ok(rows)
+}
+
+fn is_xml(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
+}
+
+/// nmap's XML of a ping scan: each `<host>`'s status and addresses, and the run's `start`.
+fn read_xml(path: &Path) -> Result<(Vec<Sighting>, Option<SystemTime>)> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let bad = |line: u64, reason: String| Error::CsvRow {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    };
+    // nmap writes `<!DOCTYPE nmaprun>`; roxmltree never fetches or expands external DTDs.
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..roxmltree::ParsingOptions::default()
+    };
+    let doc = roxmltree::Document::parse_with_options(&text, opts)
+        .map_err(|e| bad(u64::from(e.pos().row), format!("not nmap XML: {e}")))?;
+    let root = doc.root_element();
+    if !root.has_tag_name("nmaprun") {
+        return Err(bad(1, "not nmap XML: no <nmaprun>".into()));
+    }
+    let start = root
+        .attribute("start")
+        .and_then(|s| s.parse::<u64>().ok())
+        .map(|s| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s));
+    let mut rows = Vec::new();
+    for host in root.children().filter(|n| n.has_tag_name("host")) {
+        let line = u64::from(doc.text_pos_at(host.range().start).row);
+        let state = host
+            .children()
+            .find(|n| n.has_tag_name("status"))
+            .and_then(|n| n.attribute("state"))
+            .ok_or_else(|| bad(line, "a <host> without a <status state=…>".into()))?;
+        let status = match state {
+            "up" => Status::Up,
+            "down" => Status::Down,
+            other => return Err(bad(line, format!("invalid host state '{other}'"))),
+        };
+        let mut addr = None;
+        let mut macs = Vec::new();
+        for a in host.children().filter(|n| n.has_tag_name("address")) {
+            let text = a.attribute("addr").unwrap_or_default();
+            match a.attribute("addrtype") {
+                Some("ipv4" | "ipv6") => {
+                    addr = Some(
+                        text.parse::<IpAddr>()
+                            .map_err(|_| bad(line, format!("invalid addr '{text}'")))?,
+                    )
+                }
+                Some("mac") => macs.push(
+                    text.parse::<Mac>()
+                        .map_err(|()| bad(line, format!("invalid mac '{text}'")))?,
+                ),
+                _ => {}
+            }
+        }
+        let addr = addr.ok_or_else(|| bad(line, "a <host> without an IP address".into()))?;
+        rows.push(Sighting {
+            addr,
+            status,
+            detail: String::new(),
+            macs,
+        });
+    }
+    Ok((rows, start))
 }
 
 /// sweep's JSON (an array of row objects) or NDJSON (one a line).
@@ -312,6 +392,40 @@ mod tests {
                 ("198.18.0.9".into(), Status::Up)
             ]
         );
+    }
+
+    #[test]
+    fn nmap_xml_is_read_with_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("scan.xml");
+        std::fs::write(
+            &p,
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE nmaprun>\n<nmaprun scanner=\"nmap\" args=\"nmap -sn 198.18.0.0/30\" start=\"1796400000\">\n\
+             <host><status state=\"up\" reason=\"arp-response\"/><address addr=\"198.18.0.2\" addrtype=\"ipv4\"/>\
+             <address addr=\"00:1B:21:00:00:01\" addrtype=\"mac\" vendor=\"Intel\"/></host>\n\
+             <host><status state=\"down\"/><address addr=\"198.18.0.1\" addrtype=\"ipv4\"/></host>\n</nmaprun>\n",
+        )
+        .unwrap();
+        let (rows, start) = read_xml(&p).unwrap();
+        assert_eq!(
+            start,
+            Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_400_000))
+        );
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].status, rows[0].macs.len()), (Status::Up, 1));
+        assert_eq!(start_of(&p, None).unwrap(), start.unwrap());
+        std::fs::write(
+            &p,
+            "<nmaprun>\n<host><status state=\"sideways\"/></host></nmaprun>",
+        )
+        .unwrap();
+        let e = read_xml(&p).unwrap_err().to_string();
+        assert!(e.contains("scan.xml:2") && e.contains("'sideways'"), "{e}");
+        std::fs::write(&p, "<html>").unwrap();
+        assert!(read_xml(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not nmap XML"));
     }
 
     #[test]

@@ -193,7 +193,10 @@ fn judge_one(
         (l, false) => l,
     };
     let last_probed = old.as_ref().map_or(at, |h| h.last_probed.max(at));
-    let times_seen = old.as_ref().map_or(0, |h| h.times_seen) + i64::from(verdict.counts_up);
+    let times_seen = old
+        .as_ref()
+        .map_or(0, |h| h.times_seen)
+        .saturating_add(i64::from(verdict.counts_up));
     let (known, detail) = match (&verdict.after, &old) {
         (Some(k), _) => (k.clone(), seen.detail.clone()),
         (None, Some(h)) => (h.known.clone(), h.detail.clone()),
