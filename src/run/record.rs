@@ -53,6 +53,7 @@ pub fn record(
         exit: what.exit,
         interrupted: what.interrupted,
         source: "scan".into(),
+        resumed: cfg.resume.is_some(),
     };
     let out = inv
         .record(&facts, &mut sightings)

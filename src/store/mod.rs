@@ -40,6 +40,8 @@ pub struct RunFacts {
     pub interrupted: bool,
     /// `scan`, or the file an import read.
     pub source: String,
+    /// A resumed run (`--resume`): it completes the interrupted run of its job.
+    pub resumed: bool,
 }
 
 /// One event, as kept and as `inventory events` lists it.

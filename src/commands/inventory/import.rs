@@ -65,6 +65,7 @@ pub fn run(
             exit: 0,
             interrupted: false,
             source: format!("import {}", f.display()),
+            resumed: false,
         };
         let mut merged = Merged {
             rows: rows.into_iter().peekable(),

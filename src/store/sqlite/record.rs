@@ -65,16 +65,26 @@ impl SqliteInventory {
     }
 }
 
-/// The open run of the same job (a shard or a resumed run completing it), or a new run.
+/// How recent an open run of the same job must be for a shard or a resumed run to join
+/// it: a shard that failed last night never swallows tonight's run.
+const JOIN_WINDOW_MS: i64 = 12 * 3600 * 1000;
+
+/// The open run of the same job that this part completes (a shard, or a resumed run), or
+/// a new run. A whole, fresh run always starts its own: an interrupted run nobody resumed
+/// stays open, and must not take the next night's sightings as its own.
 fn join_or_start(tx: &Transaction, run: &RunFacts) -> rusqlite::Result<i64> {
-    let open: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM runs WHERE job = ?1 AND open = 1 ORDER BY started DESC LIMIT 1",
-            [&run.job],
+    let (start, end) = (ms(run.started), ms(run.ended));
+    let open: Option<i64> = if run.shard.is_some() || run.resumed {
+        tx.query_row(
+            "SELECT id FROM runs WHERE job = ?1 AND open = 1 AND ended >= ?2
+             ORDER BY started DESC LIMIT 1",
+            params![run.job, start.saturating_sub(JOIN_WINDOW_MS)],
             |r| r.get(0),
         )
-        .optional()?;
-    let (start, end) = (ms(run.started), ms(run.ended));
+        .optional()?
+    } else {
+        None
+    };
     if let Some(id) = open {
         tx.execute(
             "UPDATE runs SET started = min(started, ?2), ended = max(ended, ?3) WHERE id = ?1",

@@ -23,6 +23,7 @@ fn facts(job: &str, at: SystemTime) -> RunFacts {
         exit: 0,
         interrupted: false,
         source: "scan".into(),
+        resumed: false,
     }
 }
 
@@ -220,7 +221,10 @@ fn a_resumed_run_completes_the_interrupted_one_and_counts_once() {
     );
     assert_eq!(got, [("198.18.0.2".into(), Gone)]);
     // The resumed run carries .1's earlier answer and finds .2 after all.
-    let resumed = facts("n2", day(1) + Duration::from_secs(60));
+    let resumed = RunFacts {
+        resumed: true,
+        ..facts("n2", day(1) + Duration::from_secs(60))
+    };
     let got = record(
         &mut inv,
         &resumed,
@@ -236,6 +240,31 @@ fn a_resumed_run_completes_the_interrupted_one_and_counts_once() {
     let (h, _) = inv.host("198.18.0.2".parse().unwrap()).unwrap().unwrap();
     assert_eq!((h.times_seen, h.status), (2, Up));
     assert_eq!(inv.runs(&mut |_| Ok(())).unwrap(), 2);
+}
+
+#[test]
+fn an_interrupted_run_nobody_resumed_takes_no_later_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = SqliteInventory::open(&dir.path().join("inv.db")).unwrap();
+    let cut = RunFacts {
+        interrupted: true,
+        ..facts("same-seed", day(0))
+    };
+    record(&mut inv, &cut, vec![s("198.18.0.1", Up, &[])]);
+    // The next night, same seed and targets, not resumed: a run of its own, judged.
+    let got = record(
+        &mut inv,
+        &facts("same-seed", day(1)),
+        vec![s("198.18.0.1", Down, &[])],
+    );
+    assert_eq!(got, [("198.18.0.1".into(), Gone)]);
+    // A shard of the same job a day later does not join the stale open run either.
+    let late = RunFacts {
+        shard: Some((0, 2)),
+        ..facts("same-seed", day(2))
+    };
+    record(&mut inv, &late, vec![]);
+    assert_eq!(inv.runs(&mut |_| Ok(())).unwrap(), 3);
 }
 
 #[test]
