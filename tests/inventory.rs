@@ -47,6 +47,11 @@ fn main() {
             questions,
         ),
         lab_trial(
+            "shards_record_one_run_and_a_resumed_scan_completes_its_run",
+            Need::Netns,
+            shards_and_resume,
+        ),
+        lab_trial(
             "on_a_bridge_lan_macs_change_flip_flop_and_conflict",
             Need::Netns,
             lan_macs,
@@ -382,7 +387,7 @@ fn sigkill() -> Result<(), String> {
     let mut runs = consistent(&db)?;
     ensure(runs == 1, || format!("{runs} runs after the first"))?;
     let mut killed_inside = 0;
-    for (i, delay_ms) in [0u64, 1, 2, 4, 8, 16, 32, 64].into_iter().enumerate() {
+    for (i, delay_ms) in [0u64, 1, 2, 4, 8, 16, 32, 64, 250].into_iter().enumerate() {
         let out = dir.path().join(format!("k{i}.csv"));
         let a = args(&out);
         let run = Running::spawn(sweep_cmd(
@@ -406,7 +411,7 @@ fn sigkill() -> Result<(), String> {
         }
         runs = now;
     }
-    eprintln!("killed before the commit in {killed_inside} of 8 tries");
+    eprintln!("killed before the commit in {killed_inside} of 9 tries");
     ensure(killed_inside > 0, || {
         "no kill landed before the commit: the window was never hit".into()
     })?;
@@ -643,4 +648,115 @@ fn lan_macs() -> Result<(), String> {
         })?;
     }
     Ok(())
+}
+
+/// `(runs, parts, probed)` of the inventory, and its `new` events.
+fn runs_parts(db: &Path) -> Result<(i64, i64, i64, i64), String> {
+    let c = rusqlite::Connection::open(db).map_err(|e| e.to_string())?;
+    let q = |sql: &str| {
+        c.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map_err(|e| format!("{sql}: {e}"))
+    };
+    Ok((
+        q("SELECT count(*) FROM runs")?,
+        q("SELECT count(*) FROM parts")?,
+        q("SELECT coalesce(sum(probed), 0) FROM parts")?,
+        q("SELECT count(*) FROM events WHERE kind = 'new'")?,
+    ))
+}
+
+fn shards_and_resume() -> Result<(), String> {
+    let dir = out_dir()?;
+    let ns = ns_with(&(1..=40).collect::<Vec<u8>>())?;
+    let db = dir.path().join("shards.db");
+    let range = "198.18.0.1-198.18.0.60";
+    for i in 0..3 {
+        let out = dir.path().join(format!("s{i}.csv"));
+        let shard = format!("{i}/3");
+        let r = sweep_in(
+            &ns.name,
+            &[
+                range,
+                "--seed",
+                "7",
+                "--shard",
+                &shard,
+                "--db",
+                path_str(&db),
+                "-o",
+                path_str(&out),
+                "--timeout",
+                "300ms",
+                "-q",
+            ],
+        )?;
+        ensure(matches!(r.code, Some(0 | 1)), || {
+            format!("shard {i}: {r:?}")
+        })?;
+    }
+    let got = runs_parts(&db)?;
+    // One run of three parts; each target probed by exactly one shard; each host new once.
+    ensure(got == (1, 3, 60, 40), || {
+        format!("(runs, parts, probed, new) = {got:?}")
+    })?;
+
+    // Interrupted part-way (slowly, so Ctrl-C lands mid-scan), then resumed: one run.
+    let db = dir.path().join("resume.db");
+    let out = dir.path().join("r.csv");
+    let state = dir.path().join("r.state");
+    let args = [
+        range,
+        "--rate",
+        "20",
+        "--seed",
+        "9",
+        "--db",
+        path_str(&db),
+        "-o",
+        path_str(&out),
+        "--state",
+        path_str(&state),
+        "--timeout",
+        "300ms",
+        "-q",
+    ];
+    let run = Running::spawn(sweep_cmd(&ns.name, &args))?;
+    std::thread::sleep(Duration::from_millis(1200));
+    run.signal(libc::SIGINT)?;
+    let r = run.wait(RUN_LIMIT)?;
+    r.expect_code(130)?;
+    let (runs, parts, probed, _) = runs_parts(&db)?;
+    ensure(runs == 1 && parts == 1 && probed < 60, || {
+        format!("after the interrupt: {runs} runs, {parts} parts, {probed} probed")
+    })?;
+    let r = sweep_in(
+        &ns.name,
+        &[
+            range,
+            "--resume",
+            path_str(&state),
+            "--db",
+            path_str(&db),
+            "-o",
+            path_str(&out),
+            "--timeout",
+            "300ms",
+            "-q",
+        ],
+    )?;
+    r.expect_code(0)?;
+    let (runs, parts, _, new) = runs_parts(&db)?;
+    ensure(runs == 1 && parts == 2, || {
+        format!("after the resume: {runs} runs, {parts} parts")
+    })?;
+    ensure(new == 40, || format!("{new} new events for 40 hosts"))?;
+    let hosts = inventory(&["hosts", "--db", path_str(&db)])?;
+    let (_, rows) = common::parse_csv(&hosts.stdout)?;
+    ensure(rows.len() == 40 && rows.iter().all(|r| r[6] == "1"), || {
+        format!("counted once: {}", hosts.stdout)
+    })?;
+    let runs = inventory(&["runs", "--db", path_str(&db)])?;
+    ensure(runs.stdout.contains(",no,0,scan,"), || {
+        format!("the run is complete: {}", runs.stdout)
+    })
 }

@@ -301,7 +301,8 @@ impl Inventory for SqliteInventory {
         let sql =
             "SELECT r.id, r.job, r.started, r.ended, r.targets, r.seed, r.shards, r.source, r.open,
                 count(p.id), coalesce(sum(p.probed), 0), coalesce(sum(p.up), 0),
-                coalesce(sum(p.events), 0), coalesce(max(p.exit), 0),
+                coalesce(sum(p.events), 0),
+                (SELECT exit FROM parts WHERE run = r.id ORDER BY id DESC LIMIT 1),
                 (SELECT command FROM parts WHERE run = r.id ORDER BY id LIMIT 1)
              FROM runs r LEFT JOIN parts p ON p.run = r.id
              GROUP BY r.id ORDER BY r.started, r.id";
@@ -325,7 +326,9 @@ impl Inventory for SqliteInventory {
                     probed: count(r.get(10)?),
                     up: count(r.get(11)?),
                     events: count(r.get(12)?),
-                    exit: u8::try_from(r.get::<_, i64>(13)?).unwrap_or(u8::MAX),
+                    // The last part's: a resumed run that completed is the run's outcome.
+                    exit: u8::try_from(r.get::<_, Option<i64>>(13)?.unwrap_or(0))
+                        .unwrap_or(u8::MAX),
                     command: r.get::<_, Option<String>>(14)?.unwrap_or_default(),
                 }))
             },

@@ -173,6 +173,9 @@ fn judge_one(
         Some(h) if h.last_probed > at => Before::Later(&h.known),
         Some(h) => Before::Earlier(&h.known),
     };
+    // A second part of the run sighting an address again adds a probe only when it
+    // finds it up where the first part did not.
+    let again = matches!(before, Before::SameRun { .. });
     let mut query_err = None;
     let verdict = judge(before, seen, run, &mut |m| {
         let known = tx
@@ -189,8 +192,8 @@ fn judge_one(
     if let Some(e) = query_err {
         return Err(e);
     }
-    out.probed += 1;
-    out.up += u64::from(up);
+    out.probed += u64::from(!again);
+    out.up += u64::from(if again { verdict.counts_up } else { up });
     // The aggregates learn from every sighting, an older one too.
     let first_seen = match (old.as_ref().and_then(|h| h.first_seen), up) {
         (Some(f), true) => Some(f.min(at)),
