@@ -52,6 +52,11 @@ fn main() {
             shards_and_resume,
         ),
         lab_trial(
+            "the_history_page_renders_in_chromium",
+            Need::Netns,
+            history_page,
+        ),
+        lab_trial(
             "on_a_bridge_lan_macs_change_flip_flop_and_conflict",
             Need::Netns,
             lan_macs,
@@ -759,4 +764,94 @@ fn shards_and_resume() -> Result<(), String> {
     ensure(runs.stdout.contains(",no,0,scan,"), || {
         format!("the run is complete: {}", runs.stdout)
     })
+}
+
+/// Three imported nights (198.18.0.1-3, then .2 gone and .4 new, a day apart), their page
+/// rendered by Chromium in a namespace with only lo (the page fetches nothing anyway).
+fn history_page() -> Result<(), String> {
+    let dir = out_dir()?;
+    let db = dir.path().join("inv.db");
+    let night = |n: u32, hosts: &[u8]| -> Result<(), String> {
+        let csv = dir.path().join(format!("night{n}.csv"));
+        let mut text = format!("{}\r\n", common::SWEEP_HEADER);
+        for h in hosts {
+            text += &format!("198.18.0.{h},up,0.100,64,198.18.0.{h},1,0,,,\r\n");
+        }
+        std::fs::write(&csv, text).map_err(|e| e.to_string())?;
+        let at = format!("{}d", 3 - n);
+        inventory(&[
+            "import",
+            path_str(&csv),
+            "--at",
+            &at,
+            "--targets",
+            "198.18.0.1-198.18.0.4",
+            "--db",
+            path_str(&db),
+        ])?
+        .expect_code(0)
+    };
+    night(0, &[1, 2, 3])?;
+    night(1, &[1, 2, 3])?;
+    night(2, &[1, 3, 4])?;
+    let page = dir.path().join("inventory.html");
+    inventory(&["report", "--db", path_str(&db), "-o", path_str(&page)])?.expect_code(0)?;
+    let ns = Netns::new()?;
+    let profile = out_dir()?;
+    let out = Command::new("timeout")
+        .args([
+            "120",
+            "ip",
+            "netns",
+            "exec",
+            &ns.name,
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .map_err(|e| format!("chromium: {e}"))?;
+    ensure(out.status.success(), || {
+        format!("chromium: {}", String::from_utf8_lossy(&out.stderr))
+    })?;
+    let dom = String::from_utf8_lossy(&out.stdout);
+    ensure(
+        dom.contains("data-ready=\"1\"") && dom.contains("<pre id=\"errors\" hidden=\"\"></pre>"),
+        || "the page's script did not finish cleanly".into(),
+    )?;
+    // The host table, rendered by the script: four hosts, with first and last seen.
+    ensure(dom.matches("<td class=\"st-").count() == 4, || {
+        "not 4 host rows".into()
+    })?;
+    ensure(
+        dom.contains(">first_seen</button>") && dom.contains(">last_seen</button>"),
+        || "no first_seen / last_seen columns".into(),
+    )?;
+    // The last run's changes, and a bar per run.
+    let last = dom.split("Last run").nth(1).unwrap_or_default();
+    let last = last.split("Last 7 days").next().unwrap_or_default();
+    ensure(
+        last.contains("198.18.0.2</td><td class=\"ev-gone\">gone")
+            && last.contains("198.18.0.4</td><td class=\"ev-new\">new"),
+        || format!("the last run's changes: {last}"),
+    )?;
+    ensure(!last.contains("198.18.0.1<"), || {
+        "an unchanged host listed as a change".into()
+    })?;
+    let runs = dom.split("class=\"runs\"").nth(1).unwrap_or_default();
+    let bars = runs
+        .split("</svg>")
+        .next()
+        .unwrap_or_default()
+        .matches("<rect")
+        .count();
+    ensure(bars == 3, || format!("{bars} bars for 3 runs"))
 }

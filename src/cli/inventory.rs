@@ -44,6 +44,9 @@ pub(super) enum AskArgs {
     Runs(Common),
     /// Removes runs and events older than T; the per-address history stays
     Prune(PruneArgs),
+    /// The HTML page: hosts with first and last seen, the new and gone hosts of the last
+    /// run and the last 7 days, hosts up per run
+    Report(PageArgs),
     /// Records saved results (sweep's CSV, JSON, NDJSON; nmap -sn -oX XML) as runs, oldest first
     Import(ImportArgs),
 }
@@ -139,6 +142,16 @@ pub(super) struct PruneArgs {
 }
 
 #[derive(Debug, Args)]
+pub(super) struct PageArgs {
+    /// Write the page to FILE (atomically) instead of stdout
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// The inventory (default: SWEEP_DB)
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub(super) struct ImportArgs {
     /// sweep CSV, JSON or NDJSON files, or nmap XML (.xml), each one run
     #[arg(value_name = "FILE", required = true)]
@@ -226,6 +239,13 @@ fn validate_at(a: InventoryArgs, env: Option<OsString>, now: SystemTime) -> Resu
             (f.common, ask)
         }
         AskArgs::Runs(c) => (c, Ask::Runs),
+        AskArgs::Report(p) => (
+            Common {
+                output: p.output,
+                ..quiet(p.db)
+            },
+            Ask::Report,
+        ),
         AskArgs::Prune(p) => {
             let before = duration::at("--before", &p.before, now)?;
             (quiet(p.db), Ask::Prune { before })

@@ -1,7 +1,9 @@
 //! `sweep inventory …`: each question asked of the store and its answer written as a table
-//! (`table.rs`); `import` records saved results as runs (`import.rs`).
+//! (`table.rs`); `import` records saved results as runs (`import.rs`); `report` writes the
+//! HTML page (`report.rs`).
 
 pub mod import;
+pub mod report;
 pub mod table;
 
 pub use table::TableFormat;
@@ -45,6 +47,8 @@ pub enum Ask {
         at: Option<SystemTime>,
         targets: Vec<String>,
     },
+    /// The HTML page of the inventory (to `output`).
+    Report,
 }
 
 pub const HOST_COLUMNS: [&str; 9] = [
@@ -222,6 +226,7 @@ pub fn run(req: &Request) -> Result<u8> {
             ));
             u64::from(p.runs + p.events > 0)
         }
+        Ask::Report => report::run(&inv, &req.db, out, SystemTime::now())?,
         Ask::Import { .. } => 0,
     };
     Ok(u8::from(n == 0))
