@@ -510,6 +510,20 @@ fn questions() -> Result<(), String> {
     ensure(!dir.path().join("missing.db").exists(), || {
         "a question created a database".into()
     })?;
+    // A file that is not a scan result: named with its line, nothing of it recorded.
+    let junk = dir.path().join("junk.csv");
+    std::fs::write(
+        &junk,
+        format!(
+            "{}\r\n198.18.0.7,up,0.1,64,198.18.0.7,1,0,,,\r\nnot,a,row\r\n",
+            common::SWEEP_HEADER
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let r = inventory(&["import", path_str(&junk), "--db", db])?;
+    r.expect_code(2)?;
+    one_line_naming(&r.stderr, &["junk.csv:3"])?;
+    inventory(&["host", "198.18.0.7", "--db", db])?.expect_code(1)?;
     // Prune keeps what the hosts are.
     inventory(&["prune", "--before", "2000-01-01", "--db", db])?.expect_code(1)?;
     inventory(&["prune", "--before", "0s", "--db", db])?.expect_code(0)?;

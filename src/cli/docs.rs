@@ -28,6 +28,7 @@ pub fn man_page(page: Option<Page>, out: &mut dyn Write) -> std::io::Result<()> 
         Some(Page::Merge) => ("merge", "sweep-merge"),
         Some(Page::Diff) => ("diff", "sweep-diff"),
         Some(Page::Report) => ("report", "sweep-report"),
+        Some(Page::Inventory) => ("inventory", "sweep-inventory"),
     };
     cmd.build();
     let sub = cmd

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// Asks the inventory that scans with --db FILE record: hosts, events, one host's
-/// timeline, free addresses, runs; prunes it; imports saved results into it.
+/// timeline, free addresses, runs, its HTML page; prunes it; imports saved results into it.
 #[derive(Debug, Args)]
 #[command(version, after_help = INVENTORY_HELP)]
 pub(super) struct InventoryArgs {

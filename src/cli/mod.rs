@@ -182,6 +182,7 @@ struct Args {
 const AFTER_HELP: &str = "\
 Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
+      sweep inventory hosts|events|host|free|runs|prune|import|report   what runs with --db FILE recorded
       sweep completions bash|zsh|fish|elvish|powershell   a shell completion script
       sweep man [merge|diff]   the manual page (roff)
 A command is only ever the first argument: scan a host named like one as sweep -- merge.

@@ -114,4 +114,5 @@ pub enum Page {
     Merge,
     Diff,
     Report,
+    Inventory,
 }

@@ -197,7 +197,13 @@ pub trait Inventory {
 }
 
 /// Opens (or creates) the inventory at `path` and checks it is sweep's, of a schema this
-/// sweep reads: the one backend, SQLite, today.
+/// sweep reads: the one backend, SQLite, today (a server database's URL would choose
+/// another here).
 pub fn open(path: &Path) -> Result<Box<dyn Inventory>> {
     Ok(Box::new(sqlite::SqliteInventory::open(path)?))
+}
+
+/// Opens an inventory that must exist already: the questions never create one.
+pub fn open_existing(path: &Path) -> Result<Box<dyn Inventory>> {
+    Ok(Box::new(sqlite::SqliteInventory::open_existing(path)?))
 }

@@ -10,8 +10,7 @@ pub use table::TableFormat;
 
 use crate::error::{warn, Result};
 use crate::results::output::vendor;
-use crate::store::sqlite::SqliteInventory;
-use crate::store::{EventsQuery, HostEntry, HostsQuery, Inventory, Vacancy};
+use crate::store::{EventsQuery, HostEntry, HostsQuery, Vacancy};
 use crate::targets::Span;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -118,10 +117,10 @@ fn host_cells(h: HostEntry) -> Vec<Cell> {
 /// Runs `req`; the exit status: 0 rows (or something imported / pruned), 1 none.
 pub fn run(req: &Request) -> Result<u8> {
     if let Ask::Import { files, at, targets } = &req.ask {
-        let mut inv = SqliteInventory::open(&req.db)?;
-        return import::run(&mut inv, files, *at, targets);
+        let mut inv = crate::store::open(&req.db)?;
+        return import::run(inv.as_mut(), files, *at, targets);
     }
-    let mut inv = SqliteInventory::open_existing(&req.db)?;
+    let mut inv = crate::store::open_existing(&req.db)?;
     let out = req.output.as_deref();
     let n = match &req.ask {
         Ask::Hosts(q) => table::write(req.format, &HOST_COLUMNS, out, &mut |row| {
@@ -226,7 +225,7 @@ pub fn run(req: &Request) -> Result<u8> {
             ));
             u64::from(p.runs + p.events > 0)
         }
-        Ask::Report => report::run(&inv, &req.db, out, SystemTime::now())?,
+        Ask::Report => report::run(inv.as_ref(), &req.db, out, SystemTime::now())?,
         Ask::Import { .. } => 0,
     };
     Ok(u8::from(n == 0))
