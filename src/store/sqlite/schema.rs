@@ -15,7 +15,8 @@ pub const VERSION: i64 = MIGRATIONS.len() as i64;
 /// each family numerically) and a range is a `BETWEEN`. MACs are 48-bit integers.
 const V1: &str = "
 CREATE TABLE runs(
-    id INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a pruned run's id is never given again (hosts.last_run names it).
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     job TEXT NOT NULL,
     started INTEGER NOT NULL,
     ended INTEGER NOT NULL,

@@ -346,6 +346,32 @@ fn prune_keeps_the_aggregates() {
 }
 
 #[test]
+fn a_run_after_pruning_everything_is_a_run_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = SqliteInventory::open(&dir.path().join("inv.db")).unwrap();
+    record(
+        &mut inv,
+        &facts("n1", day(0)),
+        vec![s("198.18.0.1", Up, &[])],
+    );
+    inv.prune(day(1)).unwrap();
+    // Its id must not be the pruned run's, or it would pass for another part of it.
+    let got = record(
+        &mut inv,
+        &facts("n2", day(2)),
+        vec![s("198.18.0.1", Down, &[])],
+    );
+    assert_eq!(got, [("198.18.0.1".into(), Gone)]);
+    let mut ids = Vec::new();
+    inv.runs(&mut |r| {
+        ids.push(r.id);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(ids, [2]);
+}
+
+#[test]
 fn foreign_and_newer_files_are_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let text = dir.path().join("notes.txt");
