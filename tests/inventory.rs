@@ -443,6 +443,7 @@ fn unwritable() -> Result<(), String> {
          {s} {r} --db {db} -o {o1} --timeout 300ms -q; \
          mount -o remount,ro {m}; \
          set +e; {s} {r} --db {db} -o {o2} --timeout 300ms -q; echo exit=$?; \
+         {s} inventory hosts --db {db}; echo asked=$?; \
          mount -o remount,rw {m}; ls -l {m} >&2",
         m = path_str(&mnt),
         s = sweep_bin(),
@@ -457,6 +458,11 @@ fn unwritable() -> Result<(), String> {
     ]);
     let r = common::run_limited(cmd, RUN_LIMIT)?;
     ensure(r.stdout.contains("exit=3"), || format!("read-only: {r:?}"))?;
+    // The questions still answer from a read-only inventory.
+    ensure(
+        r.stdout.contains("asked=0") && r.stdout.contains("198.18.0.2,up,"),
+        || format!("asking a read-only inventory: {r:?}"),
+    )?;
     let lines: Vec<&str> = r.stderr.lines().filter(|l| l.contains("inv.db")).collect();
     ensure(
         lines

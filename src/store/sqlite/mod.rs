@@ -57,6 +57,9 @@ impl SqliteInventory {
             }
             Err(_) => {}
         }
+        if !create && !can_write(path) {
+            return Self::open_read_only(path);
+        }
         let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
@@ -82,6 +85,40 @@ impl SqliteInventory {
             .execute_batch("PRAGMA synchronous=NORMAL")
             .map_err(|e| fault(path, e))?;
         inv.migrate()?;
+        Ok(inv)
+    }
+
+    /// An inventory this process may not write (a read-only mount, a copy it does not
+    /// own) can still be asked: opened immutable, since in WAL mode a plain read-only open
+    /// needs to write the shared-memory file beside it. Nobody can be writing it then.
+    fn open_read_only(path: &Path) -> Result<SqliteInventory> {
+        let not_ours = |reason: &str| Error::NotInventory {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        };
+        let uri = format!("file:{}?immutable=1", uri_path(path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(uri, flags).map_err(|e| fault(path, e))?;
+        let inv = SqliteInventory {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let (app, version, tables) = inv.identity().map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => not_ours("is not an SQLite database"),
+            _ => fault(path, e),
+        })?;
+        inv.judge_identity(app, version, tables)?;
+        if version < schema::VERSION {
+            return Err(Error::Inventory {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "schema {version} needs migrating to {}, and the file cannot be written",
+                    schema::VERSION
+                ),
+            });
+        }
         Ok(inv)
     }
 
@@ -146,6 +183,35 @@ impl SqliteInventory {
     fn fault(&self, e: rusqlite::Error) -> Error {
         fault(&self.path, e)
     }
+}
+
+/// Whether this process may write the file and its folder (where SQLite keeps the WAL):
+/// access(2), which a read-only mount refuses even to root.
+fn can_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let ok = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: a valid NUL-terminated path; access only reads it.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    ok(path) && ok(dir)
+}
+
+/// A path as an SQLite URI's path: the characters a URI gives meaning to, escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
+            b if b.is_ascii() && !b.is_ascii_control() => out.push(char::from(*b)),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 fn fault(path: &Path, e: rusqlite::Error) -> Error {
@@ -257,6 +323,16 @@ mod codec_tests {
         for junk in [&[][..], &[4, 1, 2], &[5, 1, 2, 3, 4], &[6; 3]] {
             assert_eq!(addr_of(junk), None);
         }
+    }
+
+    #[test]
+    fn uri_paths_escape_what_a_uri_means() {
+        assert_eq!(
+            uri_path(Path::new("/var/lib/a b/inv.db")),
+            "/var/lib/a b/inv.db"
+        );
+        assert_eq!(uri_path(Path::new("/x/what?#%.db")), "/x/what%3F%23%25.db");
+        assert_eq!(uri_path(Path::new("/x/é.db")), "/x/%C3%A9.db");
     }
 
     #[test]
