@@ -7,7 +7,7 @@ use crate::error::{warn, Error, Result};
 use crate::results::reader::Reader;
 use crate::results::row::Status;
 use crate::store::{Inventory, RunFacts, Sighting};
-use crate::targets::{Role, Targets};
+use crate::targets::{Role, Span, Targets};
 use crate::wire::ether::Mac;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -47,8 +47,14 @@ pub fn run(
         }
     }
     for (t, f) in dated {
-        let rows = read(f)?;
-        if scanned.is_none() && rows.iter().all(|r| r.status == Status::Up) {
+        let (rows, said) = read(f)?;
+        // What the file says it scanned (nmap's args), unless --targets says it.
+        let own = match (&scanned, said) {
+            (None, Some(spans)) => Some(Targets::new(spans, Vec::new())),
+            _ => None,
+        };
+        let judged = scanned.as_ref().or(own.as_ref());
+        if judged.is_none() && rows.iter().all(|r| r.status == Status::Up) {
             warn(format_args!(
                 "sweep: {}: only hosts up and no --targets: sightings recorded, no host judged gone",
                 f.display()
@@ -69,7 +75,7 @@ pub fn run(
         };
         let mut merged = Merged {
             rows: rows.into_iter().peekable(),
-            targets: scanned.as_ref(),
+            targets: judged,
             next: 0,
         };
         let out = inv.record(&facts, &mut merged)?;
@@ -90,7 +96,7 @@ pub fn run(
 /// `--at`, else its modification time.
 fn start_of(path: &Path, at: Option<SystemTime>) -> Result<SystemTime> {
     if is_xml(path) {
-        if let (_, Some(t)) = read_xml(path)? {
+        if let Some(t) = read_xml(path)?.start {
             return Ok(t);
         }
     }
@@ -137,16 +143,22 @@ fn stamp_in(name: &str) -> Option<SystemTime> {
     })
 }
 
-/// Every row of `path`, checked, in address order.
-fn read(path: &Path) -> Result<Vec<Sighting>> {
+/// Every row of `path`, checked, in address order, and the targets the file says it
+/// scanned (nmap XML's `args`), if it says.
+fn read(path: &Path) -> Result<(Vec<Sighting>, Option<Vec<Span>>)> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .unwrap_or_default()
         .to_ascii_lowercase();
+    let mut said = None;
     let mut rows = match ext.as_str() {
         "json" | "ndjson" | "jsonl" => read_json(path)?,
-        "xml" => read_xml(path)?.0,
+        "xml" => {
+            let xml = read_xml(path)?;
+            said = xml.said;
+            xml.rows
+        }
         _ => {
             let mut r = Reader::open(path)?;
             let mut v = Vec::new();
@@ -163,7 +175,7 @@ fn read(path: &Path) -> Result<Vec<Sighting>> {
     };
     rows.sort_by_key(|s| s.addr);
     rows.dedup_by_key(|s| s.addr);
-    Ok(rows)
+    Ok((rows, said))
 }
 
 fn is_xml(path: &Path) -> bool {
@@ -172,8 +184,87 @@ fn is_xml(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("xml"))
 }
 
-/// nmap's XML of a ping scan: each `<host>`'s status and addresses, and the run's `start`.
-fn read_xml(path: &Path) -> Result<(Vec<Sighting>, Option<SystemTime>)> {
+/// nmap's options that take the next word as their value: that word is no target.
+const NMAP_VALUED: [&str; 24] = [
+    "-oX",
+    "-oN",
+    "-oG",
+    "-oA",
+    "-oS",
+    "-oM",
+    "-p",
+    "-e",
+    "-S",
+    "-g",
+    "-D",
+    "--source-port",
+    "--max-retries",
+    "--host-timeout",
+    "--min-rate",
+    "--max-rate",
+    "--data-length",
+    "--ttl",
+    "--scan-delay",
+    "--max-scan-delay",
+    "--dns-servers",
+    "--datadir",
+    "--top-ports",
+    "--resume",
+];
+
+/// The targets an nmap (or sweep) command line names, when every one is an address,
+/// range or prefix; `None` when it reads them from elsewhere (`-iL`, `-iR`), excludes
+/// some, names a host, or takes an option this does not know to take a value.
+fn args_targets(args: &str) -> Option<Vec<Span>> {
+    let mut words = args.split_whitespace();
+    let program = words.next()?;
+    // sweep skips a prefix's network and broadcast addresses; nmap probes them.
+    let role = if program.ends_with("sweep") {
+        Role::Target
+    } else {
+        Role::Exclude
+    };
+    let mut specs = Vec::new();
+    while let Some(w) = words.next() {
+        if [
+            "-iL",
+            "-iR",
+            "--exclude",
+            "--excludefile",
+            "--excludefile=",
+            "-f",
+            "--exclude-file",
+        ]
+        .iter()
+        .any(|o| w == *o || w.starts_with(&format!("{o}=")))
+        {
+            return None;
+        }
+        if NMAP_VALUED.contains(&w) {
+            words.next();
+        } else if !w.starts_with('-') {
+            specs.push(w.to_string());
+        }
+    }
+    if specs.is_empty() {
+        return None;
+    }
+    crate::targets::parse_ranges(&specs, role).ok()
+}
+
+/// What an nmap XML file holds.
+#[derive(Debug)]
+struct XmlRun {
+    rows: Vec<Sighting>,
+    /// Its `start`.
+    start: Option<SystemTime>,
+    /// The targets its `args` name (see `args_targets`).
+    said: Option<Vec<Span>>,
+}
+
+/// nmap's XML of a ping scan: each `<host>`'s status and addresses, the run's `start`,
+/// and what its `args` say was scanned.
+fn read_xml(path: &Path) -> Result<XmlRun> {
     let text = std::fs::read_to_string(path).map_err(|source| Error::ReadInput {
         path: path.to_path_buf(),
         source,
@@ -237,7 +328,8 @@ fn read_xml(path: &Path) -> Result<(Vec<Sighting>, Option<SystemTime>)> {
             macs,
         });
     }
-    Ok((rows, start))
+    let said = root.attribute("args").and_then(args_targets);
+    Ok(XmlRun { rows, start, said })
 }
 
 /// sweep's JSON (an array of row objects) or NDJSON (one a line).
@@ -407,7 +499,9 @@ mod tests {
              <host><status state=\"down\"/><address addr=\"198.18.0.1\" addrtype=\"ipv4\"/></host>\n</nmaprun>\n",
         )
         .unwrap();
-        let (rows, start) = read_xml(&p).unwrap();
+        let XmlRun { rows, start, said } = read_xml(&p).unwrap();
+        // nmap probes a prefix's network and broadcast addresses too.
+        assert_eq!(said, Some(vec![Span::v4(0xC612_0000, 0xC612_0003)]));
         assert_eq!(
             start,
             Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_796_400_000))
@@ -427,6 +521,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not nmap XML"));
+    }
+
+    #[test]
+    fn command_lines_say_what_was_scanned_or_nothing() {
+        let v4 = |a: u32, b: u32| Span::v4(0xC612_0000 + a, 0xC612_0000 + b);
+        assert_eq!(
+            args_targets("nmap -sn -oX out.xml --max-retries 2 198.18.0.0/30 198.18.0.9"),
+            Some(vec![v4(0, 3), v4(9, 9)])
+        );
+        assert_eq!(
+            args_targets("/usr/bin/sweep -oX out.xml 198.18.0.0/30"),
+            Some(vec![v4(1, 2)])
+        );
+        for unknown in [
+            "nmap -sn -iL hosts.txt",
+            "nmap -sn 198.18.0.0/24 --exclude 198.18.0.1",
+            "nmap -sn gw.example.net",
+            "sweep --rate 100 198.18.0.0/24",
+            "nmap -sn",
+            "",
+        ] {
+            assert_eq!(args_targets(unknown), None, "{unknown}");
+        }
     }
 
     #[test]
