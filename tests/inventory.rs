@@ -516,6 +516,39 @@ fn questions() -> Result<(), String> {
     ensure(!dir.path().join("missing.db").exists(), || {
         "a question created a database".into()
     })?;
+    // --every records each run; its events replace the change lines, not repeat them:
+    // 198.18.0.1 leaves between the two runs.
+    let every = dir.path().join("every.db");
+    let e_out = dir.path().join("e.csv");
+    let args = [
+        "198.18.0.1-198.18.0.3",
+        "--every",
+        "2s",
+        "--runs",
+        "2",
+        "--db",
+        path_str(&every),
+        "-o",
+        path_str(&e_out),
+        "--timeout",
+        "200ms",
+        "-q",
+    ];
+    let run = Running::spawn(sweep_cmd(&ns.name, &args))?;
+    std::thread::sleep(Duration::from_millis(1000));
+    route(&ns, "del", "198.18.0.1")?;
+    let r = run.wait(RUN_LIMIT)?;
+    r.expect_code(1)?;
+    ensure(
+        event_lines(&r.stderr) == ["new 198.18.0.1", "gone 198.18.0.1"],
+        || format!("--every --db: {}", r.stderr),
+    )?;
+    ensure(!r.stderr.contains("run 2"), || {
+        format!("change lines repeated: {}", r.stderr)
+    })?;
+    ensure(runs_parts(&every)?.0 == 2, || {
+        "--every recorded fewer than 2 runs".into()
+    })?;
     // A file that is not a scan result: named with its line, nothing of it recorded.
     let junk = dir.path().join("junk.csv");
     std::fs::write(
