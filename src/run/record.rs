@@ -36,11 +36,13 @@ pub fn record(
         all: true,
         csv_raw: false,
     };
-    let mut sightings = output::rows(&layout, results).map(|row| Sighting {
-        addr: row.addr,
-        status: row.status,
-        detail: row.detail,
-        macs: row.macs,
+    let mut sightings = output::rows(&layout, results).map(|row| {
+        Ok(Sighting {
+            addr: row.addr,
+            status: row.status,
+            detail: row.detail,
+            macs: row.macs,
+        })
     });
     let facts = RunFacts {
         job: job_id(cfg, what.seed),

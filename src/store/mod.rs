@@ -161,11 +161,13 @@ pub struct Pruned {
 /// recording that fails leaves the store as it was.
 pub trait Inventory {
     /// Records one run (or part) and its sightings: the targets it probed, each judged
-    /// against what was known (`judge`), in one transaction.
+    /// against what was known (`judge`), in one transaction. They stream (a file being
+    /// imported is read as it is recorded): an `Err` among them stops the recording and
+    /// leaves the store as it was.
     fn record(
         &mut self,
         run: &RunFacts,
-        sightings: &mut dyn Iterator<Item = Sighting>,
+        sightings: &mut dyn Iterator<Item = Result<Sighting>>,
     ) -> Result<RecordOutcome>;
     /// The start of the newest run recorded (imports must be older than nothing newer).
     fn newest_start(&self) -> Result<Option<SystemTime>>;

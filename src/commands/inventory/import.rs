@@ -54,12 +54,6 @@ pub fn run(
             _ => None,
         };
         let judged = scanned.as_ref().or(own.as_ref());
-        if judged.is_none() && rows.iter().all(|r| r.status == Status::Up) {
-            warn(format_args!(
-                "sweep: {}: only hosts up and no --targets: sightings recorded, no host judged gone",
-                f.display()
-            ));
-        }
         let facts = RunFacts {
             job: format!("import {}", f.display()),
             started: t,
@@ -79,6 +73,12 @@ pub fn run(
             next: 0,
         };
         let out = inv.record(&facts, &mut merged)?;
+        if judged.is_none() && out.up == out.probed {
+            warn(format_args!(
+                "sweep: {}: only hosts up and no --targets: sightings recorded, no host judged gone",
+                f.display()
+            ));
+        }
         warn(format_args!(
             "sweep: {} as run {} at {}: {} probed, {} up, {} events",
             f.display(),
@@ -143,9 +143,13 @@ fn stamp_in(name: &str) -> Option<SystemTime> {
     })
 }
 
-/// Every row of `path`, checked, in address order, and the targets the file says it
-/// scanned (nmap XML's `args`), if it says.
-fn read(path: &Path) -> Result<(Vec<Sighting>, Option<Vec<Span>>)> {
+/// The rows of a file, each checked as it is read, in address order.
+type Rows = Box<dyn Iterator<Item = Result<Sighting>>>;
+
+/// Every row of `path` in address order (a CSV streams: its reader checks each row and
+/// the order as it goes; JSON and XML are parsed whole first), and the targets the file
+/// says it scanned (nmap XML's `args`), if it says.
+fn read(path: &Path) -> Result<(Rows, Option<Vec<Span>>)> {
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -161,21 +165,20 @@ fn read(path: &Path) -> Result<(Vec<Sighting>, Option<Vec<Span>>)> {
         }
         _ => {
             let mut r = Reader::open(path)?;
-            let mut v = Vec::new();
-            while let Some(row) = r.next_row()? {
-                v.push(Sighting {
+            let rows = std::iter::from_fn(move || r.next_row().transpose()).map(|row| {
+                row.map(|row| Sighting {
                     addr: row.addr,
                     status: row.status,
                     detail: row.detail,
                     macs: row.macs,
-                });
-            }
-            v
+                })
+            });
+            return Ok((Box::new(rows), None));
         }
     };
     rows.sort_by_key(|s| s.addr);
     rows.dedup_by_key(|s| s.addr);
-    Ok((rows, said))
+    Ok((Box::new(rows.into_iter().map(Ok)), said))
 }
 
 fn is_xml(path: &Path) -> bool {
@@ -402,22 +405,27 @@ fn sighting(o: &serde_json::Value) -> std::result::Result<Sighting, String> {
 }
 
 /// A file's rows and, with `--targets`, every target without a row as down, in address
-/// order (both ascend).
+/// order (both ascend); a row that fails to read is passed on, and stops the recording.
 struct Merged<'a> {
-    rows: std::iter::Peekable<std::vec::IntoIter<Sighting>>,
+    rows: std::iter::Peekable<Rows>,
     targets: Option<&'a Targets>,
     next: u64,
 }
 
 impl Iterator for Merged<'_> {
-    type Item = Sighting;
+    type Item = Result<Sighting>;
 
-    fn next(&mut self) -> Option<Sighting> {
+    fn next(&mut self) -> Option<Result<Sighting>> {
         let target = self
             .targets
             .filter(|t| self.next < t.len())
             .map(|t| t.addr_at(self.next));
-        match (self.rows.peek().map(|r| r.addr), target) {
+        let row = match self.rows.peek() {
+            Some(Err(_)) => return self.rows.next(),
+            Some(Ok(r)) => Some(r.addr),
+            None => None,
+        };
+        match (row, target) {
             (Some(r), Some(t)) if r < t => self.rows.next(),
             (Some(r), Some(t)) if r == t => {
                 self.next += 1;
@@ -425,12 +433,12 @@ impl Iterator for Merged<'_> {
             }
             (_, Some(t)) => {
                 self.next += 1;
-                Some(Sighting {
+                Some(Ok(Sighting {
                     addr: t,
                     status: Status::Down,
                     detail: String::new(),
                     macs: Vec::new(),
-                })
+                }))
             }
             (Some(_), None) => self.rows.next(),
             (None, None) => None,
@@ -468,13 +476,15 @@ mod tests {
             s("198.18.0.2", Status::Up),
             s("198.18.0.9", Status::Up),
         ];
+        let rows: Rows = Box::new(rows.into_iter().map(Ok));
         let merged: Vec<_> = Merged {
-            rows: rows.into_iter().peekable(),
+            rows: rows.peekable(),
             targets: Some(&targets),
             next: 0,
         }
-        .map(|s| (s.addr.to_string(), s.status))
-        .collect();
+        .map(|s| s.map(|s| (s.addr.to_string(), s.status)))
+        .collect::<Result<_>>()
+        .unwrap();
         assert_eq!(
             merged,
             [

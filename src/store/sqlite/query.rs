@@ -103,7 +103,7 @@ impl Inventory for SqliteInventory {
     fn record(
         &mut self,
         run: &RunFacts,
-        sightings: &mut dyn Iterator<Item = Sighting>,
+        sightings: &mut dyn Iterator<Item = Result<Sighting>>,
     ) -> Result<RecordOutcome> {
         self.record_run(run, sightings)
     }

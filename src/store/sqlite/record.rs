@@ -25,7 +25,7 @@ impl SqliteInventory {
     pub(super) fn record_run(
         &mut self,
         run: &RunFacts,
-        sightings: &mut dyn Iterator<Item = Sighting>,
+        sightings: &mut dyn Iterator<Item = Result<Sighting>>,
     ) -> Result<RecordOutcome> {
         let path = self.path.clone();
         let fault = |e| super::fault(&path, e);
@@ -40,7 +40,7 @@ impl SqliteInventory {
             ..RecordOutcome::default()
         };
         for seen in sightings {
-            judge_one(&tx, run_id, at, &seen, &mut out).map_err(fault)?;
+            judge_one(&tx, run_id, at, &seen?, &mut out).map_err(fault)?;
         }
         tx.execute(
             "INSERT INTO parts(run, shard, started, ended, command, exit, interrupted, probed, up, events)

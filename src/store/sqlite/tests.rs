@@ -41,7 +41,7 @@ fn record(
     run: &RunFacts,
     seen: Vec<Sighting>,
 ) -> Vec<(String, EventKind)> {
-    let out = inv.record(run, &mut seen.into_iter()).unwrap();
+    let out = inv.record(run, &mut seen.into_iter().map(Ok)).unwrap();
     out.shown
         .iter()
         .map(|e| (e.addr.to_string(), e.kind))
@@ -369,6 +369,18 @@ fn a_run_after_pruning_everything_is_a_run_of_its_own() {
     })
     .unwrap();
     assert_eq!(ids, [2]);
+}
+
+#[test]
+fn a_source_failing_part_way_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut inv = SqliteInventory::open(&dir.path().join("inv.db")).unwrap();
+    let bad = crate::error::Error::NoTargets("");
+    let mut seen = vec![Ok(s("198.18.0.1", Up, &[A])), Err(bad)].into_iter();
+    assert!(inv.record(&facts("n1", day(0)), &mut seen).is_err());
+    assert_eq!(inv.runs(&mut |_| Ok(())).unwrap(), 0);
+    assert!(inv.host("198.18.0.1".parse().unwrap()).unwrap().is_none());
+    assert!(all_events(&inv).is_empty());
 }
 
 #[test]
