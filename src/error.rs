@@ -85,6 +85,15 @@ pub enum Error {
     /// done: a runtime error (3), never the usage error (2) that means nothing was sent.
     #[error("cannot write results to '{}': {source}", path.display())]
     WriteResults { path: PathBuf, source: io::Error },
+    /// A file given as an inventory that is not one this sweep can use (exit 2, untouched).
+    #[error("the inventory '{}' {reason}", path.display())]
+    NotInventory { path: PathBuf, reason: String },
+    /// The inventory failed at run time (I/O, a full disk, a lock held too long).
+    #[error("inventory '{}': {reason}", path.display())]
+    Inventory { path: PathBuf, reason: String },
+    /// A scan whose output was written but whose recording failed (exit 3).
+    #[error("the run was not recorded in '{}': {reason} (the scan's output was written)", path.display())]
+    NotRecorded { path: PathBuf, reason: String },
     #[error("cannot draw the probe key from the OS random source: {0}")]
     Random(io::Error),
     /// Discovery asked an on-link prefix's segment and nobody answered: a scan that found
@@ -112,6 +121,7 @@ impl Error {
             | Error::BadState { .. }
             | Error::BadJournal { .. }
             | Error::SetUid { .. }
+            | Error::NotInventory { .. }
             | Error::TooManyTargets { .. } => 2,
             Error::NoneAnswered { .. } => 1,
             _ => 3,

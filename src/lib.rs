@@ -5,12 +5,14 @@
 //! docs/ARCHITECTURE.md has the map.
 
 pub mod cli;
+pub mod commands;
 pub mod engine;
 pub mod error;
 pub mod net;
 pub mod probe;
 pub mod results;
 pub mod run;
+pub mod store;
 pub mod targets;
 pub mod wire;
 

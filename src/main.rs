@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Report { inputs, output } => {
             report::run(&inputs, output.as_deref()).map(|r| u8::from(r.up == 0))
         }
+        Command::Inventory(req) => sweep::commands::inventory::run(&req),
         Command::Completions { shell } => docs::completions(shell).map(|()| 0),
         Command::Man { page } => docs::man(page).map(|()| 0),
     };

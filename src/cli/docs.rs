@@ -31,6 +31,7 @@ pub fn man_page(page: Option<Page>, out: &mut dyn Write) -> std::io::Result<()> 
         Some(Page::Report) => ("report", "sweep-report"),
         Some(Page::Completions) => ("completions", "sweep-completions"),
         Some(Page::Man) => ("man", "sweep-man"),
+        Some(Page::Inventory) => ("inventory", "sweep-inventory"),
     };
     cmd.build();
     let sub = cmd

@@ -1,9 +1,10 @@
 //! The one duration grammar every duration flag takes: a number and a unit (`500ms`, `2s`,
-//! `1.5s`, `5m`, `1h`), or several run together (`1m30s`), each flag with its own bounds
-//! stated in its error. A bare number is refused with the unit it most likely meant.
+//! `1.5s`, `5m`, `1h`, `7d`, `2w`), or several run together (`1m30s`), each flag with its
+//! own bounds stated in its error. A bare number is refused with the unit it most likely
+//! meant. A point in time (`at`) is an RFC 3339 date or time, or a duration back from now.
 
 use crate::error::Error;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// The range a flag accepts, both ends included.
 #[derive(Debug, Clone, Copy)]
@@ -12,7 +13,14 @@ pub struct Bounds {
     pub max: Duration,
 }
 
-const UNITS: [(&str, f64); 4] = [("ms", 1e-3), ("s", 1.0), ("m", 60.0), ("h", 3600.0)];
+const UNITS: [(&str, f64); 6] = [
+    ("ms", 1e-3),
+    ("s", 1.0),
+    ("m", 60.0),
+    ("h", 3600.0),
+    ("d", 86_400.0),
+    ("w", 604_800.0),
+];
 
 /// Parses `token` for `flag`; any error names the flag and the token (exit 2).
 pub fn parse(flag: &'static str, token: &str, bounds: Bounds) -> Result<Duration, Error> {
@@ -21,22 +29,22 @@ pub fn parse(flag: &'static str, token: &str, bounds: Bounds) -> Result<Duration
         token: token.to_string(),
         reason,
     };
-    let secs = match seconds(token) {
-        Some(s) => s,
-        None if is_number(token) => {
-            // A bare number: nmap and fping users mean milliseconds, small ones seconds.
-            let v: f64 = token.parse().unwrap_or(0.0);
-            let unit = if v < 10.0 { "s" } else { "ms" };
-            return Err(bad(format!(
-                "needs a unit: ms, s, m or h — did you mean {token}{unit}?"
-            )));
-        }
-        None => {
-            return Err(bad(
-                "not a duration: a number and a unit, ms, s, m or h (e.g. 500ms, 2s, 5m)".into(),
-            ))
-        }
-    };
+    let secs =
+        match seconds(token) {
+            Some(s) => s,
+            None if is_number(token) => {
+                // A bare number: nmap and fping users mean milliseconds, small ones seconds.
+                let v: f64 = token.parse().unwrap_or(0.0);
+                let unit = if v < 10.0 { "s" } else { "ms" };
+                return Err(bad(format!(
+                    "needs a unit: ms, s, m, h, d or w — did you mean {token}{unit}?"
+                )));
+            }
+            None => return Err(bad(
+                "not a duration: a number and a unit, ms, s, m, h, d or w (e.g. 500ms, 2s, 5m, 7d)"
+                    .into(),
+            )),
+        };
     let (min, max) = (bounds.min.as_secs_f64(), bounds.max.as_secs_f64());
     // Compared in milliseconds' worth of slack: `0.1s` is 100ms even in floating point.
     if secs < min - 1e-9 || secs > max + 1e-9 {
@@ -77,6 +85,64 @@ fn seconds(token: &str) -> Option<f64> {
         rest = next;
     }
     (!token.is_empty()).then_some(total)
+}
+
+/// A point in time for `flag`: an RFC 3339 time (`2026-03-01T08:00:00Z`, any offset,
+/// fractions of a second allowed), a bare date (midnight UTC), or a duration back from
+/// `now` in the grammar above (`7d`: seven days ago). Errors name the flag and the token.
+pub fn at(flag: &'static str, token: &str, now: SystemTime) -> Result<SystemTime, Error> {
+    let bad = |reason: &str| Error::BadValue {
+        flag,
+        token: token.to_string(),
+        reason: reason.into(),
+    };
+    let t = token.trim();
+    if t.starts_with(|c: char| c.is_ascii_digit()) && t.contains('-') {
+        return rfc3339(t).ok_or_else(|| {
+            bad("not a time: an RFC 3339 date or time (2026-03-01, 2026-03-01T08:00:00Z) or a duration back from now (7d)")
+        });
+    }
+    let back = parse(flag, t, AGO)?;
+    now.checked_sub(back)
+        .ok_or_else(|| bad("reaches back before 1970"))
+}
+
+/// How far back a time given as a duration may reach: a century.
+const AGO: Bounds = Bounds {
+    min: Duration::ZERO,
+    max: Duration::from_secs(100 * 365 * 86_400),
+};
+
+/// RFC 3339 with any offset, or a bare `YYYY-MM-DD` (midnight UTC); `None` if it is not one.
+fn rfc3339(t: &str) -> Option<SystemTime> {
+    if t.len() == 10 {
+        return humantime::parse_rfc3339(&format!("{t}T00:00:00Z")).ok();
+    }
+    // humantime reads only `Z`: shift a numeric offset into UTC ourselves.
+    let upper = t.to_ascii_uppercase().replacen(' ', "T", 1);
+    if let Some(base) = upper.strip_suffix('Z') {
+        return humantime::parse_rfc3339_weak(&format!("{base}Z")).ok();
+    }
+    let cut = upper.len().checked_sub(6)?;
+    let (base, off) = (upper.get(..cut)?, upper.get(cut..)?);
+    let sign = match off.as_bytes().first()? {
+        b'+' => 1i64,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (h, m) = off.get(1..)?.split_once(':')?;
+    let (h, m): (u64, u64) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 23 || m > 59 {
+        return None;
+    }
+    let utc = humantime::parse_rfc3339_weak(&format!("{base}Z")).ok()?;
+    let shift = Duration::from_secs(h * 3600 + m * 60);
+    // Local time = UTC + offset, so UTC = local - offset.
+    if sign > 0 {
+        utc.checked_sub(shift)
+    } else {
+        utc.checked_add(shift)
+    }
 }
 
 /// The largest unit that shows `d` whole: `1ms`, `100ms`, `268s`, `5m`, `24h`.
@@ -145,6 +211,59 @@ mod tests {
         assert_eq!(parse("--x", "100ms", b).unwrap(), b.min);
         assert_eq!(parse("--x", "268s", b).unwrap(), b.max);
         assert!(err("0ms", WIDE).contains("between 1ms and 24h"));
+    }
+
+    #[test]
+    fn days_and_weeks() {
+        let long = Bounds {
+            min: Duration::from_millis(1),
+            max: Duration::from_secs(400 * 86_400),
+        };
+        assert_eq!(
+            parse("--x", "7d", long).unwrap(),
+            Duration::from_secs(7 * 86_400)
+        );
+        assert_eq!(
+            parse("--x", "2w", long).unwrap(),
+            Duration::from_secs(14 * 86_400)
+        );
+        assert_eq!(
+            parse("--x", "1d12h", long).unwrap(),
+            Duration::from_secs(36 * 3600)
+        );
+    }
+
+    #[test]
+    fn points_in_time() {
+        let now = humantime::parse_rfc3339("2026-03-10T12:00:00Z").unwrap();
+        let t = |s: &str| at("--since", s, now).map(humantime::format_rfc3339);
+        assert_eq!(t("7d").unwrap().to_string(), "2026-03-03T12:00:00Z");
+        assert_eq!(t("2026-03-01").unwrap().to_string(), "2026-03-01T00:00:00Z");
+        assert_eq!(
+            t("2026-03-01T08:00:00Z").unwrap().to_string(),
+            "2026-03-01T08:00:00Z"
+        );
+        assert_eq!(
+            t("2026-03-01T10:30:00+02:00").unwrap().to_string(),
+            "2026-03-01T08:30:00Z"
+        );
+        assert_eq!(
+            t("2026-03-01T08:30:00.5-01:00").unwrap().to_string(),
+            "2026-03-01T09:30:00.500000000Z"
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-03-01T25:00:00Z",
+            "yesterday",
+            "7",
+            "2026-03-01T08:00:00+2",
+        ] {
+            let e = t(bad).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("'{bad}'")) && e.contains("--since"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod docs;
 pub mod duration;
+pub mod inventory;
 pub mod subcommand;
 
 pub use subcommand::Page;
@@ -187,12 +188,23 @@ struct Args {
         allow_negative_numbers = true
     )]
     runs: Option<String>,
+    /// Record the run in the inventory FILE (SQLite, created on first use; also SWEEP_DB)
+    #[arg(long, value_name = "FILE")]
+    db: Option<PathBuf>,
+    /// Record nothing, even with SWEEP_DB set
+    #[arg(long, conflicts_with = "db")]
+    no_db: bool,
+    /// The job the run belongs to: shards and resumed runs of one job record as one run
+    /// (default: the seed, the targets and the scheduler's job id)
+    #[arg(long, value_name = "ID")]
+    job: Option<String>,
 }
 
 const AFTER_HELP: &str = "\
 Also: sweep merge A.csv B.csv... [-o OUT]   join shard or resumed outputs in address order
       sweep diff OLD.csv NEW.csv [--rtt-change MS]   hosts that appeared, disappeared or changed
       sweep report A.csv... [-o OUT]   the HTML report of saved CSVs
+      sweep inventory hosts|events|host|free|runs|prune|import|report   what runs with --db FILE recorded
       sweep completions bash|zsh|fish|elvish|powershell   a shell completion script
       sweep man [merge|diff|report|completions|man]   the manual page (roff)
 A command is only ever the first argument: scan a host named like one as sweep -- merge.
@@ -285,6 +297,10 @@ pub struct Config {
     pub every: Option<Duration>,
     /// `--runs`: how many runs (`None`: until interrupted).
     pub runs: Option<u64>,
+    /// `--db` or `SWEEP_DB` (unless `--no-db`): the inventory each run is recorded in.
+    pub db: Option<PathBuf>,
+    /// `--job`: the run's job id.
+    pub job: Option<String>,
 }
 
 impl Config {
@@ -352,6 +368,8 @@ pub enum Command {
         output: Option<PathBuf>,
         csv_raw: bool,
     },
+    /// `sweep inventory …`.
+    Inventory(Box<crate::commands::inventory::Request>),
     /// `sweep completions SHELL`.
     Completions { shell: clap_complete::Shell },
     /// `sweep man [merge|diff]`.
@@ -492,6 +510,8 @@ fn read(args: Vec<OsString>) -> Result<Command, Stop> {
             inputs: r.inputs,
             output: r.output,
         }),
+        Some(Sub::Inventory(i)) => inventory::validate(i, std::env::var_os("SWEEP_DB"))
+            .map(|r| Command::Inventory(Box::new(r))),
         Some(Sub::Completions(c)) => Ok(Command::Completions { shell: c.shell }),
         Some(Sub::Man(m)) => Ok(Command::Man { page: m.page }),
     };
@@ -654,7 +674,17 @@ fn validate(a: Args) -> Result<Config, Error> {
         routed_frames: a.routed_frames,
         every,
         runs,
+        db: inventory_path(a.db, a.no_db, std::env::var_os("SWEEP_DB")),
+        job: a.job,
     })
+}
+
+/// `--db`, else `SWEEP_DB` when set and not empty; `--no-db` records nothing.
+fn inventory_path(flag: Option<PathBuf>, off: bool, env: Option<OsString>) -> Option<PathBuf> {
+    if off {
+        return None;
+    }
+    flag.or_else(|| env.filter(|v| !v.is_empty()).map(PathBuf::from))
 }
 
 /// `-c N` and `--period`.
@@ -1282,6 +1312,28 @@ mod tests {
         let main = help(&["sweep", "--help"]);
         assert!(main.contains("Usage: sweep [OPTIONS]"), "{main}");
         assert!(main.contains("sweep -- merge"), "{main}");
+    }
+
+    #[test]
+    fn the_inventory_comes_from_the_flag_the_environment_or_nowhere() {
+        let env = || Some(OsString::from("/var/lib/sweep/env.db"));
+        let flag = || Some(PathBuf::from("flag.db"));
+        assert_eq!(inventory_path(flag(), false, env()), flag());
+        assert_eq!(
+            inventory_path(None, false, env()),
+            Some(PathBuf::from("/var/lib/sweep/env.db"))
+        );
+        assert_eq!(inventory_path(None, true, env()), None);
+        assert_eq!(inventory_path(None, false, Some(OsString::new())), None);
+        assert!(Args::try_parse_from(["sweep", "--db", "a.db", "--no-db", "x"]).is_err());
+        let c = cfg(&["--db", "a.db", "--job", "nightly", "x"]).unwrap();
+        assert_eq!(
+            (c.db, c.job),
+            (
+                flag().map(|_| PathBuf::from("a.db")),
+                Some("nightly".into())
+            )
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub(super) enum Sub {
     Merge(MergeArgs),
     Diff(DiffArgs),
     Report(ReportArgs),
+    Inventory(super::inventory::InventoryArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
 }
@@ -122,4 +123,5 @@ pub enum Page {
     Report,
     Completions,
     Man,
+    Inventory,
 }

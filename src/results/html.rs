@@ -26,6 +26,24 @@ pub struct Info<'a> {
     pub targets: Option<u64>,
 }
 
+/// What an inventory's page adds (`sweep inventory report`): each row's first and last
+/// sighting, the new and gone hosts of the last run and of the last 7 days, and the
+/// hosts up per run. Plain text: the page escapes it.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// `(first_seen, last_seen)` per row, in the rows' order.
+    pub seen: Vec<(String, String)>,
+    /// The last run's start and its changes, `(addr, event)`.
+    pub last_run: Option<(String, Vec<(String, String)>)>,
+    /// The last 7 days' new and gone events, `(at, addr, event)`, oldest first.
+    pub week: Vec<(String, String, String)>,
+    /// Hosts up per run, `(start, up)`, oldest first.
+    pub runs: Vec<(String, u64)>,
+}
+
+/// Changes listed per table on the page; the rest are counted.
+const CHANGES_SHOWN: usize = 500;
+
 /// The table's columns, in order (each rendered by its codec).
 const COLUMNS: [Field; 9] = [
     Field::Addr,
@@ -174,17 +192,22 @@ fn histogram_svg(h: &[u64; 12]) -> String {
 }
 
 /// The rows as a JSON array of arrays (the table's columns), safe inside `<script>`.
-fn rows_json(rows: &[Row]) -> String {
+fn rows_json(rows: &[Row], seen: Option<&[(String, String)]>) -> String {
     let mut out = String::with_capacity(rows.len() * 80);
     out.push('[');
     for (k, r) in rows.iter().enumerate() {
         if k > 0 {
             out.push_str(",\n");
         }
-        let cells: Vec<serde_json::Value> = COLUMNS
+        let mut cells: Vec<serde_json::Value> = COLUMNS
             .iter()
             .map(|f| serde_json::Value::from(f.csv(r, true).into_owned()))
             .collect();
+        if let Some(seen) = seen {
+            let (first, last) = seen.get(k).cloned().unwrap_or_default();
+            cells.push(first.into());
+            cells.push(last.into());
+        }
         out.push_str(&serde_json::Value::from(cells).to_string());
     }
     out.push(']');
@@ -194,6 +217,118 @@ fn rows_json(rows: &[Row]) -> String {
 
 /// Writes the page for `rows` (in address order).
 pub fn write<W: Write + ?Sized>(out: &mut W, rows: &[Row], info: &Info) -> io::Result<()> {
+    page(out, rows, info, None)
+}
+
+/// Writes the inventory's page: `write`'s, with `history` added.
+pub fn write_history<W: Write + ?Sized>(
+    out: &mut W,
+    rows: &[Row],
+    info: &Info,
+    history: &History,
+) -> io::Result<()> {
+    page(out, rows, info, Some(history))
+}
+
+/// The changes and the hosts-up chart of an inventory's page.
+fn history_sections<W: Write + ?Sized>(out: &mut W, h: &History) -> io::Result<()> {
+    // Hosts up per run: one bar each, oldest left.
+    write!(
+        out,
+        "<section aria-labelledby=\"s-runs\"><h2 id=\"s-runs\">Hosts up per run</h2>"
+    )?;
+    let max = h.runs.iter().map(|r| r.1).max().unwrap_or(0).max(1);
+    let n = h.runs.len().max(1) as f64;
+    let (w, ht) = (800.0, 160.0);
+    write!(
+        out,
+        "<svg class=\"runs\" viewBox=\"0 0 {w} {}\" role=\"img\" aria-label=\"Hosts up in each of {} runs, at most {max}: see the table below\">",
+        ht + 16.0,
+        h.runs.len()
+    )?;
+    for (k, (at, up)) in h.runs.iter().enumerate() {
+        let bh = ht * (*up as f64) / (max as f64);
+        write!(
+            out,
+            "<rect x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{bh:.2}\"><title>{}: {up} up</title></rect>",
+            k as f64 * w / n,
+            ht - bh,
+            (w / n * 0.8).max(0.5),
+            escape(at)
+        )?;
+    }
+    write!(
+        out,
+        "<text x=\"0\" y=\"{}\" text-anchor=\"start\">{}</text><text x=\"{w}\" y=\"{}\" text-anchor=\"end\">max {max}</text></svg>",
+        ht + 14.0,
+        escape(h.runs.first().map_or("", |r| r.0.as_str())),
+        ht + 14.0
+    )?;
+    write!(
+        out,
+        "<details><summary>Runs as a table</summary><table><thead><tr><th>run start</th><th>up</th></tr></thead><tbody>"
+    )?;
+    for (at, up) in &h.runs {
+        write!(out, "<tr><td>{}</td><td>{up}</td></tr>", escape(at))?;
+    }
+    writeln!(out, "</tbody></table></details></section>")?;
+    write!(
+        out,
+        "<section aria-labelledby=\"s-chg\"><h2 id=\"s-chg\">Changes</h2><div class=\"two\">"
+    )?;
+    let table = |out: &mut W, caption: &str, rows: &[(&str, &str, &str)]| -> io::Result<()> {
+        write!(out, "<div><h3>{}</h3>", escape(caption))?;
+        if rows.is_empty() {
+            return write!(out, "<p>No host new or gone.</p></div>");
+        }
+        write!(
+            out,
+            "<div class=\"scroll\"><table class=\"changes\"><thead><tr><th>when</th><th>addr</th><th>event</th></tr></thead><tbody>"
+        )?;
+        for (at, addr, ev) in rows.iter().take(CHANGES_SHOWN) {
+            write!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td class=\"ev-{}\">{}</td></tr>",
+                escape(at),
+                escape(addr),
+                escape(ev),
+                escape(ev)
+            )?;
+        }
+        write!(out, "</tbody></table></div>")?;
+        if rows.len() > CHANGES_SHOWN {
+            write!(
+                out,
+                "<p>… and {} more (sweep inventory events)</p>",
+                rows.len() - CHANGES_SHOWN
+            )?;
+        }
+        write!(out, "</div>")
+    };
+    let (when, last) = h
+        .last_run
+        .as_ref()
+        .map_or(("", &[][..]), |(w, l)| (w.as_str(), l.as_slice()));
+    let last: Vec<(&str, &str, &str)> = last
+        .iter()
+        .map(|(a, e)| (when, a.as_str(), e.as_str()))
+        .collect();
+    table(out, &format!("Last run ({when})"), &last)?;
+    let week: Vec<(&str, &str, &str)> = h
+        .week
+        .iter()
+        .map(|(t, a, e)| (t.as_str(), a.as_str(), e.as_str()))
+        .collect();
+    table(out, "Last 7 days", &week)?;
+    writeln!(out, "</div></section>")
+}
+
+fn page<W: Write + ?Sized>(
+    out: &mut W,
+    rows: &[Row],
+    info: &Info,
+    history: Option<&History>,
+) -> io::Result<()> {
     let count = |s: Status| rows.iter().filter(|r| r.status == s).count() as u64;
     let (up, unreach, down) = (
         count(Status::Up),
@@ -253,6 +388,9 @@ pub fn write<W: Write + ?Sized>(out: &mut W, rows: &[Row], info: &Info) -> io::R
         )?;
     }
     writeln!(out, "</dl></section>")?;
+    if let Some(h) = history {
+        history_sections(out, h)?;
+    }
     // Maps.
     writeln!(
         out,
@@ -331,13 +469,16 @@ pub fn write<W: Write + ?Sized>(out: &mut W, rows: &[Row], info: &Info) -> io::R
     }
     writeln!(out, "</section></div>")?;
     // Host table.
-    let heads: String = COLUMNS
+    let mut names: Vec<&str> = COLUMNS.iter().map(|f| f.name()).collect();
+    if history.is_some() {
+        names.extend(["first_seen", "last_seen"]);
+    }
+    let heads: String = names
         .iter()
         .enumerate()
-        .map(|(k, f)| {
+        .map(|(k, name)| {
             format!(
-                "<th scope=\"col\"><button type=\"button\" data-col=\"{k}\">{}</button></th>",
-                f.name()
+                "<th scope=\"col\"><button type=\"button\" data-col=\"{k}\">{name}</button></th>"
             )
         })
         .collect();
@@ -350,7 +491,7 @@ pub fn write<W: Write + ?Sized>(out: &mut W, rows: &[Row], info: &Info) -> io::R
          <table id=\"hosts\"><thead><tr>{heads}</tr></thead><tbody></tbody></table></section>\n</main>\n\
          <pre id=\"errors\" hidden></pre>\n<script id=\"data\" type=\"application/json\">"
     )?;
-    out.write_all(rows_json(rows).as_bytes())?;
+    out.write_all(rows_json(rows, history.map(|h| h.seen.as_slice())).as_bytes())?;
     out.write_all(b"</script>\n<script>")?;
     out.write_all(SCRIPT.as_bytes())?;
     out.write_all(b"</script>\n</body>\n</html>\n")?;
@@ -380,7 +521,9 @@ h1{margin:16px 0 0;font-size:22px}h2{font-size:17px;margin:20px 0 8px}
 .map{margin:0 0 16px}.mapc{background:var(--empty);border:1px solid var(--line);image-rendering:pixelated;max-width:100%}
 figcaption{color:var(--muted);margin-bottom:4px}
 .two{display:grid;grid-template-columns:1fr 1fr;gap:24px}@media (max-width:800px){.two{grid-template-columns:1fr}}
-.hist{width:100%;max-width:600px}.hist rect{fill:var(--bar)}.hist text{fill:var(--fg);font-size:11px;text-anchor:middle}
+.hist{width:100%;max-width:600px}.hist rect{fill:var(--bar)}
+.runs{width:100%;max-width:800px}.runs rect{fill:#1a9850}.runs text{fill:var(--muted);font-size:11px}
+h3{font-size:15px;margin:8px 0}.scroll{max-height:360px;overflow:auto;border:1px solid var(--line)}.ev-new,.ev-back{color:#1a9850}.ev-gone{color:#c0392b}.hist text{fill:var(--fg);font-size:11px;text-anchor:middle}
 table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid var(--line);padding:3px 6px;text-align:left;white-space:nowrap}
 #hosts td{font-family:ui-monospace,monospace;font-size:12.5px}
 th button{all:unset;cursor:pointer;font-weight:600}th button:focus-visible{outline:2px solid var(--bar)}
@@ -578,6 +721,45 @@ mod tests {
             row([198, 18, 0, 1], Status::Up, Some(5)),
         ]);
         assert_eq!(two.len(), 2);
+    }
+
+    #[test]
+    fn the_history_adds_seen_columns_changes_and_a_bar_per_run() {
+        let rows = vec![row([198, 18, 0, 1], Status::Up, None)];
+        let info = Info {
+            source: "sweep inventory report",
+            started: None,
+            elapsed: None,
+            targets: None,
+        };
+        let h = History {
+            seen: vec![("2026-03-01T00:00:00Z".into(), "2026-03-05T00:00:00Z".into())],
+            last_run: Some((
+                "2026-03-05T00:00:00Z".into(),
+                vec![("198.18.0.1".into(), "<b>new".into())],
+            )),
+            week: vec![],
+            runs: vec![("a".into(), 1), ("b".into(), 0), ("c".into(), 1)],
+        };
+        let mut out = Vec::new();
+        write_history(&mut out, &rows, &info, &h).unwrap();
+        let page = String::from_utf8(out).unwrap();
+        assert!(page.contains(">first_seen</button>") && page.contains(">last_seen</button>"));
+        assert!(
+            page.contains("\"2026-03-01T00:00:00Z\",\"2026-03-05T00:00:00Z\"]"),
+            "rows carry first/last seen"
+        );
+        assert!(page.contains("&lt;b&gt;new") && !page.contains("<b>new"));
+        assert_eq!(page.matches("</rect>").count(), 3);
+        assert!(
+            page.contains("No host new or gone."),
+            "the empty week says so"
+        );
+        // The scan's page is unchanged: no history columns.
+        let mut plain = Vec::new();
+        write(&mut plain, &rows, &info).unwrap();
+        let plain = String::from_utf8(plain).unwrap();
+        assert!(!plain.contains("first_seen") && !plain.contains("Hosts up per run"));
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod every;
 pub mod interrupt;
 pub mod journal;
 pub mod progress;
+pub mod record;
 pub mod state;
 
 use crate::cli::Config;
@@ -31,6 +32,7 @@ use crate::targets::Targets;
 use crate::wire::ether::Mac;
 use checkpoint::Checkpointer;
 use deliver::{write_summary_json, Delivery, RunOut};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -59,6 +61,24 @@ impl Outcome {
 /// Runs the scan described by `cfg`.
 pub fn run(cfg: &Config) -> Result<Outcome> {
     crate::net::privs::refuse_setuid()?;
+    // Before anything is resolved or sent: a file that is not sweep's inventory, or is a
+    // newer sweep's, stops the run here (exit 2). One that cannot be written now (a
+    // read-only or full disk) costs the record, not the scan: it goes on, says so, exits 3.
+    let (inventory, unrecordable) = match cfg.db.as_deref().map(crate::store::open).transpose() {
+        Ok(inv) => (inv, None),
+        Err(e) if e.exit_code() == 2 => return Err(e),
+        Err(e) => {
+            warn(format_args!(
+                "sweep: {e}; scanning anyway, but the run will not be recorded"
+            ));
+            let reason = match e {
+                Error::Inventory { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            (None, Some(reason))
+        }
+    };
+    let inventory = RefCell::new(inventory);
     let built = build(&cfg.sources(), &|large| {
         // Discovery sends packets: the output paths are checked first, as for the scan.
         Sink::prepare(cfg.output.as_deref())?;
@@ -134,6 +154,8 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
         onlink: onlink.as_ref(),
         interrupts: &interrupts,
         unresolved: &unresolved,
+        inventory: &inventory,
+        unrecordable: unrecordable.as_deref(),
     };
     let Some(every) = cfg.every else {
         let out = RunOut::Once {
@@ -243,6 +265,10 @@ struct Ctx<'a> {
     interrupts: &'a Arc<AtomicUsize>,
     /// Target names that did not resolve (skipped, listed in the summary).
     unresolved: &'a [String],
+    /// `--db`: where each run is recorded.
+    inventory: &'a RefCell<Option<Box<dyn crate::store::Inventory>>>,
+    /// Why `--db` could not be opened for writing: each run ends with that error.
+    unrecordable: Option<&'a str>,
 }
 
 struct RunEnd {
@@ -443,12 +469,33 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
         write_summary_json(json, &summary, &info, ended.is_ok())?;
     }
     ended?;
+    let recorded = match (cx.inventory.borrow_mut().as_mut(), cfg.db.as_deref()) {
+        (Some(inv), Some(db)) => {
+            let what = record::Described {
+                cfg,
+                seed: opts.seed,
+                started: scanned.started,
+                exit: outcome.exit_code(),
+                interrupted,
+            };
+            record::record(inv.as_mut(), db, &what, &results)?;
+            true
+        }
+        _ => false,
+    };
+    if let (Some(reason), Some(db)) = (cx.unrecordable, cfg.db.as_deref()) {
+        return Err(Error::NotRecorded {
+            path: db.to_path_buf(),
+            reason: reason.to_string(),
+        });
+    }
     let snapshot = match cfg.every {
         Some(_) => every::snapshot(targets, table, &mac),
         None => every::Snapshot::new(),
     };
-    // Not silenced by -q: telling what changed is what repeated runs are for.
-    if let (Some(prev), Some(n)) = (prev, run_n) {
+    // Not silenced by -q: telling what changed is what repeated runs are for. A recorded
+    // run has said it already, as events.
+    if let (Some(prev), Some(n), false) = (prev, run_n, recorded) {
         for line in every::changes(prev, &snapshot, n) {
             warn(format_args!("{line}"));
         }

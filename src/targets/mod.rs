@@ -253,6 +253,21 @@ pub fn parse_spec(token: &str, role: Role, family: Family, resolve: Resolver) ->
     resolve_host(token, family, resolve)
 }
 
+/// Specs as `parse_spec` reads them, but never a hostname: for questions about addresses
+/// already known (`sweep inventory`), where a lookup would answer a different question.
+pub fn parse_ranges(specs: &[String], role: Role) -> Result<Vec<Span>> {
+    let refuse = |_: &str| -> io::Result<Vec<IpAddr>> {
+        Err(io::Error::other(
+            "names are not looked up here; give addresses, ranges or prefixes",
+        ))
+    };
+    let mut out = Vec::new();
+    for s in specs {
+        out.extend(parse_spec(s, role, Family::Any, &refuse)?);
+    }
+    Ok(out)
+}
+
 /// An IPv6 prefix of more than `MAX_V6_SPAN` addresses and at least a /64 (the size of
 /// one segment's prefix): `(network, length)`. Such a prefix can be scanned only where
 /// it is on-link, by discovery (`run::discover`).

@@ -1,0 +1,348 @@
+//! The embedded backend: one SQLite file (rusqlite's bundled SQLite, one version
+//! everywhere), in WAL mode so readers never wait for a recording, with a busy timeout so
+//! two scans recording at once take turns. Opening checks the file is sweep's and of a
+//! schema this sweep reads before anything else happens (`schema.rs`); recording is in
+//! `record.rs`, the questions in `query.rs`.
+
+mod query;
+mod record;
+pub mod schema;
+#[cfg(test)]
+mod tests;
+
+use crate::error::{Error, Result};
+use crate::results::row::Status;
+use crate::targets::Span;
+use crate::wire::ether::Mac;
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How long a recording waits for another writer before it fails: a /16 records in well
+/// under a second, so this covers many scans finishing together.
+const BUSY: Duration = Duration::from_secs(60);
+
+/// An inventory in one SQLite file.
+pub struct SqliteInventory {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl SqliteInventory {
+    /// Opens `path`, creating it when it does not exist; see `open_with`.
+    pub fn open(path: &Path) -> Result<SqliteInventory> {
+        Self::open_with(path, true)
+    }
+
+    /// Opens an inventory that must exist already (the questions never create one).
+    pub fn open_existing(path: &Path) -> Result<SqliteInventory> {
+        Self::open_with(path, false)
+    }
+
+    /// A file that is not SQLite, SQLite but not sweep's, or written by a newer sweep is
+    /// refused (exit 2) before anything is written to it; an older schema is migrated.
+    fn open_with(path: &Path, create: bool) -> Result<SqliteInventory> {
+        let not_ours = |reason: &str| Error::NotInventory {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        };
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => return Err(not_ours("is not a regular file")),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => {
+                return Err(not_ours(
+                    "does not exist (a scan with --db FILE creates it)",
+                ))
+            }
+            Err(_) => {}
+        }
+        if !create && !can_write(path) {
+            return Self::open_read_only(path);
+        }
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| fault(path, e))?;
+        conn.busy_timeout(BUSY).map_err(|e| fault(path, e))?;
+        let inv = SqliteInventory {
+            conn,
+            path: path.to_path_buf(),
+        };
+        // Only reads until the file is known to be sweep's (or empty).
+        let (app, version, tables) = inv.identity().map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => not_ours("is not an SQLite database"),
+            _ => fault(path, e),
+        })?;
+        inv.judge_identity(app, version, tables)?;
+        inv.conn
+            .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            .map_err(|e| fault(path, e))?;
+        // WAL with NORMAL: a crash (SIGKILL) loses no committed run; only a power cut
+        // can lose the last one, never corrupt the file.
+        inv.conn
+            .execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| fault(path, e))?;
+        inv.migrate()?;
+        Ok(inv)
+    }
+
+    /// An inventory this process may not write (a read-only mount, a copy it does not
+    /// own) can still be asked: opened immutable, since in WAL mode a plain read-only open
+    /// needs to write the shared-memory file beside it. Nobody can be writing it then.
+    fn open_read_only(path: &Path) -> Result<SqliteInventory> {
+        let not_ours = |reason: &str| Error::NotInventory {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        };
+        let uri = format!("file:{}?immutable=1", uri_path(path));
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(uri, flags).map_err(|e| fault(path, e))?;
+        let inv = SqliteInventory {
+            conn,
+            path: path.to_path_buf(),
+        };
+        let (app, version, tables) = inv.identity().map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => not_ours("is not an SQLite database"),
+            _ => fault(path, e),
+        })?;
+        inv.judge_identity(app, version, tables)?;
+        if version < schema::VERSION {
+            return Err(Error::Inventory {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "schema {version} needs migrating to {}, and the file cannot be written",
+                    schema::VERSION
+                ),
+            });
+        }
+        Ok(inv)
+    }
+
+    /// `application_id`, `user_version` and how many schema objects there are.
+    fn identity(&self) -> rusqlite::Result<(i64, i64, i64)> {
+        let app = self
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let version = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let tables = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+        Ok((app, version, tables))
+    }
+
+    fn judge_identity(&self, app: i64, version: i64, tables: i64) -> Result<()> {
+        let not_ours = |reason: String| Error::NotInventory {
+            path: self.path.clone(),
+            reason,
+        };
+        match (app, version, tables) {
+            (schema::APPLICATION_ID, v, _) if v > schema::VERSION => Err(not_ours(format!(
+                "was written by a newer sweep (schema {v}; this sweep reads up to {})",
+                schema::VERSION
+            ))),
+            (schema::APPLICATION_ID, _, _) | (0, 0, 0) => Ok(()),
+            _ => Err(not_ours(
+                "is an SQLite database but not a sweep inventory".into(),
+            )),
+        }
+    }
+
+    /// Brings the schema up to `schema::VERSION`, one migration at a time, each in the
+    /// transaction that bumps the version (two scans creating one file at once: the
+    /// second finds the work done).
+    fn migrate(&self) -> Result<()> {
+        loop {
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)
+                    .map_err(|e| self.fault(e))?;
+            let (app, version, tables) = self.identity().map_err(|e| self.fault(e))?;
+            self.judge_identity(app, version, tables)?;
+            let Some(step) = usize::try_from(version)
+                .ok()
+                .and_then(|v| schema::MIGRATIONS.get(v))
+            else {
+                return tx.commit().map_err(|e| self.fault(e));
+            };
+            tx.execute_batch(step).map_err(|e| self.fault(e))?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id={}; PRAGMA user_version={};",
+                schema::APPLICATION_ID,
+                version + 1
+            ))
+            .map_err(|e| self.fault(e))?;
+            tx.commit().map_err(|e| self.fault(e))?;
+        }
+    }
+
+    fn fault(&self, e: rusqlite::Error) -> Error {
+        fault(&self.path, e)
+    }
+}
+
+/// Whether this process may write the file and its folder (where SQLite keeps the WAL):
+/// access(2), which a read-only mount refuses even to root.
+fn can_write(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let ok = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            // SAFETY: a valid NUL-terminated path; access only reads it.
+            .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    ok(path) && ok(dir)
+}
+
+/// A path as an SQLite URI's path: the characters a URI gives meaning to, escaped.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
+            b if b.is_ascii() && !b.is_ascii_control() => out.push(char::from(*b)),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+fn fault(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Inventory {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// An address's key: its family byte then its bytes (IPv4 sorts first).
+fn key(a: IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(a) => [&[4u8][..], &a.octets()].concat(),
+        IpAddr::V6(a) => [&[6u8][..], &a.octets()].concat(),
+    }
+}
+
+/// The address a key holds; `None` for bytes that are not one (a damaged file).
+fn addr_of(k: &[u8]) -> Option<IpAddr> {
+    match k.split_first()? {
+        (4, rest) => Some(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(rest).ok()?))),
+        (6, rest) => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(rest).ok()?))),
+        _ => None,
+    }
+}
+
+/// The keys of a span's first and last address.
+fn span_keys(s: &Span) -> (Vec<u8>, Vec<u8>) {
+    let at = |v: u128| -> IpAddr {
+        if s.v6 {
+            Ipv6Addr::from(v).into()
+        } else {
+            Ipv4Addr::from(u32::try_from(v).unwrap_or(u32::MAX)).into()
+        }
+    };
+    (key(at(s.first)), key(at(s.last)))
+}
+
+/// Milliseconds since the epoch (clamped: a clock before 1970 records as 1970).
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn time(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+fn status_code(s: Status) -> i64 {
+    match s {
+        Status::Down => 0,
+        Status::Unreachable => 1,
+        Status::Up => 2,
+    }
+}
+
+fn status_of(code: i64) -> Status {
+    match code {
+        2 => Status::Up,
+        1 => Status::Unreachable,
+        _ => Status::Down,
+    }
+}
+
+fn mac_code(m: Mac) -> i64 {
+    // 48 bits: always fits.
+    i64::try_from(m.to_u64()).unwrap_or(0)
+}
+
+fn mac_of(code: Option<i64>) -> Option<Mac> {
+    code.and_then(|c| u64::try_from(c).ok())
+        .map(|c| Mac::from_u64(c & 0xffff_ffff_ffff))
+}
+
+/// A conflict's MACs as the scan's `mac` column writes them: `;`-separated.
+fn macs_text(macs: &[Mac]) -> String {
+    macs.iter()
+        .map(Mac::to_string)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The MACs of `macs_text`; a damaged entry is skipped.
+fn macs_of(text: &str) -> Vec<Mac> {
+    text.split(';').filter_map(|m| m.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod codec_tests {
+    use super::*;
+
+    #[test]
+    fn keys_sort_as_the_output_does_and_round_trip() {
+        let addrs: Vec<IpAddr> = [
+            "10.0.0.2",
+            "198.18.0.1",
+            "255.255.255.255",
+            "::1",
+            "fd00::1",
+        ]
+        .iter()
+        .map(|a| a.parse().unwrap())
+        .collect();
+        let keys: Vec<_> = addrs.iter().map(|&a| key(a)).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        for (a, k) in addrs.iter().zip(&keys) {
+            assert_eq!(addr_of(k), Some(*a));
+        }
+        for junk in [&[][..], &[4, 1, 2], &[5, 1, 2, 3, 4], &[6; 3]] {
+            assert_eq!(addr_of(junk), None);
+        }
+    }
+
+    #[test]
+    fn uri_paths_escape_what_a_uri_means() {
+        assert_eq!(
+            uri_path(Path::new("/var/lib/a b/inv.db")),
+            "/var/lib/a b/inv.db"
+        );
+        assert_eq!(uri_path(Path::new("/x/what?#%.db")), "/x/what%3F%23%25.db");
+        assert_eq!(uri_path(Path::new("/x/é.db")), "/x/%C3%A9.db");
+    }
+
+    #[test]
+    fn times_and_macs_survive_damage() {
+        assert_eq!(time(-5), UNIX_EPOCH);
+        assert_eq!(ms(time(1_700_000_000_123)), 1_700_000_000_123);
+        assert_eq!(mac_of(Some(-1)), None);
+        let m = Mac([0, 0x1b, 0x21, 0, 0, 1]);
+        assert_eq!(mac_of(Some(mac_code(m))), Some(m));
+        assert_eq!(macs_of(&macs_text(&[m, m])), [m, m]);
+        assert_eq!(macs_of("zz;00:1b:21:00:00:01;"), [m]);
+    }
+}
