@@ -518,6 +518,7 @@ fn flush_l2(
     pacer: &mut Pacer,
     round: u8,
 ) -> Result<Instant> {
+    steer(plan, pacer);
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     let us = b.us;
@@ -580,14 +581,19 @@ fn flush_l2(
     Ok(Instant::now())
 }
 
-/// Sends a batch at the path's current rate.
-fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
+/// Before a batch: the path's samples are judged, and the pacer follows the rate.
+fn steer(plan: &Plan, pacer: &mut Pacer) {
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     plan.path
         .settle_every(now_ns, plan.sample_wait_ns(), plan.sent_all());
     let rate = plan.path.rate();
     plan.counters.rate_pps.store(rate.unwrap_or(0), Relaxed);
     pacer.set_rate(plan.share(rate));
+}
+
+/// Sends a batch at the path's current rate.
+fn flush(plan: &Plan, b: &mut Batch, pacer: &mut Pacer, round: u8) -> Result<Instant> {
+    steer(plan, pacer);
     pacer.wait_for(b.index.len() as u64, &|| plan.control.interrupted());
     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
     for (k, (&i, &sample)) in b.index.iter().zip(&b.sample).enumerate() {

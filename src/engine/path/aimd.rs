@@ -27,6 +27,8 @@ const DESCENT_BOTTOM: f64 = 0.25;
 /// Windows a descent may take before its verdict (one or two usually tell); undecided
 /// then, the loss is taken for the path's own.
 const DESCENT_WINDOWS: u8 = 4;
+/// A descent that still loses most answers at its bottom looks once more below it.
+const DEEP_BELOW: f64 = 0.5;
 /// A decrease takes the rate to at least this share of itself (TCP's halving is 0.5;
 /// a policer's bearable rate, `q · rate`, is often much lower, so it may go further)...
 const MIN_FACTOR: f64 = 1.0 / 16.0;
@@ -112,6 +114,9 @@ pub struct Aimd {
     /// What the path seemed to pass when it last lost answers: climbing near it goes
     /// in smaller steps, and holds just under it for a while.
     limit: Option<f64>,
+    /// The last limit, kept when the climb leaves it behind: above it one lost sample
+    /// on a clean path still says where the limit is.
+    armed: Option<f64>,
     /// Windows without loss just under `limit`.
     quiet: u32,
     /// Windows in a row without loss well past `limit`.
@@ -142,6 +147,8 @@ struct Descent {
     overturns: bool,
     /// Back at the first rate to check, from this lower rate.
     check: Option<f64>,
+    /// It went below its bottom, to where a limit under it would pass everything.
+    deep: bool,
 }
 
 impl Aimd {
@@ -153,6 +160,7 @@ impl Aimd {
             verdict: LossKind::Unknown,
             descent: None,
             limit: None,
+            armed: None,
             quiet: 0,
             past: 0,
             cautious: false,
@@ -253,6 +261,7 @@ impl Aimd {
         if self.verdict == LossKind::RateLimit && self.over_limit() {
             // Above a rate limit already shown: the loss is its, no test needed.
             self.limit = Some(limit);
+            self.armed = self.limit;
             self.quiet = 0;
             self.past = 0;
             let factor = (HEADROOM * q / self.base.max(P_EDGE)).clamp(MIN_FACTOR, MAX_FACTOR);
@@ -278,6 +287,7 @@ impl Aimd {
             windows: 0,
             overturns: matches!(self.verdict, LossKind::AnyRate | LossKind::Gone),
             check: None,
+            deep: false,
         });
         // The first step goes where a rate limit would pass everything, as far as a
         // sixteenth: a policer is under it at once, and one window there tells.
@@ -315,6 +325,7 @@ impl Aimd {
             self.rate = low;
             self.verdict = LossKind::RateLimit;
             self.limit = Some(d.limit);
+            self.armed = self.limit;
             self.quiet = 0;
             self.past = 0;
             return Change::Lowered {
@@ -329,9 +340,11 @@ impl Aimd {
         let a0 = d.first.0;
         let (a1, n1) = d.low;
         let z = rise_z(d.first, d.low);
-        if z >= Z && (d.overturns || z < Z_SURE) {
-            // Lowering the rate helped, but not beyond doubt (or it would overturn loss
-            // at any rate): back to where it began, to see that it was not luck.
+        let doubt = d.overturns || (self.verdict == LossKind::Unknown && z < Z_SURE);
+        if z >= Z && doubt {
+            // Lowering the rate helped, but not beyond doubt (a first verdict, or one that
+            // would overturn loss at any rate): back to where it began, to see that it
+            // was not luck. Behind a limit already shown, a rise is no news.
             d.check = Some(self.rate);
             self.rate = d.from;
             self.descent = Some(d);
@@ -341,11 +354,36 @@ impl Aimd {
             // Lowering the rate helped: a rate limit, taken low; the climb finds it.
             self.verdict = LossKind::RateLimit;
             self.limit = Some(d.limit);
+            self.armed = self.limit;
             self.quiet = 0;
             self.past = 0;
             return Change::Held;
         }
-        if z <= Z_FLAT || d.windows >= DESCENT_WINDOWS {
+        // No better lower down: loss at any rate, once the descent has gone as low as it
+        // goes, or to a rate that delivers what the path is taken to give (a rate limit
+        // under this rate would show there), or has taken its windows.
+        let bottom = (DESCENT_BOTTOM * d.from).max(self.floor());
+        let flat =
+            z <= Z_FLAT && (self.rate <= bottom * (1.0 + 1e-9) || !self.below(answered, n, Z));
+        let q1 = a1 / n1;
+        if flat && !d.deep && q1 > 0.0 && q1 < DEEP_BELOW {
+            // Most answers lost even at the bottom: a limit under it (a policer whose
+            // burst made the first window look better) would pass everything at
+            // `q1 ·` this rate. One window there before the verdict.
+            let deep = (HEADROOM * q1 * went).max(self.floor());
+            if deep < self.rate {
+                d.deep = true;
+                let from = self.rate();
+                self.rate = deep;
+                self.descent = Some(d);
+                return Change::Lowered {
+                    from,
+                    to: self.rate(),
+                    q: answered / n,
+                };
+            }
+        }
+        if flat || d.windows >= DESCENT_WINDOWS + u8::from(d.deep) {
             // It did not: this loss is the path's own, at any rate, and the lower rates
             // measured it (the first window was low by selection).
             let q = a1 / n1;
@@ -357,6 +395,7 @@ impl Aimd {
             };
             self.rate = d.from;
             self.limit = None;
+            self.armed = None;
             self.quiet = 0;
             self.past = 0;
             self.prev = None;
@@ -366,7 +405,6 @@ impl Aimd {
         // (for contrast), never below the bottom; where it does not, another window here.
         let from = self.rate();
         if self.below(answered, n, Z) {
-            let bottom = (DESCENT_BOTTOM * d.from).max(self.floor());
             self.rate = (went * 0.63).max(bottom).min(self.rate);
         }
         self.descent = Some(d);
@@ -400,12 +438,14 @@ impl Aimd {
             && !self.lossy()
             && self
                 .limit
+                .or(self.armed)
                 .is_some_and(|l| self.rate >= UNDER * l * (1.0 - 1e-9))
             && lost >= 1.0 + own + spread - 1e-9
         {
             let from = self.rate();
             let l = went * (q / self.base.max(P_EDGE)).min(1.0);
             self.limit = Some(l);
+            self.armed = self.limit;
             self.rate = (UNDER * l).min(self.rate).max(self.floor());
             self.quiet = 0;
             self.past = 0;
@@ -434,7 +474,8 @@ impl Aimd {
             // Well past the old limit without loss: it was set too low (a window of
             // samples is a noisy measure), or the path changed. The steps double, so
             // a policer is found again a few percent above, and a path that changed
-            // is climbed freely after a few windows.
+            // is climbed freely after a few windows (the first sample lost on the
+            // way still sets the limit again: `armed`).
             Some(l) if self.rate >= l * (1.0 + 4.0 * NEAR_STEP) => {
                 self.past += 1;
                 let step = NEAR_STEP * l * f64::from(1u32 << self.past.min(16));
@@ -565,13 +606,19 @@ mod tests {
     #[test]
     fn a_descent_that_does_not_cure_the_loss_ends_in_loss_at_any_rate() {
         let mut a = Aimd::new(10_000);
-        // One window of 70 %: a descent, one window lower tells.
-        assert!(matches!(a.window(0.7, 20, None), Change::Lowered { .. }));
-        assert!(a.rate() >= 6_000, "{}", a.rate());
-        assert_eq!(
-            a.window(0.7, 20, None),
-            Change::Baseline { to: 10_000, q: 0.7 }
-        );
+        // Windows of 70 %: a descent down to a quarter of the rate at most, a few
+        // windows, and back up.
+        let mut lowered = 0;
+        let end = loop {
+            match a.window(0.7, 20, None) {
+                Change::Lowered { .. } | Change::Held => lowered += 1,
+                other => break other,
+            }
+            assert!(a.rate() >= 2_500, "{}", a.rate());
+            assert!(lowered <= 4, "a bounded descent");
+        };
+        assert_eq!(end, Change::Baseline { to: 10_000, q: 0.7 });
+        assert_eq!(a.verdict(), LossKind::AnyRate);
         for _ in 0..50 {
             assert_eq!(a.window(0.7, 20, None), Change::Held);
         }

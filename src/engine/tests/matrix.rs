@@ -136,7 +136,7 @@ fn check(row: &Row, seed: u64) {
     let r = &got.report;
     let what = format!(
         "{}: {} of {live} found (oracle {}), {} probes (oracle {}), kind {:?}, rounds {:?}, \
-         events {:?}",
+         events {:?}; oracle's rounds {:?}",
         row.profile.trim(),
         got.found,
         oracle.found,
@@ -144,7 +144,8 @@ fn check(row: &Row, seed: u64) {
         oracle.probes,
         r.kind(),
         r.rounds,
-        r.events
+        r.events,
+        oracle.report.rounds
     );
     assert_eq!(got.false_up, 0, "no false positive: {what}");
     // 99.9 %, or the oracle's recall where the loss makes that impossible.
@@ -251,39 +252,34 @@ fn matrix_request_loss_10() {
     );
 }
 
-#[test]
-fn matrix_policer_5_percent_of_the_ceiling() {
-    for (burst, seed) in [(5, 47), (200, 48)] {
-        // A /21: at 100 pps a round of the /20 would take 41 s.
+/// Both bursts of a policer of `limit` pps on `block` (its last address `last`).
+fn policed_both_bursts(limit: u64, block: &str, last: &'static str, seeds: [u64; 2]) {
+    for (burst, seed) in [5, 200].into_iter().zip(seeds) {
         let profile = format!(
-            "198.18.0.0/21 alive=25% rtt=1ms police=100 police_scope=total police_burst={burst}\n"
+            "{block} alive=25% rtt=1ms police={limit} police_scope=total police_burst={burst}\n"
         );
         let row = Row {
-            last: "198.18.7.254",
-            ..Row::policed(leak(profile), 100, 1.0)
+            last,
+            ..Row::policed(leak(profile), limit, 1.0)
         };
         check(&row, seed);
     }
 }
 
 #[test]
+fn matrix_policer_5_percent_of_the_ceiling() {
+    // A /21: at 100 pps a round of the /20 would take 41 s.
+    policed_both_bursts(100, "198.18.0.0/21", "198.18.7.254", [47, 48]);
+}
+
+#[test]
 fn matrix_policer_20_percent_of_the_ceiling() {
-    for (burst, seed) in [(5, 49), (200, 50)] {
-        let profile = format!(
-            "198.18.0.0/20 alive=25% rtt=1ms police=400 police_scope=total police_burst={burst}\n"
-        );
-        check(&Row::policed(leak(profile), 400, 1.0), seed);
-    }
+    policed_both_bursts(400, "198.18.0.0/20", "198.18.15.254", [49, 50]);
 }
 
 #[test]
 fn matrix_policer_half_the_ceiling() {
-    for (burst, seed) in [(5, 51), (200, 52)] {
-        let profile = format!(
-            "198.18.0.0/20 alive=25% rtt=1ms police=1000 police_scope=total police_burst={burst}\n"
-        );
-        check(&Row::policed(leak(profile), 1_000, 1.0), seed);
-    }
+    policed_both_bursts(1_000, "198.18.0.0/20", "198.18.15.254", [51, 52]);
 }
 
 #[test]
