@@ -7,7 +7,11 @@
 //! database for many scanners writing one inventory plugs in behind the same trait.
 //! Changes and aggregates are stored, never a row per address per run.
 
+pub mod ask;
+pub mod codec;
 pub mod judge;
+pub mod ledger;
+pub mod sql;
 pub mod sqlite;
 
 pub use judge::{EventKind, Sighting};
