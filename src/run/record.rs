@@ -60,7 +60,7 @@ pub fn record(
     let out = inv
         .record(&facts, &mut sightings)
         .map_err(|e| Error::NotRecorded {
-            path: db.to_path_buf(),
+            path: crate::store::shown(db),
             reason: match e {
                 Error::Inventory { reason, .. } => reason,
                 other => other.to_string(),
@@ -121,9 +121,10 @@ fn targets_text(cfg: &Config) -> String {
     parts.join(" ")
 }
 
+/// The command line as typed, a database URL's password replaced.
 fn command_line() -> String {
     std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
+        .map(|a| crate::store::pg::url::redact_arg(&a.to_string_lossy()))
         .collect::<Vec<_>>()
         .join(" ")
 }
