@@ -119,9 +119,12 @@ struct Batch {
     retracted: Vec<Vec<u8>>,
     /// (address, MAC) → first and last sighting.
     sightings: HashMap<(Vec<u8>, i64), (i64, i64)>,
-    /// Events in the order judged: address, at, kind, MAC, old MAC.
-    events: Vec<(Vec<u8>, i64, EventKind, Option<i64>, Option<i64>)>,
+    /// Events in the order judged.
+    events: Vec<Pending>,
 }
+
+/// An event to write: address, at, kind, MAC, old MAC.
+type Pending = (Vec<u8>, i64, EventKind, Option<i64>, Option<i64>);
 
 type PgResult<T> = std::result::Result<T, postgres::Error>;
 
