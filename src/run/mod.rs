@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod progress;
 pub mod record;
+pub mod spool;
 pub mod state;
 
 use crate::cli::Config;

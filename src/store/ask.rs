@@ -70,6 +70,7 @@ fn run_entry(r: &dyn Cols) -> Result<Option<RunEntry>> {
         source: r.text(7)?,
         interrupted: r.int(8)? != 0,
         parts: count(r.int(9)?),
+        missing: Vec::new(),
         probed: count(r.int(10)?),
         up: count(r.int(11)?),
         events: count(r.int(12)?),
@@ -281,6 +282,25 @@ pub fn free(
     Ok(n)
 }
 
+/// The runs, oldest first, each sharded run still open with the shards it lacks.
 pub fn runs(db: &dyn Reader, each: &mut dyn FnMut(RunEntry) -> io::Result<()>) -> Result<u64> {
-    stream(db, sql::RUNS, &[], run_entry, each)
+    // Collected first (a run a night is 365 a year): a backend reads one query at a time.
+    let mut runs = Vec::new();
+    stream(db, sql::RUNS, &[], run_entry, &mut |r| {
+        runs.push(r);
+        Ok(())
+    })?;
+    for r in runs.iter_mut().filter(|r| r.interrupted && r.shards > 1) {
+        let mut done = std::collections::BTreeSet::new();
+        db.rows(sql::SHARDS_DONE, &[Param::Int(r.id)], &mut |c| {
+            done.insert(u64::try_from(c.int(0)?).unwrap_or(u64::MAX));
+            Ok(())
+        })?;
+        r.missing = (0..r.shards).filter(|i| !done.contains(i)).collect();
+    }
+    let n = runs.len() as u64;
+    for r in runs {
+        each(r).map_err(Error::Write)?;
+    }
+    Ok(n)
 }

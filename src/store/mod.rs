@@ -129,6 +129,8 @@ pub struct RunEntry {
     pub seed: Option<u64>,
     pub shards: u64,
     pub parts: u64,
+    /// The shards (0-based) with no complete part yet: empty once the run is complete.
+    pub missing: Vec<u64>,
     pub probed: u64,
     pub up: u64,
     pub events: u64,

@@ -164,6 +164,9 @@ pub const RUNS: &str =
         (SELECT command FROM parts WHERE run = r.id ORDER BY id LIMIT 1)
      FROM runs r LEFT JOIN parts p ON p.run = r.id
      GROUP BY r.id ORDER BY r.started, r.id";
+/// The shards of run `$1` that recorded a complete part.
+pub const SHARDS_DONE: &str =
+    "SELECT DISTINCT coalesce(shard, 0) FROM parts WHERE run = $1 AND interrupted = 0";
 /// `prune`'s statements, in order, each bound to the cut: events, then parts, then runs.
 pub const PRUNE: [&str; 3] = [
     "DELETE FROM events WHERE at < $1",

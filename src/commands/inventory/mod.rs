@@ -66,7 +66,7 @@ pub const HOST_COLUMNS: [&str; 9] = [
 pub const EVENT_COLUMNS: [&str; 6] = ["at", "run", "addr", "event", "mac", "old_mac"];
 pub const TIMELINE_COLUMNS: [&str; 5] = ["at", "what", "status", "mac", "old_mac"];
 pub const FREE_COLUMNS: [&str; 3] = ["addr", "state", "last_seen"];
-pub const RUN_COLUMNS: [&str; 15] = [
+pub const RUN_COLUMNS: [&str; 16] = [
     "run",
     "job",
     "started",
@@ -75,6 +75,7 @@ pub const RUN_COLUMNS: [&str; 15] = [
     "seed",
     "shards",
     "parts",
+    "missing",
     "probed",
     "up",
     "events",
@@ -222,6 +223,13 @@ pub fn run(req: &Request) -> Result<u8> {
                     maybe(r.seed, Cell::Num),
                     Cell::Num(r.shards),
                     Cell::Num(r.parts),
+                    Cell::Text(
+                        r.missing
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    ),
                     Cell::Num(r.probed),
                     Cell::Num(r.up),
                     Cell::Num(r.events),

@@ -12,6 +12,7 @@
 mod query;
 mod record;
 pub mod schema;
+mod tls;
 pub mod url;
 
 use crate::error::{Error, Result};
@@ -26,6 +27,9 @@ const WRITERS: i64 = 0x7377_6570;
 
 /// How long a writer waits for the others before it is a fault.
 const LOCK_WAIT: &str = "SET LOCAL lock_timeout = '120s'";
+
+/// How long the check that a held connection still works may take.
+const LIVENESS: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What opening may do to the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +47,8 @@ pub struct PgInventory {
     client: RefCell<Client>,
     /// The URL as shown (password replaced).
     shown: String,
+    /// How to connect again (a scan holds its connection for as long as it runs).
+    dsn: Dsn,
 }
 
 /// A fault before anything was sent or recorded: no server, refused credentials, not
@@ -89,7 +95,8 @@ impl PgInventory {
         let client = connect(&dsn)?;
         let mut inv = PgInventory {
             client: RefCell::new(client),
-            shown: dsn.shown,
+            shown: dsn.shown.clone(),
+            dsn,
         };
         let version = inv.version()?;
         match (version, opening) {
@@ -170,6 +177,23 @@ impl PgInventory {
         Ok((from, schema::VERSION))
     }
 
+    /// The connection, made again when the one opened before the scan has gone (the
+    /// server restarted, an idle connection cut while the scan ran).
+    fn live(&mut self) -> Result<&mut Client> {
+        let alive = self.client.get_mut().is_valid(LIVENESS).is_ok();
+        if !alive {
+            let client = connect(&self.dsn).map_err(|e| Error::Inventory {
+                path: PathBuf::from(&self.shown),
+                reason: match e {
+                    Error::Database { reason, .. } => reason,
+                    other => other.to_string(),
+                },
+            })?;
+            *self.client.get_mut() = client;
+        }
+        Ok(self.client.get_mut())
+    }
+
     fn fault(&self, e: postgres::Error) -> Error {
         Error::Inventory {
             path: PathBuf::from(&self.shown),
@@ -183,9 +207,14 @@ impl PgInventory {
 type Identity = std::result::Result<Option<i64>, String>;
 
 fn identity(c: &mut impl GenericClient) -> std::result::Result<Identity, postgres::Error> {
-    let marked: bool = c
-        .query_one("SELECT to_regclass('sweep_schema') IS NOT NULL", &[])?
-        .get(0);
+    // One statement, one snapshot: another scanner creating the inventory meanwhile is
+    // seen either not at all or whole.
+    let row = c.query_one(
+        "SELECT to_regclass('sweep_schema') IS NOT NULL,
+             (SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema())",
+        &[],
+    )?;
+    let (marked, tables): (bool, i64) = (row.get(0), row.get(1));
     if marked {
         let row = c.query_opt("SELECT app, version FROM sweep_schema", &[])?;
         return Ok(match row {
@@ -193,12 +222,6 @@ fn identity(c: &mut impl GenericClient) -> std::result::Result<Identity, postgre
             _ => Err("has a sweep_schema table that is not sweep's".into()),
         });
     }
-    let tables: i64 = c
-        .query_one(
-            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
-            &[],
-        )?
-        .get(0);
     Ok(if tables > 0 {
         Err(format!(
             "is not a sweep inventory ({tables} tables of something else in its schema)"
@@ -214,33 +237,7 @@ fn connect(dsn: &Dsn) -> Result<Client> {
     if dsn.verify == Verify::Off {
         return dsn.config.connect(postgres::NoTls).map_err(fail);
     }
-    let mut b = native_tls::TlsConnector::builder();
-    match dsn.verify {
-        Verify::Nothing => {
-            b.danger_accept_invalid_certs(true);
-            b.danger_accept_invalid_hostnames(true);
-        }
-        Verify::Chain => {
-            b.danger_accept_invalid_hostnames(true);
-        }
-        Verify::Off | Verify::Full => {}
-    }
-    if let (Some(path), true) = (&dsn.root_cert, dsn.verify != Verify::Nothing) {
-        let pem = std::fs::read(path).map_err(|e| {
-            refused(
-                &dsn.shown,
-                format!("cannot read sslrootcert '{}': {e}", path.display()),
-            )
-        })?;
-        let cert = native_tls::Certificate::from_pem(&pem)
-            .map_err(|e| refused(&dsn.shown, format!("sslrootcert '{}': {e}", path.display())))?;
-        b.add_root_certificate(cert);
-        // Only the root given, as libpq trusts it.
-        b.disable_built_in_roots(true);
-    }
-    let tls = b
-        .build()
-        .map_err(|e| refused(&dsn.shown, format!("TLS: {e}")))?;
-    let tls = postgres_native_tls::MakeTlsConnector::new(tls);
+    let tls = tls::connector(dsn.verify, dsn.root_cert.as_deref())
+        .map_err(|reason| refused(&dsn.shown, reason))?;
     dsn.config.connect(tls).map_err(fail)
 }

@@ -36,7 +36,7 @@ impl PgInventory {
             reason: why(&e),
         };
         let facts = RunRow::of(run);
-        let c = self.client.get_mut();
+        let c = self.live()?;
         // Until the first sighting is read, a serialization failure or a deadlock is
         // tried again (nothing is lost by it); the writers' lock makes them rare.
         let mut attempt = 0;
