@@ -372,33 +372,33 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) -> Result<(), String> {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    ensure(out.status.success(), || {
+        format!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+/// A CA of its own (ca.crt, ca.key) in `dir`.
+fn make_ca(dir: &Path, name: &str) -> Result<(), String> {
+    let subject = format!("/CN={name}");
+    let args = [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+    ];
+    let mut args = args.to_vec();
+    args.extend([subject.as_str(), "-keyout", "ca.key", "-out", "ca.crt"]);
+    openssl(dir, &args)
+}
+
 /// A CA and a server certificate for 127.0.0.1 signed by it (openssl's CLI).
 fn make_certificate(dir: &Path) -> Result<(), String> {
-    let run = |args: &[&str]| -> Result<(), String> {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .map_err(|e| format!("openssl: {e}"))?;
-        ensure(out.status.success(), || {
-            format!("openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr))
-        })
-    };
-    run(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=sweep test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-    ])?;
+    let run = |args: &[&str]| openssl(dir, args);
+    make_ca(dir, "sweep test CA")?;
     run(&[
         "req",
         "-newkey",
@@ -795,7 +795,7 @@ fn tls() -> Result<(), String> {
     )?;
     r.expect_code(0)?;
     // Another CA: the chain does not verify.
-    make_other_ca(dir.path())?;
+    make_ca(dir.path(), "other CA")?;
     let other = encode(path_str(&dir.path().join("ca.crt")));
     let r = inventory(
         &[
@@ -833,32 +833,6 @@ fn tls() -> Result<(), String> {
     r.expect_code(3)?;
     one_line_naming(&r.stderr, &["sslrootcert"])?;
     ensure(!r.stderr.contains(PASSWORD), || "the password shows".into())
-}
-
-/// A CA of its own in `dir` (ca.crt), which signed nothing the server has.
-fn make_other_ca(dir: &Path) -> Result<(), String> {
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=other CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ])
-        .current_dir(dir)
-        .output()
-        .map_err(|e| format!("openssl: {e}"))?;
-    ensure(out.status.success(), || {
-        String::from_utf8_lossy(&out.stderr).into()
-    })
 }
 
 /// A namespace whose loopback answers for 198.18.0.`hosts`; the rest of 198.18.0.0/24 is

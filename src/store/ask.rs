@@ -5,7 +5,8 @@ use crate::error::{Error, Result};
 use crate::store::codec::{addr_of, key, mac_of, macs_of, ms, span_keys, status_of, time};
 use crate::store::sql::{self, in_ranges, mark, Cols, Param};
 use crate::store::{
-    EventEntry, EventKind, EventsQuery, HostEntry, HostsQuery, RunEntry, TimelineEntry, Vacancy,
+    EventEntry, EventKind, EventsQuery, HostEntry, HostsQuery, Inventory, Pruned, RecordOutcome,
+    RunEntry, RunFacts, Sighting, TimelineEntry, Vacancy,
 };
 use crate::targets::Span;
 use std::io;
@@ -22,6 +23,70 @@ pub trait Reader {
     ) -> Result<()>;
     /// The error for a row that cannot be read (a damaged database).
     fn damaged(&self, what: &str) -> Error;
+}
+
+/// A backend: its reads, its recording and its pruning. The questions are this file's,
+/// the same for every backend: each `Backend` is an `Inventory` by the impl below.
+pub trait Backend: Reader {
+    /// `Inventory::record`.
+    fn record_one(
+        &mut self,
+        run: &RunFacts,
+        sightings: &mut dyn Iterator<Item = Result<Sighting>>,
+    ) -> Result<RecordOutcome>;
+    /// `Inventory::prune`: `sql::PRUNE` in one transaction.
+    fn prune_before(&mut self, before: SystemTime) -> Result<Pruned>;
+}
+
+impl<B: Backend> Inventory for B {
+    fn record(
+        &mut self,
+        run: &RunFacts,
+        sightings: &mut dyn Iterator<Item = Result<Sighting>>,
+    ) -> Result<RecordOutcome> {
+        self.record_one(run, sightings)
+    }
+
+    fn newest_start(&self) -> Result<Option<SystemTime>> {
+        newest_start(self)
+    }
+
+    fn hosts(
+        &self,
+        q: &HostsQuery,
+        each: &mut dyn FnMut(HostEntry) -> io::Result<()>,
+    ) -> Result<u64> {
+        hosts(self, q, each)
+    }
+
+    fn events(
+        &self,
+        q: &EventsQuery,
+        each: &mut dyn FnMut(EventEntry) -> io::Result<()>,
+    ) -> Result<u64> {
+        events(self, q, each)
+    }
+
+    fn host(&self, addr: IpAddr) -> Result<Option<(HostEntry, Vec<TimelineEntry>)>> {
+        host(self, addr)
+    }
+
+    fn free(
+        &self,
+        ranges: &[Span],
+        since: SystemTime,
+        each: &mut dyn FnMut(IpAddr, Vacancy) -> io::Result<()>,
+    ) -> Result<u64> {
+        free(self, ranges, since, each)
+    }
+
+    fn runs(&self, each: &mut dyn FnMut(RunEntry) -> io::Result<()>) -> Result<u64> {
+        runs(self, each)
+    }
+
+    fn prune(&mut self, before: SystemTime) -> Result<Pruned> {
+        self.prune_before(before)
+    }
 }
 
 /// The most addresses `free` walks: a /8's worth.

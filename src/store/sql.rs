@@ -18,13 +18,46 @@ pub enum Param {
     Bytes(Vec<u8>),
 }
 
-/// One result row's columns, by position (a backend maps its own faults).
+/// One result row's columns, by position: a backend gives each cell as a `Param`
+/// (`OptInt(None)` for NULL); the typed reads are the same for all.
 pub trait Cols {
-    fn int(&self, i: usize) -> Result<i64>;
-    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
-    fn text(&self, i: usize) -> Result<String>;
-    fn opt_text(&self, i: usize) -> Result<Option<String>>;
-    fn bytes(&self, i: usize) -> Result<Vec<u8>>;
+    fn cell(&self, i: usize) -> Result<Param>;
+    /// The error for column `i` holding what it should not (a damaged database).
+    fn mistyped(&self, i: usize) -> crate::error::Error;
+
+    fn int(&self, i: usize) -> Result<i64> {
+        match self.cell(i)? {
+            Param::Int(v) | Param::OptInt(Some(v)) => Ok(v),
+            _ => Err(self.mistyped(i)),
+        }
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        match self.cell(i)? {
+            Param::Int(v) => Ok(Some(v)),
+            Param::OptInt(v) => Ok(v),
+            _ => Err(self.mistyped(i)),
+        }
+    }
+    fn text(&self, i: usize) -> Result<String> {
+        match self.cell(i)? {
+            Param::Text(v) | Param::OptText(Some(v)) => Ok(v),
+            _ => Err(self.mistyped(i)),
+        }
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        match self.cell(i)? {
+            Param::Text(v) => Ok(Some(v)),
+            Param::OptText(v) => Ok(v),
+            Param::OptInt(None) => Ok(None),
+            _ => Err(self.mistyped(i)),
+        }
+    }
+    fn bytes(&self, i: usize) -> Result<Vec<u8>> {
+        match self.cell(i)? {
+            Param::Bytes(v) => Ok(v),
+            _ => Err(self.mistyped(i)),
+        }
+    }
 }
 
 /// SQLite's spelling of a statement: `?N` for `$N`.

@@ -3,17 +3,11 @@
 
 use super::{why, PgInventory, LOCK_WAIT, WRITERS};
 use crate::error::{Error, Result};
-use crate::store::ask::{self, Reader};
+use crate::store::ask::{Backend, Reader};
 use crate::store::sql::{self, Cols, Param};
-use crate::store::{
-    EventEntry, EventsQuery, HostEntry, HostsQuery, Inventory, Pruned, RecordOutcome, RunEntry,
-    RunFacts, Sighting, TimelineEntry, Vacancy,
-};
-use crate::targets::Span;
+use crate::store::{Pruned, RecordOutcome, RunFacts, Sighting};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use std::io;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -49,30 +43,37 @@ struct PgRow<'a> {
     shown: &'a str,
 }
 
-impl PgRow<'_> {
-    fn get<'r, T: postgres::types::FromSql<'r>>(&'r self, i: usize) -> Result<T> {
-        self.row.try_get(i).map_err(|e| Error::Inventory {
+impl Cols for PgRow<'_> {
+    fn cell(&self, i: usize) -> Result<Param> {
+        let fault = |e: postgres::Error| Error::Inventory {
             path: PathBuf::from(self.shown),
             reason: why(&e),
+        };
+        let ty = self
+            .row
+            .columns()
+            .get(i)
+            .map(|c| c.type_().clone())
+            .ok_or_else(|| self.mistyped(i))?;
+        Ok(match ty {
+            Type::INT8 => Param::OptInt(self.row.try_get(i).map_err(fault)?),
+            Type::TEXT => match self.row.try_get(i).map_err(fault)? {
+                Some(t) => Param::Text(t),
+                None => Param::OptInt(None),
+            },
+            Type::BYTEA => match self.row.try_get(i).map_err(fault)? {
+                Some(b) => Param::Bytes(b),
+                None => Param::OptInt(None),
+            },
+            _ => return Err(self.mistyped(i)),
         })
     }
-}
 
-impl Cols for PgRow<'_> {
-    fn int(&self, i: usize) -> Result<i64> {
-        self.get(i)
-    }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        self.get(i)
-    }
-    fn text(&self, i: usize) -> Result<String> {
-        self.get(i)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        self.get(i)
-    }
-    fn bytes(&self, i: usize) -> Result<Vec<u8>> {
-        self.get(i)
+    fn mistyped(&self, i: usize) -> Error {
+        Error::Inventory {
+            path: PathBuf::from(self.shown),
+            reason: format!("a damaged row in the database (column {i})"),
+        }
     }
 }
 
@@ -102,8 +103,8 @@ impl Reader for PgInventory {
     }
 }
 
-impl Inventory for PgInventory {
-    fn record(
+impl Backend for PgInventory {
+    fn record_one(
         &mut self,
         run: &RunFacts,
         sightings: &mut dyn Iterator<Item = Result<Sighting>>,
@@ -111,44 +112,7 @@ impl Inventory for PgInventory {
         self.record_run(run, sightings)
     }
 
-    fn newest_start(&self) -> Result<Option<SystemTime>> {
-        ask::newest_start(self)
-    }
-
-    fn hosts(
-        &self,
-        q: &HostsQuery,
-        each: &mut dyn FnMut(HostEntry) -> io::Result<()>,
-    ) -> Result<u64> {
-        ask::hosts(self, q, each)
-    }
-
-    fn events(
-        &self,
-        q: &EventsQuery,
-        each: &mut dyn FnMut(EventEntry) -> io::Result<()>,
-    ) -> Result<u64> {
-        ask::events(self, q, each)
-    }
-
-    fn host(&self, addr: IpAddr) -> Result<Option<(HostEntry, Vec<TimelineEntry>)>> {
-        ask::host(self, addr)
-    }
-
-    fn free(
-        &self,
-        ranges: &[Span],
-        since: SystemTime,
-        each: &mut dyn FnMut(IpAddr, Vacancy) -> io::Result<()>,
-    ) -> Result<u64> {
-        ask::free(self, ranges, since, each)
-    }
-
-    fn runs(&self, each: &mut dyn FnMut(RunEntry) -> io::Result<()>) -> Result<u64> {
-        ask::runs(self, each)
-    }
-
-    fn prune(&mut self, before: SystemTime) -> Result<Pruned> {
+    fn prune_before(&mut self, before: SystemTime) -> Result<Pruned> {
         let shown = self.shown.clone();
         let fault = |e: postgres::Error| Error::Inventory {
             path: PathBuf::from(&shown),

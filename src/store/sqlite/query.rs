@@ -3,17 +3,11 @@
 
 use super::SqliteInventory;
 use crate::error::{Error, Result};
-use crate::store::ask::{self, Reader};
+use crate::store::ask::{Backend, Reader};
 use crate::store::sql::{self, question_marks, Cols, Param};
-use crate::store::{
-    EventEntry, EventsQuery, HostEntry, HostsQuery, Inventory, Pruned, RecordOutcome, RunEntry,
-    RunFacts, Sighting, TimelineEntry, Vacancy,
-};
-use crate::targets::Span;
+use crate::store::{Pruned, RecordOutcome, RunFacts, Sighting};
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::ToSql;
-use std::io;
-use std::net::IpAddr;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -35,27 +29,27 @@ struct SqliteRow<'a, 'r> {
     path: &'a Path,
 }
 
-impl SqliteRow<'_, '_> {
-    fn get<T: rusqlite::types::FromSql>(&self, i: usize) -> Result<T> {
-        self.row.get(i).map_err(|e| super::fault(self.path, e))
-    }
-}
-
 impl Cols for SqliteRow<'_, '_> {
-    fn int(&self, i: usize) -> Result<i64> {
-        self.get(i)
+    fn cell(&self, i: usize) -> Result<Param> {
+        use rusqlite::types::ValueRef;
+        let v = self
+            .row
+            .get_ref(i)
+            .map_err(|e| super::fault(self.path, e))?;
+        Ok(match v {
+            ValueRef::Null => Param::OptInt(None),
+            ValueRef::Integer(v) => Param::Int(v),
+            ValueRef::Text(t) => Param::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Param::Bytes(b.to_vec()),
+            ValueRef::Real(_) => return Err(self.mistyped(i)),
+        })
     }
-    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
-        self.get(i)
-    }
-    fn text(&self, i: usize) -> Result<String> {
-        self.get(i)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        self.get(i)
-    }
-    fn bytes(&self, i: usize) -> Result<Vec<u8>> {
-        self.get(i)
+
+    fn mistyped(&self, i: usize) -> Error {
+        Error::Inventory {
+            path: self.path.to_path_buf(),
+            reason: format!("a damaged row in the database (column {i})"),
+        }
     }
 }
 
@@ -88,8 +82,8 @@ impl Reader for SqliteInventory {
     }
 }
 
-impl Inventory for SqliteInventory {
-    fn record(
+impl Backend for SqliteInventory {
+    fn record_one(
         &mut self,
         run: &RunFacts,
         sightings: &mut dyn Iterator<Item = Result<Sighting>>,
@@ -97,44 +91,7 @@ impl Inventory for SqliteInventory {
         self.record_run(run, sightings)
     }
 
-    fn newest_start(&self) -> Result<Option<SystemTime>> {
-        ask::newest_start(self)
-    }
-
-    fn hosts(
-        &self,
-        q: &HostsQuery,
-        each: &mut dyn FnMut(HostEntry) -> io::Result<()>,
-    ) -> Result<u64> {
-        ask::hosts(self, q, each)
-    }
-
-    fn events(
-        &self,
-        q: &EventsQuery,
-        each: &mut dyn FnMut(EventEntry) -> io::Result<()>,
-    ) -> Result<u64> {
-        ask::events(self, q, each)
-    }
-
-    fn host(&self, addr: IpAddr) -> Result<Option<(HostEntry, Vec<TimelineEntry>)>> {
-        ask::host(self, addr)
-    }
-
-    fn free(
-        &self,
-        ranges: &[Span],
-        since: SystemTime,
-        each: &mut dyn FnMut(IpAddr, Vacancy) -> io::Result<()>,
-    ) -> Result<u64> {
-        ask::free(self, ranges, since, each)
-    }
-
-    fn runs(&self, each: &mut dyn FnMut(RunEntry) -> io::Result<()>) -> Result<u64> {
-        ask::runs(self, each)
-    }
-
-    fn prune(&mut self, before: SystemTime) -> Result<Pruned> {
+    fn prune_before(&mut self, before: SystemTime) -> Result<Pruned> {
         let path = self.path.clone();
         let fault = |e| super::fault(&path, e);
         let cut = [crate::store::codec::ms(before)];
