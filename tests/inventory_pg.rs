@@ -25,6 +25,11 @@ fn main() {
             differential,
         ),
         pg_trial(
+            "shards_resumes_late_runs_and_batches_record_alike_in_both_backends",
+            None,
+            differential_store,
+        ),
+        pg_trial(
             "unusable_databases_are_refused_in_one_line_before_any_probe",
             None,
             refusals,
@@ -1042,4 +1047,223 @@ fn server_gone() -> Result<(), String> {
     let runs = runs_rows(&url)?;
     let probed: Vec<&str> = runs.iter().map(|r| r[9].as_str()).collect();
     ensure(probed == ["10", "20", "10"], || format!("runs {runs:?}"))
+}
+
+/// The store itself, both backends, the same recordings: whole runs, shards over
+/// overlapping slices (a `gone` one shard judged taken back by another), interrupted runs
+/// and their resumes, an older run recorded late, sightings repeated within a recording,
+/// MACs that change, change back and conflict, and a recording of 40,000 sightings whose
+/// repeats fall in different batches. Every question's entries compared.
+fn differential_store() -> Result<(), String> {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use sweep::results::row::Status;
+    use sweep::store::{EventsQuery, HostsQuery, Inventory, RunFacts, Sighting};
+    use sweep::targets::Span;
+    use sweep::wire::ether::Mac;
+
+    let pg = Cluster::start(Listen::SocketOnly)?;
+    let url = pg.database("store")?;
+    let dir = out_dir()?;
+    let file = dir.path().join("inv.db");
+    let err = |e: sweep::error::Error| e.to_string();
+    let mut a = sweep::store::open(&file, true).map_err(err)?;
+    let mut b = sweep::store::open(Path::new(&url), true).map_err(err)?;
+    let mut state: u64 = 0x2757;
+    let mut rnd = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let day = |d: u64| UNIX_EPOCH + Duration::from_secs(1_770_000_000 + d * 3_600);
+    let addr = |i: u32| std::net::IpAddr::from(std::net::Ipv4Addr::from(0xC612_0000 + i));
+    let macs = [1u64, 2, 3, 4, 5].map(|m| Mac::from_u64(0x0200_0000_0000 + m));
+    let sighting = |i: u32, rnd: &mut dyn FnMut(u64) -> u64| {
+        let up = rnd(3) != 0;
+        let m = match rnd(6) {
+            0 => vec![],
+            1 => vec![macs[rnd(5) as usize], macs[rnd(5) as usize]],
+            _ => vec![macs[(i as usize + rnd(2) as usize) % 5]],
+        };
+        Sighting {
+            addr: addr(i),
+            status: if up {
+                Status::Up
+            } else if rnd(4) == 0 {
+                Status::Unreachable
+            } else {
+                Status::Down
+            },
+            detail: if up { String::new() } else { "timeout".into() },
+            macs: if up { m } else { vec![] },
+        }
+    };
+    let facts =
+        |job: &str, t: SystemTime, shard: Option<(u64, u64)>, interrupted: bool, resumed: bool| {
+            RunFacts {
+                job: job.into(),
+                started: t,
+                ended: t + Duration::from_secs(60),
+                command: format!("sweep {job}"),
+                targets: "198.18.0.0/22".into(),
+                seed: Some(7),
+                shard,
+                exit: 0,
+                interrupted,
+                source: "scan".into(),
+                resumed,
+            }
+        };
+    let mut record = |f: &RunFacts, seen: Vec<Sighting>| -> Result<(), String> {
+        let x = a
+            .record(f, &mut seen.clone().into_iter().map(Ok))
+            .map_err(err)?;
+        let y = b.record(f, &mut seen.into_iter().map(Ok)).map_err(err)?;
+        let key =
+            |o: &sweep::store::RecordOutcome| (o.run, o.probed, o.up, o.events, o.shown.clone());
+        ensure(key(&x) == key(&y), || {
+            format!("{}: SQLite {x:?}, PostgreSQL {y:?}", f.job)
+        })
+    };
+    for night in 0..24u64 {
+        let t = day(10 + night * 24);
+        match night % 6 {
+            // Two or three shards over overlapping slices of the /22.
+            1 | 4 => {
+                let n = 2 + rnd(2);
+                for i in 0..n {
+                    let slice: Vec<u32> = (0..1024u32)
+                        .filter(|a| u64::from(*a) % n == i || rnd(20) == 0)
+                        .collect();
+                    let seen = slice.into_iter().map(|a| sighting(a, &mut rnd)).collect();
+                    record(
+                        &facts(
+                            &format!("sharded {night}"),
+                            t + Duration::from_secs(i * 30),
+                            Some((i, n)),
+                            false,
+                            false,
+                        ),
+                        seen,
+                    )?;
+                }
+            }
+            // Interrupted, then resumed.
+            2 => {
+                let cut = 300 + rnd(500) as u32;
+                let job = format!("resumed {night}");
+                record(
+                    &facts(&job, t, None, true, false),
+                    (0..cut).map(|a| sighting(a, &mut rnd)).collect(),
+                )?;
+                record(
+                    &facts(&job, t + Duration::from_secs(600), None, false, true),
+                    (0..1024).map(|a| sighting(a, &mut rnd)).collect(),
+                )?;
+            }
+            // An older run recorded late (started before the last one recorded).
+            5 => {
+                record(
+                    &facts(
+                        &format!("late {night}"),
+                        t - Duration::from_secs(30 * 3_600),
+                        None,
+                        false,
+                        false,
+                    ),
+                    (0..1024).map(|a| sighting(a, &mut rnd)).collect(),
+                )?;
+            }
+            // A whole run, some addresses repeated within it.
+            _ => {
+                let mut seen: Vec<Sighting> = (0..1024).map(|a| sighting(a, &mut rnd)).collect();
+                for _ in 0..20 {
+                    let i = rnd(1024) as u32;
+                    seen.push(sighting(i, &mut rnd));
+                }
+                record(
+                    &facts(&format!("whole {night}"), t, None, false, false),
+                    seen,
+                )?;
+            }
+        }
+    }
+    // 40,000 sightings over a /16's first 30,000 addresses: repeats in other batches.
+    let seen: Vec<Sighting> = (0..40_000u32)
+        .map(|k| sighting(if k < 30_000 { k } else { rnd(30_000) as u32 }, &mut rnd))
+        .collect();
+    record(&facts("large", day(1_000), None, false, false), seen)?;
+
+    let hosts = |inv: &dyn Inventory| -> Result<Vec<_>, String> {
+        let mut v = Vec::new();
+        inv.hosts(
+            &HostsQuery {
+                all: true,
+                ..HostsQuery::default()
+            },
+            &mut |h| {
+                v.push(h);
+                Ok(())
+            },
+        )
+        .map_err(err)?;
+        Ok(v)
+    };
+    let events = |inv: &dyn Inventory| -> Result<Vec<_>, String> {
+        let mut v = Vec::new();
+        inv.events(&EventsQuery::default(), &mut |e| {
+            v.push(e);
+            Ok(())
+        })
+        .map_err(err)?;
+        Ok(v)
+    };
+    let runs = |inv: &dyn Inventory| -> Result<Vec<_>, String> {
+        let mut v = Vec::new();
+        inv.runs(&mut |r| {
+            v.push(r);
+            Ok(())
+        })
+        .map_err(err)?;
+        Ok(v)
+    };
+    let free = |inv: &dyn Inventory| -> Result<Vec<_>, String> {
+        let mut v = Vec::new();
+        inv.free(
+            &[Span::v4(0xC612_0000, 0xC612_0FFF)],
+            day(900),
+            &mut |a, w| {
+                v.push((a, w));
+                Ok(())
+            },
+        )
+        .map_err(err)?;
+        Ok(v)
+    };
+    let (ha, hb) = (hosts(a.as_ref())?, hosts(b.as_ref())?);
+    ensure(ha.len() == 30_000, || format!("{} hosts", ha.len()))?;
+    ensure(ha == hb, || first_difference("hosts", &ha, &hb))?;
+    let (ea, eb) = (events(a.as_ref())?, events(b.as_ref())?);
+    ensure(ea == eb, || first_difference("events", &ea, &eb))?;
+    let (ra, rb) = (runs(a.as_ref())?, runs(b.as_ref())?);
+    ensure(ra == rb, || first_difference("runs", &ra, &rb))?;
+    ensure(
+        ra.iter().any(|r| !r.missing.is_empty()) || ra.iter().all(|r| !r.interrupted),
+        || "".into(),
+    )?;
+    let (fa, fb) = (free(a.as_ref())?, free(b.as_ref())?);
+    ensure(fa == fb, || first_difference("free", &fa, &fb))?;
+    for i in [0u32, 7, 513, 1023, 29_999] {
+        let (x, y) = (a.host(addr(i)).map_err(err)?, b.host(addr(i)).map_err(err)?);
+        ensure(x == y, || format!("host {}: {x:?} vs {y:?}", addr(i)))?;
+    }
+    let kinds: std::collections::BTreeSet<_> = ea.iter().map(|e| e.kind).collect();
+    ensure(kinds.len() == 8, || format!("only {kinds:?}"))
+}
+
+fn first_difference<T: std::fmt::Debug + PartialEq>(what: &str, a: &[T], b: &[T]) -> String {
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        Some(i) => format!("{what} #{i}: SQLite {:?}, PostgreSQL {:?}", a[i], b[i]),
+        None => format!("{what}: {} in SQLite, {} in PostgreSQL", a.len(), b.len()),
+    }
 }
