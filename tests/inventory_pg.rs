@@ -990,7 +990,7 @@ fn server_gone() -> Result<(), String> {
     let ns = ns_with(&[1, 2, 3])?;
     let dir = out_dir()?;
     let state = dir.path().join("state");
-    let scan = |range: &str, out: &Path, timeout: &str| {
+    let scan_as = |range: &str, out: &Path, timeout: &str, format: &str| {
         let mut c = sweep_cmd(
             &ns.name,
             &[
@@ -1002,11 +1002,14 @@ fn server_gone() -> Result<(), String> {
                 "--timeout",
                 timeout,
                 "-q",
+                "--format",
+                format,
             ],
         );
         c.env("XDG_STATE_HOME", &state);
         c
     };
+    let scan = |range: &str, out: &Path, timeout: &str| scan_as(range, out, timeout, "csv");
     let first = dir.path().join("first.csv");
     let r = Running::spawn(scan("198.18.0.1-198.18.0.10", &first, "300ms"))?.wait(RUN_LIMIT)?;
     ensure(r.code == Some(0), || format!("first scan: {r:?}"))?;
@@ -1037,13 +1040,25 @@ fn server_gone() -> Result<(), String> {
     };
     ensure(spooled(&state) == 1, || "no spool file".into())?;
     pg.spawn()?;
-    let third = dir.path().join("third.csv");
-    let r = Running::spawn(scan("198.18.0.1-198.18.0.10", &third, "300ms"))?.wait(RUN_LIMIT)?;
+    // As nmap XML, which repeats the command line: the password replaced there too.
+    let third = dir.path().join("third.xml");
+    let r = Running::spawn(scan_as(
+        "198.18.0.1-198.18.0.10",
+        &third,
+        "300ms",
+        "nmap-xml",
+    ))?
+    .wait(RUN_LIMIT)?;
     ensure(r.code == Some(0), || format!("third scan: {r:?}"))?;
     ensure(r.stderr.contains("recorded the spooled run"), || {
         format!("the third scan did not replay: {}", r.stderr)
     })?;
     ensure(spooled(&state) == 0, || "the spool file stayed".into())?;
+    let xml = std::fs::read_to_string(&third).map_err(|e| e.to_string())?;
+    ensure(
+        xml.contains("sweep:***@") && !xml.contains(PASSWORD),
+        || format!("the XML's args: {xml}"),
+    )?;
     let runs = runs_rows(&url)?;
     let probed: Vec<&str> = runs.iter().map(|r| r[9].as_str()).collect();
     ensure(probed == ["10", "20", "10"], || format!("runs {runs:?}"))

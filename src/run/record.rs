@@ -51,7 +51,7 @@ pub fn record(
         job: job_id(cfg, what.seed),
         started: what.started,
         ended: SystemTime::now(),
-        command: command_line(),
+        command: crate::redact::command_line(),
         targets: targets_text(cfg),
         seed: Some(what.seed),
         shard: (cfg.scan.shard.count > 1).then_some((cfg.scan.shard.index, cfg.scan.shard.count)),
@@ -156,12 +156,4 @@ fn targets_text(cfg: &Config) -> String {
     parts.extend(cfg.files.iter().map(|f| format!("-f {}", f.display())));
     parts.extend(cfg.exclude.iter().map(|e| format!("--exclude {e}")));
     parts.join(" ")
-}
-
-/// The command line as typed, a database URL's password replaced.
-fn command_line() -> String {
-    std::env::args_os()
-        .map(|a| crate::store::pg::url::redact_arg(&a.to_string_lossy()))
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -7,8 +7,8 @@ use postgres::config::{Host, SslMode};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The two spellings libpq accepts.
-const SCHEMES: [&str; 2] = ["postgresql://", "postgres://"];
+pub use crate::redact::url as redact;
+use crate::redact::SCHEMES;
 
 /// How long connecting may take before it is a fault: a scan waits on it before any probe.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,47 +39,6 @@ pub struct Dsn {
     pub root_cert: Option<PathBuf>,
     /// The URL as shown (password replaced).
     pub shown: String,
-}
-
-/// `url` with its password (in the user part or a `password=` parameter) replaced by
-/// `***`; text that is not such a URL is returned as it is.
-pub fn redact(url: &str) -> String {
-    let Some(scheme) = SCHEMES.iter().find(|s| url.starts_with(*s)) else {
-        return url.to_string();
-    };
-    let rest = &url[scheme.len()..];
-    let (base, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let base = match base.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _)) => format!("{name}:***@{host}"),
-            None => base.to_string(),
-        },
-        None => base.to_string(),
-    };
-    let query = query.map(|q| {
-        q.split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some(("password", _)) => "password=***".to_string(),
-                _ => kv.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    });
-    match query {
-        Some(q) => format!("{scheme}{base}?{q}"),
-        None => format!("{scheme}{base}"),
-    }
-}
-
-/// One command-line argument with any URL in it redacted (`--db=postgresql://…` too).
-pub fn redact_arg(arg: &str) -> String {
-    match SCHEMES.iter().filter_map(|s| arg.find(s)).min() {
-        Some(at) => format!("{}{}", &arg[..at], redact(&arg[at..])),
-        None => arg.to_string(),
-    }
 }
 
 fn decode(s: &str) -> Result<String, String> {
@@ -297,7 +256,7 @@ mod tests {
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("inv.db"), "inv.db");
         assert_eq!(
-            redact_arg("--db=postgresql://a:b@h/d"),
+            crate::redact::arg("--db=postgresql://a:b@h/d"),
             "--db=postgresql://a:***@h/d"
         );
         let e = parse("postgresql://a:pw@h/d?sslmode=bogus").err().unwrap();
