@@ -111,6 +111,8 @@ struct Batch {
     rows: HashMap<Vec<u8>, Option<HostRow>>,
     /// Addresses whose rows changed.
     dirty: HashSet<Vec<u8>>,
+    /// The batch's addresses that have a stored row (an update, not an insert).
+    stored: HashSet<Vec<u8>>,
     /// MACs seen on some address: found stored, or sighted by this recording.
     macs_known: HashSet<i64>,
     /// This run's `gone` events stored for the batch's addresses.
@@ -134,6 +136,7 @@ impl Batch {
             run,
             rows: HashMap::new(),
             dirty: HashSet::new(),
+            stored: HashSet::new(),
             macs_known: HashSet::new(),
             gone: HashSet::new(),
             retracted: Vec::new(),
@@ -178,6 +181,7 @@ impl Batch {
             if row.known.last_run == self.run {
                 same_run.push(k.clone());
             }
+            self.stored.insert(k.clone());
             self.rows.insert(k, Some(row));
         }
         let macs: Vec<i64> = chunk
@@ -214,24 +218,45 @@ impl Batch {
                 &[&self.run, &EventKind::Gone.as_str(), &self.retracted],
             )?;
         }
-        let mut h = HostColumns::default();
+        // Rows that exist are updated in place (no index column changes: PostgreSQL's
+        // heap-only updates, in the room the table's fillfactor leaves); new ones inserted.
+        let (mut old, mut new) = (HostColumns::default(), HostColumns::default());
         for k in self.dirty.drain() {
             if let Some(Some(row)) = self.rows.get(&k) {
-                h.push(k, row);
+                match self.stored.contains(&k) {
+                    true => old.push(k, row),
+                    false => new.push(k, row),
+                }
             }
         }
-        if !h.addr.is_empty() {
-            tx.execute(
+        for (h, sql) in [
+            (
+                &old,
+                "UPDATE hosts SET status = u.status, detail = u.detail,
+                     first_seen = u.first_seen, last_up = u.last_up,
+                     last_probed = u.last_probed, times_seen = u.times_seen, macs = u.macs,
+                     prev_mac = u.prev_mac, last_run = u.last_run
+                 FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::bigint[],
+                     $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[],
+                     $10::bigint[])
+                     AS u(addr, status, detail, first_seen, last_up, last_probed, times_seen,
+                          macs, prev_mac, last_run)
+                 WHERE hosts.addr = u.addr",
+            ),
+            (
+                &new,
                 "INSERT INTO hosts(addr, status, detail, first_seen, last_up, last_probed,
                      times_seen, macs, prev_mac, last_run)
                  SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::text[], $4::bigint[],
                      $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bigint[],
-                     $10::bigint[])
-                 ON CONFLICT (addr) DO UPDATE SET status = excluded.status,
-                     detail = excluded.detail, first_seen = excluded.first_seen,
-                     last_up = excluded.last_up, last_probed = excluded.last_probed,
-                     times_seen = excluded.times_seen, macs = excluded.macs,
-                     prev_mac = excluded.prev_mac, last_run = excluded.last_run",
+                     $10::bigint[])",
+            ),
+        ] {
+            if h.addr.is_empty() {
+                continue;
+            }
+            tx.execute(
+                sql,
                 &[
                     &h.addr,
                     &h.status,
@@ -284,6 +309,7 @@ impl Batch {
             )?;
         }
         self.rows.clear();
+        self.stored.clear();
         self.gone.clear();
         self.retracted.clear();
         Ok(())
