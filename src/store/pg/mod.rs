@@ -107,12 +107,11 @@ impl PgInventory {
                     schema::VERSION
                 ),
             )),
-            (_, Opening::Migrate) => Ok(inv),
+            (_, Opening::Migrate) | (Some(schema::VERSION), _) => Ok(inv),
             (_, Opening::Write { migrate: true }) => {
                 inv.migrate()?;
                 Ok(inv)
             }
-            (Some(schema::VERSION), _) => Ok(inv),
             (None, Opening::Read) => Err(refused(
                 &inv.shown,
                 "holds no sweep inventory yet (a scan with --db URL creates it)",
