@@ -18,8 +18,9 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Sightings judged per round trip.
-const BATCH: usize = 8192;
+/// Sightings judged per round trip: a /16 of 8,192 took 0.76 s a night, of 32,768
+/// 0.61 s (median of 40 nightly imports; 65,536 was no faster), in about 10 MB.
+const BATCH: usize = 32_768;
 
 /// Attempts at starting a recording when the server asks for a retry.
 const ATTEMPTS: u32 = 8;
