@@ -3,17 +3,20 @@
 then the questions timed. Sends no packet: the runs are generated CSVs, each the night's
 hosts up in 198.18.0.0/16 (16,545 at first, about 2 % of them changing each night).
 
-Usage: scripts/bench_inventory.py SWEEP_BINARY WORKDIR [NIGHTS]
-Prints one line per measurement; the database is left in WORKDIR/inventory.db.
+Usage: scripts/bench_inventory.py SWEEP_BINARY WORKDIR [NIGHTS] [DB]
+Prints one line per measurement; the database is left in WORKDIR/inventory.db, or DB: a
+postgresql:// URL of an empty database (issue 27) times the PostgreSQL backend (its size
+read with psql).
 """
 import datetime, os, random, subprocess, sys, time
 
 sweep, work = sys.argv[1], sys.argv[2]
 nights = int(sys.argv[3]) if len(sys.argv) > 3 else 365
 os.makedirs(work, exist_ok=True)
-db = os.path.join(work, "inventory.db")
+db = sys.argv[4] if len(sys.argv) > 4 else os.path.join(work, "inventory.db")
+server = db.startswith(("postgresql://", "postgres://"))
 for suffix in ("", "-wal", "-shm"):
-    if os.path.exists(db + suffix):
+    if not server and os.path.exists(db + suffix):
         os.remove(db + suffix)
 rng = random.Random(26)
 space = list(range(1, 65535))  # 198.18.0.1 .. 198.18.255.254
@@ -44,7 +47,11 @@ for n in range(nights):
 record_times.sort()
 print(f"{nights} nightly imports of a /16 (65,534 targets, ~16,545 up): "
       f"median {record_times[len(record_times)//2]:.3f} s, max {record_times[-1]:.3f} s each")
-size = sum(os.path.getsize(db + s) for s in ("", "-wal", "-shm") if os.path.exists(db + s))
+if server:
+    size = int(subprocess.run(["psql", "-XAtc", "SELECT pg_database_size(current_database())", db],
+                              capture_output=True, text=True, check=True).stdout)
+else:
+    size = sum(os.path.getsize(db + s) for s in ("", "-wal", "-shm") if os.path.exists(db + s))
 print(f"database: {size / 1e6:.1f} MB")
 probe = f"198.18.{rng.choice(space) >> 8}.7"
 for q in (["hosts", "--new-since", "7d"], ["events", "--since", "7d"], ["host", probe],

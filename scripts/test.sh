@@ -32,6 +32,10 @@ if [[ $(id -u) -eq 0 ]]; then
 	command -v ndiff >/dev/null || missing+=(ndiff)
 	command -v xmllint >/dev/null || missing+=(libxml2-utils)
 	/usr/bin/python3 -c 'import libnmap' 2>/dev/null || missing+=(python3-libnmap)
+	# tests/inventory_pg.rs records into a throw-away PostgreSQL cluster (initdb, run as
+	# the `postgres` user the package creates) and TLS-tests it with openssl's certificates.
+	command -v /usr/lib/postgresql/*/bin/initdb >/dev/null || missing+=(postgresql)
+	command -v openssl >/dev/null || missing+=(openssl)
 	# tests/consumers.rs loads the HTML report in headless Chromium.
 	command -v chromium >/dev/null || missing+=(chromium)
 	if ((${#missing[@]})); then

@@ -91,6 +91,14 @@ pub enum Error {
     /// The inventory failed at run time (I/O, a full disk, a lock held too long).
     #[error("inventory '{}': {reason}", path.display())]
     Inventory { path: PathBuf, reason: String },
+    /// A database URL (`--db postgresql://…`) that does not parse (exit 2); its password
+    /// is never shown.
+    #[error("the inventory URL '{url}' does not parse: {reason}")]
+    DatabaseUrl { url: String, reason: String },
+    /// A PostgreSQL inventory that cannot be used, found before any probe is sent: no
+    /// server, refused credentials, a database that is not sweep's or is newer (exit 3).
+    #[error("the inventory {url} {reason}")]
+    Database { url: String, reason: String },
     /// A scan whose output was written but whose recording failed (exit 3).
     #[error("the run was not recorded in '{}': {reason} (the scan's output was written)", path.display())]
     NotRecorded { path: PathBuf, reason: String },
@@ -122,6 +130,7 @@ impl Error {
             | Error::BadJournal { .. }
             | Error::SetUid { .. }
             | Error::NotInventory { .. }
+            | Error::DatabaseUrl { .. }
             | Error::TooManyTargets { .. } => 2,
             Error::NoneAnswered { .. } => 1,
             _ => 3,

@@ -10,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod net;
 pub mod probe;
+pub mod redact;
 pub mod results;
 pub mod run;
 pub mod store;

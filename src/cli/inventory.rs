@@ -49,12 +49,22 @@ pub(super) enum AskArgs {
     Report(PageArgs),
     /// Records saved results (sweep's CSV, JSON, NDJSON; nmap -sn -oX XML) as runs, oldest first
     Import(ImportArgs),
+    /// Creates the inventory or brings its schema up to this sweep's (for a server
+    /// database whose scans run with --no-migrate)
+    Migrate(MigrateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(super) struct MigrateArgs {
+    /// The inventory (default: SWEEP_DB)
+    #[arg(long, value_name = "FILE|URL")]
+    db: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub(super) struct Common {
     /// The inventory (default: SWEEP_DB)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE|URL")]
     db: Option<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "csv")]
@@ -137,7 +147,7 @@ pub(super) struct PruneArgs {
     #[arg(long, value_name = "T", required = true)]
     before: String,
     /// The inventory (default: SWEEP_DB)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE|URL")]
     db: Option<PathBuf>,
 }
 
@@ -147,7 +157,7 @@ pub(super) struct PageArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
     /// The inventory (default: SWEEP_DB)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE|URL")]
     db: Option<PathBuf>,
 }
 
@@ -163,7 +173,7 @@ pub(super) struct ImportArgs {
     #[arg(long, value_name = "SPEC", num_args = 1..)]
     targets: Vec<String>,
     /// The inventory (default: SWEEP_DB)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE|URL")]
     db: Option<PathBuf>,
 }
 
@@ -260,6 +270,7 @@ fn validate_at(a: InventoryArgs, env: Option<OsString>, now: SystemTime) -> Resu
             };
             (quiet(i.db), ask)
         }
+        AskArgs::Migrate(m) => (quiet(m.db), Ask::Migrate),
     };
     let db = common
         .db
@@ -267,7 +278,7 @@ fn validate_at(a: InventoryArgs, env: Option<OsString>, now: SystemTime) -> Resu
         .ok_or_else(|| Error::BadValue {
             flag: "--db",
             token: String::new(),
-            reason: "no inventory given: --db FILE, or SWEEP_DB in the environment".into(),
+            reason: "no inventory given: --db FILE|URL, or SWEEP_DB in the environment".into(),
         })?;
     Ok(Request {
         db,

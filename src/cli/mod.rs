@@ -188,9 +188,14 @@ struct Args {
         allow_negative_numbers = true
     )]
     runs: Option<String>,
-    /// Record the run in the inventory FILE (SQLite, created on first use; also SWEEP_DB)
-    #[arg(long, value_name = "FILE")]
+    /// Record the run in the inventory DB: an SQLite FILE (created on first use) or a
+    /// postgresql:// URL (also SWEEP_DB)
+    #[arg(long, value_name = "FILE|URL")]
     db: Option<PathBuf>,
+    /// Refuse a server inventory whose schema is older than this sweep's instead of
+    /// migrating it (`sweep inventory migrate` does it)
+    #[arg(long)]
+    no_migrate: bool,
     /// Record nothing, even with SWEEP_DB set
     #[arg(long, conflicts_with = "db")]
     no_db: bool,
@@ -299,6 +304,8 @@ pub struct Config {
     pub runs: Option<u64>,
     /// `--db` or `SWEEP_DB` (unless `--no-db`): the inventory each run is recorded in.
     pub db: Option<PathBuf>,
+    /// Not `--no-migrate`: a scan may migrate the inventory's schema.
+    pub migrate: bool,
     /// `--job`: the run's job id.
     pub job: Option<String>,
 }
@@ -675,6 +682,7 @@ fn validate(a: Args) -> Result<Config, Error> {
         every,
         runs,
         db: inventory_path(a.db, a.no_db, std::env::var_os("SWEEP_DB")),
+        migrate: !a.no_migrate,
         job: a.job,
     })
 }

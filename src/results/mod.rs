@@ -43,9 +43,9 @@ pub fn write(
         Format::Json => text::write(out, Text::Json, layout, r),
         Format::Ndjson => text::write(out, Text::Ndjson, layout, r),
         Format::NmapXml => {
-            let args: Vec<String> = std::env::args().collect();
+            let args = crate::redact::command_line();
             let run = xml::Run {
-                args: &args.join(" "),
+                args: &args,
                 started: facts.started,
                 elapsed: facts.elapsed,
                 total: facts.targets,
@@ -54,9 +54,9 @@ pub fn write(
             xml::write(out, layout, r, &run)
         }
         Format::Grepable => {
-            let args: Vec<String> = std::env::args().collect();
+            let args = crate::redact::command_line();
             let run = xml::Run {
-                args: &args.join(" "),
+                args: &args,
                 started: facts.started,
                 elapsed: facts.elapsed,
                 total: facts.targets,
@@ -65,10 +65,10 @@ pub fn write(
             grep::write(out, layout, r, &run)
         }
         Format::Html => {
-            let args: Vec<String> = std::env::args().collect();
+            let args = crate::redact::command_line();
             let rows: Vec<row::Row> = output::rows(layout, r).collect();
             let info = html::Info {
-                source: &args.join(" "),
+                source: &args,
                 started: Some(facts.started),
                 elapsed: Some(facts.elapsed),
                 targets: Some(facts.targets),

@@ -70,7 +70,7 @@ pub fn place(chosen: Option<PathBuf>) -> (PathBuf, bool) {
 }
 
 /// `$XDG_STATE_HOME/sweep`, else `~/.local/state/sweep`, else the current directory.
-fn state_dir() -> PathBuf {
+pub fn state_dir() -> PathBuf {
     let absolute = |v: Option<std::ffi::OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
     if let Some(x) = absolute(std::env::var_os("XDG_STATE_HOME")) {
         return x.join("sweep");

@@ -10,6 +10,7 @@ pub mod interrupt;
 pub mod journal;
 pub mod progress;
 pub mod record;
+pub mod spool;
 pub mod state;
 
 use crate::cli::Config;
@@ -64,9 +65,17 @@ pub fn run(cfg: &Config) -> Result<Outcome> {
     // Before anything is resolved or sent: a file that is not sweep's inventory, or is a
     // newer sweep's, stops the run here (exit 2). One that cannot be written now (a
     // read-only or full disk) costs the record, not the scan: it goes on, says so, exits 3.
-    let (inventory, unrecordable) = match cfg.db.as_deref().map(crate::store::open).transpose() {
+    // A server inventory that cannot be used (no server, refused credentials, not sweep's,
+    // newer) stops the run too, exit 3: a scan of many shards recording into one database
+    // is better not run than run unrecorded.
+    let opened = cfg
+        .db
+        .as_deref()
+        .map(|db| crate::store::open(db, cfg.migrate))
+        .transpose();
+    let (inventory, unrecordable) = match opened {
         Ok(inv) => (inv, None),
-        Err(e) if e.exit_code() == 2 => return Err(e),
+        Err(e) if e.exit_code() == 2 || matches!(e, Error::Database { .. }) => return Err(e),
         Err(e) => {
             warn(format_args!(
                 "sweep: {e}; scanning anyway, but the run will not be recorded"
@@ -485,7 +494,7 @@ fn one_run(cx: &Ctx, out: RunOut, prev: Option<&every::Snapshot>) -> Result<RunE
     };
     if let (Some(reason), Some(db)) = (cx.unrecordable, cfg.db.as_deref()) {
         return Err(Error::NotRecorded {
-            path: db.to_path_buf(),
+            path: crate::store::shown(db),
             reason: reason.to_string(),
         });
     }

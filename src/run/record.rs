@@ -3,6 +3,7 @@
 //! answers from its journal), recorded in one transaction after the output is written;
 //! then the events, one line each on stderr.
 
+use super::spool;
 use crate::cli::Config;
 use crate::error::{warn, Error, Result};
 use crate::results::output::{self, Format, Layout, Results};
@@ -36,19 +37,21 @@ pub fn record(
         all: true,
         csv_raw: false,
     };
-    let mut sightings = output::rows(&layout, results).map(|row| {
-        Ok(Sighting {
-            addr: row.addr,
-            status: row.status,
-            detail: row.detail,
-            macs: row.macs,
+    let sightings = || {
+        output::rows(&layout, results).map(|row| {
+            Ok(Sighting {
+                addr: row.addr,
+                status: row.status,
+                detail: row.detail,
+                macs: row.macs,
+            })
         })
-    });
+    };
     let facts = RunFacts {
         job: job_id(cfg, what.seed),
         started: what.started,
         ended: SystemTime::now(),
-        command: command_line(),
+        command: crate::redact::command_line(),
         targets: targets_text(cfg),
         seed: Some(what.seed),
         shard: (cfg.scan.shard.count > 1).then_some((cfg.scan.shard.index, cfg.scan.shard.count)),
@@ -57,15 +60,49 @@ pub fn record(
         source: "scan".into(),
         resumed: cfg.resume.is_some(),
     };
-    let out = inv
-        .record(&facts, &mut sightings)
-        .map_err(|e| Error::NotRecorded {
-            path: db.to_path_buf(),
-            reason: match e {
-                Error::Inventory { reason, .. } => reason,
-                other => other.to_string(),
-            },
-        })?;
+    let not_recorded = |e: Error| Error::NotRecorded {
+        path: crate::store::shown(db),
+        reason: match e {
+            Error::Inventory { reason, .. } => reason,
+            other => other.to_string(),
+        },
+    };
+    let server = crate::store::server_url(db).is_some();
+    // A server's inventory: the runs an earlier scan could not record go in first.
+    let replayed = match server {
+        true => spool::replay(inv, db),
+        false => Ok(Vec::new()),
+    };
+    let recorded = replayed.and_then(|done| {
+        for (file, out) in &done {
+            warn(format_args!(
+                "sweep: recorded the spooled run {} as run {}",
+                file.display(),
+                out.run
+            ));
+            print_events(out);
+        }
+        inv.record(&facts, &mut sightings())
+    });
+    let out = match recorded {
+        Ok(out) => out,
+        // The server went away: the run is kept to be recorded by the next scan.
+        Err(e) if server => {
+            let mut e = not_recorded(e);
+            if let Error::NotRecorded { reason, .. } = &mut e {
+                match spool::save(db, &facts, &mut sightings()) {
+                    Ok(file) => reason.push_str(&format!(
+                        "; the run is kept in {} and the next run recording into this \
+                         inventory records it first",
+                        file.display()
+                    )),
+                    Err(se) => reason.push_str(&format!("; nor could it be spooled: {se}")),
+                }
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(not_recorded(e)),
+    };
     print_events(&out);
     Ok(out)
 }
@@ -119,11 +156,4 @@ fn targets_text(cfg: &Config) -> String {
     parts.extend(cfg.files.iter().map(|f| format!("-f {}", f.display())));
     parts.extend(cfg.exclude.iter().map(|e| format!("--exclude {e}")));
     parts.join(" ")
-}
-
-fn command_line() -> String {
-    std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

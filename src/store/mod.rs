@@ -3,11 +3,18 @@
 //! sighting, and the events judged as each run is recorded (`judge`, pure).
 //!
 //! One seam, the `Inventory` trait: a run's sightings go in, the operator's questions come
-//! out. SQLite (`sqlite/`, embedded, the default) is the one backend today; a server
-//! database for many scanners writing one inventory plugs in behind the same trait.
-//! Changes and aggregates are stored, never a row per address per run.
+//! out. SQLite (`sqlite/`, embedded, the default) and PostgreSQL (`pg/`, one database many
+//! scanners record into) share everything but storage: the SQL (`sql.rs`), the values'
+//! encoding (`codec.rs`), the questions (`ask.rs`) and each sighting's judgement and
+//! bookkeeping (`ledger.rs`, over `judge.rs`'s rules). Changes and aggregates are stored,
+//! never a row per address per run.
 
+pub mod ask;
+pub mod codec;
 pub mod judge;
+pub mod ledger;
+pub mod pg;
+pub mod sql;
 pub mod sqlite;
 
 pub use judge::{EventKind, Sighting};
@@ -16,7 +23,7 @@ use crate::error::Result;
 use crate::targets::Span;
 use crate::wire::ether::Mac;
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// One recording: a whole run, or one part of it (a shard, or the interrupted run a
@@ -122,6 +129,8 @@ pub struct RunEntry {
     pub seed: Option<u64>,
     pub shards: u64,
     pub parts: u64,
+    /// The shards (0-based) with no complete part yet: empty once the run is complete.
+    pub missing: Vec<u64>,
     pub probed: u64,
     pub up: u64,
     pub events: u64,
@@ -198,14 +207,48 @@ pub trait Inventory {
     fn prune(&mut self, before: SystemTime) -> Result<Pruned>;
 }
 
-/// Opens (or creates) the inventory at `path` and checks it is sweep's, of a schema this
-/// sweep reads: the one backend, SQLite, today (a server database's URL would choose
-/// another here).
-pub fn open(path: &Path) -> Result<Box<dyn Inventory>> {
-    Ok(Box::new(sqlite::SqliteInventory::open(path)?))
+/// Opens (or creates) the inventory `db` names and checks it is sweep's, of a schema this
+/// sweep reads: a `postgresql://` (or `postgres://`) URL is a server database
+/// (`pg/`, migrated unless `migrate` is false), anything else an SQLite file.
+pub fn open(db: &Path, migrate: bool) -> Result<Box<dyn Inventory>> {
+    match server_url(db) {
+        Some(url) => Ok(Box::new(pg::PgInventory::open(
+            url,
+            pg::Opening::Write { migrate },
+        )?)),
+        None => Ok(Box::new(sqlite::SqliteInventory::open(db)?)),
+    }
 }
 
 /// Opens an inventory that must exist already: the questions never create one.
-pub fn open_existing(path: &Path) -> Result<Box<dyn Inventory>> {
-    Ok(Box::new(sqlite::SqliteInventory::open_existing(path)?))
+pub fn open_existing(db: &Path) -> Result<Box<dyn Inventory>> {
+    match server_url(db) {
+        Some(url) => Ok(Box::new(pg::PgInventory::open(url, pg::Opening::Read)?)),
+        None => Ok(Box::new(sqlite::SqliteInventory::open_existing(db)?)),
+    }
+}
+
+/// `sweep inventory migrate`: creates the inventory or brings its schema up to this
+/// sweep's; the versions before and after (an SQLite file migrates whenever it is opened).
+pub fn migrate(db: &Path) -> Result<(i64, i64)> {
+    match server_url(db) {
+        Some(url) => pg::PgInventory::open(url, pg::Opening::Migrate)?.migrate(),
+        None => {
+            sqlite::SqliteInventory::open(db)?;
+            Ok((sqlite::schema::VERSION, sqlite::schema::VERSION))
+        }
+    }
+}
+
+/// The URL `db` is, when it names a server database.
+pub fn server_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|s| pg::url::is_url(s))
+}
+
+/// `db` as it may be shown or stored: a URL's password replaced.
+pub fn shown(db: &Path) -> PathBuf {
+    match server_url(db) {
+        Some(url) => PathBuf::from(pg::url::redact(url)),
+        None => db.to_path_buf(),
+    }
 }

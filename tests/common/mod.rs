@@ -133,6 +133,11 @@ fn unavailable(need: Need) -> Option<String> {
     }
 }
 
+/// Why `need` cannot be met here (`None`: it can), for harnesses of their own.
+pub fn unavailable_reason(need: Need) -> Option<String> {
+    unavailable(need)
+}
+
 fn lab_required() -> bool {
     std::env::var("SWEEP_REQUIRE_LAB").is_ok_and(|v| v == "1")
 }

@@ -48,6 +48,8 @@ pub enum Ask {
     },
     /// The HTML page of the inventory (to `output`).
     Report,
+    /// Create the inventory or migrate its schema.
+    Migrate,
 }
 
 pub const HOST_COLUMNS: [&str; 9] = [
@@ -64,7 +66,7 @@ pub const HOST_COLUMNS: [&str; 9] = [
 pub const EVENT_COLUMNS: [&str; 6] = ["at", "run", "addr", "event", "mac", "old_mac"];
 pub const TIMELINE_COLUMNS: [&str; 5] = ["at", "what", "status", "mac", "old_mac"];
 pub const FREE_COLUMNS: [&str; 3] = ["addr", "state", "last_seen"];
-pub const RUN_COLUMNS: [&str; 15] = [
+pub const RUN_COLUMNS: [&str; 16] = [
     "run",
     "job",
     "started",
@@ -73,6 +75,7 @@ pub const RUN_COLUMNS: [&str; 15] = [
     "seed",
     "shards",
     "parts",
+    "missing",
     "probed",
     "up",
     "events",
@@ -117,8 +120,23 @@ fn host_cells(h: HostEntry) -> Vec<Cell> {
 /// Runs `req`; the exit status: 0 rows (or something imported / pruned), 1 none.
 pub fn run(req: &Request) -> Result<u8> {
     if let Ask::Import { files, at, targets } = &req.ask {
-        let mut inv = crate::store::open(&req.db)?;
+        let mut inv = crate::store::open(&req.db, true)?;
         return import::run(inv.as_mut(), files, *at, targets);
+    }
+    if let Ask::Migrate = req.ask {
+        let (from, to) = crate::store::migrate(&req.db)?;
+        let db = crate::store::shown(&req.db);
+        match from == to {
+            true => warn(format_args!(
+                "sweep: the inventory {} is at schema {to}",
+                db.display()
+            )),
+            false => warn(format_args!(
+                "sweep: migrated the inventory {} from schema {from} to {to}",
+                db.display()
+            )),
+        }
+        return Ok(0);
     }
     let mut inv = crate::store::open_existing(&req.db)?;
     let out = req.output.as_deref();
@@ -205,6 +223,13 @@ pub fn run(req: &Request) -> Result<u8> {
                     maybe(r.seed, Cell::Num),
                     Cell::Num(r.shards),
                     Cell::Num(r.parts),
+                    Cell::Text(
+                        r.missing
+                            .iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    ),
                     Cell::Num(r.probed),
                     Cell::Num(r.up),
                     Cell::Num(r.events),
@@ -226,7 +251,7 @@ pub fn run(req: &Request) -> Result<u8> {
             u64::from(p.runs + p.events > 0)
         }
         Ask::Report => report::run(inv.as_ref(), &req.db, out, SystemTime::now())?,
-        Ask::Import { .. } => 0,
+        Ask::Import { .. } | Ask::Migrate => 0,
     };
     Ok(u8::from(n == 0))
 }

@@ -76,7 +76,10 @@ pub fn run(inv: &dyn Inventory, db: &Path, output: Option<&Path>, now: SystemTim
             .push((when(e.at), e.addr.to_string(), e.kind.as_str().to_string()));
         Ok(())
     })?;
-    let source = format!("sweep inventory report --db {}", db.display());
+    let source = format!(
+        "sweep inventory report --db {}",
+        crate::store::shown(db).display()
+    );
     let info = Info {
         source: &source,
         started: last.map(|l| l.1),

@@ -2,9 +2,12 @@
 //! the questions answered, foreign and newer files refused untouched.
 
 use super::*;
+use crate::results::row::Status;
 use crate::store::{
     EventEntry, EventKind, EventsQuery, HostsQuery, Inventory, RunFacts, Sighting, Vacancy,
 };
+use crate::targets::Span;
+use crate::wire::ether::Mac;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn day(n: u64) -> SystemTime {
