@@ -67,11 +67,7 @@ impl SqliteInventory {
             path: path.to_path_buf(),
         };
         // Only reads until the file is known to be sweep's (or empty).
-        let (app, version, tables) = inv.identity().map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => not_ours("is not an SQLite database"),
-            _ => fault(path, e),
-        })?;
-        inv.judge_identity(app, version, tables)?;
+        inv.check_identity()?;
         inv.conn
             .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
             .map_err(|e| fault(path, e))?;
@@ -88,10 +84,6 @@ impl SqliteInventory {
     /// own) can still be asked: opened immutable, since in WAL mode a plain read-only open
     /// needs to write the shared-memory file beside it. Nobody can be writing it then.
     fn open_read_only(path: &Path) -> Result<SqliteInventory> {
-        let not_ours = |reason: &str| Error::NotInventory {
-            path: path.to_path_buf(),
-            reason: reason.into(),
-        };
         let uri = format!("file:{}?immutable=1", uri_path(path));
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
@@ -101,11 +93,7 @@ impl SqliteInventory {
             conn,
             path: path.to_path_buf(),
         };
-        let (app, version, tables) = inv.identity().map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => not_ours("is not an SQLite database"),
-            _ => fault(path, e),
-        })?;
-        inv.judge_identity(app, version, tables)?;
+        let version = inv.check_identity()?;
         if version < schema::VERSION {
             return Err(Error::Inventory {
                 path: path.to_path_buf(),
@@ -130,6 +118,30 @@ impl SqliteInventory {
             .conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
         Ok((app, version, tables))
+    }
+
+    /// Judges the file by its `identity`, read in one (read-only) transaction so the
+    /// three answers are of one moment: read one by one, another scan creating the file
+    /// could commit its schema between them, and an `application_id` of 0 beside a
+    /// `user_version` of 1 is no inventory. Its schema version.
+    fn check_identity(&self) -> Result<i64> {
+        let read = || {
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Deferred)?;
+            let id = self.identity()?;
+            tx.commit()?;
+            Ok(id)
+        };
+        let (app, version, tables) =
+            read().map_err(|e: rusqlite::Error| match e.sqlite_error_code() {
+                Some(ErrorCode::NotADatabase) => Error::NotInventory {
+                    path: self.path.clone(),
+                    reason: "is not an SQLite database".into(),
+                },
+                _ => self.fault(e),
+            })?;
+        self.judge_identity(app, version, tables)?;
+        Ok(version)
     }
 
     fn judge_identity(&self, app: i64, version: i64, tables: i64) -> Result<()> {
