@@ -13,7 +13,7 @@ mod tests;
 use crate::error::{Error, Result};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a recording waits for another writer before it fails: a /16 records in well
 /// under a second, so this covers many scans finishing together.
@@ -68,9 +68,7 @@ impl SqliteInventory {
         };
         // Only reads until the file is known to be sweep's (or empty).
         inv.check_identity()?;
-        inv.conn
-            .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-            .map_err(|e| fault(path, e))?;
+        inv.switch_to_wal()?;
         // WAL with NORMAL: a crash (SIGKILL) loses no committed run; only a power cut
         // can lose the last one, never corrupt the file.
         inv.conn
@@ -158,6 +156,37 @@ impl SqliteInventory {
             _ => Err(not_ours(
                 "is an SQLite database but not a sweep inventory".into(),
             )),
+        }
+    }
+
+    /// Puts the file in WAL mode (recorded in its header, so once a file is, this only
+    /// reads). The switch cannot be made inside a transaction (SQLite refuses), so it
+    /// cannot be BEGIN IMMEDIATE: it reads the header, then upgrades to a write lock to
+    /// change it. When another connection is switching the same fresh file at that moment
+    /// (two scans creating it), SQLite refuses the upgrade with SQLITE_BUSY at once and
+    /// does not call the busy handler, since waiting there could deadlock (see
+    /// sqlite3_busy_handler). So a refusal is retried here, pausing as the busy handler
+    /// would: it means another connection holds the write lock to make this very switch,
+    /// a write of one page, after which the retry finds WAL and only reads. The wait is
+    /// bounded by `BUSY`, as every other wait for a writer is.
+    fn switch_to_wal(&self) -> Result<()> {
+        let deadline = Instant::now() + BUSY;
+        let mut pause = Duration::from_millis(1);
+        loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+            {
+                Ok(()) => return Ok(()),
+                Err(e)
+                    if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                        && Instant::now() + pause < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err(e) => return Err(self.fault(e)),
+            }
         }
     }
 
