@@ -443,3 +443,45 @@ fn an_empty_file_becomes_an_inventory_at_the_current_schema() {
         .unwrap();
     assert_eq!(mode, "wal");
 }
+
+/// Many scans creating one fresh file at the same moment (`tests/inventory.rs`'s two
+/// writers, without namespaces): each opens it through `store::open` and records a run of
+/// its own. Two races in opening, both seen here before they were fixed (`mod.rs`): the
+/// switch to WAL, which SQLite may refuse with "database is locked" without waiting, and
+/// the identity read while another opener commits the schema ("not a sweep inventory").
+/// Every opener must get through, every run be recorded. Threads race as processes do:
+/// SQLite's file locks are per connection. Bounded: 30 rounds of 12, about 2 s.
+#[test]
+fn many_scans_creating_one_file_at_once_all_record() {
+    const OPENERS: usize = 12;
+    const ROUNDS: usize = 30;
+    for round in 0..ROUNDS {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("inv.db");
+        let start = std::sync::Barrier::new(OPENERS);
+        let failures: Vec<String> = std::thread::scope(|scope| {
+            let jobs: Vec<_> = (0..OPENERS)
+                .map(|i| {
+                    let (db, start) = (&db, &start);
+                    scope.spawn(move || -> crate::error::Result<()> {
+                        start.wait();
+                        let mut inv = crate::store::open(db, true)?;
+                        let seen = vec![Ok(s("198.18.0.1", Status::Up, &[]))];
+                        inv.record(&facts(&format!("job{i}"), day(1)), &mut seen.into_iter())?;
+                        Ok(())
+                    })
+                })
+                .collect();
+            jobs.into_iter()
+                .filter_map(|j| j.join().unwrap().err().map(|e| e.to_string()))
+                .collect()
+        });
+        assert!(failures.is_empty(), "round {round}: {failures:?}");
+        let inv = SqliteInventory::open_existing(&db).unwrap();
+        let n: i64 = inv
+            .conn
+            .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, OPENERS as i64, "round {round}");
+    }
+}
