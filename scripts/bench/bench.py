@@ -175,7 +175,8 @@ def report(results, machine, out_md):
         for sc in matrix:
             a, o = s[(sc, "sweep-default")], s[(sc, "sweep-oracle")]
             ratio = a["wall"] / o["wall"] if a["wall"] and o["wall"] else None
-            orc = " ".join(w for w in o["config"].split() if w.startswith("--rate") or w.isdigit() or w.startswith("--retries"))
+            words = o["config"].split()
+            orc = " ".join(w + " " + v for w, v in zip(words, words[1:]) if w in ("--rate", "--retries"))
             rec = lambda v: "–" if v["recall"] is None else "%.3f" % (v["recall"] * 100)
             L.append("| %s | `%s` | %d | %s | %s | %s | %s | %s | %s | %s | %d |" % (
                 sc, orc, a["runs"], fmt(a["wall"]), fmt(o["wall"]), fmt(ratio), rec(a), rec(o),
