@@ -555,14 +555,16 @@ fn policed_path_defaults() -> Result<(), String> {
     eprintln!("policed /20: {}", score.describe());
     ensure(score.false_pos.is_empty(), || score.describe())?;
     ensure(score.recall() >= 0.995, || score.describe())?;
-    ensure(stderr.contains("a rate limit on the path?"), || {
-        format!("no warning about the policer on stderr: {stderr:?}")
-    })?;
+    ensure(
+        stderr.starts_with("sweep: rate limit on the path: "),
+        || format!("no warning about the policer on stderr: {stderr:?}"),
+    )?;
     ensure(stderr.lines().count() == 1, || {
         format!("one warning line with -q: {stderr:?}")
     })?;
     let path = &j["path"];
     ensure(path["loss_seen"] == true, || format!("{path}"))?;
+    ensure(path["kind"] == "rate-limit", || format!("{path}"))?;
     let lowest = path["lowest_rate_pps"].as_u64().unwrap_or(u64::MAX);
     ensure(lowest < 4_000, || {
         format!("rate not lowered enough: {path}")
@@ -581,10 +583,12 @@ fn lossy_path_defaults() -> Result<(), String> {
     eprintln!("30 % reply loss /20: {}", score.describe());
     ensure(score.false_pos.is_empty(), || score.describe())?;
     ensure(score.recall() >= 0.995, || score.describe())?;
-    ensure(
-        stderr.starts_with("sweep: ") && stderr.contains("lost"),
-        || format!("no warning about the loss on stderr: {stderr:?}"),
-    )?;
+    ensure(stderr.starts_with("sweep: loss at any rate: "), || {
+        format!("no warning about the loss on stderr: {stderr:?}")
+    })?;
+    ensure(j["path"]["kind"] == "loss-at-any-rate", || {
+        format!("{}", j["path"])
+    })?;
     let rounds = j["path"]["rounds"].as_array().map_or(0, Vec::len);
     ensure(rounds >= 5, || {
         format!("{rounds} rounds for 30 % loss: {}", j["path"])
