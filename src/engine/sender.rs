@@ -391,7 +391,7 @@ fn worker(
     });
     // Count mode measures every target itself: no samples.
     let sampling = plan.count.is_none();
-    let mut since_sample = 0;
+    let mut gaps = path::Gaps::new();
     let mut l2: Vec<L2Batch> = plan.onlink.map_or_else(Vec::new, |o| {
         let flen = l2_frame_len(lane);
         o.lanes
@@ -435,11 +435,9 @@ fn worker(
                 if b.index.len() >= size {
                     last = Some(flush_l2(plan, o, lane, b, &mut pacer, round)?);
                 }
-                since_sample += 1;
                 // On a LAN too the path's delivery steers the rate and the rounds: a
                 // host known up on the segment gets an echo frame to its MAC.
-                if sampling && since_sample >= plan.path.sample_every() {
-                    since_sample = 0;
+                if sampling && gaps.tick(plan.path.sample_every()) {
                     let now_ns = plan.epoch.elapsed().as_nanos() as u64;
                     if let Some(j) = plan.path.pick(round, now_ns) {
                         match o.plan.find(u64::from(j)) {
@@ -467,9 +465,7 @@ fn worker(
             if b.index.len() >= pacer.batch_size(size) {
                 last = Some(flush(plan, b, &mut pacer, round)?);
             }
-            since_sample += 1;
-            if sampling && since_sample >= plan.path.sample_every() {
-                since_sample = 0;
+            if sampling && gaps.tick(plan.path.sample_every()) {
                 let now_ns = plan.epoch.elapsed().as_nanos() as u64;
                 if let Some(j) = plan.path.pick(round, now_ns) {
                     let dst = plan.targets.addr_at(u64::from(j));

@@ -57,7 +57,9 @@ const Z_SURE: f64 = 4.0;
 /// Once loss at any rate is the baseline, excess must also show over two windows
 /// together, by this many standard errors: one unlucky window is not a change.
 const Z_POOLED: f64 = 3.0;
-/// A path that delivers less than this below any limit loses answers of its own.
+/// A path that delivers less than this below any limit loses answers of its own: one
+/// window's few lost samples say nothing there, and its retries go everywhere (random
+/// loss on top of a limit is everywhere, not only in the stretches sent above it).
 pub const CLEAN_BASE: f64 = 0.97;
 /// Once the path's own loss is known, the baseline follows every window this slowly
 /// (about 40 windows' memory).
@@ -134,9 +136,16 @@ pub struct Aimd {
 struct Descent {
     /// The rate before it.
     from: f64,
-    /// Samples (answered, sent) at the first rate, and at the lower ones since.
+    /// Samples (answered, sent) at the higher rates (the first and any step above the
+    /// lowest), and at the lowest rate so far: a rate limit's delivery rises as the rate
+    /// falls, so the lowest rate is the one tested against the rest.
     first: (f64, f64),
     low: (f64, f64),
+    /// The rate the `low` windows went out at.
+    low_rate: f64,
+    /// Every window since the first (which was low by selection): the path's own
+    /// delivery, if the verdict is loss at any rate.
+    since: (f64, f64),
     /// The rate limit a rate-limit verdict would take (what went out times the share
     /// that came back, taken low).
     limit: f64,
@@ -147,6 +156,10 @@ struct Descent {
     overturns: bool,
     /// Back at the first rate to check, from this lower rate.
     check: Option<f64>,
+    /// The check's first window has gone by: it drains what a policer's bucket saved
+    /// up during the lower rates (a burst of 200 flatters a whole window), and only
+    /// the next one is judged.
+    drained: bool,
     /// It went below its bottom, to where a limit under it would pass everything.
     deep: bool,
 }
@@ -283,10 +296,13 @@ impl Aimd {
             from: self.rate,
             first,
             low: (0.0, 0.0),
+            low_rate: self.rate,
+            since: (0.0, 0.0),
             limit,
             windows: 0,
             overturns: matches!(self.verdict, LossKind::AnyRate | LossKind::Gone),
             check: None,
+            drained: false,
             deep: false,
         });
         // The first step goes where a rate limit would pass everything, as far as a
@@ -304,6 +320,11 @@ impl Aimd {
     /// what the first rate gave (a rate limit), or not (loss at any rate).
     fn descend(&mut self, mut d: Descent, answered: f64, n: f64, went: f64) -> Change {
         if let Some(low) = d.check {
+            if !d.drained {
+                d.drained = true;
+                self.descent = Some(d);
+                return Change::Held;
+            }
             let from = self.rate();
             let (a1, n1) = d.low;
             let q1 = a1 / n1;
@@ -335,7 +356,14 @@ impl Aimd {
             };
         }
         d.windows += 1;
+        if self.rate < d.low_rate * (1.0 - 1e-9) {
+            // A step lower: the windows above it join the first rate's.
+            d.first = (d.first.0 + d.low.0, d.first.1 + d.low.1);
+            d.low = (0.0, 0.0);
+            d.low_rate = self.rate;
+        }
         d.low = (d.low.0 + answered, d.low.1 + n);
+        d.since = (d.since.0 + answered, d.since.1 + n);
         // A one-sided test of two shares: the lower rates' against the first rate's.
         let a0 = d.first.0;
         let (a1, n1) = d.low;
@@ -366,10 +394,12 @@ impl Aimd {
         let flat =
             z <= Z_FLAT && (self.rate <= bottom * (1.0 + 1e-9) || !self.below(answered, n, Z));
         let q1 = a1 / n1;
-        if flat && !d.deep && q1 > 0.0 && q1 < DEEP_BELOW {
+        if flat && !d.deep && q1 < DEEP_BELOW && a0 + a1 > 0.0 {
             // Most answers lost even at the bottom: a limit under it (a policer whose
             // burst made the first window look better) would pass everything at
-            // `q1 ·` this rate. One window there before the verdict.
+            // `q1 ·` this rate (none answered: at most about 3 in `n1`). One window
+            // there before the verdict.
+            let q1 = if a1 > 0.0 { q1 } else { 3.0 / n1 };
             let deep = (HEADROOM * q1 * went).max(self.floor());
             if deep < self.rate {
                 d.deep = true;
@@ -385,10 +415,11 @@ impl Aimd {
         }
         if flat || d.windows >= DESCENT_WINDOWS + u8::from(d.deep) {
             // It did not: this loss is the path's own, at any rate, and the lower rates
-            // measured it (the first window was low by selection).
-            let q = a1 / n1;
+            // measured it (the first window was low by selection). None answered at
+            // the lowest rate: whatever answered before, the path is gone now.
+            let q = d.since.0 / d.since.1.max(1.0);
             self.base = q;
-            self.verdict = if a0 + a1 == 0.0 {
+            self.verdict = if a1 == 0.0 {
                 LossKind::Gone
             } else {
                 LossKind::AnyRate
@@ -631,6 +662,9 @@ mod tests {
         a.window((0.7f64 * 2_000.0 / low as f64).min(0.7), 20, None);
         assert_eq!(a.rate(), 10_000, "back to check");
         assert_eq!(a.verdict(), LossKind::AnyRate);
+        // The check's first window only drains what a bucket saved up below: not judged.
+        assert_eq!(a.window(0.7, 20, None), Change::Held);
+        assert_eq!(a.rate(), 10_000);
         assert!(matches!(a.window(0.14, 20, None), Change::Lowered { .. }));
         assert_eq!(a.verdict(), LossKind::RateLimit);
         assert_eq!(a.rate(), low);
@@ -686,6 +720,8 @@ mod tests {
         a.window(0.5, 20, None);
         a.window(1.0, 20, None);
         assert_eq!(a.rate(), 10_000, "back to check");
+        // A burst saved up below flatters the first window back up: it is not judged.
+        assert_eq!(a.window(0.9, 20, None), Change::Held);
         a.window(0.5, 20, None);
         assert_eq!(a.verdict(), LossKind::RateLimit);
         assert!(a.over_limit(), "above the limit taken: unproven");
@@ -745,6 +781,30 @@ mod tests {
         assert_eq!(to, (went as f64 * 0.95 * UNDER).round() as u64);
         assert!(!a.over_limit());
         assert_eq!(a.window(1.0, 20, None), Change::Held, "held there a while");
+    }
+
+    #[test]
+    fn a_policer_whose_burst_flattered_the_first_window_is_found_below_the_bottom() {
+        // 5 of 20 at the ceiling (a saved-up burst), none of 20 at 450 (a 100/s policer
+        // passes 22 %): not a path gone, not loss at any rate, but one window lower.
+        let mut a = Aimd::new(2_000);
+        a.window(0.25, 20, None);
+        assert_eq!(a.rate(), 450);
+        let Change::Lowered { to, .. } = a.window(0.0, 20, None) else {
+            panic!("one window deeper");
+        };
+        assert!(to < 100, "{to}");
+        // Everything answers there, against 5 of 40 above: a rate limit beyond doubt
+        // (the lowest rate is tested against all the windows above it).
+        assert_eq!(a.window(1.0, 20, None), Change::Held);
+        assert_eq!(a.verdict(), LossKind::RateLimit);
+        assert_eq!(a.rate(), to);
+        // Had nothing answered there either, the path would be gone.
+        let mut b = Aimd::new(2_000);
+        b.window(0.25, 20, None);
+        b.window(0.0, 20, None);
+        assert!(matches!(b.window(0.0, 20, None), Change::Baseline { q, .. } if q == 0.0));
+        assert_eq!(b.verdict(), LossKind::Gone);
     }
 
     #[test]
