@@ -571,6 +571,25 @@ fn differential() -> Result<(), String> {
             )
         })?;
     }
+    // The addresses only probed again were not rewritten: spans of `probed` say it, and
+    // the last night wrote fewer rows than it probed (62).
+    let spans: u64 = pg
+        .psql("diff", "SELECT count(*) FROM probed")?
+        .parse()
+        .map_err(|e| format!("count: {e}"))?;
+    ensure(spans > 0, || {
+        "no span of addresses probed was written".into()
+    })?;
+    let written: u64 = pg
+        .psql(
+            "diff",
+            "SELECT count(*) FROM host_rows WHERE seq = (SELECT max(seq) FROM host_rows)",
+        )?
+        .parse()
+        .map_err(|e| format!("count: {e}"))?;
+    ensure(written < 62, || {
+        format!("the last night rewrote {written} rows of 62")
+    })?;
     // The history exercised every kind of event.
     let events = &a[4].0;
     for kind in [
@@ -692,13 +711,13 @@ fn migrations() -> Result<(), String> {
     )?;
     let r = inventory(&["migrate", "--db", &url], &[])?;
     r.expect_code(0)?;
-    one_line_naming(&r.stderr, &["migrated", "from schema 0 to 1"])?;
+    one_line_naming(&r.stderr, &["migrated", "from schema 0 to 2"])?;
     let r = inventory(&["migrate", "--db", &url], &[])?;
     r.expect_code(0)?;
-    one_line_naming(&r.stderr, &["is at schema 1"])?;
+    one_line_naming(&r.stderr, &["is at schema 2"])?;
     ensure(
-        pg.psql("inv", "SELECT app || ' ' || version FROM sweep_schema")? == "sweep 1",
-        || "sweep_schema does not say sweep 1".into(),
+        pg.psql("inv", "SELECT app || ' ' || version FROM sweep_schema")? == "sweep 2",
+        || "sweep_schema does not say sweep 2".into(),
     )?;
     // An import migrates by default.
     let url2 = pg.database("inv2")?;
