@@ -22,6 +22,7 @@ use crate::wire::ether::Mac;
 use postgres::Transaction;
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -117,25 +118,78 @@ fn join_or_start(tx: &mut Transaction, run: &RunRow) -> std::result::Result<i64,
         .get(0))
 }
 
+/// The batch's maps, keyed by addresses: SipHash (std's default) took about an eighth of
+/// the client's time recording a /16 (perf); the keys are 5 or 17 bytes. With this the
+/// median /16 import went from 0.515 s to 0.489 s (60 nights each, back to back).
+type Map<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
+type Set<K> = HashSet<K, BuildHasherDefault<KeyHasher>>;
+
+/// FxHash's mix (rustc's), eight bytes at a time, then a finalizer.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl KeyHasher {
+    fn add(&mut self, w: u64) {
+        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.add(v);
+    }
+
+    fn write_usize(&mut self, v: usize) {
+        self.add(v as u64);
+    }
+
+    /// Mixed once more (MurmurHash3's finalizer): the multiply leaves the low bits,
+    /// which pick the bucket, depending only on the low bytes of the words, and those
+    /// are the same for every address of a /16.
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
 /// One batch's stored state, judged in memory, then written back.
 struct Batch {
     run: i64,
     /// When the run started: the last probe of the addresses it probes.
     at: i64,
     /// The rows of the batch's addresses (`None`: never probed), as judged so far.
-    rows: HashMap<Vec<u8>, Option<HostRow>>,
+    rows: Map<Vec<u8>, Option<HostRow>>,
     /// Addresses whose rows changed.
-    dirty: HashSet<Vec<u8>>,
+    dirty: Set<Vec<u8>>,
     /// The batch's addresses that have a stored row (an update, not an insert), as loaded.
-    stored: HashMap<Vec<u8>, HostRow>,
+    stored: Map<Vec<u8>, HostRow>,
     /// MACs seen on some address: found stored, or sighted by this recording.
     macs_known: HashSet<i64>,
     /// This run's `gone` events stored for the batch's addresses.
-    gone: HashSet<Vec<u8>>,
+    gone: Set<Vec<u8>>,
     /// Of those, the ones taken back.
     retracted: Vec<Vec<u8>>,
     /// (address, MAC) → first and last sighting.
-    sightings: HashMap<(Vec<u8>, i64), (i64, i64)>,
+    sightings: Map<(Vec<u8>, i64), (i64, i64)>,
     /// Events in the order judged.
     events: Vec<Pending>,
 }
@@ -150,13 +204,13 @@ impl Batch {
         Batch {
             run,
             at,
-            rows: HashMap::new(),
-            dirty: HashSet::new(),
-            stored: HashMap::new(),
+            rows: Map::default(),
+            dirty: Set::default(),
+            stored: Map::default(),
             macs_known: HashSet::new(),
-            gone: HashSet::new(),
+            gone: Set::default(),
             retracted: Vec::new(),
-            sightings: HashMap::new(),
+            sightings: Map::default(),
             events: Vec::new(),
         }
     }
@@ -264,7 +318,7 @@ impl Batch {
         // never overrides them.
         let mut probed: Vec<&Vec<u8>> = self.dirty.iter().collect();
         probed.sort_unstable();
-        let (mut lo, mut hi, mut covered) = (Vec::new(), Vec::new(), HashSet::new());
+        let (mut lo, mut hi, mut covered) = (Vec::new(), Vec::new(), Set::default());
         let mut i = 0;
         while i < probed.len() {
             let mut j = i + 1;
