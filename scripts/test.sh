@@ -63,4 +63,8 @@ fi
 echo "== fuzz targets build"
 cargo build --manifest-path fuzz/Cargo.toml --bins
 echo "== cargo test (SWEEP_REQUIRE_LAB=${SWEEP_REQUIRE_LAB:-0})"
-cargo test --workspace
+# The in-memory path matrix (src/engine/tests/matrix.rs) runs scans on a real clock: it
+# runs after the rest, on its own, so the other tests' scans do not slow its replies.
+cargo test --workspace -- --skip engine::tests::matrix::
+echo "== the in-memory path matrix, alone"
+cargo test -p sweep --lib -- engine::tests::matrix:: --test-threads=1

@@ -346,6 +346,12 @@ impl Aimd {
                 return Change::Held;
             }
             self.rate = low;
+            if d.overturns {
+                // The baseline loss at any rate was measured above this limit: the path's
+                // own delivery is unknown again (a baseline of 0.43 taken behind a 100/s
+                // policer hid all excess loss at 177 pps, and the scan stayed there).
+                self.base = 1.0;
+            }
             self.verdict = LossKind::RateLimit;
             self.limit = Some(d.limit);
             self.armed = self.limit;
