@@ -42,8 +42,11 @@ struct Wire {
     sent: HashMap<IpAddr, u32>,
     /// ARP requests and neighbour solicitations handed to the segment, per target.
     solicited: HashMap<IpAddr, u32>,
-    /// Stop delivering (a network that went away mid-scan).
+    /// Stop delivering (a network that went away mid-scan)...
     cut: bool,
+    /// ...or do so once this many echo requests in all have reached it.
+    cut_after: Option<u64>,
+    sent_total: u64,
 }
 
 impl Wire {
@@ -78,6 +81,8 @@ impl MemNets {
             sent: Default::default(),
             solicited: Default::default(),
             cut: false,
+            cut_after: None,
+            sent_total: 0,
         }));
         MemNets {
             v4: MemNet {
@@ -159,6 +164,12 @@ impl MemNets {
         self.v4.wire.lock().unwrap().cut = true;
     }
 
+    /// Drops every echo request after the first `n` (and everything else from then on):
+    /// the path dies at the same probe whatever the machine's load.
+    pub fn cut_after(&self, n: u64) {
+        self.v4.wire.lock().unwrap().cut_after = Some(n);
+    }
+
     /// The profile's expected verdict for `addr` (sweep-sim's truth).
     pub fn expect(&self, addr: IpAddr) -> Option<String> {
         let w = self.v4.wire.lock().unwrap();
@@ -230,6 +241,10 @@ impl Outbox for Out<'_> {
                 }
             };
             *w.sent.entry(dst).or_default() += 1;
+            w.sent_total += 1;
+            if w.cut_after.is_some_and(|n| w.sent_total > n) {
+                w.cut = true;
+            }
             let now = w.now();
             if !w.cut {
                 w.lan.engine.handle(now, &pkt, &mut self.planned);

@@ -3,7 +3,7 @@
 //! `path` object): delivery per round, what the rate did, and the live hosts that may
 //! still be missing.
 
-use crate::engine::path::aimd::{Change, LossKind};
+use crate::engine::path::aimd::{Change, LossKind, CLEAN_BASE};
 use crate::engine::path::estimate::Round;
 use crate::engine::path::{Report, LOSSY};
 use serde_json::{json, Value};
@@ -90,11 +90,16 @@ pub fn warning(r: &Report) -> Option<String> {
         ),
         (LossKind::RateLimit, Some((from, q)), Some(low)) => format!(
             "rate limit on the path: answers fell to {} at {} pps; continued at {} pps \
-             and up to {} pps",
+             and up to {} pps{}",
             percent(q),
             thousands(from),
             thousands(low),
             thousands(r.final_rate.unwrap_or(low).max(low)),
+            // A policer on a lossy link: the loss under the limit is the path's own.
+            match r.baseline.filter(|&b| b < CLEAN_BASE) {
+                Some(b) => format!(", and {} lost below it at any rate", percent(1.0 - b)),
+                None => String::new(),
+            },
         ),
         (LossKind::AnyRate, ..) => format!(
             "loss at any rate: {} of answers lost (on the path, not a rate limit)",
@@ -224,6 +229,34 @@ mod tests {
         assert_eq!(j["rate_changes"][0]["to_pps"], 1_800);
         assert_eq!(j["lowest_rate_pps"], 1_800);
         assert_eq!(j["rounds"][0]["delivery"], 0.2);
+    }
+
+    #[test]
+    fn a_policer_on_a_lossy_link_names_the_loss_under_it() {
+        let r = Report {
+            rounds: vec![round(40, 30, 300, 400)],
+            events: vec![Event {
+                round: 0,
+                change: Change::Lowered {
+                    from: 2_000,
+                    to: 180,
+                    q: 0.1,
+                },
+            }],
+            final_rate: Some(390),
+            lowest_rate: Some(180),
+            verdict: LossKind::RateLimit,
+            baseline: Some(0.9),
+            ..Report::default()
+        };
+        let w = warning(&r).unwrap();
+        assert!(
+            w.starts_with(
+                "sweep: rate limit on the path: answers fell to 10 % at 2,000 pps; continued \
+                 at 180 pps and up to 390 pps, and 10 % lost below it at any rate; 1 round"
+            ),
+            "{w}"
+        );
     }
 
     #[test]

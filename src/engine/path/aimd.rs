@@ -427,17 +427,25 @@ impl Aimd {
             // the lowest rate: whatever answered before, the path is gone now.
             let q = d.since.0 / d.since.1.max(1.0);
             self.base = q;
+            self.rate = d.from;
+            self.prev = None;
+            if self.verdict == LossKind::RateLimit && a1 > 0.0 {
+                // A rate limit shown before, and this loss under it: the path loses
+                // answers of its own as well (a policer on a lossy link). The limit
+                // stays; only the baseline under it is new. Taken for loss at any rate
+                // instead, the limit would be forgotten and the climb would pass it
+                // again and again, each descent from above it too short to tell.
+                return Change::Baseline { to: self.rate(), q };
+            }
             self.verdict = if a1 == 0.0 {
                 LossKind::Gone
             } else {
                 LossKind::AnyRate
             };
-            self.rate = d.from;
             self.limit = None;
             self.armed = None;
             self.quiet = 0;
             self.past = 0;
-            self.prev = None;
             return Change::Baseline { to: self.rate(), q };
         }
         // Undecided: lower still while this rate loses more than the path did before
@@ -461,8 +469,14 @@ impl Aimd {
     fn holds(&mut self, q: f64, n: f64, went: f64) -> Change {
         match self.verdict {
             LossKind::AnyRate | LossKind::Gone => {}
-            // Behind a rate limit, only what went out under it says what the path is.
-            LossKind::RateLimit if self.limit.is_none() || self.over_limit() => {}
+            // Behind a rate limit, only what went out well under it says what the path
+            // is: just under a limit taken a little high (one window's noise), the
+            // policer's loss would pass for the path's own, and the thin-loss rule
+            // below would stop looking for it.
+            LossKind::RateLimit
+                if self
+                    .limit
+                    .is_none_or(|l| self.rate >= NEAR * l * (1.0 - 1e-9)) => {}
             _ => self.base = 0.8 * self.base + 0.2 * q,
         }
         // Behind a known limit, loss at or above the level held under it, more than
@@ -820,5 +834,39 @@ mod tests {
         let mut a = Aimd::new(5_000);
         // 2 of 50 samples lost on a clean path: under the 5 % margin.
         assert_eq!(a.window(0.96, 50, None), Change::Held);
+    }
+
+    /// The verdict after `windows` windows of 20 on `path`, over `seeds` random runs:
+    /// how many ended a rate limit.
+    fn rate_limits(seeds: u64, ceiling: u64, path: impl Fn(f64) -> f64) -> u64 {
+        (0..seeds)
+            .filter(|&seed| {
+                let mut rng = StdRng::seed_from_u64(seed);
+                let mut a = Aimd::new(ceiling);
+                for _ in 0..150 {
+                    let p = path(a.rate() as f64);
+                    let answered = (0..20).filter(|_| rng.gen::<f64>() < p).count();
+                    a.window(answered as f64 / 20.0, 20, None);
+                }
+                a.verdict() == LossKind::RateLimit
+            })
+            .count() as u64
+    }
+
+    #[test]
+    fn a_policer_on_a_lossy_link_stays_a_rate_limit_and_random_loss_rarely_is_one() {
+        // A descent from under the limit that finds 10 % lost at any rate keeps the
+        // limit: taken for loss at any rate, the limit was forgotten and a third of
+        // these runs ended so, the climb passing the policer again and again.
+        assert_eq!(rate_limits(100, 2_000, |r| 0.9 * (400.0 / r).min(1.0)), 100);
+        assert_eq!(
+            rate_limits(100, 10_000, |r| 0.9 * (2_000.0 / r).min(1.0)),
+            100
+        );
+        // Loss at any rate alone: a lucky window now and then makes a rate limit of it.
+        for loss in [0.05, 0.1, 0.3] {
+            let limits = rate_limits(100, 2_000, |_| 1.0 - loss);
+            assert!(limits <= 3, "loss {loss}: {limits} of 100 a rate limit");
+        }
     }
 }

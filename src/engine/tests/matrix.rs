@@ -72,17 +72,7 @@ fn scan_row(row: &Row, seed: u64, o: &ScanOptions) -> (usize, Outcome) {
     let t = range(row.first, row.last);
     let live = live(&net, &t);
     if let Some(after) = row.dies_after {
-        let watch = net.clone();
-        std::thread::spawn(move || {
-            // Bounded: the scan ends within minutes whatever happens.
-            for _ in 0..60_000 {
-                if watch.sent() >= after {
-                    watch.cut();
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        });
+        net.cut_after(after);
     }
     let r = if row.onlink {
         let onlink = onlink_over(&net, &t, false);
@@ -148,12 +138,15 @@ fn check(row: &Row, seed: u64) {
         oracle.report.rounds
     );
     assert_eq!(got.false_up, 0, "no false positive: {what}");
-    // 99.9 %, or the oracle's recall where the loss makes that impossible.
+    // 99.9 %, or the oracle's recall where the loss makes that impossible. Where the
+    // path dies, which targets went out before it did depends on the samples among
+    // them (sent to hosts as their answers come in, a matter of timing): 1 % less.
     let floor = (live as f64 * 0.999).floor() as usize;
-    assert!(
-        got.found >= floor.min(oracle.found.saturating_sub(1)),
-        "recall: {what}"
-    );
+    let oracles = match row.dies_after {
+        Some(_) => oracle.found - oracle.found / 100,
+        None => oracle.found.saturating_sub(1),
+    };
+    assert!(got.found >= floor.min(oracles), "recall: {what}");
     assert_eq!(r.kind(), row.kind, "kind: {what}");
     // The controller sees nothing before its first window of samples, and a first verdict
     // not beyond doubt is checked back at the rate it began from, in two windows (one
