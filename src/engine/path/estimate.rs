@@ -87,8 +87,9 @@ pub fn gone(rounds: &[Round]) -> bool {
 /// first round (hosts that drop a first probe, e.g. while a router resolves them, are
 /// not in the samples); after it, rounds go on while the estimate says a live host is
 /// still hidden. Without enough samples (a small scan), a retry that found someone
-/// earns another.
-pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8) -> bool {
+/// earns another. `limited`: the controller has found a rate limit, so a round whose
+/// samples were all lost lost them to it (sent above it), not to a dead path.
+pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8, limited: bool) -> bool {
     let done = rounds.len();
     if done >= usize::from(max_rounds) {
         return false;
@@ -96,7 +97,7 @@ pub fn another_round(found: u64, rounds: &[Round], max_rounds: u8) -> bool {
     if done < 2 {
         return true;
     }
-    if gone(rounds) {
+    if gone(rounds) && !limited {
         // Nothing answers any more: more rounds would only probe the void.
         return false;
     }
@@ -126,8 +127,11 @@ mod tests {
         let r = [round(300, 300, 16_000), round(250, 250, 0)];
         assert_eq!(r[0].delivery(), Some(1.0));
         assert_eq!(hidden(16_000, &r), Some(0.0));
-        assert!(another_round(16_000, &r[..1], 11), "one retry always");
-        assert!(!another_round(16_000, &r, 11));
+        assert!(
+            another_round(16_000, &r[..1], 11, false),
+            "one retry always"
+        );
+        assert!(!another_round(16_000, &r, 11, false));
     }
 
     #[test]
@@ -136,7 +140,7 @@ mod tests {
         let mut rounds = Vec::new();
         let mut found = 0.0;
         let mut hidden_truth = 16_000.0;
-        while rounds.is_empty() || another_round(found as u64, &rounds, 11) {
+        while rounds.is_empty() || another_round(found as u64, &rounds, 11, false) {
             let got = hidden_truth * 0.7;
             found += got;
             hidden_truth -= got;
@@ -151,7 +155,7 @@ mod tests {
         // A clean round after loss ends the retries at once, whatever came before.
         let mut then_clean = rounds[..3].to_vec();
         then_clean.push(round(400, 400, 0));
-        assert!(!another_round(15_000, &then_clean, 11));
+        assert!(!another_round(15_000, &then_clean, 11, false));
     }
 
     #[test]
@@ -159,10 +163,12 @@ mod tests {
         let r = [round(300, 150, 8_000), round(200, 0, 0)];
         assert!(gone(&r));
         assert!(
-            another_round(8_000, &r[..1], 11),
+            another_round(8_000, &r[..1], 11, false),
             "the one retry still goes"
         );
-        assert!(!another_round(8_000, &r, 11));
+        assert!(!another_round(8_000, &r, 11, false));
+        // Behind a rate limit found, a round's samples sent above it were lost to it.
+        assert!(another_round(8_000, &r, 11, true));
         // Too few samples to say: not gone.
         assert!(!gone(&[round(300, 150, 8_000), round(5, 0, 0)]));
     }
@@ -170,10 +176,10 @@ mod tests {
     #[test]
     fn the_cap_holds() {
         let r = vec![round(100, 10, 50); 4];
-        assert!(another_round(500, &r[..3], 4));
+        assert!(another_round(500, &r[..3], 4, false));
         assert!(hidden(500, &r).unwrap() > 100.0);
-        assert!(!another_round(500, &r, 4));
-        assert!(another_round(500, &r, 5));
+        assert!(!another_round(500, &r, 4, false));
+        assert!(another_round(500, &r, 5, false));
     }
 
     #[test]
@@ -181,9 +187,9 @@ mod tests {
         let quiet = [round(3, 3, 40), round(2, 2, 0)];
         assert_eq!(quiet[0].delivery(), None);
         assert_eq!(hidden(40, &quiet), None);
-        assert!(!another_round(40, &quiet, 11));
+        assert!(!another_round(40, &quiet, 11, false));
         let found_more = [round(3, 3, 40), round(2, 1, 2)];
-        assert!(another_round(42, &found_more, 11));
+        assert!(another_round(42, &found_more, 11, false));
         // A round with too few samples of its own gets all the rounds' delivery (and
         // so does the first, within its noise of it).
         let short = [round(400, 360, 900), round(8, 8, 80)];
@@ -195,7 +201,7 @@ mod tests {
         let lucky = [round(86, 82, 971), round(58, 58, 51)];
         let h = hidden(1_022, &lucky).unwrap();
         assert!(h > 0.5, "{h}");
-        assert!(another_round(1_022, &lucky, 11));
+        assert!(another_round(1_022, &lucky, 11, false));
         // Nothing answered at all: nothing to estimate from either.
         assert_eq!(hidden(0, &[round(50, 0, 0)]), None);
     }

@@ -166,8 +166,11 @@ impl Report {
     /// The kind of loss the scan saw: `Unknown` is none.
     pub fn kind(&self) -> LossKind {
         let sampled: Vec<f64> = self.rounds.iter().filter_map(Round::delivery).collect();
-        let died =
-            sampled.len() >= 2 && estimate::gone(&self.rounds) && sampled.iter().any(|&q| q > 0.0);
+        // Not behind a rate limit found: its last round's samples went above it.
+        let died = self.verdict != LossKind::RateLimit
+            && sampled.len() >= 2
+            && estimate::gone(&self.rounds)
+            && sampled.iter().any(|&q| q > 0.0);
         // Rounds too short to sample enough may still lose answers: all of them together.
         let (n, a) = self
             .rounds
@@ -413,8 +416,12 @@ impl Path {
         let r = s.round_mut(round);
         r.found = found;
         r.rate = rate;
+        let limited = s
+            .aimd
+            .as_ref()
+            .is_some_and(|a| a.verdict() == LossKind::RateLimit);
         let done = &s.rounds[..=usize::from(round)];
-        estimate::another_round(up, done, max_rounds)
+        estimate::another_round(up, done, max_rounds, limited)
     }
 
     /// What the path did, `up` hosts found, `found_in(k)` of them by round `k`'s probes
