@@ -40,6 +40,11 @@ fn main() {
             migrations,
         ),
         pg_trial(
+            "a_schema_1_inventory_with_history_migrates_to_2_and_answers_as_before",
+            None,
+            migration_with_history,
+        ),
+        pg_trial(
             "passwords_come_from_pgpassword_or_pgpass_and_never_show",
             None,
             passwords,
@@ -731,6 +736,82 @@ fn migrations() -> Result<(), String> {
     let r = inventory(&["runs", "--db", &url2], &[])?;
     r.expect_code(0)?;
     Ok(())
+}
+
+/// Schema 2 undone, exactly: every row's last probe written back into it from the spans,
+/// the spans and the view dropped, the rows' table renamed back. What a database recorded
+/// by a schema-1 sweep holds, for the same history.
+const BACK_TO_SCHEMA_1: &str = "
+UPDATE host_rows h SET last_probed = v.last_probed, last_run = v.last_run
+    FROM hosts v WHERE v.addr = h.addr;
+DROP VIEW hosts;
+DROP TABLE probed;
+DROP SEQUENCE flushes;
+ALTER TABLE host_rows DROP COLUMN seq;
+ALTER TABLE host_rows RENAME TO hosts;
+UPDATE sweep_schema SET version = 1;";
+
+/// The same nights recorded into two databases, one of them taken back to schema 1: its
+/// migration keeps every row and answer, and both record the nights after alike.
+fn migration_with_history() -> Result<(), String> {
+    let pg = Cluster::start(Listen::SocketOnly)?;
+    let dir = out_dir()?;
+    let (current, old) = (pg.database("current")?, pg.database("old")?);
+    let files = nights(dir.path(), 12)?;
+    let import = |k: usize, db: &str| -> Result<(), String> {
+        let at = format!("2026-01-{:02}T02:00:00Z", k + 1);
+        let f = path_str(&files[k]);
+        let args = [
+            "import",
+            f,
+            "--at",
+            &at,
+            "--targets",
+            "198.18.0.0/26",
+            "--db",
+            db,
+        ];
+        inventory(&args, &[])?.expect_code(0)
+    };
+    for k in 0..8 {
+        import(k, &current)?;
+        import(k, &old)?;
+    }
+    let rows = "SELECT string_agg(concat_ws(',', encode(addr, 'hex'), status, detail, \
+        first_seen, last_up, last_probed, times_seen, macs, prev_mac, last_run), ';' \
+        ORDER BY addr) FROM hosts";
+    let before = pg.psql("old", rows)?;
+    pg.psql("old", BACK_TO_SCHEMA_1)?;
+    ensure(pg.psql("old", rows)? == before, || {
+        "taking the database back to schema 1 changed its rows".into()
+    })?;
+    let r = inventory(&["migrate", "--db", &old], &[])?;
+    r.expect_code(0)?;
+    one_line_naming(&r.stderr, &["migrated", "from schema 1 to 2"])?;
+    ensure(pg.psql("old", rows)? == before, || {
+        "the migration changed the rows".into()
+    })?;
+    let compare = |when: &str| -> Result<(), String> {
+        let (a, b) = (answers(&current)?, answers(&old)?);
+        for ((q, x), y) in QUESTIONS.iter().zip(&a).zip(&b) {
+            ensure(x == y, || {
+                format!(
+                    "{when}, `inventory {}` differs:\nrecorded at schema 2 {x:?}\n\
+                     migrated from schema 1 {y:?}",
+                    q.join(" ")
+                )
+            })?;
+        }
+        ensure(pg.psql("current", rows)? == pg.psql("old", rows)?, || {
+            format!("{when}, the rows differ")
+        })
+    };
+    compare("after the migration")?;
+    for k in 8..12 {
+        import(k, &current)?;
+        import(k, &old)?;
+    }
+    compare("four nights later")
 }
 
 /// The password from PGPASSWORD, from ~/.pgpass (only when its mode is 0600), never from a
