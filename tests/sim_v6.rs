@@ -254,9 +254,10 @@ fn loss_recall() -> Result<(), String> {
     );
     ensure(recall >= 0.999, || {
         format!(
-            "recall {:.3}% ({} of {described}); sim: {summary}",
+            "recall {:.3}% ({} of {described}); sweep: {}; sim: {summary}",
             100.0 * recall,
-            found.len()
+            found.len(),
+            run.stderr.trim()
         )
     })?;
     let delivered: BTreeSet<IpAddr> = log
