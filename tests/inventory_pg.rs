@@ -110,7 +110,28 @@ fn why_no_server() -> Option<String> {
     if is_root() && server_user().is_none() {
         return Some("running as root and there is no `postgres` user to run the server".into());
     }
+    if is_root() && !can_hand_over() {
+        return Some(
+            "running as root without CAP_CHOWN/CAP_SETUID/CAP_SETGID: the cluster cannot be \
+             handed to the `postgres` user"
+                .into(),
+        );
+    }
     None
+}
+
+/// Whether this process may give the cluster's directory to the server's user and start
+/// the server as that user: root in a container or under `setpriv` may lack the
+/// capabilities (`CapEff` in /proc/self/status; bits 0, 6 and 7).
+fn can_hand_over() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let need = (1 << 0) | (1 << 6) | (1 << 7);
+    eff & need == need
 }
 
 /// A trial that needs a server (and, with `need`, a namespace to scan in).
