@@ -523,6 +523,22 @@ fn nights(dir: &Path, n: u32) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// `inventory import` of night `k` of [`nights`] (2026-01-(k+1), 02:00 UTC) into `db`.
+fn import_night(file: &Path, k: usize, db: &str) -> Result<(), String> {
+    let at = format!("2026-01-{:02}T02:00:00Z", k + 1);
+    let args = [
+        "import",
+        path_str(file),
+        "--at",
+        &at,
+        "--targets",
+        "198.18.0.0/26",
+        "--db",
+        db,
+    ];
+    inventory(&args, &[])?.expect_code(0)
+}
+
 /// The questions whose answers both backends must give alike.
 const QUESTIONS: &[&[&str]] = &[
     &["hosts"],
@@ -575,22 +591,8 @@ fn differential() -> Result<(), String> {
     let sqlite = path_str(&file);
     let files = nights(dir.path(), 12)?;
     for (i, f) in files.iter().enumerate() {
-        let at = format!("2026-01-{:02}T02:00:00Z", i + 1);
         for db in [sqlite, url.as_str()] {
-            let r = inventory(
-                &[
-                    "import",
-                    path_str(f),
-                    "--at",
-                    &at,
-                    "--targets",
-                    "198.18.0.0/26",
-                    "--db",
-                    db,
-                ],
-                &[],
-            )?;
-            r.expect_code(0)?;
+            import_night(f, i, db)?;
         }
     }
     let (a, b) = (answers(sqlite)?, answers(&url)?);
@@ -779,21 +781,7 @@ fn migration_with_history() -> Result<(), String> {
     let dir = out_dir()?;
     let (current, old) = (pg.database("current")?, pg.database("old")?);
     let files = nights(dir.path(), 12)?;
-    let import = |k: usize, db: &str| -> Result<(), String> {
-        let at = format!("2026-01-{:02}T02:00:00Z", k + 1);
-        let f = path_str(&files[k]);
-        let args = [
-            "import",
-            f,
-            "--at",
-            &at,
-            "--targets",
-            "198.18.0.0/26",
-            "--db",
-            db,
-        ];
-        inventory(&args, &[])?.expect_code(0)
-    };
+    let import = |k: usize, db: &str| import_night(&files[k], k, db);
     for k in 0..8 {
         import(k, &current)?;
         import(k, &old)?;
